@@ -1,0 +1,210 @@
+#include "app/app.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <boost/json.hpp>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "core/call_key.h"
+#include "core/crypto.h"
+#include "http/api.h"
+#include "http/server.h"
+#include "service/call_service.h"
+#include "store/store.h"
+
+namespace app {
+
+namespace json = boost::json;
+using core::Result;
+
+namespace {
+
+Result<std::string> DatabasePath(const AppOptions& o) {
+  if (o.database.empty()) return (std::filesystem::path(o.data_dir) / "callpost.db").string();
+  if (o.database.rfind("sqlite:", 0) == 0) return o.database.substr(7);
+  if (o.database.rfind("postgresql://", 0) == 0 || o.database.rfind("postgres://", 0) == 0) {
+    return core::InvalidArgument("--database: this build has no PostgreSQL store yet; use sqlite:PATH",
+                                 "database");
+  }
+  return core::InvalidArgument("--database: must be sqlite:PATH or postgresql://…", "database");
+}
+
+Result<std::unique_ptr<store::Store>> OpenStore(const AppOptions& o) {
+  auto path = DatabasePath(o);
+  if (!path) return std::move(path).error();
+  std::error_code ec;
+  auto dir = std::filesystem::path(*path).parent_path();
+  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+  if (ec) return core::MakeError(core::ErrorCode::kUnavailable, "cannot create " + dir.string() + ": " + ec.message());
+  return store::OpenSqlite(store::SqliteOptions{*path});
+}
+
+// The call-key secret: configured, or kept in the data directory (mode 0600).
+Result<std::string> LoadSecret(const AppOptions& o) {
+  if (!o.secret.empty()) {
+    if (o.secret.size() < 32) return core::InvalidArgument("--secret: must be at least 32 characters", "secret");
+    return o.secret;
+  }
+  auto path = std::filesystem::path(o.data_dir) / "secret";
+  std::ifstream in(path);
+  std::string secret;
+  if (in && std::getline(in, secret) && secret.size() >= 32) return secret;
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir, ec);
+  secret = core::HexEncode(core::RandomBytes(32));
+  std::string tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << secret << "\n";
+    if (!out.flush()) return core::MakeError(core::ErrorCode::kUnavailable, "cannot write " + tmp);
+  }
+  chmod(tmp.c_str(), 0600);
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return core::MakeError(core::ErrorCode::kUnavailable, "cannot write " + path.string());
+  return secret;
+}
+
+Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return core::InvalidArgument("--listen: must be host:port", "listen");
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::string port = listen.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535) {
+    return core::InvalidArgument("--listen: the port must be a number from 0 to 65535", "listen");
+  }
+  return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));
+}
+
+void LogEvent(const char* what, json::object fields = {}) {
+  fields["msg"] = what;
+  spdlog::info(json::serialize(fields));
+}
+
+}  // namespace
+
+struct App::Impl {
+  AppOptions options;
+  core::SystemClock system_clock;
+  const core::Clock* clock = nullptr;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<core::CallKeys> keys;
+  std::unique_ptr<service::ConfigService> config;
+  std::unique_ptr<service::CallService> calls;
+  std::unique_ptr<http::Api> api;
+  std::unique_ptr<http::Server> server;
+  std::mt19937_64 rng{std::random_device{}()};
+  std::mutex rng_mu;
+
+  std::thread loop;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;  // guarded by mu
+  bool stopped = false;
+
+  void Loop() {
+    auto next_reload = std::chrono::steady_clock::now();
+    std::unique_lock lock(mu);
+    while (!stopping) {
+      lock.unlock();
+      if (auto r = calls->FireDueDeadlines(clock->Now()); !r) {
+        spdlog::error(json::serialize(json::object{{"msg", "deadlines"}, {"error", r.error().message}}));
+      }
+      if (std::chrono::steady_clock::now() >= next_reload) {
+        (void)config->ReloadIfChanged();
+        next_reload = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      }
+      lock.lock();
+      cv.wait_for(lock, std::chrono::milliseconds(options.deadline_poll_ms), [this] { return stopping; });
+    }
+  }
+};
+
+App::App(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+App::~App() { Stop(); }
+
+Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->clock = options.clock ? options.clock : &impl->system_clock;
+  auto listen = ParseListen(options.listen);
+  if (!listen) return std::move(listen).error();
+  auto secret = LoadSecret(options);
+  if (!secret) return std::move(secret).error();
+  auto store = OpenStore(options);
+  if (!store) return std::move(store).error();
+  impl->store = std::move(*store);
+  impl->keys = std::make_unique<core::CallKeys>(*secret);
+  impl->config = std::make_unique<service::ConfigService>(*impl->store, *impl->clock);
+  if (auto l = impl->config->Load(); !l) return std::move(l).error();
+  Impl* raw = impl.get();
+  impl->calls = std::make_unique<service::CallService>(
+      *impl->store, *impl->config, *impl->clock, *impl->keys, [raw] {
+        std::lock_guard lock(raw->rng_mu);
+        return raw->rng();
+      });
+  http::ApiOptions api_options;
+  api_options.public_url = options.public_url;
+  impl->api = std::make_unique<http::Api>(api_options, *impl->config, *impl->calls, *impl->store);
+  http::ServerOptions so;
+  so.address = listen->first;
+  so.port = listen->second;
+  so.threads = options.threads;
+  so.max_body_bytes = options.max_body_bytes;
+  impl->server = std::make_unique<http::Server>(
+      so, [raw](http::Request req, http::Responder respond) {
+        raw->api->Handle(std::move(req), std::move(respond));
+      });
+  auto port = impl->server->Start();
+  if (!port) return std::move(port).error();
+  if (options.public_url.empty()) {
+    // The default base of postback instructions is where this server listens.
+    const bool v6 = so.address.find(':') != std::string::npos;
+    api_options.public_url = "http://" + (v6 ? "[" + so.address + "]" : so.address) + ":" +
+                             std::to_string(*port);
+    impl->api->SetPublicUrl(api_options.public_url);
+  }
+  if (options.background) impl->loop = std::thread([raw] { raw->Loop(); });
+  LogEvent("serving", {{"listen", so.address + ":" + std::to_string(*port)},
+                       {"public_url", api_options.public_url}});
+  return std::unique_ptr<App>(new App(std::move(impl)));
+}
+
+uint16_t App::port() const { return impl_->server->port(); }
+
+service::ConfigService& App::config() { return *impl_->config; }
+
+Result<int> App::FireDueDeadlines() { return impl_->calls->FireDueDeadlines(impl_->clock->Now()); }
+
+void App::Stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->server->Stop();  // no new requests; in-flight ones finish
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->loop.joinable()) impl_->loop.join();
+  impl_->store->Close();  // flushes queued writes
+  LogEvent("stopped");
+}
+
+Result<service::NewAccount> CreateAccount(const AppOptions& options, const std::string& name) {
+  auto store = OpenStore(options);
+  if (!store) return std::move(store).error();
+  core::SystemClock clock;
+  service::ConfigService config(**store, clock);
+  if (auto l = config.Load(); !l) return std::move(l).error();
+  auto account = config.CreateAccount(name);
+  (*store)->Close();
+  return account;
+}
+
+}  // namespace app

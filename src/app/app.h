@@ -1,0 +1,54 @@
+// Wiring: opens the store, loads configuration, starts the HTTP server and the background
+// loops (postback deadlines, configuration reload), and stops them in order. main.cc parses
+// the command line into AppOptions; tests build AppOptions directly (port 0, a temp data
+// directory, a fake clock).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "core/time.h"
+#include "service/config_service.h"
+
+namespace app {
+
+struct AppOptions {
+  std::string listen = "127.0.0.1:8080";  // host:port; [v6]:port; port 0 = any free port
+  std::string data_dir = "./data";
+  std::string database;  // "sqlite:PATH"; empty = sqlite:<data_dir>/callpost.db
+  std::string public_url;  // empty = http://<listen>
+  std::string secret;      // call-key secret (≥32 chars); empty = <data_dir>/secret, created once
+  bool allow_private_webhooks = false;
+  int threads = 0;  // HTTP threads; 0 = one per core
+  size_t max_body_bytes = 1 << 20;
+  int deadline_poll_ms = 200;  // how often due postback deadlines are looked for
+  bool background = true;      // run the deadline and reload loops (tests may drive them)
+  const core::Clock* clock = nullptr;  // null = the system clock
+};
+
+class App {
+ public:
+  // Opens everything and starts serving. Errors name what failed (a bad flag, a port in use,
+  // an unreadable database).
+  static core::Result<std::unique_ptr<App>> Start(const AppOptions& options);
+  ~App();
+
+  uint16_t port() const;
+  // Graceful: stop accepting, finish in-flight requests, stop the loops, flush the writer.
+  void Stop();
+
+  service::ConfigService& config();
+  // Decides every postback deadline due now (what the deadline loop does every tick).
+  core::Result<int> FireDueDeadlines();
+
+ private:
+  struct Impl;
+  explicit App(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// `callpost accounts create`: opens the store, creates an account and its first API key.
+core::Result<service::NewAccount> CreateAccount(const AppOptions& options, const std::string& name);
+
+}  // namespace app

@@ -1,0 +1,384 @@
+#include "config/codec.h"
+
+#include <boost/json.hpp>
+
+#include "config/field_reader.h"
+#include "core/ids.h"
+
+namespace config {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr int64_t kMaxId = INT64_MAX;
+
+// Meta fields are output-only: clients may echo them back, they are never changed.
+void IgnoreMeta(FieldReader& r) {
+  for (const char* f : {"id", "account_id", "created_at", "updated_at"}) r.Ignore(f);
+}
+
+void EncodeMeta(const Meta& m, json::object& o) {
+  o["id"] = m.id;
+  o["created_at"] = core::FormatRfc3339(m.created_at);
+  o["updated_at"] = core::FormatRfc3339(m.updated_at);
+}
+
+template <typename T>
+core::Result<T> Done(FieldReader& r, T value) {
+  if (auto f = r.Finish(); !f) return std::move(f).error();
+  return value;
+}
+
+void ReadMoney(FieldReader& r, std::string_view name, core::Money& out, bool required) {
+  std::string text;
+  r.String(name, text, required, 32);
+  if (!r.ok() || text.empty()) return;
+  auto m = core::Money::Parse(text);
+  if (!m) return r.Fail(name, "must be an amount such as \"12.50\" (" + m.error().message + ")");
+  out = *m;
+}
+
+bool ValidTagKey(std::string_view k) {
+  if (k.empty() || k.size() > 255) return false;
+  for (char c : k) {
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) return false;
+  }
+  return true;
+}
+
+template <typename E, size_t N>
+void ReadEnum(FieldReader& r, std::string_view name, E& out, bool required,
+              const std::pair<const char*, E> (&names)[N]) {
+  std::string text;
+  r.String(name, text, required, 64);
+  if (!r.ok() || text.empty()) return;
+  std::string allowed;
+  for (const auto& [s, e] : names) {
+    if (text == s) {
+      out = e;
+      return;
+    }
+    allowed += (allowed.empty() ? "" : ", ") + std::string(s);
+  }
+  r.Fail(name, "must be one of " + allowed);
+}
+
+constexpr std::pair<const char*, RepeatRoute> kRoutes[] = {
+    {"same_buyer", RepeatRoute::kSameBuyer},
+    {"new_buyer", RepeatRoute::kNewBuyer},
+    {"any", RepeatRoute::kAny}};
+
+constexpr std::pair<const char*, ConversionType> kTypes[] = {
+    {"duration", ConversionType::kDuration},
+    {"postback_value", ConversionType::kPostbackValue},
+    {"postback_trigger", ConversionType::kPostbackTrigger}};
+
+}  // namespace
+
+const char* ToString(RepeatRoute r) {
+  for (const auto& [s, e] : kRoutes) {
+    if (e == r) return s;
+  }
+  return "";
+}
+
+const char* ToString(ConversionType t) {
+  for (const auto& [s, e] : kTypes) {
+    if (e == t) return s;
+  }
+  return "";
+}
+
+core::Result<Publisher> Decode(const json::object& o, Publisher p, const DecodeContext& c) {
+  FieldReader r(o);
+  IgnoreMeta(r);
+  r.String("name", p.name, c.creating);
+  r.String("external_id", p.external_id, false);
+  return Done(r, std::move(p));
+}
+
+core::Result<Buyer> Decode(const json::object& o, Buyer b, const DecodeContext& c) {
+  FieldReader r(o);
+  IgnoreMeta(r);
+  r.String("name", b.name, c.creating);
+  std::string dest = b.destination;
+  r.String("destination", dest, c.creating, 512);
+  if (r.ok() && dest != b.destination) {
+    if (dest.rfind("sip:", 0) == 0 || dest.rfind("sips:", 0) == 0) {
+      if (dest.find('@') == std::string::npos && dest.size() < 6) {
+        r.Fail("destination", "must be an E.164 phone number or a sip: URI");
+      }
+      if (dest.find_first_of(" \t\r\n<>\"") != std::string::npos) {
+        r.Fail("destination", "a sip: URI must not contain spaces, quotes or angle brackets");
+      }
+      b.destination = dest;
+    } else if (auto phone = core::NormalizePhone(dest)) {
+      b.destination = *phone;
+    } else {
+      r.Fail("destination", "must be an E.164 phone number or a sip: URI");
+    }
+  }
+  r.OptionalInt("concurrency_cap", b.concurrency_cap, 1, 1000000);
+  return Done(r, std::move(b));
+}
+
+core::Result<Campaign> Decode(const json::object& o, Campaign k, const DecodeContext& c) {
+  FieldReader r(o);
+  IgnoreMeta(r);
+  r.String("name", k.name, c.creating);
+  if (const auto* v = r.Raw("buyers"); v != nullptr && !v->is_null()) {
+    if (!v->is_array()) {
+      r.Fail("buyers", "must be a list");
+    } else if (v->get_array().size() > 1000) {
+      r.Fail("buyers", "must have at most 1000 entries");
+    } else {
+      std::vector<CampaignBuyer> buyers;
+      for (size_t i = 0; i < v->get_array().size() && r.ok(); ++i) {
+        const auto& e = v->get_array()[i];
+        std::string prefix = "buyers[" + std::to_string(i) + "]";
+        if (!e.is_object()) {
+          r.Fail(prefix, "must be an object");
+          break;
+        }
+        FieldReader br(e.get_object(), prefix + ".");
+        CampaignBuyer cb;
+        br.Int("buyer_id", cb.buyer_id, true, 1, kMaxId);
+        br.Int("priority", cb.priority, false, 0, 1000000);
+        br.Int("weight", cb.weight, false, 1, 1000000);
+        if (br.ok() && c.refs && !Snapshot::Find(c.refs->buyers, k.account_id, cb.buyer_id)) {
+          br.Fail("buyer_id", "no buyer with id " + std::to_string(cb.buyer_id));
+        }
+        for (const auto& prev : buyers) {
+          if (br.ok() && prev.buyer_id == cb.buyer_id) br.Fail("buyer_id", "is listed twice");
+        }
+        if (auto f = br.Finish(); !f) return std::move(f).error();
+        buyers.push_back(cb);
+      }
+      k.buyers = std::move(buyers);
+    }
+  }
+  if (const auto* v = r.Raw("repeat_callers"); v != nullptr && !v->is_null()) {
+    if (!v->is_object()) {
+      r.Fail("repeat_callers", "must be an object");
+    } else {
+      FieldReader rr(v->get_object(), "repeat_callers.");
+      rr.Bool("enabled", k.repeat_callers.enabled);
+      rr.Int("window_seconds", k.repeat_callers.window_seconds, false, 1, 366 * 86400);
+      ReadEnum(rr, "route", k.repeat_callers.route, false, kRoutes);
+      if (auto f = rr.Finish(); !f) return std::move(f).error();
+    }
+  }
+  return Done(r, std::move(k));
+}
+
+core::Result<Number> Decode(const json::object& o, Number n, const DecodeContext& c) {
+  FieldReader r(o);
+  IgnoreMeta(r);
+  std::string number = n.number;
+  r.String("number", number, c.creating, 32);
+  if (r.ok() && number != n.number) {
+    auto e164 = core::NormalizePhone(number);
+    if (!e164) {
+      r.Fail("number", "must be a phone number in E.164 form, such as +18005550100");
+    } else {
+      n.number = *e164;
+      if (c.refs) {
+        const Number* other = c.refs->FindNumber(n.number);
+        if (other != nullptr && other->id != n.id) {
+          return core::MakeError(core::ErrorCode::kConflict,
+                                 "number: " + n.number + " is already in use", "number");
+        }
+      }
+    }
+  }
+  r.Int("campaign_id", n.campaign_id, c.creating, 1, kMaxId);
+  if (r.ok() && c.refs && !Snapshot::Find(c.refs->campaigns, n.account_id, n.campaign_id)) {
+    r.Fail("campaign_id", "no campaign with id " + std::to_string(n.campaign_id));
+  }
+  r.OptionalInt("publisher_id", n.publisher_id, 1, kMaxId);
+  if (r.ok() && c.refs && n.publisher_id &&
+      !Snapshot::Find(c.refs->publishers, n.account_id, *n.publisher_id)) {
+    r.Fail("publisher_id", "no publisher with id " + std::to_string(*n.publisher_id));
+  }
+  if (const auto* v = r.Raw("tags"); v != nullptr && !v->is_null()) {
+    if (!v->is_object()) {
+      r.Fail("tags", "must be an object of tag keys to string values");
+    } else if (v->get_object().size() > 100) {
+      r.Fail("tags", "must have at most 100 tags");
+    } else {
+      std::map<std::string, std::string> tags;
+      for (const auto& kv : v->get_object()) {
+        std::string field = "tags." + std::string(kv.key());
+        if (!ValidTagKey(kv.key())) {
+          r.Fail(field, "tag keys are 1-255 characters of letters, digits, _ - .");
+        } else if (!kv.value().is_string() || kv.value().get_string().size() > 255 ||
+                   !core::IsValidUtf8(kv.value().get_string())) {
+          r.Fail(field, "must be a string of at most 255 bytes of UTF-8");
+        } else {
+          tags[kv.key()] = std::string(kv.value().get_string());
+        }
+      }
+      n.tags = std::move(tags);
+    }
+  }
+  return Done(r, std::move(n));
+}
+
+core::Result<ConversionGroup> Decode(const json::object& o, ConversionGroup g,
+                                     const DecodeContext& c) {
+  FieldReader r(o);
+  IgnoreMeta(r);
+  r.Ignore("campaign_id");
+  r.Ignore("postback_instructions");
+  r.String("name", g.name, c.creating);
+  ReadEnum(r, "type", g.type, c.creating, kTypes);
+  std::string matches = g.matches.text();
+  r.String("matches", matches, false, 4096);
+  if (r.ok()) {
+    auto f = core::TagFilter::Parse(matches);
+    if (!f) {
+      r.Fail("matches", f.error().message);
+    } else {
+      g.matches = std::move(*f);
+    }
+  }
+  r.Int("position", g.position, false, 0, 1000000);
+  switch (g.type) {
+    case ConversionType::kDuration:
+      r.Int("seconds", g.seconds, c.creating, 0, 86400);
+      break;
+    case ConversionType::kPostbackValue: {
+      r.String("value_param", g.value_param, false, 64);
+      if (r.ok() && (g.value_param.empty() || !ValidTagKey(g.value_param) || g.value_param == "key")) {
+        r.Fail("value_param", "must be a parameter name other than \"key\"");
+      }
+      std::string modifier = g.payout_modifier.text();
+      r.String("payout_modifier", modifier, false, 256);
+      if (r.ok()) {
+        auto m = core::PayoutModifier::Parse(modifier);
+        if (!m) {
+          r.Fail("payout_modifier", m.error().message);
+        } else {
+          g.payout_modifier = std::move(*m);
+        }
+      }
+      break;
+    }
+    case ConversionType::kPostbackTrigger:
+      r.String("trigger", g.trigger, c.creating && g.trigger.empty(), 64);
+      if (r.ok() && (g.trigger.empty() || !ValidTagKey(g.trigger) || g.trigger == "key")) {
+        r.Fail("trigger", "must be a keyword of letters, digits, _ - . other than \"key\"");
+      }
+      break;
+  }
+  if (g.type != ConversionType::kPostbackValue) {
+    ReadMoney(r, "revenue", g.revenue, c.creating);
+    ReadMoney(r, "payout", g.payout, c.creating);
+  }
+  if (g.IsPostback()) {
+    r.Int("postback_timeout_seconds", g.postback_timeout_seconds, false, 0, 30 * 86400);
+  }
+  // Fields of the other types are refused as unknown by Finish(), which names them.
+  return Done(r, std::move(g));
+}
+
+core::Result<Account> Decode(const json::object& o, Account a, const DecodeContext& c) {
+  FieldReader r(o);
+  r.Ignore("id");
+  r.Ignore("created_at");
+  r.String("name", a.name, c.creating);
+  r.Bool("carry_over_postback_tags", a.carry_over_postback_tags);
+  r.Int("call_key_ttl_seconds", a.call_key_ttl_seconds, false, 60, 10LL * 366 * 86400);
+  return Done(r, std::move(a));
+}
+
+json::object Encode(const Publisher& p) {
+  json::object o;
+  EncodeMeta(p, o);
+  o["name"] = p.name;
+  o["external_id"] = p.external_id;
+  return o;
+}
+
+json::object Encode(const Buyer& b) {
+  json::object o;
+  EncodeMeta(b, o);
+  o["name"] = b.name;
+  o["destination"] = b.destination;
+  o["concurrency_cap"] = b.concurrency_cap ? json::value(*b.concurrency_cap) : json::value();
+  return o;
+}
+
+json::object Encode(const Campaign& c) {
+  json::object o;
+  EncodeMeta(c, o);
+  o["name"] = c.name;
+  json::array buyers;
+  for (const auto& b : c.buyers) {
+    buyers.push_back(json::object{{"buyer_id", b.buyer_id}, {"priority", b.priority},
+                                  {"weight", b.weight}});
+  }
+  o["buyers"] = std::move(buyers);
+  o["repeat_callers"] = json::object{{"enabled", c.repeat_callers.enabled},
+                                     {"window_seconds", c.repeat_callers.window_seconds},
+                                     {"route", ToString(c.repeat_callers.route)}};
+  return o;
+}
+
+json::object Encode(const Number& n) {
+  json::object o;
+  EncodeMeta(n, o);
+  o["number"] = n.number;
+  o["campaign_id"] = n.campaign_id;
+  o["publisher_id"] = n.publisher_id ? json::value(*n.publisher_id) : json::value();
+  json::object tags;
+  for (const auto& [k, v] : n.tags) tags[k] = v;
+  o["tags"] = std::move(tags);
+  return o;
+}
+
+json::object Encode(const ConversionGroup& g) {
+  json::object o;
+  EncodeMeta(g, o);
+  o["campaign_id"] = g.campaign_id;
+  o["name"] = g.name;
+  o["type"] = ToString(g.type);
+  o["matches"] = g.matches.text();
+  o["position"] = g.position;
+  switch (g.type) {
+    case ConversionType::kDuration:
+      o["seconds"] = g.seconds;
+      break;
+    case ConversionType::kPostbackValue:
+      o["value_param"] = g.value_param;
+      o["payout_modifier"] = g.payout_modifier.text();
+      break;
+    case ConversionType::kPostbackTrigger:
+      o["trigger"] = g.trigger;
+      break;
+  }
+  if (g.type != ConversionType::kPostbackValue) {
+    o["revenue"] = g.revenue.ToString();
+    o["payout"] = g.payout.ToString();
+  }
+  if (g.IsPostback()) o["postback_timeout_seconds"] = g.postback_timeout_seconds;
+  return o;
+}
+
+json::object Encode(const Account& a) {
+  return json::object{{"id", a.id},
+                      {"name", a.name},
+                      {"carry_over_postback_tags", a.carry_over_postback_tags},
+                      {"call_key_ttl_seconds", a.call_key_ttl_seconds},
+                      {"created_at", core::FormatRfc3339(a.created_at)}};
+}
+
+json::object Encode(const ApiKey& k) {
+  return json::object{{"id", k.id},
+                      {"name", k.name},
+                      {"prefix", k.prefix},
+                      {"created_at", core::FormatRfc3339(k.created_at)}};
+}
+
+}  // namespace config

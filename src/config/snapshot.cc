@@ -1,0 +1,32 @@
+#include "config/snapshot.h"
+
+#include <algorithm>
+
+namespace config {
+
+void Snapshot::Index() {
+  number_by_e164.clear();
+  for (const auto& [id, n] : numbers) number_by_e164[n.number] = id;
+  conversion_groups_by_campaign.clear();
+  for (const auto& [id, g] : conversion_groups) {
+    conversion_groups_by_campaign[g.campaign_id].push_back(&g);
+  }
+  for (auto& [campaign, groups] : conversion_groups_by_campaign) {
+    std::stable_sort(groups.begin(), groups.end(), [](const auto* a, const auto* b) {
+      return a->position != b->position ? a->position < b->position : a->id < b->id;
+    });
+  }
+}
+
+const Number* Snapshot::FindNumber(const std::string& e164) const {
+  auto it = number_by_e164.find(e164);
+  return it == number_by_e164.end() ? nullptr : &numbers.at(it->second);
+}
+
+const std::vector<const ConversionGroup*>& Snapshot::ConversionGroupsOf(Id campaign_id) const {
+  static const std::vector<const ConversionGroup*> kNone;
+  auto it = conversion_groups_by_campaign.find(campaign_id);
+  return it == conversion_groups_by_campaign.end() ? kNone : it->second;
+}
+
+}  // namespace config

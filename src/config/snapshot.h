@@ -1,0 +1,53 @@
+// An immutable, complete view of all configuration, rebuilt whenever it changes and shared by
+// pointer: request handling reads it without locks and never parses configuration.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/model.h"
+
+namespace config {
+
+struct Snapshot {
+  Snapshot() = default;
+  Snapshot(const Snapshot&) = delete;  // the indexes point into the maps
+  Snapshot& operator=(const Snapshot&) = delete;
+  Snapshot(Snapshot&&) = default;  // moving a std::map keeps its nodes, so indexes stay valid
+
+  int64_t version = 0;  // the store's configuration version this was built from
+  std::map<Id, Account> accounts;
+  std::unordered_map<std::string, ApiKey> api_keys_by_hash;
+  std::map<Id, Publisher> publishers;
+  std::map<Id, Buyer> buyers;
+  std::map<Id, Campaign> campaigns;
+  std::map<Id, Number> numbers;
+  std::map<Id, ConversionGroup> conversion_groups;
+
+  // Derived indexes, filled by Index().
+  std::unordered_map<std::string, Id> number_by_e164;
+  std::map<Id, std::vector<const ConversionGroup*>> conversion_groups_by_campaign;  // in order
+
+  // Rebuilds the derived indexes; call after filling the maps.
+  void Index();
+
+  // The object with this id in this account, or nullptr (another account's object is absent).
+  template <typename T>
+  static const T* Find(const std::map<Id, T>& m, Id account_id, Id id) {
+    auto it = m.find(id);
+    return it != m.end() && it->second.account_id == account_id ? &it->second : nullptr;
+  }
+  const Account* FindAccount(Id id) const {
+    auto it = accounts.find(id);
+    return it == accounts.end() ? nullptr : &it->second;
+  }
+  const Number* FindNumber(const std::string& e164) const;
+  const std::vector<const ConversionGroup*>& ConversionGroupsOf(Id campaign_id) const;
+};
+
+using SnapshotPtr = std::shared_ptr<const Snapshot>;
+
+}  // namespace config

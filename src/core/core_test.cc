@@ -1,0 +1,92 @@
+#include <gtest/gtest.h>
+
+#include "core/call_key.h"
+#include "core/crypto.h"
+#include "core/ids.h"
+#include "core/time.h"
+
+namespace core {
+namespace {
+
+TEST(Rfc3339, RoundTripsAndRejects) {
+  struct Case {
+    const char* text;
+    std::optional<Millis> want;
+  } cases[] = {
+      {"1970-01-01T00:00:00Z", 0},
+      {"2026-11-28T14:39:56.123Z", 1795876796123},
+      {"2026-11-28T15:39:56.123+01:00", 1795876796123},
+      {"2024-02-29T00:00:00.5Z", 1709164800500},
+      {"2026-13-01T00:00:00Z", std::nullopt},
+      {"2026-11-28 14:39:56", std::nullopt},
+      {"2026-11-28T14:39:56.Z", std::nullopt},
+      {"yesterday", std::nullopt},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(ParseRfc3339(c.text), c.want) << c.text;
+  }
+  EXPECT_EQ(FormatRfc3339(1795876796123), "2026-11-28T14:39:56.123Z");
+  EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00.000Z");
+}
+
+TEST(Uuid, NewIsV4AndNormalizes) {
+  std::string u = NewUuidV4();
+  ASSERT_EQ(NormalizeUuid(u), u);
+  EXPECT_EQ(u[14], '4');
+  EXPECT_NE(NewUuidV4(), u);
+  EXPECT_EQ(NormalizeUuid("0A1B2C3D-0000-4000-8000-00000000000F"),
+            "0a1b2c3d-0000-4000-8000-00000000000f");
+  for (const char* bad : {"", "not-a-uuid", "0a1b2c3d00004000800000000000000f",
+                          "0a1b2c3d-0000-4000-8000-00000000000g", "0a1b2c3d-0000-4000-8000_00000000000f"}) {
+    EXPECT_FALSE(NormalizeUuid(bad)) << bad;
+  }
+}
+
+TEST(Utf8, Validates) {
+  struct Case {
+    std::string text;
+    bool ok;
+  } cases[] = {{"plain", true},          {"caf\xc3\xa9", true},  {"\xe2\x82\xac", true},
+               {"\xf0\x9f\x93\x9e", true}, {"\xc3", false},        {"\xc0\xaf", false},
+               {"\xed\xa0\x80", false},    {"\xff", false},        {"\xe2\x82", false}};
+  for (const auto& c : cases) EXPECT_EQ(IsValidUtf8(c.text), c.ok) << HexEncode(c.text);
+}
+
+TEST(Phone, Normalizes) {
+  struct Case {
+    const char* in;
+    std::optional<std::string> want;
+  } cases[] = {{"+15551230000", "+15551230000"}, {"5551230000", "+15551230000"},
+               {"(555) 123-0000", "+15551230000"}, {"1-555-123-0000", "+15551230000"},
+               {"+442071234567", "+442071234567"}, {"12345", std::nullopt},
+               {"+1555abc0000", std::nullopt},     {"", std::nullopt}};
+  for (const auto& c : cases) EXPECT_EQ(NormalizePhone(c.in), c.want) << c.in;
+  EXPECT_EQ(NanpNational("+15551230000"), "5551230000");
+}
+
+TEST(CallKeys, DeriveVerify) {
+  CallKeys keys(std::string(32, 's'));
+  std::string uuid = NewUuidV4();
+  std::string key = keys.Derive(uuid);
+  EXPECT_EQ(key.size(), 32u);
+  EXPECT_TRUE(keys.Verify(uuid, key));
+  EXPECT_FALSE(keys.Verify(uuid, key.substr(1)));
+  EXPECT_FALSE(keys.Verify(NewUuidV4(), key));
+  EXPECT_NE(CallKeys(std::string(32, 't')).Derive(uuid), key);
+}
+
+TEST(Crypto, Base64AndHmac) {
+  EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(Base64Encode("fo"), "Zm8=");
+  EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
+  std::string out;
+  ASSERT_TRUE(Base64Decode("Zm9vYmE=", out));
+  EXPECT_EQ(out, "fooba");
+  EXPECT_FALSE(Base64Decode("Zm9v!", out));
+  // RFC 4231 test case 2.
+  EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+}  // namespace
+}  // namespace core

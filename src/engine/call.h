@@ -1,0 +1,98 @@
+// A call as the engine sees it: identity, routing, timestamps, tags and conversion outcome.
+// Plain values: the store loads and saves them, the engine changes them, nothing here does IO.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/money.h"
+#include "core/time.h"
+
+namespace engine {
+
+using Id = int64_t;
+
+// Ordered: a call's status only moves forward.
+enum class Status { kStarted = 0, kRouted = 1, kAnswered = 2, kEnded = 3, kCompleted = 4 };
+
+enum class ConversionState { kPending, kAwaitingPostback, kConverted, kNotConverted };
+
+// Where a tag came from. Decides what repeat-caller carry-over may copy.
+enum class TagSource { kSystem, kNumber, kEdge, kPostback, kCarried, kPublisher };
+
+struct Tag {
+  std::string key;
+  std::string value;
+  TagSource source = TagSource::kEdge;
+  core::Millis at = 0;
+  bool carried = false;  // copied from the caller's previous call; `source` is where it began
+};
+
+// Request parameters in the order received; a key may repeat.
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+struct Conversion {
+  ConversionState state = ConversionState::kPending;
+  std::optional<Id> group_id;
+  std::optional<core::Money> revenue;
+  std::optional<core::Money> payout;
+  bool late = false;
+  std::optional<core::Millis> deadline_at;
+  std::optional<core::Millis> decided_at;
+};
+
+struct Call {
+  Id id = 0;  // store row id; 0 until inserted
+  std::string uuid;
+  Id account_id = 0;
+  Id campaign_id = 0;
+  std::optional<Id> publisher_id;
+  std::optional<Id> buyer_id;
+  std::optional<Id> number_id;
+  std::string number;  // the dialed tracking number, E.164, may be empty
+  std::string caller_number;
+  bool repeat = false;
+  Status status = Status::kStarted;
+  core::Millis started_at = 0;
+  std::optional<core::Millis> routed_at;
+  std::optional<core::Millis> answered_at;
+  std::optional<core::Millis> ended_at;
+  std::optional<int64_t> duration_seconds;
+  std::string hung_up_by;
+  Conversion conversion;
+  // A converting postback that arrived while the call was live, applied when it ends.
+  std::optional<Params> early_postback;
+  std::vector<Tag> tags;  // in the order added
+
+  // Every value of `key`, in the order added.
+  std::vector<std::string> TagValues(std::string_view key) const;
+  // True when this exact key/value pair is already on the call.
+  bool HasTag(std::string_view key, std::string_view value) const;
+};
+
+// Something a change of the call makes happen: a webhook trigger, delivered by the outbox.
+struct Effect {
+  std::string trigger;  // started, routed, answered, ended, completed, converted, not_converted
+  core::Millis at = 0;
+};
+
+// What one engine step did, for the store to persist in the same transaction.
+struct Outcome {
+  bool changed = false;
+  std::vector<Tag> new_tags;
+  std::vector<Effect> effects;
+  enum class Timer { kKeep, kSet, kClear } timer = Timer::kKeep;
+  core::Millis timer_at = 0;
+};
+
+const char* ToString(Status s);
+const char* ToString(ConversionState s);
+const char* ToString(TagSource s);
+std::optional<TagSource> TagSourceFromString(std::string_view s);
+std::optional<Status> StatusFromString(std::string_view s);
+std::optional<ConversionState> ConversionStateFromString(std::string_view s);
+
+}  // namespace engine

@@ -1,0 +1,189 @@
+#include "engine/conversion.h"
+
+#include <map>
+#include <strings.h>
+
+namespace engine {
+
+namespace {
+
+using config::ConversionGroup;
+using config::ConversionType;
+
+const ConversionGroup* FindGroup(const Context& ctx, const std::optional<Id>& id) {
+  if (!id) return nullptr;
+  auto it = ctx.config.conversion_groups.find(*id);
+  return it == ctx.config.conversion_groups.end() ? nullptr : &it->second;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// The keyword is present when a parameter is named after it ("&sale", "&sale=1") or a
+// parameter's value is the keyword ("&result=sale"), ignoring case.
+bool HasKeyword(const Params& params, std::string_view keyword) {
+  for (const auto& [k, v] : params) {
+    if (EqualsIgnoreCase(k, keyword) || EqualsIgnoreCase(v, keyword)) return true;
+  }
+  return false;
+}
+
+// The conversion `params` carry for `group`, or an error for a malformed value.
+core::Result<PostedConversion> ForGroup(const ConversionGroup& group, const Params& params) {
+  PostedConversion c;
+  c.group_id = group.id;
+  switch (group.type) {
+    case ConversionType::kDuration:
+      return c;
+    case ConversionType::kPostbackTrigger:
+      if (HasKeyword(params, group.trigger)) {
+        c.kind = PostedConversion::kConvert;
+        c.revenue = group.revenue;
+        c.payout = group.payout;
+      }
+      return c;
+    case ConversionType::kPostbackValue:
+      for (const auto& [k, v] : params) {
+        if (k != group.value_param) continue;
+        auto revenue = core::Money::Parse(v);
+        if (!revenue) {
+          return core::InvalidArgument(k + ": must be an amount such as 12.50 (" +
+                                           revenue.error().message + ")",
+                                       k);
+        }
+        c.kind = PostedConversion::kConvert;
+        c.revenue = *revenue;
+        c.payout = group.payout_modifier.Apply(*revenue);
+        return c;
+      }
+      return c;
+  }
+  return c;
+}
+
+void Complete(Call& call, ConversionState state, core::Millis at, Outcome& out) {
+  call.conversion.state = state;
+  call.conversion.decided_at = at;
+  call.status = Status::kCompleted;
+  out.effects.push_back(Effect{"completed", at});
+  out.effects.push_back(
+      Effect{state == ConversionState::kConverted ? "converted" : "not_converted", at});
+  out.changed = true;
+}
+
+void Convert(Call& call, const PostedConversion& c, core::Millis at, Outcome& out) {
+  call.conversion.revenue = c.revenue;
+  call.conversion.payout = c.payout;
+  call.early_postback.reset();
+  if (call.conversion.state == ConversionState::kNotConverted) {
+    // After the deadline: converted all the same, flagged late; only `converted` fires.
+    call.conversion.state = ConversionState::kConverted;
+    call.conversion.late = true;
+    call.conversion.decided_at = at;
+    out.effects.push_back(Effect{"converted", at});
+    out.changed = true;
+    return;
+  }
+  if (call.conversion.state == ConversionState::kAwaitingPostback) {
+    out.timer = Outcome::Timer::kClear;
+  }
+  Complete(call, ConversionState::kConverted, at, out);
+}
+
+}  // namespace
+
+bool GroupMatches(const ConversionGroup& group, const Call& call) {
+  if (group.matches.empty()) return true;
+  std::map<std::string, std::vector<std::string>, std::less<>> tags;
+  for (const auto& t : call.tags) tags[t.key].push_back(t.value);
+  return group.matches.Matches([&](std::string_view key) -> const std::vector<std::string>* {
+    auto it = tags.find(key);
+    if (it == tags.end() &&
+        (key == "campaign_id" || key == "publisher_id" || key == "buyer_id" || key == "number_id")) {
+      it = tags.find("system_" + std::string(key));
+    }
+    return it == tags.end() ? nullptr : &it->second;
+  });
+}
+
+core::Result<PostedConversion> ReadConversion(const Call& call, const Params& params,
+                                              const Context& ctx) {
+  if (call.status < Status::kEnded) {
+    // Live: the group is not known yet. Validate against every postback group of the campaign
+    // and keep the postback if any of them would convert on it.
+    PostedConversion early;
+    for (const ConversionGroup* g : ctx.config.ConversionGroupsOf(call.campaign_id)) {
+      auto c = ForGroup(*g, params);
+      if (!c) return c;
+      if (c->kind == PostedConversion::kConvert) early.kind = PostedConversion::kEarly;
+    }
+    if (early.kind == PostedConversion::kEarly && call.early_postback) {
+      early.kind = PostedConversion::kAlreadyConverted;
+    }
+    return early;
+  }
+  const ConversionGroup* group = FindGroup(ctx, call.conversion.group_id);
+  if (group == nullptr) return PostedConversion{};
+  auto c = ForGroup(*group, params);
+  if (c && c->kind == PostedConversion::kConvert &&
+      call.conversion.state == ConversionState::kConverted) {
+    c->kind = PostedConversion::kAlreadyConverted;
+  }
+  return c;
+}
+
+void ApplyConversion(Call& call, const PostedConversion& c, const Params& params,
+                     const Context& ctx, Outcome& out) {
+  if (c.kind == PostedConversion::kEarly) {
+    call.early_postback = params;
+    out.changed = true;
+  } else if (c.kind == PostedConversion::kConvert) {
+    Convert(call, c, ctx.now, out);
+  }
+}
+
+void DecideAtEnd(Call& call, const Context& ctx, Outcome& out) {
+  const core::Millis end = *call.ended_at;
+  const ConversionGroup* group = nullptr;
+  for (const ConversionGroup* g : ctx.config.ConversionGroupsOf(call.campaign_id)) {
+    if (GroupMatches(*g, call)) {
+      group = g;
+      break;
+    }
+  }
+  if (group == nullptr) {
+    Complete(call, ConversionState::kNotConverted, end, out);
+    return;
+  }
+  call.conversion.group_id = group->id;
+  if (group->type == ConversionType::kDuration) {
+    bool converted = call.answered_at && call.duration_seconds.value_or(0) >= group->seconds;
+    if (converted) {
+      call.conversion.revenue = group->revenue;
+      call.conversion.payout = group->payout;
+    }
+    Complete(call, converted ? ConversionState::kConverted : ConversionState::kNotConverted, end,
+             out);
+    return;
+  }
+  if (call.early_postback) {
+    auto c = ForGroup(*group, *call.early_postback);
+    if (c && c->kind == PostedConversion::kConvert) {
+      Convert(call, *c, end, out);
+      return;
+    }
+    call.early_postback.reset();  // it converts nothing in the call's group
+  }
+  call.conversion.deadline_at = end + group->postback_timeout_seconds * 1000;
+  if (*call.conversion.deadline_at <= ctx.now && group->postback_timeout_seconds == 0) {
+    Complete(call, ConversionState::kNotConverted, end, out);
+    return;
+  }
+  call.conversion.state = ConversionState::kAwaitingPostback;
+  out.timer = Outcome::Timer::kSet;
+  out.timer_at = *call.conversion.deadline_at;
+  out.changed = true;
+}
+
+}  // namespace engine

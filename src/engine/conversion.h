@@ -1,0 +1,39 @@
+// Conversion decisions: which conversion group a call belongs to, what a postback converts,
+// and the postback wait. Internal to the engine (engine.h is the public surface).
+#pragma once
+
+#include "engine/engine.h"
+
+namespace engine {
+
+// What a postback says about conversion.
+struct PostedConversion {
+  enum Kind {
+    kNone,              // tags only
+    kConvert,           // converts the call now
+    kEarly,             // the call is live: keep the postback, apply it at the end
+    kAlreadyConverted,  // a conversion was recorded before
+  } kind = kNone;
+  Id group_id = 0;
+  core::Money revenue;
+  core::Money payout;
+};
+
+// True when the group's filter fits the call's tags. Filter keys campaign_id, publisher_id,
+// buyer_id and number_id also find the system_ tags of the same name.
+bool GroupMatches(const config::ConversionGroup& group, const Call& call);
+
+// Reads the conversion a postback carries for this call. Errors for a value that is not an
+// amount (nothing changes then).
+core::Result<PostedConversion> ReadConversion(const Call& call, const Params& params,
+                                              const Context& ctx);
+
+// Records a conversion read by ReadConversion (kConvert or kEarly).
+void ApplyConversion(Call& call, const PostedConversion& conversion, const Params& params,
+                     const Context& ctx, Outcome& out);
+
+// At call end: picks the call's group and either decides the call (no group, duration group,
+// an early postback) or starts the postback wait with its deadline.
+void DecideAtEnd(Call& call, const Context& ctx, Outcome& out);
+
+}  // namespace engine

@@ -1,0 +1,254 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+
+#include "core/ids.h"
+#include "engine/conversion.h"
+
+namespace engine {
+
+using config::Snapshot;
+
+core::Result<void> ValidateTag(std::string_view key, std::string_view value) {
+  if (key.empty() || key.size() > kMaxTagBytes) {
+    return core::InvalidArgument("tag keys must be 1-255 bytes", std::string(key.substr(0, 64)));
+  }
+  if (value.size() > kMaxTagBytes) {
+    return core::InvalidArgument("tag " + std::string(key) + ": values must be at most 255 bytes",
+                                 std::string(key));
+  }
+  if (!core::IsValidUtf8(key) || !core::IsValidUtf8(value)) {
+    return core::InvalidArgument("tags must be valid UTF-8", std::string(key));
+  }
+  for (unsigned char c : key) {
+    if (c < 0x20 || c == 0x7f || c == '[' || c == ']' || c == ',' || c == ':') {
+      return core::InvalidArgument(
+          "tag keys must not contain control characters, brackets, commas or colons");
+    }
+  }
+  if (key.rfind("system_", 0) == 0 || key == "caller_number") {
+    return core::InvalidArgument("tag " + std::string(key) + " is reserved for callpost",
+                                 std::string(key));
+  }
+  return {};
+}
+
+void AddTag(Call& call, std::string_view key, std::string_view value, TagSource source,
+            core::Millis at, Outcome& out) {
+  if (call.HasTag(key, value)) return;
+  Tag t{std::string(key), std::string(value), source, at};
+  call.tags.push_back(t);
+  out.new_tags.push_back(std::move(t));
+  out.changed = true;
+}
+
+namespace {
+
+void SetSystemTag(Call& call, std::string_view key, std::string value, core::Millis at,
+                  Outcome& out) {
+  // System tags hold one value: routing a call to a buyer replaces nothing, it only adds.
+  AddTag(call, key, value, TagSource::kSystem, at, out);
+}
+
+void Emit(Outcome& out, const char* trigger, core::Millis at) {
+  out.effects.push_back(Effect{trigger, at});
+  out.changed = true;
+}
+
+void Route(Call& call, Id buyer_id, core::Millis at, Outcome& out) {
+  call.buyer_id = buyer_id;
+  call.routed_at = at;
+  call.status = std::max(call.status, Status::kRouted);
+  SetSystemTag(call, "system_buyer_id", std::to_string(buyer_id), at, out);
+  Emit(out, "routed", at);
+}
+
+}  // namespace
+
+Call StartCall(std::string uuid, const StartInput& in, const std::optional<PreviousCall>& previous,
+               const Context& ctx, Outcome& out) {
+  Call call;
+  call.uuid = std::move(uuid);
+  call.account_id = ctx.account.id;
+  call.campaign_id = in.campaign->id;
+  call.caller_number = in.caller_number;
+  call.started_at = in.at;
+  call.publisher_id = in.publisher_id;
+  if (in.number != nullptr) {
+    call.number_id = in.number->id;
+    call.number = in.number->number;
+    if (!call.publisher_id) call.publisher_id = in.number->publisher_id;
+  }
+  call.repeat = previous.has_value();
+
+  SetSystemTag(call, "system_campaign_id", std::to_string(call.campaign_id), in.at, out);
+  if (call.publisher_id) {
+    SetSystemTag(call, "system_publisher_id", std::to_string(*call.publisher_id), in.at, out);
+  }
+  if (call.number_id) {
+    SetSystemTag(call, "system_number_id", std::to_string(*call.number_id), in.at, out);
+  }
+  if (!call.caller_number.empty()) {
+    SetSystemTag(call, "caller_number", call.caller_number, in.at, out);
+  }
+  if (in.number != nullptr) {
+    for (const auto& [k, v] : in.number->tags) AddTag(call, k, v, TagSource::kNumber, in.at, out);
+  }
+  for (const auto& [k, v] : in.edge_tags) AddTag(call, k, v, TagSource::kEdge, in.at, out);
+  if (previous) {
+    for (const auto& t : previous->tags) {
+      if (t.source == TagSource::kSystem || t.source == TagSource::kNumber) continue;
+      if (t.source == TagSource::kPostback && !ctx.account.carry_over_postback_tags) continue;
+      if (call.HasTag(t.key, t.value)) continue;
+      Tag carried{t.key, t.value, t.source, in.at, true};
+      call.tags.push_back(carried);
+      out.new_tags.push_back(std::move(carried));
+    }
+  }
+  Emit(out, "started", in.at);
+  return call;
+}
+
+std::optional<Id> ChooseBuyer(const Call& call, const std::optional<PreviousCall>& previous,
+                              const std::map<Id, int64_t>& live_calls, uint64_t random,
+                              const Context& ctx) {
+  const config::Campaign* campaign = Snapshot::Find(ctx.config.campaigns, call.account_id,
+                                                    call.campaign_id);
+  if (campaign == nullptr) return std::nullopt;
+  auto available = [&](Id buyer_id) {
+    const config::Buyer* b = Snapshot::Find(ctx.config.buyers, call.account_id, buyer_id);
+    if (b == nullptr) return false;
+    auto it = live_calls.find(buyer_id);
+    int64_t live = it == live_calls.end() ? 0 : it->second;
+    return !b->concurrency_cap || live < *b->concurrency_cap;
+  };
+  std::optional<Id> previous_buyer = previous ? previous->buyer_id : std::nullopt;
+  const auto route = campaign->repeat_callers.route;
+  if (previous_buyer && route == config::RepeatRoute::kSameBuyer) {
+    for (const auto& cb : campaign->buyers) {
+      if (cb.buyer_id == *previous_buyer && available(cb.buyer_id)) return cb.buyer_id;
+    }
+  }
+  // Candidates in priority order; a new_buyer repeat skips the previous buyer while any other
+  // buyer can take the call.
+  std::vector<config::CampaignBuyer> order(campaign->buyers);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto& a, const auto& b) { return a.priority < b.priority; });
+  for (int pass = 0; pass < 2; ++pass) {
+    bool avoid = pass == 0 && previous_buyer && route == config::RepeatRoute::kNewBuyer;
+    if (pass == 1 && !(previous_buyer && route == config::RepeatRoute::kNewBuyer)) break;
+    for (size_t i = 0; i < order.size();) {
+      size_t j = i;
+      int64_t total = 0;
+      std::vector<const config::CampaignBuyer*> tier;
+      for (; j < order.size() && order[j].priority == order[i].priority; ++j) {
+        if ((avoid && order[j].buyer_id == *previous_buyer) || !available(order[j].buyer_id)) {
+          continue;
+        }
+        tier.push_back(&order[j]);
+        total += order[j].weight;
+      }
+      if (!tier.empty()) {
+        uint64_t pick = random % static_cast<uint64_t>(total);
+        for (const auto* cb : tier) {
+          if (pick < static_cast<uint64_t>(cb->weight)) return cb->buyer_id;
+          pick -= static_cast<uint64_t>(cb->weight);
+        }
+      }
+      i = j;
+    }
+  }
+  return std::nullopt;
+}
+
+core::Result<Outcome> ApplyEvent(Call& call, const Event& e, const Context& ctx) {
+  Outcome out;
+  switch (e.type) {
+    case EventType::kRouted:
+      if (call.routed_at) return out;  // repeated: acknowledged, nothing changes
+      if (!e.buyer_id) return core::InvalidArgument("buyer_id: is required", "buyer_id");
+      if (!Snapshot::Find(ctx.config.buyers, call.account_id, *e.buyer_id)) {
+        return core::InvalidArgument("buyer_id: no buyer with id " + std::to_string(*e.buyer_id),
+                                     "buyer_id");
+      }
+      Route(call, *e.buyer_id, e.at, out);
+      return out;
+    case EventType::kAnswered:
+      if (call.answered_at) return out;
+      call.answered_at = e.at;
+      call.status = std::max(call.status, Status::kAnswered);
+      Emit(out, "answered", e.at);
+      return out;
+    case EventType::kEnded:
+      if (call.ended_at) return out;
+      call.ended_at = std::max(e.at, call.started_at);
+      call.hung_up_by = e.hung_up_by;
+      if (e.duration_seconds) {
+        call.duration_seconds = e.duration_seconds;
+      } else {
+        call.duration_seconds =
+            call.answered_at ? std::max<int64_t>(0, (*call.ended_at - *call.answered_at) / 1000) : 0;
+      }
+      call.status = std::max(call.status, Status::kEnded);
+      Emit(out, "ended", *call.ended_at);
+      DecideAtEnd(call, ctx, out);
+      return out;
+  }
+  return out;
+}
+
+core::Result<PostbackResult> ApplyPostback(Call& call, const Params& params, const Context& ctx) {
+  if (params.size() > kMaxTagsPerRequest) {
+    return core::InvalidArgument("a postback may carry at most 100 tags");
+  }
+  for (const auto& [k, v] : params) {
+    if (auto ok = ValidateTag(k, v); !ok) return std::move(ok).error();
+  }
+  if (call.tags.size() + params.size() > kMaxTagsPerCall) {
+    return core::MakeError(core::ErrorCode::kUnprocessable,
+                           "this call already holds the most tags a call may hold (2000)");
+  }
+  auto conversion = ReadConversion(call, params, ctx);
+  if (!conversion) return std::move(conversion).error();
+
+  PostbackResult result;
+  // A bare parameter ("&sale") signals a keyword; it adds no tag.
+  for (const auto& [k, v] : params) {
+    if (!v.empty()) result.tag_values.emplace_back(k, v);
+  }
+  if (conversion->kind == PostedConversion::kAlreadyConverted) {
+    result.status = "already converted";  // the first conversion wins; nothing changes
+    return result;
+  }
+  for (const auto& [k, v] : result.tag_values) {
+    AddTag(call, k, v, TagSource::kPostback, ctx.now, result.outcome);
+  }
+  result.status = "tags applied";
+  if (conversion->kind != PostedConversion::kNone) {
+    ApplyConversion(call, *conversion, params, ctx, result.outcome);
+    result.status = "conversion recorded";
+  }
+  return result;
+}
+
+}  // namespace engine
+
+namespace engine {
+
+Outcome FireDeadline(Call& call, const Context& ctx) {
+  Outcome out;
+  if (call.conversion.state != ConversionState::kAwaitingPostback ||
+      !call.conversion.deadline_at || *call.conversion.deadline_at > ctx.now) {
+    return out;
+  }
+  call.conversion.state = ConversionState::kNotConverted;
+  call.conversion.decided_at = ctx.now;
+  call.status = Status::kCompleted;
+  out.effects.push_back(Effect{"completed", ctx.now});
+  out.effects.push_back(Effect{"not_converted", ctx.now});
+  out.timer = Outcome::Timer::kClear;
+  out.changed = true;
+  return out;
+}
+
+}  // namespace engine

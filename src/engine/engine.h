@@ -1,0 +1,104 @@
+// The call state machine. Applies a start, an event, a postback or a passed deadline to a call
+// and says what changed (new tags, webhook effects, the postback timer). Pure: no IO, no clock
+// reads (time arrives in the Context), no randomness (the router takes its random number), so
+// every path is tested without disks, sockets or sleeps. Not thread-safe per call: the store
+// serialises steps on one call.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "config/snapshot.h"
+#include "core/result.h"
+#include "engine/call.h"
+
+namespace engine {
+
+// What every step needs besides the call.
+struct Context {
+  const config::Snapshot& config;
+  const config::Account& account;
+  core::Millis now = 0;
+};
+
+// Limits on input from outside.
+inline constexpr size_t kMaxTagBytes = 255;
+inline constexpr size_t kMaxTagsPerRequest = 100;
+inline constexpr size_t kMaxTagsPerCall = 2000;
+
+// Validates one tag from outside (edge, postback, publisher): key 1-255 bytes of printable
+// UTF-8, value at most 255 bytes of UTF-8, key not reserved (system_*, caller_number).
+core::Result<void> ValidateTag(std::string_view key, std::string_view value);
+
+// Adds key=value unless the call already has that exact pair; records it in `out`.
+void AddTag(Call& call, std::string_view key, std::string_view value, TagSource source,
+            core::Millis at, Outcome& out);
+
+// ---- Start and routing.
+
+// What the caller of the edge knows about a new call.
+struct StartInput {
+  const config::Campaign* campaign = nullptr;  // required
+  const config::Number* number = nullptr;      // when dialed through a tracking number
+  std::optional<Id> publisher_id;              // else the number's
+  std::string caller_number;                   // E.164 or empty (anonymous)
+  Params edge_tags;                            // validated by the caller
+  core::Millis at = 0;
+};
+
+// The caller's previous call in the same campaign within the repeat window.
+struct PreviousCall {
+  std::optional<Id> buyer_id;
+  std::vector<Tag> tags;
+};
+
+// Builds a new call: system, number, edge and carried tags; the `started` effect.
+Call StartCall(std::string uuid, const StartInput& in, const std::optional<PreviousCall>& previous,
+               const Context& ctx, Outcome& out);
+
+// Chooses a buyer for the call: the campaign's buyers by priority (lower first), then by weight
+// among equal priority (`random` picks), skipping buyers at their concurrency cap
+// (`live_calls` counts each buyer's calls in progress). A repeat call prefers or avoids the
+// previous buyer as the campaign says. nullopt when no buyer can take the call.
+std::optional<Id> ChooseBuyer(const Call& call, const std::optional<PreviousCall>& previous,
+                              const std::map<Id, int64_t>& live_calls, uint64_t random,
+                              const Context& ctx);
+
+// ---- Events from the edge.
+
+enum class EventType { kRouted, kAnswered, kEnded };
+
+struct Event {
+  EventType type = EventType::kEnded;
+  core::Millis at = 0;
+  std::optional<Id> buyer_id;  // routed
+  std::optional<int64_t> duration_seconds;  // ended: the buyer leg's talk time if known
+  std::string hung_up_by;                   // ended
+};
+
+// Applies an event once: a repeated event changes nothing (Outcome::changed false). Events
+// may arrive out of order; status only moves forward and timestamps are filled once. Ending
+// a call decides its conversion group and may complete it (see conversions).
+core::Result<Outcome> ApplyEvent(Call& call, const Event& event, const Context& ctx);
+
+// ---- Buyer postbacks.
+
+struct PostbackResult {
+  Outcome outcome;
+  std::string status;  // "tags applied", "conversion recorded", "already converted"
+  Params tag_values;   // the tags this postback carried
+};
+
+// Applies a buyer postback: adds its tags, and converts the call when the call's conversion
+// group is a postback kind and the postback carries its value or keyword. Bad input (a value
+// that is not an amount, too many or too long tags, reserved keys) is an error and changes
+// nothing. `params` excludes the call key.
+core::Result<PostbackResult> ApplyPostback(Call& call, const Params& params, const Context& ctx);
+
+// ---- Postback deadlines.
+
+// Decides a call whose postback deadline has passed: not converted. Does nothing for a call
+// that is no longer waiting (a conversion won the race) or whose deadline is in the future.
+Outcome FireDeadline(Call& call, const Context& ctx);
+
+}  // namespace engine

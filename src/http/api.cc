@@ -1,0 +1,167 @@
+#include <spdlog/spdlog.h>
+
+#include "http/api_internal.h"
+
+namespace http {
+
+namespace json = boost::json;
+
+extern const char* const kOpenApiJson;  // openapi_data.cc, generated from openapi.json
+
+void Api::Ctx::Reply(Response response) {
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics->Record(route, response.status, seconds);
+  json::object line{{"msg", "request"},
+                    {"request_id", request.request_id},
+                    {"method", request.method},
+                    {"route", route},
+                    {"path", path},
+                    {"status", response.status},
+                    {"us", static_cast<int64_t>(seconds * 1e6)},
+                    {"remote", request.remote_address}};
+  if (account_id != 0) line["account_id"] = account_id;
+  if (response.status >= 500) {
+    spdlog::error(json::serialize(line));
+  } else {
+    spdlog::info(json::serialize(line));
+  }
+  if (request.method == "HEAD") response.head_only = true;
+  respond(std::move(response));
+}
+
+bool Api::Ctx::Query(engine::Params& out) {
+  auto q = ParseForm(query);
+  if (!q) {
+    Fail(q.error());
+    return false;
+  }
+  out = std::move(*q);
+  return true;
+}
+
+std::optional<config::Id> ParseId(std::string_view text) {
+  if (text.empty() || text.size() > 18) return std::nullopt;
+  config::Id id = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    id = id * 10 + (c - '0');
+  }
+  return id > 0 ? std::optional<config::Id>(id) : std::nullopt;
+}
+
+core::Result<PageRequest> ReadPage(const engine::Params& query) {
+  PageRequest page;
+  if (const auto* l = FindParam(query, "limit")) {
+    auto n = ParseId(*l);
+    if (!n || *n > 500) return core::InvalidArgument("limit: must be between 1 and 500", "limit");
+    page.limit = static_cast<int>(*n);
+  }
+  if (const auto* c = FindParam(query, "cursor"); c && !c->empty()) {
+    auto n = ParseId(*c);
+    if (!n) return core::InvalidArgument("cursor: is not a cursor this API returned", "cursor");
+    page.after_id = *n;
+  }
+  return page;
+}
+
+Api::Api(ApiOptions options, service::ConfigService& config, service::CallService& calls,
+         store::Store& store)
+    : options_(std::move(options)), config_(config), calls_(calls), store_(store) {}
+
+void Api::SetPublicUrl(std::string url) {
+  std::lock_guard lock(options_mu_);
+  options_.public_url = std::move(url);
+}
+
+void Api::Handle(Request request, Responder respond) {
+  auto ctx = std::make_shared<Ctx>();
+  ctx->request = std::move(request);
+  ctx->respond = std::move(respond);
+  ctx->metrics = &metrics_;
+  Target t = SplitTarget(ctx->request.target);
+  ctx->query = t.query;
+  if (t.path.empty() || t.path[0] != '/') {
+    return ctx->Fail(core::InvalidArgument("the request target must be a path"));
+  }
+  size_t pos = 1;
+  while (pos <= t.path.size()) {
+    size_t next = t.path.find('/', pos);
+    if (next == std::string_view::npos) next = t.path.size();
+    auto seg = DecodeSegment(t.path.substr(pos, next - pos));
+    if (!seg) return ctx->Fail(seg.error());
+    if (!seg->empty()) ctx->segments.push_back(std::move(*seg));
+    pos = next + 1;
+  }
+  for (const auto& s : ctx->segments) ctx->path += "/" + s;
+  if (ctx->path.empty()) ctx->path = "/";
+  Route(ctx);
+}
+
+void Api::Route(const CtxPtr& ctx) {
+  const auto& s = ctx->segments;
+  if (s.size() >= 2 && s[0] == "api" && s[1] == "v1") return Operator(ctx);
+  if (!s.empty() && s[0] == "calls") {
+    if (s.size() == 3 && (s[2] == "add_tags" || s[2] == "postback")) return Postback(ctx);
+    if (s.size() == 2) return BuyerView(ctx);
+  }
+  Ops(ctx);
+}
+
+void Api::Ops(const CtxPtr& ctx) {
+  const auto& s = ctx->segments;
+  const std::string& m = ctx->request.method;
+  if (s.size() == 1 && (m == "GET" || m == "HEAD")) {
+    if (s[0] == "healthz") {
+      ctx->route = "/healthz";
+      return ctx->Json(200, json::object{{"status", "ok"}});
+    }
+    if (s[0] == "openapi.json") {
+      ctx->route = "/openapi.json";
+      Response r;
+      r.body = kOpenApiJson;
+      return ctx->Reply(std::move(r));
+    }
+    if (s[0] == "metrics") {
+      ctx->route = "/metrics";
+      Response r;
+      r.content_type = "text/plain; version=0.0.4";
+      metrics_.Render(r.body);
+      auto counts = store_.Read([&](store::Reader& rd) -> core::Result<void> {
+        auto c = rd.CountCallsByStatus();
+        if (!c) return std::move(c).error();
+        r.body += "# HELP callpost_calls Calls by status.\n# TYPE callpost_calls gauge\n";
+        for (const char* status : {"started", "routed", "answered", "ended", "completed"}) {
+          auto it = c->find(status);
+          r.body += "callpost_calls{status=\"" + std::string(status) + "\"} " +
+                    std::to_string(it == c->end() ? 0 : it->second) + "\n";
+        }
+        return {};
+      });
+      if (!counts) return ctx->Fail(counts.error());
+      return ctx->Reply(std::move(r));
+    }
+  }
+  ctx->Fail(core::NotFound("no route for " + m + " " + ctx->path));
+}
+
+void Api::Operator(const CtxPtr& ctx) {
+  const std::string* auth = ctx->request.FindHeader("Authorization");
+  ctx->route = "/api/v1";
+  if (auth == nullptr || auth->size() < 7 || strncasecmp(auth->c_str(), "Bearer ", 7) != 0) {
+    return ctx->Fail(core::MakeError(core::ErrorCode::kUnauthenticated,
+                                     "send an account API key as Authorization: Bearer <key>"));
+  }
+  auto account = config_.Authenticate(std::string_view(*auth).substr(7));
+  if (!account) {
+    return ctx->Fail(
+        core::MakeError(core::ErrorCode::kUnauthenticated, "the API key is not valid"));
+  }
+  ctx->account_id = *account;
+  const auto& s = ctx->segments;
+  if (s.size() >= 3 && s[2] == "calls") return CallRoutes(ctx);
+  if (s.size() >= 3 && (s[2] == "account" || s[2] == "api_keys")) return AccountRoutes(ctx);
+  ConfigRoutes(ctx);
+}
+
+}  // namespace http

@@ -1,0 +1,64 @@
+// The HTTP API: routes requests to the services. Handlers stay thin: parse and authenticate,
+// call a service, encode the answer. Every request is logged (JSON, with its request id, never
+// with a key) and counted in the metrics.
+#pragma once
+
+#include <boost/json/fwd.hpp>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "http/message.h"
+#include "http/metrics.h"
+#include "service/call_service.h"
+#include "service/config_service.h"
+
+namespace http {
+
+struct ApiOptions {
+  std::string public_url = "http://127.0.0.1:8080";  // base of postback instructions
+};
+
+// Thread-safe: Handle() is called from every server thread at once.
+class Api {
+ public:
+  Api(ApiOptions options, service::ConfigService& config, service::CallService& calls,
+      store::Store& store);
+
+  // The server's handler.
+  void Handle(Request request, Responder respond);
+
+  Metrics& metrics() { return metrics_; }
+  // Changes the base of postback instructions (set once the bound port is known).
+  void SetPublicUrl(std::string url);
+
+ private:
+  struct Ctx;  // one request in flight: route name, path segments, account, responder
+  using CtxPtr = std::shared_ptr<Ctx>;
+
+  void Route(const CtxPtr& ctx);
+  void Operator(const CtxPtr& ctx);
+  void ConfigRoutes(const CtxPtr& ctx);
+  void AccountRoutes(const CtxPtr& ctx);
+  void CallRoutes(const CtxPtr& ctx);
+  void CreateCall(const CtxPtr& ctx);
+  void CallEvent(const CtxPtr& ctx);
+  void ListCalls(const CtxPtr& ctx);
+  void GetCall(const CtxPtr& ctx);
+  void Postback(const CtxPtr& ctx);
+  void BuyerView(const CtxPtr& ctx);
+  void Ops(const CtxPtr& ctx);
+
+  // Adds operator-only fields (postback instructions) to an encoded configuration object.
+  void Decorate(boost::json::object& object, bool is_conversion_group) const;
+
+  mutable std::mutex options_mu_;
+  ApiOptions options_;  // guarded by options_mu_
+  service::ConfigService& config_;
+  service::CallService& calls_;
+  store::Store& store_;
+  Metrics metrics_;
+};
+
+}  // namespace http

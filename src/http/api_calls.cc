@@ -1,0 +1,309 @@
+// Call routes: the telephony edge (create, events), the operator's reads, and buyer
+// postbacks authorised by a call key.
+#include "config/field_reader.h"
+#include "core/ids.h"
+#include "http/api_internal.h"
+#include "http/views.h"
+
+namespace http {
+
+namespace json = boost::json;
+
+namespace {
+
+core::Error NoRoute(const std::string& method, const std::string& path) {
+  return core::NotFound("no route for " + method + " " + path);
+}
+
+// Reads an optional RFC 3339 "at" field.
+void ReadAt(config::FieldReader& r, std::optional<core::Millis>& out) {
+  std::string at;
+  r.String("at", at, false, 64);
+  if (!r.ok() || at.empty()) return;
+  auto t = core::ParseRfc3339(at);
+  if (!t) return r.Fail("at", "must be an RFC 3339 time such as 2026-11-28T14:39:56.123Z");
+  out = *t;
+}
+
+core::Result<engine::Params> ReadEdgeTags(const json::value* v) {
+  engine::Params tags;
+  if (v == nullptr || v->is_null()) return tags;
+  if (!v->is_object()) return core::InvalidArgument("tags: must be an object", "tags");
+  if (v->get_object().size() > engine::kMaxTagsPerRequest) {
+    return core::InvalidArgument("tags: at most 100 tags", "tags");
+  }
+  for (const auto& kv : v->get_object()) {
+    if (!kv.value().is_string()) {
+      return core::InvalidArgument("tags." + std::string(kv.key()) + ": must be a string",
+                                   "tags." + std::string(kv.key()));
+    }
+    std::string value(kv.value().get_string());
+    if (auto ok = engine::ValidateTag(kv.key(), value); !ok) {
+      core::Error e = std::move(ok).error();
+      e.field = "tags." + std::string(kv.key());
+      e.message = "tags: " + e.message;
+      return e;
+    }
+    tags.emplace_back(kv.key(), std::move(value));
+  }
+  return tags;
+}
+
+// Postback answers: JSON, or "OK …" / "FAILED …" for clients that want text.
+bool WantsText(const Request& r) {
+  const std::string* accept = r.FindHeader("Accept");
+  return accept != nullptr && accept->find("text/plain") != std::string::npos &&
+         accept->find("application/json") == std::string::npos;
+}
+
+const char* ErrorCodeFor(int status) {
+  switch (status) {
+    case 400: return "invalid_argument";
+    case 401: return "unauthenticated";
+    case 404: return "not_found";
+    case 410: return "gone";
+    case 422: return "unprocessable";
+    default: return "internal";
+  }
+}
+
+}  // namespace
+
+void Api::CallRoutes(const CtxPtr& ctx) {
+  const auto& s = ctx->segments;
+  const std::string& m = ctx->request.method;
+  if (s.size() == 3) {
+    ctx->route = "/api/v1/calls";
+    if (m == "POST") return CreateCall(ctx);
+    if (m == "GET") return ListCalls(ctx);
+  } else if (s.size() == 4 && m == "GET") {
+    ctx->route = "/api/v1/calls/{uuid}";
+    return GetCall(ctx);
+  } else if (s.size() == 5 && s[4] == "events" && m == "POST") {
+    ctx->route = "/api/v1/calls/{uuid}/events";
+    return CallEvent(ctx);
+  }
+  ctx->Fail(NoRoute(m, ctx->path));
+}
+
+void Api::CreateCall(const CtxPtr& ctx) {
+  auto body = ParseJsonObject(ctx->request.body);
+  if (!body) return ctx->Fail(body.error());
+  config::FieldReader r(*body);
+  service::StartRequest req;
+  std::string number, caller;
+  r.String("number", number, false, 32);
+  std::optional<int64_t> campaign, publisher;
+  r.OptionalInt("campaign_id", campaign, 1, INT64_MAX);
+  r.OptionalInt("publisher_id", publisher, 1, INT64_MAX);
+  r.String("caller_number", caller, false, 32);
+  r.Bool("route", req.route);
+  ReadAt(r, req.at);
+  auto tags = ReadEdgeTags(r.Raw("tags"));
+  if (auto f = r.Finish(); !f) return ctx->Fail(f.error());
+  if (!tags) return ctx->Fail(tags.error());
+  if (!number.empty()) {
+    auto e164 = core::NormalizePhone(number);
+    if (!e164) {
+      return ctx->Fail(core::InvalidArgument("number: must be a phone number in E.164 form",
+                                             "number"));
+    }
+    req.number = *e164;
+  } else if (!campaign) {
+    return ctx->Fail(core::InvalidArgument("number or campaign_id is required", "number"));
+  }
+  if (!caller.empty() && caller != "anonymous") {
+    auto e164 = core::NormalizePhone(caller);
+    if (!e164) {
+      return ctx->Fail(core::InvalidArgument(
+          "caller_number: must be a phone number in E.164 form (or \"anonymous\")",
+          "caller_number"));
+    }
+    req.caller_number = *e164;
+  }
+  req.campaign_id = campaign;
+  req.publisher_id = publisher;
+  req.tags = std::move(*tags);
+  calls_.Start(ctx->account_id, std::move(req), [ctx](core::Result<service::Started> r) {
+    if (!r) return ctx->Fail(r.error());
+    json::value route;
+    if (r->buyer) {
+      route = json::object{{"buyer_id", r->buyer->id}, {"destination", r->buyer->destination}};
+    }
+    json::object o = CallJson(r->call, r->key);
+    o["route"] = std::move(route);
+    ctx->Json(201, o);
+  });
+}
+
+void Api::CallEvent(const CtxPtr& ctx) {
+  auto body = ParseJsonObject(ctx->request.body);
+  if (!body) return ctx->Fail(body.error());
+  config::FieldReader r(*body);
+  std::string type;
+  r.String("type", type, true, 32);
+  engine::Event event;
+  std::optional<core::Millis> at;
+  ReadAt(r, at);
+  event.at = at.value_or(0);
+  std::optional<int64_t> buyer, duration;
+  if (type == "routed") {
+    event.type = engine::EventType::kRouted;
+    r.OptionalInt("buyer_id", buyer, 1, INT64_MAX);
+    if (r.ok() && !buyer) r.Fail("buyer_id", "is required for a routed event");
+  } else if (type == "answered") {
+    event.type = engine::EventType::kAnswered;
+  } else if (type == "ended") {
+    event.type = engine::EventType::kEnded;
+    r.OptionalInt("duration_seconds", duration, 0, 7 * 86400);
+    r.String("hung_up_by", event.hung_up_by, false, 32);
+  } else if (r.ok()) {
+    r.Fail("type", "must be one of routed, answered, ended");
+  }
+  if (auto f = r.Finish(); !f) return ctx->Fail(f.error());
+  event.buyer_id = buyer;
+  event.duration_seconds = duration;
+  calls_.ApplyEvent(ctx->account_id, ctx->segments[3], event,
+                    [this, ctx](core::Result<engine::Call> call) {
+                      if (!call) return ctx->Fail(call.error());
+                      ctx->Json(200, CallJson(*call, calls_.KeyOf(*call)));
+                    });
+}
+
+void Api::ListCalls(const CtxPtr& ctx) {
+  engine::Params query;
+  if (!ctx->Query(query)) return;
+  auto page = ReadPage(query);
+  if (!page) return ctx->Fail(page.error());
+  store::CallFilter f;
+  f.account_id = ctx->account_id;
+  f.limit = page->limit + 1;
+  if (page->after_id) f.before_id = page->after_id;
+  for (const auto& [k, v] : query) {
+    if (k == "limit" || k == "cursor") continue;
+    if (k == "campaign_id") {
+      f.campaign_id = ParseId(v);
+      if (!f.campaign_id) return ctx->Fail(core::InvalidArgument("campaign_id: must be an id", k));
+    } else if (k == "status") {
+      f.status = engine::StatusFromString(v);
+      if (!f.status) {
+        return ctx->Fail(core::InvalidArgument(
+            "status: must be one of started, routed, answered, ended, completed", k));
+      }
+    } else if (k == "converted") {
+      if (v != "true" && v != "false") {
+        return ctx->Fail(core::InvalidArgument("converted: must be true or false", k));
+      }
+      f.converted = v == "true";
+    } else if (k == "since" || k == "until") {
+      auto t = core::ParseRfc3339(v);
+      if (!t) return ctx->Fail(core::InvalidArgument(k + ": must be an RFC 3339 time", k));
+      (k == "since" ? f.since : f.until) = *t;
+    } else {
+      return ctx->Fail(core::InvalidArgument(k + ": unknown filter", k));
+    }
+  }
+  auto calls = calls_.List(f);
+  if (!calls) return ctx->Fail(calls.error());
+  json::value next;
+  if (static_cast<int>(calls->size()) > page->limit) {
+    calls->pop_back();
+    next = std::to_string(calls->back().id);
+  }
+  json::array data;
+  for (const auto& c : *calls) data.push_back(CallJson(c, calls_.KeyOf(c)));
+  ctx->Json(200, json::object{{"data", std::move(data)}, {"next_cursor", std::move(next)}});
+}
+
+void Api::GetCall(const CtxPtr& ctx) {
+  auto d = calls_.Get(ctx->account_id, ctx->segments[3]);
+  if (!d) return ctx->Fail(d.error());
+  ctx->Json(200, CallDetailsJson(*d, calls_.KeyOf(d->call)));
+}
+
+void Api::Postback(const CtxPtr& ctx) {
+  const std::string& m = ctx->request.method;
+  ctx->route = "/calls/{uuid}/" + ctx->segments[2];
+  const bool text = WantsText(ctx->request);
+  auto refuse = [ctx, text](int status, const std::string& reason) {
+    if (text) {
+      Response r;
+      r.status = status;
+      r.content_type = "text/plain; charset=utf-8";
+      r.body = "FAILED " + reason;
+      return ctx->Reply(std::move(r));
+    }
+    ctx->Json(status, json::object{{"error", json::object{{"code", ErrorCodeFor(status)},
+                                                          {"message", reason}}}});
+  };
+  if (m != "GET" && m != "POST" && m != "HEAD") {
+    return refuse(404, "postbacks use GET, POST or HEAD");
+  }
+  auto params = ParseForm(ctx->query);
+  if (!params) return refuse(400, params.error().message);
+  if (m == "POST" && !ctx->request.body.empty()) {
+    const std::string type = MediaType(ctx->request);
+    auto body = type == "application/json" ? ParseFlatJson(ctx->request.body)
+                                           : ParseForm(ctx->request.body);
+    if (!body) return refuse(400, body.error().message);
+    params->insert(params->end(), body->begin(), body->end());
+  }
+  service::PostbackRequest req;
+  req.uuid = ctx->segments[1];
+  req.method = m;
+  for (auto& [k, v] : *params) {
+    if (k == "key") {
+      if (!req.key) req.key = std::move(v);
+    } else {
+      req.params.emplace_back(std::move(k), std::move(v));
+    }
+  }
+  if (!req.key) {
+    if (const std::string* h = ctx->request.FindHeader("X-Call-Key")) req.key = *h;
+  }
+  calls_.Postback(std::move(req), [ctx, text, refuse](core::Result<service::PostbackAnswer> r) {
+    if (!r) return ctx->Fail(r.error());
+    if (r->http_status != 200) return refuse(r->http_status, r->message);
+    if (text) {
+      Response res;
+      res.content_type = "text/plain; charset=utf-8";
+      res.body = "OK " + r->message;
+      return ctx->Reply(std::move(res));
+    }
+    json::object tag_values;
+    for (const auto& [k, v] : r->tag_values) {
+      auto& slot = tag_values[k];
+      slot = slot.is_string() ? json::value(std::string(slot.get_string()) + "," + v)
+                              : json::value(v);
+    }
+    const auto& c = r->call->conversion;
+    json::object conversion{{"state", engine::ToString(c.state)},
+                            {"revenue", c.revenue ? json::value(c.revenue->ToString()) : nullptr},
+                            {"payout", c.payout ? json::value(c.payout->ToString()) : nullptr},
+                            {"late", c.late}};
+    ctx->Json(200, json::object{{"call_uuid", r->call->uuid},
+                                {"tag_values", std::move(tag_values)},
+                                {"conversion", std::move(conversion)},
+                                {"status", r->message}});
+  });
+}
+
+void Api::BuyerView(const CtxPtr& ctx) {
+  ctx->route = "/calls/{uuid}";
+  if (ctx->request.method != "GET" && ctx->request.method != "HEAD") {
+    return ctx->Fail(NoRoute(ctx->request.method, ctx->path));
+  }
+  engine::Params query;
+  if (!ctx->Query(query)) return;
+  std::string key;
+  if (const auto* k = FindParam(query, "key")) {
+    key = *k;
+  } else if (const std::string* h = ctx->request.FindHeader("X-Call-Key")) {
+    key = *h;
+  }
+  auto call = calls_.GetWithKey(ctx->segments[1], key);
+  if (!call) return ctx->Fail(call.error());
+  ctx->Json(200, BuyerCallJson(*call));
+}
+
+}  // namespace http

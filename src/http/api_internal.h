@@ -1,0 +1,42 @@
+// Shared by the API's source files: the request context and small helpers.
+#pragma once
+
+#include <boost/json.hpp>
+#include <chrono>
+
+#include "core/result.h"
+#include "http/api.h"
+#include "http/errors.h"
+#include "http/params.h"
+
+namespace http {
+
+struct Api::Ctx {
+  Request request;
+  Responder respond;
+  Metrics* metrics = nullptr;
+  std::string route = "unmatched";  // the route pattern, for logs and metrics
+  std::string path;                 // decoded path (no query: keys never reach a log)
+  std::vector<std::string> segments;
+  std::string_view query;
+  config::Id account_id = 0;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+
+  void Reply(Response response);
+  void Fail(const core::Error& error) { Reply(ErrorResponse(error)); }
+  void Json(int status, const boost::json::value& body) { Reply(JsonResponse(status, body)); }
+  // The query string's parameters, or a 400 (and false).
+  bool Query(engine::Params& out);
+};
+
+// The `limit` and `cursor` of a list request, validated.
+struct PageRequest {
+  int limit = 50;
+  config::Id after_id = 0;
+};
+core::Result<PageRequest> ReadPage(const engine::Params& query);
+
+// Parses a positive integer id from a path segment.
+std::optional<config::Id> ParseId(std::string_view text);
+
+}  // namespace http

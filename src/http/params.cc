@@ -1,0 +1,127 @@
+#include "http/params.h"
+
+#include <boost/json.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/pct_string_view.hpp>
+
+#include "core/ids.h"
+
+namespace http {
+
+namespace json = boost::json;
+
+Target SplitTarget(std::string_view target) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return {target, {}};
+  return {target.substr(0, q), target.substr(q + 1)};
+}
+
+core::Result<std::string> DecodeSegment(std::string_view segment) {
+  auto pct = boost::urls::make_pct_string_view(segment);
+  if (!pct) return core::InvalidArgument("the path has bad percent-encoding");
+  std::string out = pct->decode();
+  if (!core::IsValidUtf8(out)) return core::InvalidArgument("the path is not valid UTF-8");
+  return out;
+}
+
+core::Result<engine::Params> ParseForm(std::string_view text) {
+  engine::Params out;
+  if (text.empty()) return out;
+  auto parsed = boost::urls::parse_query(text);
+  if (!parsed) return core::InvalidArgument("the query string or form body is malformed");
+  boost::urls::encoding_opts opts;
+  opts.space_as_plus = true;
+  for (auto p : *parsed) {
+    if (p.key.empty() && !p.has_value) continue;  // "a=1&&b=2"
+    std::string key = p.key.decode(opts);
+    std::string value = p.has_value ? p.value.decode(opts) : std::string();
+    if (!core::IsValidUtf8(key) || !core::IsValidUtf8(value)) {
+      return core::InvalidArgument("parameters must be valid UTF-8 once percent-decoded");
+    }
+    out.emplace_back(std::move(key), std::move(value));
+  }
+  return out;
+}
+
+namespace {
+
+core::Result<std::string> Scalar(const json::value& v, std::string_view key) {
+  switch (v.kind()) {
+    case json::kind::string:
+      return std::string(v.get_string());
+    case json::kind::int64:
+      return std::to_string(v.get_int64());
+    case json::kind::uint64:
+      return std::to_string(v.get_uint64());
+    case json::kind::double_: {
+      std::string s = json::serialize(v);
+      return s;
+    }
+    case json::kind::bool_:
+      return std::string(v.get_bool() ? "true" : "false");
+    default:
+      return core::InvalidArgument(std::string(key) +
+                                       ": postback bodies are flat: values are "
+                                       "strings, numbers, booleans or lists of them",
+                                   std::string(key));
+  }
+}
+
+core::Result<json::value> Parse(std::string_view body) {
+  if (!core::IsValidUtf8(body)) return core::InvalidArgument("the body is not valid UTF-8");
+  json::error_code ec;
+  json::parse_options opts;
+  opts.max_depth = 16;
+  json::value v = json::parse(body, ec, {}, opts);
+  if (ec) return core::InvalidArgument("the body is not valid JSON: " + ec.message());
+  if (!v.is_object()) return core::InvalidArgument("the body must be a JSON object");
+  return v;
+}
+
+}  // namespace
+
+core::Result<engine::Params> ParseFlatJson(std::string_view body) {
+  auto v = Parse(body);
+  if (!v) return std::move(v).error();
+  engine::Params out;
+  for (const auto& kv : v->get_object()) {
+    if (kv.value().is_null()) continue;
+    if (kv.value().is_array()) {
+      for (const auto& e : kv.value().get_array()) {
+        auto s = Scalar(e, kv.key());
+        if (!s) return std::move(s).error();
+        out.emplace_back(kv.key(), std::move(*s));
+      }
+      continue;
+    }
+    auto s = Scalar(kv.value(), kv.key());
+    if (!s) return std::move(s).error();
+    out.emplace_back(kv.key(), std::move(*s));
+  }
+  return out;
+}
+
+core::Result<json::object> ParseJsonObject(std::string_view body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return json::object();
+  auto v = Parse(body);
+  if (!v) return std::move(v).error();
+  return std::move(v->as_object());
+}
+
+const std::string* FindParam(const engine::Params& params, std::string_view name) {
+  for (const auto& [k, v] : params) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
+
+std::string MediaType(const Request& request) {
+  const std::string* ct = request.FindHeader("Content-Type");
+  if (ct == nullptr) return {};
+  std::string t = ct->substr(0, ct->find(';'));
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  for (auto& c : t) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return t;
+}
+
+}  // namespace http

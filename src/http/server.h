@@ -1,0 +1,98 @@
+// An HTTP/1.1 server that hands each request to one Handler as plain http::Request values.
+//
+// The networking (Boost.Asio and Boost.Beast) lives entirely in server.cc; this header and the
+// handlers see only message.h. Typical use:
+//
+//   http::Server server(options, [](http::Request req, http::Responder respond) {
+//     respond(http::Response{.status = 200, .body = "{}"});
+//   });
+//   core::Result<uint16_t> port = server.Start();
+//   if (!port) { ... port.error().message ... }
+//   ...
+//   server.Stop();  // or let the destructor do it
+//
+// What the server does on its own, without calling the handler:
+//   - request body larger than max_body_bytes        -> 413 {"error":{"code":"too_large",...}}
+//   - request line + headers larger than
+//     max_header_bytes (a long URL included)         -> 431
+//     {"error":{"code":"headers_too_large",...}}
+//   - malformed HTTP                                 -> 400
+//   {"error":{"code":"invalid_argument",...}}
+//   - a handler that throws, or that drops its
+//     Responder without calling it                   -> 500 {"error":{"code":"internal",...}}
+//   - a request not fully received within read_timeout, or a keep-alive connection idle for
+//     idle_timeout: the connection is closed without a response.
+// Error answers always carry "Connection: close", and the connection is closed after them.
+//
+// Every response carries "Server: callpost", "Date", "Content-Length" and "X-Request-Id" (the
+// request's request_id). Content-Type is sent unless Response::content_type is empty. Headers
+// named Content-Length, Transfer-Encoding or Connection in Response::headers are not sent (the
+// server frames the message itself), but "Connection: close" there makes the server close the
+// connection after the response. Responses to HEAD requests, and responses with head_only, carry
+// the Content-Length of their body but no body; 204 and 304 responses carry neither.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "http/message.h"
+
+namespace http {
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";        // IPv4 or IPv6 literal to listen on ("0.0.0.0", "::")
+  uint16_t port = 8080;                     // 0 = any free port; Start() returns the one bound
+  int threads = 0;                          // I/O threads; 0 = std::thread::hardware_concurrency()
+  size_t max_body_bytes = 1 << 20;          // a larger request body is answered with 413
+  size_t max_header_bytes = 16 << 10;       // a larger request line + headers is answered with 431
+  std::chrono::seconds read_timeout{30};    // to receive one whole request; also to send a response
+  std::chrono::seconds idle_timeout{75};    // a keep-alive connection waiting for its next request
+  std::chrono::seconds shutdown_grace{10};  // Stop() waits at most this for in-flight requests
+};
+
+// Serves HTTP/1.1 (and 1.0) with keep-alive on `threads` I/O threads.
+//
+// Handler contract: the handler is called on an I/O thread, once per request, and must not block
+// for long (hand slow work to another thread). It must call the Responder exactly once, from any
+// thread, before or after returning; extra calls are ignored, and a Responder called after its
+// connection closed or after the Server was destroyed does nothing (it is always safe to call or
+// destroy). The handler may be called concurrently for requests on different connections;
+// requests on one connection are handled one after the other.
+//
+// Thread-safety: Start() must be called once, before any Stop(). Stop() and port() are
+// thread-safe. Neither Stop() nor the destructor may be called from the handler or from an I/O
+// thread (they join the I/O threads).
+class Server {
+ public:
+  // `handler` must be callable and is kept until the Server is destroyed.
+  Server(ServerOptions options, Handler handler);
+  ~Server();  // calls Stop()
+
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens on options.address:options.port, starts the I/O threads and returns the
+  // bound port. On failure returns ErrorCode::kUnavailable (kInvalidArgument for an address that
+  // is not an IP literal) with a message naming address:port and the OS reason; the Server then
+  // holds no socket or thread. Calling Start() a second time, or after Stop(), is an error.
+  core::Result<uint16_t> Start();
+
+  // Graceful shutdown: stops accepting at once, closes idle keep-alive connections, lets the
+  // requests in flight finish and their responses be written (with "Connection: close"), and
+  // after shutdown_grace closes whatever is left. Then joins the I/O threads. Returns when all of
+  // that is done. Idempotent; a no-op before Start().
+  void Stop();
+
+  // The bound port after a successful Start(), else 0.
+  uint16_t port() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace http

@@ -1,0 +1,118 @@
+// callpost: the command line. Parses flags, environment variables and the config file into
+// app::AppOptions, then serves or runs an administrative command.
+#include <signal.h>
+#include <spdlog/async.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <iostream>
+
+#include "app/app.h"
+
+namespace {
+
+constexpr const char* kVersion = "callpost 0.1.0";
+
+void SetUpLogging() {
+  spdlog::init_thread_pool(16384, 1);
+  auto logger = spdlog::create_async<spdlog::sinks::stderr_sink_mt>("callpost");
+  // Every line is one JSON object; messages are JSON objects of their own.
+  logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","event":%v})",
+                      spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(logger);
+}
+
+int Serve(const app::AppOptions& options) {
+  // Signals are taken by sigwait below, never by a server thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  SetUpLogging();
+  auto app = app::App::Start(options);
+  if (!app) {
+    std::cerr << "callpost: " << app.error().message << "\n";
+    spdlog::shutdown();
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info(boost::json::serialize(
+      boost::json::object{{"msg", "shutting down"}, {"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}}));
+  (*app)->Stop();
+  app->reset();
+  spdlog::shutdown();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"callpost: pay-per-call buyer postbacks, call keys, conversions and webhooks.",
+               "callpost"};
+  cli.set_version_flag("--version", kVersion);
+  cli.set_config("--config", "", "Read options from a TOML file (keys as the long flags)")
+      ->envname("CALLPOST_CONFIG");
+  cli.require_subcommand(1);
+  cli.footer(
+      "Every flag also reads an environment variable (CALLPOST_LISTEN, CALLPOST_DATA_DIR, ...)\n"
+      "and a config-file key. Run 'callpost serve --help' for the server's options.");
+
+  app::AppOptions options;
+  auto add_store = [&](CLI::App* sub) {
+    sub->add_option("--data-dir", options.data_dir, "Folder for the SQLite database and secret")
+        ->envname("CALLPOST_DATA_DIR")
+        ->capture_default_str();
+    sub->add_option("--database", options.database,
+                    "sqlite:PATH (default sqlite:<data-dir>/callpost.db) or postgresql://…")
+        ->envname("CALLPOST_DATABASE");
+  };
+
+  CLI::App* serve = cli.add_subcommand("serve", "Serve the HTTP API");
+  serve->add_option("--listen", options.listen, "Address and port to listen on")
+      ->envname("CALLPOST_LISTEN")
+      ->capture_default_str();
+  add_store(serve);
+  serve->add_option("--public-url", options.public_url,
+                    "Base URL buyers reach this server at (postback instructions)")
+      ->envname("CALLPOST_PUBLIC_URL");
+  serve->add_flag("--allow-private-webhooks", options.allow_private_webhooks,
+                  "Let webhooks reach loopback and private addresses (labs, tests)")
+      ->envname("CALLPOST_ALLOW_PRIVATE_WEBHOOKS");
+  serve->add_option("--threads", options.threads, "HTTP threads (0 = one per core)")
+      ->envname("CALLPOST_THREADS")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  serve->add_option("--secret", options.secret,
+                    "Call-key secret shared by all nodes (default: <data-dir>/secret, created once)")
+      ->envname("CALLPOST_SECRET");
+
+  CLI::App* accounts = cli.add_subcommand("accounts", "Manage accounts");
+  accounts->require_subcommand(1);
+  CLI::App* create = accounts->add_subcommand("create", "Create an account and its first API key");
+  std::string name;
+  create->add_option("--name", name, "The account's name")->required();
+  add_store(create);
+
+  CLI11_PARSE(cli, argc, argv);
+
+  if (serve->parsed()) return Serve(options);
+  if (create->parsed()) {
+    auto account = app::CreateAccount(options, name);
+    if (!account) {
+      std::cerr << "callpost: " << account.error().message << "\n";
+      return 1;
+    }
+    std::cout << boost::json::serialize(boost::json::object{{"id", account->account.id},
+                                                             {"name", account->account.name},
+                                                             {"api_key", account->api_key}})
+              << std::endl;
+    return 0;
+  }
+  return 0;
+}

@@ -1,0 +1,298 @@
+#include "service/call_service.h"
+
+#include <boost/json.hpp>
+#include <memory>
+
+#include "core/ids.h"
+
+namespace service {
+
+namespace json = boost::json;
+using core::Result;
+
+namespace {
+
+// The postback's parameters as logged: every value, the key only as "[redacted]".
+std::string LogParams(const engine::Params& params, bool had_key) {
+  json::object o;
+  for (const auto& [k, v] : params) {
+    auto& slot = o[k];
+    if (slot.is_null()) slot = json::array();
+    slot.as_array().push_back(json::string(v));
+  }
+  if (had_key) o["key"] = "[redacted]";
+  return json::serialize(o);
+}
+
+// Shares one result between a unit of work and its completion.
+template <typename T>
+struct Slot {
+  std::optional<T> value;
+};
+
+}  // namespace
+
+CallService::CallService(store::Store& store, ConfigService& config, const core::Clock& clock,
+                         const core::CallKeys& keys, std::function<uint64_t()> random)
+    : store_(store), config_(config), clock_(clock), keys_(keys), random_(std::move(random)) {}
+
+std::optional<core::Millis> CallService::KeyExpiry(const engine::Call& call) const {
+  if (!call.ended_at) return std::nullopt;
+  auto snap = config_.snapshot();
+  const config::Account* account = snap->FindAccount(call.account_id);
+  int64_t ttl = account ? account->call_key_ttl_seconds : 30 * 86400;
+  return *call.ended_at + ttl * 1000;
+}
+
+void CallService::Start(Id account_id, StartRequest req, Callback<Started> done) {
+  auto snap = config_.snapshot();
+  const config::Account* account = snap->FindAccount(account_id);
+  if (account == nullptr) return done(core::NotFound("no such account"));
+  engine::StartInput in;
+  if (req.number) {
+    in.number = snap->FindNumber(*req.number);
+    if (in.number == nullptr || in.number->account_id != account_id) {
+      return done(core::MakeError(core::ErrorCode::kNotFound,
+                                  "no tracking number " + *req.number, "number"));
+    }
+    in.campaign = config::Snapshot::Find(snap->campaigns, account_id, in.number->campaign_id);
+  } else if (req.campaign_id) {
+    in.campaign = config::Snapshot::Find(snap->campaigns, account_id, *req.campaign_id);
+    if (in.campaign == nullptr) {
+      return done(core::MakeError(core::ErrorCode::kNotFound,
+                                  "no campaign with id " + std::to_string(*req.campaign_id),
+                                  "campaign_id"));
+    }
+  } else {
+    return done(core::InvalidArgument("number or campaign_id is required", "number"));
+  }
+  if (in.campaign == nullptr) return done(core::Internal("the number's campaign is missing"));
+  if (req.publisher_id && !config::Snapshot::Find(snap->publishers, account_id, *req.publisher_id)) {
+    return done(core::InvalidArgument("publisher_id: no publisher with id " +
+                                          std::to_string(*req.publisher_id),
+                                      "publisher_id"));
+  }
+  in.publisher_id = req.publisher_id;
+  in.caller_number = req.caller_number;
+  in.edge_tags = std::move(req.tags);
+  const core::Millis now = clock_.Now();
+  in.at = req.at.value_or(now);
+  const uint64_t random = random_();
+  auto out = std::make_shared<Slot<Started>>();
+  store_.Write(
+      [this, snap, account, in, now, random, out, route = req.route](store::Writer& w) -> Result<void> {
+        engine::Context ctx{*snap, *account, now};
+        std::optional<engine::PreviousCall> previous;
+        const auto& repeat = in.campaign->repeat_callers;
+        if (repeat.enabled && !in.caller_number.empty()) {
+          auto p = w.FindPreviousCall(account->id, in.campaign->id, in.caller_number,
+                                      in.at - repeat.window_seconds * 1000);
+          if (!p) return std::move(p).error();
+          previous = std::move(*p);
+        }
+        engine::Outcome outcome;
+        Started started;
+        started.call = engine::StartCall(core::NewUuidV4(), in, previous, ctx, outcome);
+        if (route) {
+          auto live = w.LiveCallsByBuyer(account->id);
+          if (!live) return std::move(live).error();
+          auto buyer = engine::ChooseBuyer(started.call, previous, *live, random, ctx);
+          if (buyer) {
+            engine::Event routed{engine::EventType::kRouted, in.at, *buyer, std::nullopt, ""};
+            auto r = engine::ApplyEvent(started.call, routed, ctx);
+            if (!r) return std::move(r).error();
+            for (auto& t : r->new_tags) outcome.new_tags.push_back(std::move(t));
+            for (auto& e : r->effects) outcome.effects.push_back(std::move(e));
+            started.buyer = *config::Snapshot::Find(snap->buyers, account->id, *buyer);
+          }
+        }
+        if (auto s = w.SaveCall(started.call, outcome); !s) return s;
+        out->value = std::move(started);
+        return {};
+      },
+      [this, out, done = std::move(done)](Result<void> r) {
+        if (!r) return done(std::move(r).error());
+        out->value->key = keys_.Derive(out->value->call.uuid);
+        done(std::move(*out->value));
+      });
+}
+
+void CallService::ApplyEvent(Id account_id, std::string uuid, engine::Event event,
+                             Callback<engine::Call> done) {
+  auto normalized = core::NormalizeUuid(uuid);
+  if (!normalized) return done(core::InvalidArgument("the call UUID is malformed", "uuid"));
+  auto snap = config_.snapshot();
+  const config::Account* account = snap->FindAccount(account_id);
+  if (account == nullptr) return done(core::NotFound("no such account"));
+  const core::Millis now = clock_.Now();
+  if (event.at == 0) event.at = now;
+  auto out = std::make_shared<Slot<engine::Call>>();
+  store_.Write(
+      [snap, account, id = *normalized, event, now, out](store::Writer& w) -> Result<void> {
+        auto found = w.FindCall(id);
+        if (!found) return std::move(found).error();
+        if (!*found || (*found)->account_id != account->id) return core::NotFound("no such call");
+        engine::Call& call = **found;
+        engine::Context ctx{*snap, *account, now};
+        auto outcome = engine::ApplyEvent(call, event, ctx);
+        if (!outcome) return std::move(outcome).error();
+        if (outcome->changed) {
+          if (auto s = w.SaveCall(call, *outcome); !s) return s;
+        }
+        out->value = std::move(call);
+        return {};
+      },
+      [out, done = std::move(done)](Result<void> r) {
+        if (!r) return done(std::move(r).error());
+        done(std::move(*out->value));
+      });
+}
+
+void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
+  auto normalized = core::NormalizeUuid(req.uuid);
+  if (!normalized) {
+    return done(PostbackAnswer{400, "the call UUID is malformed", std::nullopt, {}});
+  }
+  auto snap = config_.snapshot();
+  const core::Millis now = clock_.Now();
+  auto out = std::make_shared<Slot<PostbackAnswer>>();
+  store_.Write(
+      [this, snap, req = std::move(req), id = *normalized, now, out](store::Writer& w) -> Result<void> {
+        auto found = w.FindCall(id);
+        if (!found) return std::move(found).error();
+        if (!*found) {
+          out->value = PostbackAnswer{404, "call not found", std::nullopt, {}};
+          return {};
+        }
+        engine::Call& call = **found;
+        PostbackAnswer answer;
+        const config::Account* account = snap->FindAccount(call.account_id);
+        auto expiry = KeyExpiry(call);
+        if (!req.key || req.key->empty()) {
+          answer = {401, "the call key is missing", std::nullopt, {}};
+        } else if (!keys_.Verify(call.uuid, *req.key)) {
+          answer = {401, "the call key is wrong", std::nullopt, {}};
+        } else if (expiry && now >= *expiry) {
+          answer = {410, "the call key has expired", std::nullopt, {}};
+        } else if (account == nullptr) {
+          answer = {404, "call not found", std::nullopt, {}};
+        } else {
+          engine::Context ctx{*snap, *account, now};
+          auto result = engine::ApplyPostback(call, req.params, ctx);
+          if (!result) {
+            const auto& e = result.error();
+            answer = {e.code == core::ErrorCode::kUnprocessable ? 422 : 400, e.message,
+                      std::nullopt, {}};
+          } else {
+            if (result->outcome.changed) {
+              if (auto s = w.SaveCall(call, result->outcome); !s) return s;
+            }
+            answer = {200, result->status, call, std::move(result->tag_values)};
+          }
+        }
+        store::PostbackLog log{now, req.method, LogParams(req.params, req.key.has_value()),
+                               answer.message, answer.http_status};
+        if (auto a = w.AppendPostback(call.id, log); !a) return a;
+        if (!answer.call) answer.call = std::move(call);
+        out->value = std::move(answer);
+        return {};
+      },
+      [out, done = std::move(done)](Result<void> r) {
+        if (!r) return done(std::move(r).error());
+        done(std::move(*out->value));
+      });
+}
+
+Result<int> CallService::FireDueDeadlines(core::Millis now, int limit) {
+  std::vector<std::pair<std::string, core::Millis>> due;
+  auto r = store_.Read([&](store::Reader& rd) -> Result<void> {
+    auto d = rd.DueDeadlines(now, limit);
+    if (!d) return std::move(d).error();
+    due = std::move(*d);
+    return {};
+  });
+  if (!r) return std::move(r).error();
+  if (due.empty()) return 0;
+  auto snap = config_.snapshot();
+  int changed = 0;
+  auto fired = store_.WriteSync([&](store::Writer& w) -> Result<void> {
+    for (const auto& [uuid, at] : due) {
+      auto found = w.FindCall(uuid);
+      if (!found) return std::move(found).error();
+      if (!*found) continue;
+      engine::Call& call = **found;
+      const config::Account* account = snap->FindAccount(call.account_id);
+      if (account == nullptr) continue;
+      engine::Context ctx{*snap, *account, now};
+      engine::Outcome outcome = engine::FireDeadline(call, ctx);
+      if (!outcome.changed) {
+        // Decided already (a conversion won): the deadline row is stale; drop it.
+        outcome.timer = engine::Outcome::Timer::kClear;
+      } else {
+        ++changed;
+      }
+      if (auto s = w.SaveCall(call, outcome); !s) return s;
+    }
+    return {};
+  });
+  if (!fired) return std::move(fired).error();
+  return changed;
+}
+
+Result<CallDetails> CallService::Get(Id account_id, std::string_view uuid) {
+  auto normalized = core::NormalizeUuid(uuid);
+  if (!normalized) return core::InvalidArgument("the call UUID is malformed", "uuid");
+  CallDetails details;
+  auto r = store_.Read([&](store::Reader& rd) -> Result<void> {
+    auto found = rd.FindCall(*normalized);
+    if (!found) return std::move(found).error();
+    if (!*found || (*found)->account_id != account_id) return core::NotFound("no such call");
+    details.call = std::move(**found);
+    auto postbacks = rd.ListPostbacks(details.call.id);
+    if (!postbacks) return std::move(postbacks).error();
+    details.postbacks = std::move(*postbacks);
+    auto effects = rd.ListEffects(details.call.id);
+    if (!effects) return std::move(effects).error();
+    details.effects = std::move(*effects);
+    return {};
+  });
+  if (!r) return std::move(r).error();
+  return details;
+}
+
+Result<std::vector<engine::Call>> CallService::List(const store::CallFilter& filter) {
+  std::vector<engine::Call> calls;
+  auto r = store_.Read([&](store::Reader& rd) -> Result<void> {
+    auto l = rd.ListCalls(filter);
+    if (!l) return std::move(l).error();
+    calls = std::move(*l);
+    return {};
+  });
+  if (!r) return std::move(r).error();
+  return calls;
+}
+
+Result<engine::Call> CallService::GetWithKey(std::string_view uuid, std::string_view key) {
+  auto normalized = core::NormalizeUuid(uuid);
+  if (!normalized) return core::InvalidArgument("the call UUID is malformed", "uuid");
+  std::optional<engine::Call> call;
+  auto r = store_.Read([&](store::Reader& rd) -> Result<void> {
+    auto found = rd.FindCall(*normalized);
+    if (!found) return std::move(found).error();
+    call = std::move(*found);
+    return {};
+  });
+  if (!r) return std::move(r).error();
+  if (!call) return core::NotFound("call not found");
+  if (key.empty()) return core::MakeError(core::ErrorCode::kUnauthenticated, "the call key is missing");
+  if (!keys_.Verify(call->uuid, key)) {
+    return core::MakeError(core::ErrorCode::kUnauthenticated, "the call key is wrong");
+  }
+  auto expiry = KeyExpiry(*call);
+  if (expiry && clock_.Now() >= *expiry) {
+    return core::MakeError(core::ErrorCode::kGone, "the call key has expired");
+  }
+  return std::move(*call);
+}
+
+}  // namespace service

@@ -1,0 +1,94 @@
+// Calls: starting them, events from the edge, buyer postbacks, postback deadlines and reads.
+// Each change is one unit of work on the store's writer: the call is loaded, the pure engine
+// applies the change, and the call with its tags, effects and deadline is saved in the same
+// transaction. Results arrive through callbacks after the commit is durable.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "core/call_key.h"
+#include "core/time.h"
+#include "engine/engine.h"
+#include "service/config_service.h"
+#include "store/store.h"
+
+namespace service {
+
+template <typename T>
+using Callback = std::function<void(core::Result<T>)>;
+
+struct StartRequest {
+  std::optional<std::string> number;  // tracking number dialed (E.164), or
+  std::optional<Id> campaign_id;      // the campaign directly
+  std::string caller_number;
+  std::optional<Id> publisher_id;
+  engine::Params tags;
+  bool route = false;
+  std::optional<core::Millis> at;
+};
+
+struct Started {
+  engine::Call call;
+  std::string key;
+  std::optional<config::Buyer> buyer;  // when routed
+};
+
+struct PostbackRequest {
+  std::string uuid;  // as received; validated here
+  std::optional<std::string> key;
+  std::string method;
+  engine::Params params;  // without the key
+};
+
+// A postback's answer. http_status is 200 for accepted postbacks and the refusal's status
+// otherwise (the refusal is logged with the call all the same).
+struct PostbackAnswer {
+  int http_status = 200;
+  std::string message;  // status sentence, or the refusal reason
+  std::optional<engine::Call> call;
+  engine::Params tag_values;
+};
+
+// A call with what the operator sees beside it.
+struct CallDetails {
+  engine::Call call;
+  std::vector<store::PostbackLog> postbacks;
+  std::vector<store::EffectRow> effects;
+};
+
+class CallService {
+ public:
+  // `random` feeds the router's weighted choice.
+  CallService(store::Store& store, ConfigService& config, const core::Clock& clock,
+              const core::CallKeys& keys, std::function<uint64_t()> random);
+
+  void Start(Id account_id, StartRequest request, Callback<Started> done);
+  void ApplyEvent(Id account_id, std::string uuid, engine::Event event,
+                  Callback<engine::Call> done);
+  // Never fails with an error for refusals (see PostbackAnswer); errors are store failures.
+  void Postback(PostbackRequest request, Callback<PostbackAnswer> done);
+
+  // Decides every postback deadline due at `now` (at most `limit`); returns how many calls
+  // changed. Called by the deadline scheduler, and by tests with a fake clock.
+  core::Result<int> FireDueDeadlines(core::Millis now, int limit = 1000);
+
+  core::Result<CallDetails> Get(Id account_id, std::string_view uuid);
+  core::Result<std::vector<engine::Call>> List(const store::CallFilter& filter);
+  // The call a call key opens (buyer view): 404 unknown, 401 wrong key, 410 expired.
+  core::Result<engine::Call> GetWithKey(std::string_view uuid, std::string_view key);
+
+  std::string KeyOf(const engine::Call& call) const { return keys_.Derive(call.uuid); }
+  // When the call's key stops working (ended_at + the account's TTL), if it has ended.
+  std::optional<core::Millis> KeyExpiry(const engine::Call& call) const;
+
+ private:
+  store::Store& store_;
+  ConfigService& config_;
+  const core::Clock& clock_;
+  const core::CallKeys& keys_;
+  std::function<uint64_t()> random_;
+};
+
+}  // namespace service

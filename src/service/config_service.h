@@ -1,0 +1,89 @@
+// Configuration: accounts, API keys and the operator's objects. Validates and stores changes,
+// and keeps the compiled snapshot that request handling reads. Changes made by another
+// process or node are picked up by polling the store's configuration version.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <mutex>
+#include <optional>
+
+#include "config/snapshot.h"
+#include "core/result.h"
+#include "core/time.h"
+#include "store/store.h"
+
+namespace service {
+
+using config::Id;
+
+enum class Kind { kPublisher, kBuyer, kCampaign, kNumber, kConversionGroup };
+
+// "publishers", "buyers", ... (the API's collection names).
+const char* CollectionName(Kind kind);
+
+// A page of a list.
+struct Page {
+  boost::json::array data;
+  std::optional<std::string> next_cursor;
+};
+
+struct NewAccount {
+  config::Account account;
+  std::string api_key;  // shown once; only its hash is kept
+};
+
+struct NewApiKey {
+  config::ApiKey key;
+  std::string secret;  // shown once
+};
+
+// Thread-safe.
+class ConfigService {
+ public:
+  ConfigService(store::Store& store, const core::Clock& clock);
+
+  // Builds the snapshot from the store. Call once before serving; safe to call again.
+  core::Result<void> Load();
+  // Reloads when another process or node changed configuration.
+  core::Result<void> ReloadIfChanged();
+  // The current snapshot; never null after Load().
+  config::SnapshotPtr snapshot() const;
+
+  // The account owning this API key, or nullopt. Checks the store's version on a miss, so a
+  // key created by `callpost accounts create` next to a running server works at once.
+  std::optional<Id> Authenticate(std::string_view api_key);
+
+  core::Result<NewAccount> CreateAccount(const std::string& name);
+  core::Result<boost::json::object> GetAccount(Id account_id);
+  core::Result<boost::json::object> UpdateAccount(Id account_id, const boost::json::object& body);
+  core::Result<NewApiKey> CreateApiKey(Id account_id, const boost::json::object& body);
+  core::Result<boost::json::array> ListApiKeys(Id account_id);
+  core::Result<void> DeleteApiKey(Id account_id, Id id);
+
+  // Operator objects. `parent_id` is the campaign of a conversion group (0 otherwise); lists
+  // filter by it when non-zero. Errors: kInvalidArgument naming the field, kNotFound (also for
+  // another account's object), kConflict (a number in use, an object still referenced).
+  core::Result<boost::json::object> Create(Kind kind, Id account_id, Id parent_id,
+                                           const boost::json::object& body);
+  core::Result<boost::json::object> Get(Kind kind, Id account_id, Id id);
+  core::Result<boost::json::object> Update(Kind kind, Id account_id, Id id,
+                                           const boost::json::object& body);
+  core::Result<void> Delete(Kind kind, Id account_id, Id id);
+  core::Result<Page> List(Kind kind, Id account_id, Id parent_id, Id after_id, int limit);
+
+ private:
+  template <typename T>
+  core::Result<boost::json::object> CreateT(Id account_id, Id parent_id,
+                                            const boost::json::object& body);
+  template <typename T>
+  core::Result<boost::json::object> UpdateT(Id account_id, Id id, const boost::json::object& body);
+  core::Result<void> CheckNotReferenced(const config::Snapshot& s, Kind kind, Id id);
+
+  store::Store& store_;
+  const core::Clock& clock_;
+  std::mutex write_mu_;  // serialises validate → write → reload
+  mutable std::mutex mu_;
+  config::SnapshotPtr snapshot_;  // guarded by mu_
+};
+
+}  // namespace service

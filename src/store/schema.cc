@@ -1,0 +1,135 @@
+#include "store/schema.h"
+
+#include <string>
+
+namespace store {
+
+namespace {
+
+constexpr const char* kMigrations[] = {
+    // 1: accounts, keys, configuration, calls with tags, postback log, effects, deadlines.
+    R"sql(
+CREATE TABLE accounts (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  carry_over_postback_tags INTEGER NOT NULL DEFAULT 1,
+  call_key_ttl_seconds INTEGER NOT NULL DEFAULT 2592000,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE api_keys (
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id),
+  name TEXT NOT NULL,
+  prefix TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE config_objects (
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id),
+  kind TEXT NOT NULL,
+  parent_id INTEGER NOT NULL DEFAULT 0,
+  doc TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX config_numbers ON config_objects (json_extract(doc, '$.number'))
+  WHERE kind = 'number';
+CREATE TABLE config_version (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL
+);
+INSERT INTO config_version VALUES (1, 1);
+CREATE TABLE calls (
+  id INTEGER PRIMARY KEY,
+  uuid TEXT NOT NULL UNIQUE,
+  account_id INTEGER NOT NULL,
+  campaign_id INTEGER NOT NULL,
+  publisher_id INTEGER,
+  buyer_id INTEGER,
+  number_id INTEGER,
+  number TEXT NOT NULL,
+  caller_number TEXT NOT NULL,
+  repeat INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  routed_at INTEGER,
+  answered_at INTEGER,
+  ended_at INTEGER,
+  duration_seconds INTEGER,
+  hung_up_by TEXT NOT NULL,
+  conv_state INTEGER NOT NULL,
+  conv_group_id INTEGER,
+  revenue_cents INTEGER,
+  payout_cents INTEGER,
+  conv_late INTEGER NOT NULL,
+  deadline_at INTEGER,
+  decided_at INTEGER,
+  early_postback BLOB
+);
+CREATE INDEX calls_by_account ON calls (account_id, id);
+CREATE INDEX calls_by_caller ON calls (account_id, campaign_id, caller_number, started_at);
+CREATE INDEX calls_live_by_buyer ON calls (buyer_id) WHERE status IN (1, 2);
+CREATE TABLE call_tags (
+  seq INTEGER PRIMARY KEY,
+  call_id INTEGER NOT NULL REFERENCES calls(id),
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  source INTEGER NOT NULL,
+  carried INTEGER NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX call_tags_by_call ON call_tags (call_id);
+CREATE TABLE postbacks (
+  id INTEGER PRIMARY KEY,
+  call_id INTEGER NOT NULL REFERENCES calls(id),
+  at INTEGER NOT NULL,
+  method TEXT NOT NULL,
+  params TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  http_status INTEGER NOT NULL
+);
+CREATE INDEX postbacks_by_call ON postbacks (call_id);
+CREATE TABLE call_effects (
+  id INTEGER PRIMARY KEY,
+  call_id INTEGER NOT NULL REFERENCES calls(id),
+  trigger TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX call_effects_by_call ON call_effects (call_id);
+CREATE TABLE postback_deadlines (
+  call_id INTEGER PRIMARY KEY REFERENCES calls(id),
+  due_at INTEGER NOT NULL,
+  lease_until INTEGER
+);
+CREATE INDEX postback_deadlines_by_due ON postback_deadlines (due_at);
+)sql",
+};
+
+}  // namespace
+
+core::Result<void> MigrateSqlite(Db& db) {
+  int64_t current = 0;
+  {
+    Stmt s = db.Prepare("PRAGMA user_version");
+    if (s.Step()) current = s.Int(0);
+    if (auto st = s.status(); !st) return st;
+  }
+  constexpr int64_t kLatest = sizeof(kMigrations) / sizeof(kMigrations[0]);
+  if (current > kLatest) {
+    return core::MakeError(core::ErrorCode::kUnavailable,
+                           "the database was written by a newer callpost (schema " +
+                               std::to_string(current) + "); upgrade callpost");
+  }
+  for (int64_t v = current; v < kLatest; ++v) {
+    std::string sql = "BEGIN IMMEDIATE;\n" + std::string(kMigrations[v]) +
+                      "\nPRAGMA user_version = " + std::to_string(v + 1) + ";\nCOMMIT;";
+    if (auto r = db.Exec(sql.c_str()); !r) {
+      (void)db.Exec("ROLLBACK");
+      return core::Internal("migration " + std::to_string(v + 1) + " failed: " + r.error().message);
+    }
+  }
+  return {};
+}
+
+}  // namespace store

@@ -1,0 +1,139 @@
+// The store: everything callpost keeps, behind one interface that the embedded SQLite store
+// implements and a PostgreSQL store will. Writes run as units of work on the store's writer,
+// which commits them in groups; a unit's completion is called only after its data is durable.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/model.h"
+#include "core/result.h"
+#include "engine/call.h"
+#include "engine/engine.h"
+
+namespace store {
+
+using Id = int64_t;
+
+// One stored configuration object (publisher, buyer, campaign, number, conversion group) in
+// its JSON form; config/codec.h decodes it.
+struct ConfigRow {
+  Id id = 0;
+  Id account_id = 0;
+  std::string kind;  // "publisher", "buyer", "campaign", "number", "conversion_group"
+  Id parent_id = 0;  // the campaign of a group; 0 otherwise
+  std::string doc;
+  core::Millis created_at = 0;
+  core::Millis updated_at = 0;
+};
+
+// One buyer postback as logged with its call; params never include the call key.
+struct PostbackLog {
+  core::Millis at = 0;
+  std::string method;
+  std::string params_json;  // {"tag":["v1","v2"],"key":"[redacted]"}
+  std::string outcome;      // status sentence or refusal reason
+  int http_status = 200;
+};
+
+// A recorded effect of a state change (a webhook trigger) with its call.
+struct EffectRow {
+  Id id = 0;
+  std::string call_uuid;
+  std::string trigger;
+  core::Millis at = 0;
+};
+
+struct CallFilter {
+  Id account_id = 0;
+  std::optional<Id> campaign_id;
+  std::optional<engine::Status> status;
+  std::optional<bool> converted;
+  std::optional<core::Millis> since;  // started_at >= since
+  std::optional<core::Millis> until;  // started_at < until
+  std::optional<Id> before_id;        // cursor: rows with a smaller id
+  int limit = 50;
+};
+
+// Reads; a consistent snapshot for the duration of one Read() call.
+class Reader {
+ public:
+  virtual ~Reader() = default;
+  virtual core::Result<int64_t> ConfigVersion() = 0;
+  virtual core::Result<std::vector<config::Account>> LoadAccounts() = 0;
+  virtual core::Result<std::vector<config::ApiKey>> LoadApiKeys() = 0;
+  virtual core::Result<std::vector<ConfigRow>> LoadConfigRows() = 0;
+
+  virtual core::Result<std::optional<engine::Call>> FindCall(std::string_view uuid) = 0;
+  // Newest first, with tags.
+  virtual core::Result<std::vector<engine::Call>> ListCalls(const CallFilter& filter) = 0;
+  virtual core::Result<std::vector<PostbackLog>> ListPostbacks(Id call_id) = 0;
+  virtual core::Result<std::vector<EffectRow>> ListEffects(Id call_id) = 0;
+  // Effects recorded after `after_id`, oldest first (what the webhook outbox will consume).
+  virtual core::Result<std::vector<EffectRow>> ListEffectsAfter(Id after_id, int limit) = 0;
+  // The caller's latest call in the campaign started at or after `since`.
+  virtual core::Result<std::optional<engine::PreviousCall>> FindPreviousCall(
+      Id account_id, Id campaign_id, std::string_view caller_number, core::Millis since) = 0;
+  // Calls in progress (routed or answered) per buyer of the account.
+  virtual core::Result<std::map<Id, int64_t>> LiveCallsByBuyer(Id account_id) = 0;
+  // Pending postback deadlines due at or before `until`, earliest first: (call uuid, due).
+  virtual core::Result<std::vector<std::pair<std::string, core::Millis>>> DueDeadlines(
+      core::Millis until, int limit) = 0;
+  // Calls per status name, for metrics.
+  virtual core::Result<std::map<std::string, int64_t>> CountCallsByStatus() = 0;
+};
+
+// Reads and writes inside one unit of work of the writer.
+class Writer : public Reader {
+ public:
+  // Configuration. Every change bumps the configuration version.
+  virtual core::Result<Id> InsertConfig(const ConfigRow& row) = 0;
+  virtual core::Result<void> UpdateConfig(const ConfigRow& row) = 0;
+  virtual core::Result<void> DeleteConfig(Id account_id, Id id) = 0;
+  virtual core::Result<Id> InsertAccount(const config::Account& account) = 0;
+  virtual core::Result<void> UpdateAccount(const config::Account& account) = 0;
+  virtual core::Result<Id> InsertApiKey(const config::ApiKey& key) = 0;
+  virtual core::Result<void> DeleteApiKey(Id account_id, Id id) = 0;
+
+  // Persists one engine step: inserts the call when call.id is 0 (and sets it), else updates
+  // it; appends the outcome's new tags and effects; sets or clears the postback deadline.
+  virtual core::Result<void> SaveCall(engine::Call& call, const engine::Outcome& outcome) = 0;
+  virtual core::Result<void> AppendPostback(Id call_id, const PostbackLog& entry) = 0;
+};
+
+class Store {
+ public:
+  using Work = std::function<core::Result<void>(Writer&)>;
+  using Done = std::function<void(core::Result<void>)>;
+
+  virtual ~Store() = default;
+
+  // Queues `work` for the writer. `work` runs on the writer thread inside a transaction shared
+  // with other queued work (each in its own savepoint: an error rolls back that work alone).
+  // `done` runs on the writer thread after the commit is durable, or with the error; it must
+  // be quick (hand the result to another thread). Thread-safe.
+  virtual void Write(Work work, Done done) = 0;
+  // Write() and wait.
+  core::Result<void> WriteSync(Work work);
+
+  // Runs `fn` on a read-only connection, in the calling thread. Thread-safe.
+  virtual core::Result<void> Read(const std::function<core::Result<void>(Reader&)>& fn) = 0;
+
+  // Finishes queued writes and closes. Write() after Close() completes with kUnavailable.
+  virtual void Close() = 0;
+};
+
+struct SqliteOptions {
+  std::string path;        // database file; its folder must exist
+  int read_connections = 4;
+  size_t max_batch = 512;  // units of work per commit
+  size_t max_queue = 100000;  // Write() beyond this fails fast with kUnavailable
+};
+
+core::Result<std::unique_ptr<Store>> OpenSqlite(const SqliteOptions& options);
+
+}  // namespace store
