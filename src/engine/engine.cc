@@ -165,12 +165,13 @@ core::Result<Outcome> ApplyEvent(Call& call, const Event& e, const Context& ctx)
   Outcome out;
   switch (e.type) {
     case EventType::kRouted:
-      if (call.routed_at) return out;  // repeated: acknowledged, nothing changes
+      // Bad input is refused even when the event repeats.
       if (!e.buyer_id) return core::InvalidArgument("buyer_id: is required", "buyer_id");
       if (!Snapshot::Find(ctx.config.buyers, call.account_id, *e.buyer_id)) {
         return core::InvalidArgument("buyer_id: no buyer with id " + std::to_string(*e.buyer_id),
                                      "buyer_id");
       }
+      if (call.routed_at) return out;  // repeated: acknowledged, nothing changes
       Route(call, *e.buyer_id, e.at, out);
       return out;
     case EventType::kAnswered:

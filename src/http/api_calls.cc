@@ -239,23 +239,30 @@ void Api::Postback(const CtxPtr& ctx) {
   if (m != "GET" && m != "POST" && m != "HEAD") {
     return refuse(404, "postbacks use GET, POST or HEAD");
   }
-  auto params = ParseForm(ctx->query);
-  if (!params) return refuse(400, params.error().message);
-  if (m == "POST" && !ctx->request.body.empty()) {
-    const std::string type = MediaType(ctx->request);
-    auto body = type == "application/json" ? ParseFlatJson(ctx->request.body)
-                                           : ParseForm(ctx->request.body);
-    if (!body) return refuse(400, body.error().message);
-    params->insert(params->end(), body->begin(), body->end());
-  }
   service::PostbackRequest req;
   req.uuid = ctx->segments[1];
   req.method = m;
-  for (auto& [k, v] : *params) {
-    if (k == "key") {
-      if (!req.key) req.key = std::move(v);
+  auto params = ParseForm(ctx->query);
+  if (params && m == "POST" && !ctx->request.body.empty()) {
+    const std::string type = MediaType(ctx->request);
+    auto body = type == "application/json" ? ParseFlatJson(ctx->request.body)
+                                           : ParseForm(ctx->request.body);
+    if (body) {
+      params->insert(params->end(), body->begin(), body->end());
     } else {
-      req.params.emplace_back(std::move(k), std::move(v));
+      params = std::move(body).error();
+    }
+  }
+  if (!params) {
+    // Refused all the same, but logged with the call when the call exists.
+    req.malformed = params.error().message;
+  } else {
+    for (auto& [k, v] : *params) {
+      if (k == "key") {
+        if (!req.key) req.key = std::move(v);
+      } else {
+        req.params.emplace_back(std::move(k), std::move(v));
+      }
     }
   }
   if (!req.key) {

@@ -161,14 +161,17 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
         auto found = w.FindCall(id);
         if (!found) return std::move(found).error();
         if (!*found) {
-          out->value = PostbackAnswer{404, "call not found", std::nullopt, {}};
+          out->value = req.malformed ? PostbackAnswer{400, *req.malformed, std::nullopt, {}}
+                                     : PostbackAnswer{404, "call not found", std::nullopt, {}};
           return {};
         }
         engine::Call& call = **found;
         PostbackAnswer answer;
         const config::Account* account = snap->FindAccount(call.account_id);
         auto expiry = KeyExpiry(call);
-        if (!req.key || req.key->empty()) {
+        if (req.malformed) {
+          answer = {400, *req.malformed, std::nullopt, {}};
+        } else if (!req.key || req.key->empty()) {
           answer = {401, "the call key is missing", std::nullopt, {}};
         } else if (!keys_.Verify(call.uuid, *req.key)) {
           answer = {401, "the call key is wrong", std::nullopt, {}};

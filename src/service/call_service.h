@@ -40,6 +40,9 @@ struct PostbackRequest {
   std::optional<std::string> key;
   std::string method;
   engine::Params params;  // without the key
+  // Set when the request could not be parsed: it is refused with 400 and this reason, and
+  // logged with the call when the call exists.
+  std::optional<std::string> malformed;
 };
 
 // A postback's answer. http_status is 200 for accepted postbacks and the refusal's status

@@ -1,0 +1,42 @@
+# callpost: the two commands of the quick start, and a few more.
+#   make        install what is missing, build build/callpost
+#   make run    ... and serve on 127.0.0.1:8080 with SQLite under ./data
+#   make test   ... and build and run every test
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+LISTEN ?= 127.0.0.1:8080
+DATA_DIR ?= ./data
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps configure callpost run test format clean
+
+all: callpost
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	@if [ ! -f $(BUILD_DIR)/build.ninja ]; then \
+	  cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE); \
+	fi
+
+callpost: configure
+	@ninja -C $(BUILD_DIR) -j $(JOBS) callpost
+
+run: callpost
+	@mkdir -p $(DATA_DIR)
+	@echo "callpost: serving on http://$(LISTEN) with SQLite under $(DATA_DIR)"
+	@echo "callpost: to get an API key, run in another terminal:"
+	@echo "  $(BUILD_DIR)/callpost accounts create --name \"My network\" --data-dir $(DATA_DIR)"
+	@echo "callpost: then: curl -H 'Authorization: Bearer <api_key>' http://$(LISTEN)/api/v1/account"
+	@exec $(BUILD_DIR)/callpost serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+test: configure
+	@ninja -C $(BUILD_DIR) -j $(JOBS)
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+format:
+	@git ls-files '*.cc' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,231 @@
+// The served OpenAPI document (openapi.json, embedded at build time) must describe exactly the
+// routes the API implements: every route below is documented, and nothing else is.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <regex>
+#include <set>
+#include <string>
+#include <utility>
+
+namespace http {
+extern const char* const kOpenApiJson;
+}
+
+namespace {
+
+namespace json = boost::json;
+
+using Route = std::pair<std::string, std::string>;  // {method, path template}
+
+// Every route of api.cc, api_config.cc and api_calls.cc. Add a route here when adding it to
+// the code, and to openapi.json.
+const std::set<Route>& ImplementedRoutes() {
+  static const std::set<Route> routes = [] {
+    std::set<Route> r;
+    for (const char* c : {"publishers", "buyers", "campaigns", "numbers"}) {
+      const std::string base = std::string("/api/v1/") + c;
+      r.insert({"get", base});
+      r.insert({"post", base});
+      r.insert({"get", base + "/{id}"});
+      r.insert({"patch", base + "/{id}"});
+      r.insert({"delete", base + "/{id}"});
+    }
+    const std::initializer_list<Route> more = {
+        {"get", "/api/v1/campaigns/{campaign_id}/conversion_groups"},
+        {"post", "/api/v1/campaigns/{campaign_id}/conversion_groups"},
+        {"get", "/api/v1/campaigns/{campaign_id}/conversion_groups/{id}"},
+        {"patch", "/api/v1/campaigns/{campaign_id}/conversion_groups/{id}"},
+        {"delete", "/api/v1/campaigns/{campaign_id}/conversion_groups/{id}"},
+        {"get", "/api/v1/conversion_groups"},  // no POST: groups are created under a campaign
+        {"get", "/api/v1/conversion_groups/{id}"},
+        {"patch", "/api/v1/conversion_groups/{id}"},
+        {"delete", "/api/v1/conversion_groups/{id}"},
+        {"get", "/api/v1/account"},
+        {"patch", "/api/v1/account"},
+        {"get", "/api/v1/api_keys"},
+        {"post", "/api/v1/api_keys"},
+        {"delete", "/api/v1/api_keys/{id}"},
+        {"post", "/api/v1/calls"},
+        {"get", "/api/v1/calls"},
+        {"get", "/api/v1/calls/{uuid}"},
+        {"post", "/api/v1/calls/{uuid}/events"},
+        {"get", "/calls/{uuid}/postback"},
+        {"post", "/calls/{uuid}/postback"},
+        {"head", "/calls/{uuid}/postback"},
+        {"get", "/calls/{uuid}/add_tags"},
+        {"post", "/calls/{uuid}/add_tags"},
+        {"head", "/calls/{uuid}/add_tags"},
+        {"get", "/calls/{uuid}"},
+        {"head", "/calls/{uuid}"},
+        {"get", "/healthz"},
+        {"head", "/healthz"},
+        {"get", "/metrics"},
+        {"head", "/metrics"},
+        {"get", "/openapi.json"},
+        {"head", "/openapi.json"},
+    };
+    r.insert(more.begin(), more.end());
+    return r;
+  }();
+  return routes;
+}
+
+const std::set<std::string> kMethods = {"get", "put", "post", "delete", "options",
+                                        "head", "patch", "trace"};
+
+json::value Doc() {
+  json::error_code ec;
+  json::value v = json::parse(http::kOpenApiJson, ec);
+  EXPECT_FALSE(ec) << "openapi.json does not parse: " << ec.message();
+  return v;
+}
+
+// Follows a local "$ref" ("#/components/...") from the document root; nullptr if it dangles.
+const json::value* Resolve(const json::value& doc, std::string_view ref) {
+  if (ref.substr(0, 2) != "#/") return nullptr;
+  const json::value* at = &doc;
+  ref.remove_prefix(2);
+  while (at != nullptr) {
+    auto slash = ref.find('/');
+    std::string_view part = ref.substr(0, slash);
+    const auto* o = at->if_object();
+    at = o ? o->if_contains(part) : nullptr;
+    if (slash == std::string_view::npos) break;
+    ref.remove_prefix(slash + 1);
+  }
+  return at;
+}
+
+void CollectRefs(const json::value& v, std::vector<std::string>& out) {
+  if (const auto* o = v.if_object()) {
+    for (const auto& kv : *o) {
+      if (kv.key() == "$ref" && kv.value().is_string()) {
+        out.emplace_back(kv.value().get_string());
+      } else {
+        CollectRefs(kv.value(), out);
+      }
+    }
+  } else if (const auto* a = v.if_array()) {
+    for (const auto& e : *a) CollectRefs(e, out);
+  }
+}
+
+// The names of the path parameters declared in a "parameters" list (refs resolved).
+void PathParams(const json::value& doc, const json::value* params, std::set<std::string>& out) {
+  if (params == nullptr || !params->is_array()) return;
+  for (const auto& p : params->get_array()) {
+    const json::value* param = &p;
+    if (const auto* ref = p.as_object().if_contains("$ref")) {
+      param = Resolve(doc, ref->as_string());
+      ASSERT_NE(param, nullptr) << ref->as_string();
+    }
+    const auto& o = param->as_object();
+    if (o.at("in").as_string() == "path") {
+      EXPECT_TRUE(o.contains("required") && o.at("required").as_bool())
+          << "path parameter " << o.at("name").as_string() << " must be required";
+      out.emplace(o.at("name").as_string());
+    }
+  }
+}
+
+TEST(OpenApi, ParsesAsOpenApi303) {
+  json::value doc = Doc();
+  ASSERT_TRUE(doc.is_object());
+  EXPECT_EQ(doc.at("openapi").as_string(), "3.0.3");
+  EXPECT_TRUE(doc.at("info").as_object().contains("title"));
+  EXPECT_TRUE(doc.at("paths").is_object());
+}
+
+TEST(OpenApi, DocumentsEveryImplementedRoute) {
+  json::value doc = Doc();
+  const auto& paths = doc.at("paths").as_object();
+  for (const auto& [method, path] : ImplementedRoutes()) {
+    const auto* item = paths.if_contains(path);
+    ASSERT_NE(item, nullptr) << "openapi.json lacks the path " << path;
+    EXPECT_TRUE(item->as_object().contains(method))
+        << "openapi.json lacks " << method << " " << path;
+  }
+}
+
+TEST(OpenApi, DocumentsNoOtherRoute) {
+  json::value doc = Doc();
+  for (const auto& [path, item] : doc.at("paths").as_object()) {
+    for (const auto& [method, op] : item.as_object()) {
+      if (!kMethods.contains(std::string(method))) continue;  // "parameters", "summary", ...
+      EXPECT_TRUE(ImplementedRoutes().contains({std::string(method), std::string(path)}))
+          << "openapi.json documents " << method << " " << path
+          << ", which the API does not implement (or the test's table lacks)";
+    }
+  }
+}
+
+TEST(OpenApi, OperationsAreWellFormed) {
+  json::value doc = Doc();
+  std::set<std::string> operation_ids;
+  const std::regex param_re(R"(\{([^}]+)\})");
+  for (const auto& [path, item] : doc.at("paths").as_object()) {
+    const std::string p(path);
+    std::set<std::string> templated;
+    for (std::sregex_iterator it(p.begin(), p.end(), param_re), end; it != end; ++it) {
+      templated.insert((*it)[1].str());
+    }
+    std::set<std::string> path_level;
+    PathParams(doc, item.as_object().if_contains("parameters"), path_level);
+    for (const auto& [method, op] : item.as_object()) {
+      if (!kMethods.contains(std::string(method))) continue;
+      const std::string where = std::string(method) + " " + p;
+      const auto& o = op.as_object();
+      ASSERT_TRUE(o.contains("operationId")) << where;
+      EXPECT_TRUE(operation_ids.emplace(o.at("operationId").as_string()).second)
+          << "duplicate operationId at " << where;
+      ASSERT_TRUE(o.contains("responses")) << where;
+      EXPECT_FALSE(o.at("responses").as_object().empty()) << where;
+      std::set<std::string> declared = path_level;
+      PathParams(doc, o.if_contains("parameters"), declared);
+      EXPECT_EQ(declared, templated) << "path parameters of " << where;
+      // Operator routes use the document's bearer key; the others say what they need.
+      if (p.rfind("/api/v1/", 0) == 0) {
+        EXPECT_FALSE(o.contains("security")) << where;
+        EXPECT_TRUE(o.at("responses").as_object().contains("401")) << where;
+      } else {
+        EXPECT_TRUE(o.contains("security")) << where;
+      }
+    }
+  }
+}
+
+TEST(OpenApi, EveryRefResolves) {
+  json::value doc = Doc();
+  std::vector<std::string> refs;
+  CollectRefs(doc, refs);
+  EXPECT_FALSE(refs.empty());
+  for (const auto& ref : refs) EXPECT_NE(Resolve(doc, ref), nullptr) << "dangling $ref " << ref;
+}
+
+TEST(OpenApi, DescribesTheSharedShapes) {
+  json::value doc = Doc();
+  const auto& schemas = doc.at("components").at("schemas").as_object();
+  for (const char* name :
+       {"Publisher", "Buyer", "Campaign", "Number", "ConversionGroup", "PostbackInstructions",
+        "Account", "ApiKey", "NewApiKey", "Call", "CallDetails", "BuyerCall", "Conversion",
+        "PostbackAnswer", "Error", "PublisherList", "BuyerList", "CampaignList", "NumberList",
+        "ConversionGroupList", "ApiKeyList", "CallList"}) {
+    EXPECT_TRUE(schemas.contains(name)) << "components.schemas lacks " << name;
+  }
+  // Bodies the server validates field by field refuse unknown fields.
+  for (const char* name : {"PublisherWrite", "BuyerWrite", "CampaignWrite", "NumberWrite",
+                           "ConversionGroupWrite", "AccountWrite", "ApiKeyWrite", "StartCall",
+                           "CallEvent", "CampaignBuyer", "RepeatCallers"}) {
+    ASSERT_TRUE(schemas.contains(name)) << name;
+    const auto* extra = schemas.at(name).as_object().if_contains("additionalProperties");
+    EXPECT_TRUE(extra != nullptr && extra->is_bool() && !extra->get_bool())
+        << name << " must say additionalProperties: false";
+  }
+  const auto& security = doc.at("components").at("securitySchemes").as_object();
+  EXPECT_EQ(security.at("apiKey").at("scheme").as_string(), "bearer");
+  EXPECT_EQ(security.at("callKeyQuery").at("name").as_string(), "key");
+  EXPECT_EQ(security.at("callKeyHeader").at("name").as_string(), "X-Call-Key");
+}
+
+}  // namespace

@@ -1,0 +1,88 @@
+// Test harness: a temporary data directory, the real server on port 0 with a fake clock, and
+// a small libcurl client.
+#pragma once
+
+#include <boost/json.hpp>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "app/app.h"
+#include "core/time.h"
+
+namespace testing_harness {
+
+// A fresh directory under the system temp dir, removed at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+  boost::json::value json() const;             // parsed body (null when not JSON)
+};
+
+// Sends one request. `headers` are "Name: value" lines.
+HttpResponse Http(const std::string& method, const std::string& url, const std::string& body = {},
+                  const std::vector<std::string>& headers = {});
+
+// A running server with its own data directory, API key and fake clock.
+class Server {
+ public:
+  // Starts on a fresh data directory and creates an account.
+  Server();
+  ~Server();
+
+  // Stops the server (gracefully) and starts it again on the same data directory.
+  void Restart();
+  void Stop();
+
+  std::string url(const std::string& path) const;
+  // Operator/edge request with this server's API key.
+  HttpResponse Api(const std::string& method, const std::string& path,
+                   const boost::json::value& body = nullptr) const;
+  HttpResponse ApiWithKey(const std::string& key, const std::string& method,
+                          const std::string& path, const std::string& body = {}) const;
+  // POST and expect 201; returns the created object's id.
+  int64_t Create(const std::string& path, const boost::json::value& body) const;
+  // Creates another account; returns its API key.
+  std::string NewAccount(const std::string& name);
+
+  core::FakeClock& clock() { return clock_; }
+  app::App& app() { return *app_; }
+  const std::string& api_key() const { return api_key_; }
+  const std::string& data_dir() const { return dir_.path(); }
+
+ private:
+  void Start();
+  TempDir dir_;
+  core::FakeClock clock_;
+  std::unique_ptr<app::App> app_;
+  std::string api_key_;
+};
+
+// A campaign with one publisher, one buyer and a tracking number, ready for calls.
+struct Fixture {
+  int64_t publisher = 0, buyer = 0, campaign = 0, number_id = 0;
+  std::string number = "+18005550100";
+};
+Fixture MakeFixture(const Server& s, const boost::json::object& campaign_extra = {});
+
+// Starts a call on the fixture's number; returns the response JSON (uuid, key, …).
+boost::json::object StartCall(const Server& s, const std::string& caller = "+15551230000",
+                              bool route = true, const std::string& number = "+18005550100");
+// Sends an event; returns the call.
+boost::json::object Event(const Server& s, const std::string& uuid, const boost::json::object& ev);
+// A buyer postback (GET) to /calls/{uuid}/{action}?key=…&query.
+HttpResponse Postback(const Server& s, const std::string& uuid, const std::string& key,
+                      const std::string& query, const std::string& action = "add_tags");
+
+}  // namespace testing_harness

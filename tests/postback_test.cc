@@ -1,0 +1,171 @@
+// Buyer postbacks over HTTP: methods, body forms, multi-valued tags, distinct refusals, text
+// answers, the postback log (key redacted), key expiry, and the buyer's view of its call.
+#include <gtest/gtest.h>
+
+#include "harness.h"
+
+namespace testing_harness {
+namespace {
+
+namespace json = boost::json;
+
+std::string Str(const json::value& v) { return std::string(v.as_string()); }
+
+struct Call {
+  std::string uuid, key;
+};
+
+Call NewCall(const Server& s) {
+  json::object c = StartCall(s);
+  return {Str(c.at("uuid")), Str(c.at("key"))};
+}
+
+json::object Tags(const Server& s, const std::string& uuid) {
+  return s.Api("GET", "/api/v1/calls/" + uuid).json().at("tags").as_object();
+}
+
+TEST(Postbacks, MethodsAndBodies) {
+  Server s;
+  MakeFixture(s);
+  Call c = NewCall(s);
+  HttpResponse get = Postback(s, c.uuid, c.key, "tag=value&tag2=value2");
+  ASSERT_EQ(get.status, 200) << get.body;
+  EXPECT_EQ(Str(get.json().at("call_uuid")), c.uuid);
+  EXPECT_EQ(get.json().at("status"), "tags applied");
+  EXPECT_EQ(get.json().at("tag_values"), (json::object{{"tag", "value"}, {"tag2", "value2"}}));
+  EXPECT_EQ(get.json().at("conversion").at("state"), "pending");
+
+  std::string base = s.url("/calls/" + c.uuid + "/add_tags?key=" + c.key);
+  HttpResponse form = Http("POST", base, "a=1&b=two+words&c=%C3%A9",
+                           {"Content-Type: application/x-www-form-urlencoded"});
+  ASSERT_EQ(form.status, 200) << form.body;
+  HttpResponse js = Http("POST", s.url("/calls/" + c.uuid + "/postback"),
+                         R"({"key":")" + c.key + R"(","a":"2","n":3,"ok":true,"list":["x","y"]})",
+                         {"Content-Type: application/json"});
+  ASSERT_EQ(js.status, 200) << js.body;
+  HttpResponse head = Http("HEAD", base + "&h=1");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
+  HttpResponse header_key = Http("GET", s.url("/calls/" + c.uuid + "/add_tags?hk=1"), "",
+                                 {"X-Call-Key: " + c.key});
+  EXPECT_EQ(header_key.status, 200) << header_key.body;
+
+  json::object tags = Tags(s, c.uuid);
+  EXPECT_EQ(tags.at("tag"), "value");
+  EXPECT_EQ(tags.at("a"), "1,2");  // multi-valued: adding a=2 to a=1 leaves 1,2
+  EXPECT_EQ(tags.at("b"), "two words");
+  EXPECT_EQ(tags.at("c"), "\xc3\xa9");
+  EXPECT_EQ(tags.at("n"), "3");
+  EXPECT_EQ(tags.at("ok"), "true");
+  EXPECT_EQ(tags.at("list"), "x,y");
+  EXPECT_EQ(tags.at("h"), "1");
+  EXPECT_EQ(tags.at("hk"), "1");
+  EXPECT_FALSE(tags.contains("key"));
+}
+
+TEST(Postbacks, DistinctRefusals) {
+  Server s;
+  MakeFixture(s);
+  Call c = NewCall(s);
+  Call other = NewCall(s);
+  std::string long_value(256, 'v');
+  std::string many;
+  for (int i = 0; i < 101; ++i) many += "&t" + std::to_string(i) + "=1";
+  struct Case {
+    std::string name, target;
+    int status;
+  } cases[] = {
+      {"unknown call", "/calls/00000000-0000-4000-8000-000000000000/add_tags?key=" + c.key + "&a=1", 404},
+      {"malformed uuid", "/calls/not-a-uuid/add_tags?key=" + c.key, 400},
+      {"missing key", "/calls/" + c.uuid + "/add_tags?a=1", 401},
+      {"wrong key", "/calls/" + c.uuid + "/add_tags?key=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&a=1", 401},
+      {"another call's key", "/calls/" + c.uuid + "/add_tags?key=" + other.key + "&a=1", 401},
+      {"bad percent-encoding", "/calls/" + c.uuid + "/add_tags?key=" + c.key + "&a=%ZZ", 400},
+      {"invalid UTF-8", "/calls/" + c.uuid + "/add_tags?key=" + c.key + "&a=%FF", 400},
+      {"value too long", "/calls/" + c.uuid + "/add_tags?key=" + c.key + "&a=" + long_value, 400},
+      {"key too long", "/calls/" + c.uuid + "/add_tags?key=" + c.key + "&" + long_value + "=1", 400},
+      {"reserved key", "/calls/" + c.uuid + "/add_tags?key=" + c.key + "&system_buyer_id=9", 400},
+      {"too many tags", "/calls/" + c.uuid + "/add_tags?key=" + c.key + many, 400},
+  };
+  for (const auto& t : cases) {
+    HttpResponse r = Http("GET", s.url(t.target));
+    EXPECT_EQ(r.status, t.status) << t.name << ": " << r.body;
+    EXPECT_TRUE(r.json().at("error").at("message").is_string()) << t.name;
+  }
+  HttpResponse nested = Http("POST", s.url("/calls/" + c.uuid + "/add_tags?key=" + c.key),
+                             R"({"a":{"b":1}})", {"Content-Type: application/json"});
+  EXPECT_EQ(nested.status, 400);
+  HttpResponse bad_json = Http("POST", s.url("/calls/" + c.uuid + "/add_tags?key=" + c.key),
+                               R"({"a":)", {"Content-Type: application/json"});
+  EXPECT_EQ(bad_json.status, 400);
+  // Nothing changed: only the system and number tags are there.
+  for (const auto& [k, v] : Tags(s, c.uuid)) {
+    EXPECT_TRUE(k.starts_with("system_") || k == "caller_number" || k == "traffic") << k;
+  }
+  // Every postback to the call, accepted or refused, is in its log, without the key.
+  HttpResponse d = s.Api("GET", "/api/v1/calls/" + c.uuid);
+  EXPECT_EQ(d.body.find(c.key + "\""), d.body.rfind(c.key + "\""))
+      << "the key appears only as the call's own key field";
+  json::value doc = d.json();
+  const auto& log = doc.at("postbacks").as_array();
+  EXPECT_GE(log.size(), 8u);
+  for (const auto& p : log) {
+    EXPECT_NE(p.at("http_status").as_int64(), 200) << json::serialize(p);
+    if (p.at("params").as_object().contains("key")) {
+      EXPECT_EQ(p.at("params").at("key"), "[redacted]");
+    }
+  }
+}
+
+TEST(Postbacks, TextAnswers) {
+  Server s;
+  MakeFixture(s);
+  Call c = NewCall(s);
+  HttpResponse ok = Http("GET", s.url("/calls/" + c.uuid + "/add_tags?key=" + c.key + "&a=1"), "",
+                         {"Accept: text/plain"});
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, "OK tags applied");
+  HttpResponse failed = Http("GET", s.url("/calls/" + c.uuid + "/add_tags?key=nope"), "",
+                             {"Accept: text/plain"});
+  EXPECT_EQ(failed.status, 401);
+  EXPECT_EQ(failed.body, "FAILED the call key is wrong");
+}
+
+TEST(Postbacks, KeysExpireAfterTheCallEnds) {
+  Server s;
+  MakeFixture(s);
+  ASSERT_EQ(s.Api("PATCH", "/api/v1/account", json::object{{"call_key_ttl_seconds", 3600}}).status, 200);
+  Call c = NewCall(s);
+  s.clock().Advance(10 * 86400'000LL);  // a live call's key does not expire
+  EXPECT_EQ(Postback(s, c.uuid, c.key, "a=1").status, 200);
+  Event(s, c.uuid, {{"type", "ended"}});
+  s.clock().Advance(3599'000);
+  EXPECT_EQ(Postback(s, c.uuid, c.key, "b=1").status, 200);
+  EXPECT_EQ(Http("GET", s.url("/calls/" + c.uuid + "?key=" + c.key)).status, 200);
+  s.clock().Advance(1000);
+  HttpResponse gone = Postback(s, c.uuid, c.key, "c=1");
+  EXPECT_EQ(gone.status, 410) << gone.body;
+  EXPECT_EQ(gone.json().at("error").at("code"), "gone");
+  EXPECT_EQ(Http("GET", s.url("/calls/" + c.uuid + "?key=" + c.key)).status, 410);
+  EXPECT_FALSE(Tags(s, c.uuid).contains("c"));
+}
+
+TEST(Postbacks, BuyerViewOpensOneCall) {
+  Server s;
+  MakeFixture(s);
+  Call c = NewCall(s);
+  Call other = NewCall(s);
+  ASSERT_EQ(Postback(s, c.uuid, c.key, "disposition=sold").status, 200);
+  HttpResponse r = Http("GET", s.url("/calls/" + c.uuid + "?key=" + c.key));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Str(r.json().at("uuid")), c.uuid);
+  EXPECT_EQ(r.json().at("tags").at("disposition"), "sold");
+  EXPECT_EQ(r.body.find(c.key), std::string::npos) << "no key echo";
+  EXPECT_EQ(Http("GET", s.url("/calls/" + c.uuid + "?key=" + other.key)).status, 401);
+  EXPECT_EQ(Http("GET", s.url("/calls/" + c.uuid)).status, 401);
+  EXPECT_EQ(Http("GET", s.url("/calls/00000000-0000-4000-8000-000000000000?key=" + c.key)).status, 404);
+  EXPECT_EQ(Http("GET", s.url("/calls/" + c.uuid + "?key=" + c.key + "&x=%ZZ")).status, 400);
+}
+
+}  // namespace
+}  // namespace testing_harness
