@@ -58,11 +58,13 @@ TEST(Cli, ServeStopsGracefullyOnSigterm) {
   }
   pid_t pid = fork();
   if (pid == 0) {
-    std::string listen = "127.0.0.1:" + std::to_string(port);
+    // Options come from a config file and the environment as well as flags.
+    std::string config = dir.path() + "/callpost.toml";
+    std::ofstream(config) << "[serve]\nlisten = \"127.0.0.1:" << port << "\"\n";
     std::string log = dir.path() + "/serve.log";
     freopen(log.c_str(), "w", stderr);
-    setenv("CALLPOST_DATA_DIR", dir.path().c_str(), 1);  // flags also come from the environment
-    execl(CALLPOST_BINARY, CALLPOST_BINARY, "serve", "--listen", listen.c_str(), nullptr);
+    setenv("CALLPOST_DATA_DIR", dir.path().c_str(), 1);
+    execl(CALLPOST_BINARY, CALLPOST_BINARY, "--config", config.c_str(), "serve", nullptr);
     _exit(127);
   }
   std::string url = "http://127.0.0.1:" + std::to_string(port);

@@ -45,7 +45,8 @@ core::Result<PostedConversion> ForGroup(const ConversionGroup& group, const Para
       return c;
     case ConversionType::kPostbackValue:
       for (const auto& [k, v] : params) {
-        if (k != group.value_param) continue;
+        // An empty value ("value=" from a template with nothing to fill) converts nothing.
+        if (k != group.value_param || v.empty()) continue;
         auto revenue = core::Money::Parse(v);
         if (!revenue) {
           return core::InvalidArgument(k + ": must be an amount such as 12.50 (" +
@@ -98,11 +99,11 @@ bool GroupMatches(const ConversionGroup& group, const Call& call) {
   std::map<std::string, std::vector<std::string>, std::less<>> tags;
   for (const auto& t : call.tags) tags[t.key].push_back(t.value);
   return group.matches.Matches([&](std::string_view key) -> const std::vector<std::string>* {
-    auto it = tags.find(key);
-    if (it == tags.end() &&
-        (key == "campaign_id" || key == "publisher_id" || key == "buyer_id" || key == "number_id")) {
-      it = tags.find("system_" + std::string(key));
-    }
+    // The aliases always mean the system tags, so a tag posted under the same name cannot
+    // steer which group a call belongs to.
+    const bool alias =
+        key == "campaign_id" || key == "publisher_id" || key == "buyer_id" || key == "number_id";
+    auto it = alias ? tags.find("system_" + std::string(key)) : tags.find(key);
     return it == tags.end() ? nullptr : &it->second;
   });
 }
@@ -151,6 +152,9 @@ void DecideAtEnd(Call& call, const Context& ctx, Outcome& out) {
       group = g;
       break;
     }
+  }
+  if (group == nullptr || group->type == ConversionType::kDuration) {
+    call.early_postback.reset();  // nothing in this call can convert by postback
   }
   if (group == nullptr) {
     Complete(call, ConversionState::kNotConverted, end, out);

@@ -131,6 +131,13 @@ class World {
   config::Snapshot snapshot_;
 };
 
+Event At(EventType type, core::Millis at) {
+  Event e;
+  e.type = type;
+  e.at = at;
+  return e;
+}
+
 // A live call: started at kT0 through the number, routed to `buyer` at kRouted, answered at
 // kAnswered unless `answered` is false.
 Call LiveCall(const World& w, std::optional<Id> buyer = kBuyerA, bool answered = true) {
@@ -142,11 +149,12 @@ Call LiveCall(const World& w, std::optional<Id> buyer = kBuyerA, bool answered =
   Outcome out;
   Call call = StartCall("uuid-1", in, std::nullopt, w.Ctx(kT0), out);
   if (buyer) {
-    Event e{EventType::kRouted, kRouted, buyer};
+    Event e = At(EventType::kRouted, kRouted);
+    e.buyer_id = buyer;
     EXPECT_TRUE(ApplyEvent(call, e, w.Ctx(kRouted)));
   }
   if (answered) {
-    Event e{EventType::kAnswered, kAnswered};
+    const Event e = At(EventType::kAnswered, kAnswered);
     EXPECT_TRUE(ApplyEvent(call, e, w.Ctx(kAnswered)));
   }
   return call;
@@ -155,7 +163,9 @@ Call LiveCall(const World& w, std::optional<Id> buyer = kBuyerA, bool answered =
 // Ends the call at `at` (the step runs at `at` too).
 Outcome End(Call& call, const World& w, std::optional<int64_t> duration = std::nullopt,
             core::Millis at = kEnd) {
-  Event e{EventType::kEnded, at, std::nullopt, duration, "caller"};
+  Event e = At(EventType::kEnded, at);
+  e.duration_seconds = duration;
+  e.hung_up_by = "caller";
   core::Result<Outcome> r = ApplyEvent(call, e, w.Ctx(at));
   EXPECT_TRUE(r) << r.error().message;
   return r ? *std::move(r) : Outcome();
@@ -183,12 +193,14 @@ std::string Conv(const Call& c) {
   };
   const Conversion& v = c.conversion;
   return std::string(ToString(c.status)) + " " + ToString(v.state) +
-         " group=" + (v.group_id ? std::to_string(*v.group_id) : "-") + " revenue=" +
-         Str(v.revenue) + " payout=" + Str(v.payout) + " late=" + (v.late ? "1" : "0") +
-         " deadline=" + rel(v.deadline_at) + " decided=" + rel(v.decided_at);
+         " group=" + (v.group_id ? std::to_string(*v.group_id) : "-") +
+         " revenue=" + Str(v.revenue) + " payout=" + Str(v.payout) +
+         " late=" + (v.late ? "1" : "0") + " deadline=" + rel(v.deadline_at) +
+         " decided=" + rel(v.decided_at);
 }
 
-// The effects' triggers with times relative to kEnd, then the timer: "ended@0,... timer=set@600000".
+// The effects' triggers with times relative to kEnd, then the timer: "ended@0,...
+// timer=set@600000".
 std::string Out(const Outcome& o) {
   std::string s;
   for (const Effect& e : o.effects) {
@@ -241,9 +253,10 @@ TEST(GroupMatchesTest, SystemTagAliases) {
       {"caller_number:~555", kSystem, true},
       {"number:+15551234567", kSystem, false},  // only the four id keys are aliases
       {"buyer_id:30", {{"system_buyer_id", "31"}, {"system_buyer_id", "30"}}, true},
-      // Current behaviour: a tag literally named like an alias hides the system tag.
-      {"publisher_id:20", {{"publisher_id", "7"}, {"system_publisher_id", "20"}}, false},
-      {"publisher_id:7", {{"publisher_id", "7"}, {"system_publisher_id", "20"}}, true},
+      // The aliases always mean the system tags: a posted tag of the same name cannot steer
+      // which group a call belongs to.
+      {"publisher_id:20", {{"publisher_id", "7"}, {"system_publisher_id", "20"}}, true},
+      {"publisher_id:7", {{"publisher_id", "7"}, {"system_publisher_id", "20"}}, false},
   };
   for (const Case& c : kCases) {
     Call call;
@@ -430,7 +443,7 @@ TEST(PostbackWaitTest, EndStartsTheWait) {
   for (const Case& c : kCases) {
     World w({ValueGroup(1, "", "", c.timeout_seconds)});
     Call call = LiveCall(w);
-    Event e{EventType::kEnded, kEnd};
+    const Event e = At(EventType::kEnded, kEnd);
     core::Result<Outcome> out = ApplyEvent(call, e, w.Ctx(kEnd + c.now));
     ASSERT_TRUE(out) << c.name;
     EXPECT_EQ(Conv(call) + " | " + Out(*out), c.want) << "case " << c.name;
@@ -440,9 +453,9 @@ TEST(PostbackWaitTest, EndStartsTheWait) {
 TEST(PostbackWaitTest, TagOnlyPostbackKeepsWaiting) {
   const Params kCases[] = {
       {{"disposition", "callback"}},
-      {{"amount", "12.00"}},              // not the group's value parameter
-      {{"VALUE", "12.00"}},               // the value parameter's name is exact
-      {{"note", "sale"}},                 // a keyword of no group here
+      {{"amount", "12.00"}},  // not the group's value parameter
+      {{"VALUE", "12.00"}},   // the value parameter's name is exact
+      {{"note", "sale"}},     // a keyword of no group here
       {{"a", "1"}, {"a", "2"}, {"b", ""}},
   };
   for (const Params& params : kCases) {
@@ -467,28 +480,28 @@ TEST(PostedValueTest, ConvertsWithThePayoutModifier) {
     std::string want_payout;
   };
   const Case kCases[] = {
-      {"*0.8", "10.00", "10.00", "8.00"},      // the seed's example
-      {"-5*0.5", "100", "100.00", "47.50"},    // left to right
-      {"", "10.00", "10.00", "10.00"},         // blank: payout = revenue
-      {"*0", "10.00", "10.00", "0.00"},        // not paying the publisher
-      {"-20", "10.00", "10.00", "0.00"},       // never negative
+      {"*0.8", "10.00", "10.00", "8.00"},    // the seed's example
+      {"-5*0.5", "100", "100.00", "47.50"},  // left to right
+      {"", "10.00", "10.00", "10.00"},       // blank: payout = revenue
+      {"*0", "10.00", "10.00", "0.00"},      // not paying the publisher
+      {"-20", "10.00", "10.00", "0.00"},     // never negative
       {"/3", "10.00", "10.00", "3.33"},
       {"+2.5", "1", "1.00", "3.50"},
       {"*0.8", "$12.50", "12.50", "10.00"},
-      {"*0.8", "0.125", "0.13", "0.10"},       // revenue rounds half-up to cents first
-      {"*0.5", "0.05", "0.05", "0.03"},        // payout rounds half-up
+      {"*0.8", "0.125", "0.13", "0.10"},  // revenue rounds half-up to cents first
+      {"*0.5", "0.05", "0.05", "0.03"},   // payout rounds half-up
       {"*0.8", " 7 ", "7.00", "5.60"},
   };
   for (const Case& c : kCases) {
     World w({ValueGroup(1, c.modifier)});
     Call call = EndedCall(w);
     core::Result<PostbackResult> r = Post(call, w, {{"value", c.value}}, kEnd + 5000);
-    const std::string want = "conversion recorded completed converted group=1 revenue=" +
-                             c.want_revenue + " payout=" + c.want_payout +
-                             " late=0 deadline=600000 decided=5000 | "
-                             "completed@5000,converted@5000 timer=clear";
-    EXPECT_EQ(r ? r->status + " " + Conv(call) + " | " + Out(r->outcome) : r.error().message,
-              want)
+    const std::string want =
+        "conversion recorded completed converted group=1 revenue=" + c.want_revenue +
+        " payout=" + c.want_payout +
+        " late=0 deadline=600000 decided=5000 | "
+        "completed@5000,converted@5000 timer=clear";
+    EXPECT_EQ(r ? r->status + " " + Conv(call) + " | " + Out(r->outcome) : r.error().message, want)
         << "case modifier \"" << c.modifier << "\" value \"" << c.value << "\"";
   }
 }
@@ -532,9 +545,19 @@ TEST(PostedValueTest, FirstValueParameterCounts) {
   EXPECT_EQ(call.TagValues("value"), (std::vector<std::string>{"10.00", "20.00"}));
 }
 
+TEST(PostedValueTest, EmptyValueIsTagsOnly) {
+  World w({ValueGroup(1, "*0.8")});
+  Call call = EndedCall(w);
+  core::Result<PostbackResult> r = Post(call, w, {{"note", "x"}, {"value", ""}}, kEnd + 5000);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, "tags applied");
+  EXPECT_EQ(call.conversion.state, ConversionState::kAwaitingPostback);
+  EXPECT_TRUE(call.TagValues("value").empty());
+}
+
 TEST(PostedValueTest, MalformedValueIsAnErrorAndChangesNothing) {
-  const std::string kValues[] = {"abc", "", "-5", "+5", "1e3", "1,000", ".5", "5.", "1.2.3",
-                                 "10 USD", "1000000000000.01"};
+  const std::string kValues[] = {
+      "abc", "-5", "+5", "1e3", "1,000", ".5", "5.", "1.2.3", "10 USD", "1000000000000.01"};
   for (bool live : {false, true}) {
     for (const std::string& value : kValues) {
       World w({ValueGroup(1, "*0.8")});
@@ -544,8 +567,8 @@ TEST(PostedValueTest, MalformedValueIsAnErrorAndChangesNothing) {
       core::Result<PostbackResult> r =
           Post(call, w, {{"note", "x"}, {"value", value}}, kEnd + 5000);
       EXPECT_TRUE(!r && r.error().code == core::ErrorCode::kInvalidArgument &&
-                  r.error().field == "value" && Conv(call) == before &&
-                  call.tags.size() == tags && !call.early_postback)
+                  r.error().field == "value" && Conv(call) == before && call.tags.size() == tags &&
+                  !call.early_postback)
           << "case value \"" << value << "\"" << (live ? " (live)" : "") << ": "
           << (r ? r->status : r.error().message) << " " << Conv(call);
     }
@@ -630,13 +653,29 @@ TEST(EarlyPostbackTest, KeptAndAppliedAtTheEnd) {
     std::string want_end;
   };
   const Case kCases[] = {
-      {"value while answered", ValueGroup(1, "*0.8"), true, true, {{"value", "25.00"}},
+      {"value while answered",
+       ValueGroup(1, "*0.8"),
+       true,
+       true,
+       {{"value", "25.00"}},
        "completed converted group=1 revenue=25.00 payout=20.00 late=0 deadline=- decided=0"},
-      {"value while routed", ValueGroup(1, "-5*0.5"), true, false, {{"value", "100"}},
+      {"value while routed",
+       ValueGroup(1, "-5*0.5"),
+       true,
+       false,
+       {{"value", "100"}},
        "completed converted group=1 revenue=100.00 payout=47.50 late=0 deadline=- decided=0"},
-      {"value before routing", ValueGroup(1), false, false, {{"value", "3"}},
+      {"value before routing",
+       ValueGroup(1),
+       false,
+       false,
+       {{"value", "3"}},
        "completed converted group=1 revenue=3.00 payout=3.00 late=0 deadline=- decided=0"},
-      {"keyword", TriggerGroup(1, "sale", "40.00", "30.00"), true, true, {{"result", "SALE"}},
+      {"keyword",
+       TriggerGroup(1, "sale", "40.00", "30.00"),
+       true,
+       true,
+       {{"result", "SALE"}},
        "completed converted group=1 revenue=40.00 payout=30.00 late=0 deadline=- decided=0"},
   };
   for (const Case& c : kCases) {
@@ -658,9 +697,9 @@ TEST(EarlyPostbackTest, KeptAndAppliedAtTheEnd) {
         << "case " << c.name << ": " << (again ? again->status : again.error().message);
 
     const Outcome end = End(call, w);
-    EXPECT_EQ(Conv(call) + " | " + Out(end) + " | early kept: " +
-                  (call.early_postback ? "yes" : "no"),
-              c.want_end + " | ended@0,completed@0,converted@0 timer=keep | early kept: no")
+    EXPECT_EQ(
+        Conv(call) + " | " + Out(end) + " | early kept: " + (call.early_postback ? "yes" : "no"),
+        c.want_end + " | ended@0,completed@0,converted@0 timer=keep | early kept: no")
         << "case " << c.name;
     // And after the end, too.
     core::Result<PostbackResult> after = Post(call, w, c.params, kEnd + 1000);
@@ -765,7 +804,9 @@ TEST(FireDeadlineTest, DoesNothingToCallsThatAreNotWaiting) {
     World w(c.groups);
     Call call = LiveCall(w);
     if (c.end) End(call, w);
-    if (!c.postback.empty()) ASSERT_TRUE(Post(call, w, c.postback, kEnd + 1000));
+    if (!c.postback.empty()) {
+      ASSERT_TRUE(Post(call, w, c.postback, kEnd + 1000));
+    }
     const std::string before = Conv(call);
     const Outcome out = FireDeadline(call, w.Ctx(kEnd + 100'000'000));
     EXPECT_TRUE(!out.changed && out.effects.empty() && out.timer == Outcome::Timer::kKeep &&
@@ -846,8 +887,7 @@ TEST(SeedTest, TagDataDoesNotTriggerANonConversionBeforeTheTimeout) {
   EXPECT_EQ(Triggers(effects), "");
   EXPECT_EQ(call.conversion.state, ConversionState::kAwaitingPostback);
   EXPECT_EQ(call.TagValues("step"), (std::vector<std::string>{"1000", "60000", "599999"}));
-  EXPECT_EQ(Triggers(FireDeadline(call, w.Ctx(kEnd + 600'000)).effects),
-            "completed,not_converted");
+  EXPECT_EQ(Triggers(FireDeadline(call, w.Ctx(kEnd + 600'000)).effects), "completed,not_converted");
 }
 
 // ---- The race between the deadline and a conversion.
@@ -858,8 +898,8 @@ TEST(SeedTest, TagDataDoesNotTriggerANonConversionBeforeTheTimeout) {
 TEST(ConversionRaceTest, DeadlineAndConversionDecideOnce) {
   std::vector<std::unique_ptr<World>> worlds;
   for (int64_t timeout : {1, 30, 600, 86'400}) {
-    worlds.push_back(std::make_unique<World>(std::vector<ConversionGroup>{
-        ValueGroup(1, "*0.8", "", timeout)}));
+    worlds.push_back(
+        std::make_unique<World>(std::vector<ConversionGroup>{ValueGroup(1, "*0.8", "", timeout)}));
   }
   std::mt19937_64 rng(20240611);
   for (int i = 0; i < 5000; ++i) {
@@ -879,8 +919,9 @@ TEST(ConversionRaceTest, DeadlineAndConversionDecideOnce) {
                        call.conversion.state != ConversionState::kPending) ||
                       (c == ConversionState::kNotConverted &&
                        call.conversion.state == ConversionState::kConverted);
-      if (!ok) problems += std::string(" state ") + ToString(c) + " -> " +
-                           ToString(call.conversion.state) + ";";
+      if (!ok)
+        problems +=
+            std::string(" state ") + ToString(c) + " -> " + ToString(call.conversion.state) + ";";
     };
     auto fire = [&](core::Millis now) {
       const Status s = call.status;
@@ -912,19 +953,16 @@ TEST(ConversionRaceTest, DeadlineAndConversionDecideOnce) {
     post(d + 2000, "99.00");
 
     const bool want_late = fire_first && fire_at >= d;
-    const std::string want = std::string(want_late ? "completed,not_converted,converted"
-                                                   : "completed,converted") +
-                             " completed converted revenue=10.00 payout=8.00 late=" +
-                             (want_late ? "1" : "0");
-    const std::string got = Triggers(effects) + " " + ToString(call.status) + " " +
-                            ToString(call.conversion.state) +
-                            " revenue=" + Str(call.conversion.revenue) +
-                            " payout=" + Str(call.conversion.payout) +
-                            " late=" + (call.conversion.late ? "1" : "0") + problems;
+    const std::string want =
+        std::string(want_late ? "completed,not_converted,converted" : "completed,converted") +
+        " completed converted revenue=10.00 payout=8.00 late=" + (want_late ? "1" : "0");
+    const std::string got =
+        Triggers(effects) + " " + ToString(call.status) + " " + ToString(call.conversion.state) +
+        " revenue=" + Str(call.conversion.revenue) + " payout=" + Str(call.conversion.payout) +
+        " late=" + (call.conversion.late ? "1" : "0") + problems;
     ASSERT_EQ(got, want) << "case " << i << ": " << (fire_first ? "deadline" : "postback")
-                         << " first, deadline at d" << (fire_at - d >= 0 ? "+" : "")
-                         << fire_at - d << ", postback at d" << (post_at - d >= 0 ? "+" : "")
-                         << post_at - d;
+                         << " first, deadline at d" << (fire_at - d >= 0 ? "+" : "") << fire_at - d
+                         << ", postback at d" << (post_at - d >= 0 ? "+" : "") << post_at - d;
   }
 }
 

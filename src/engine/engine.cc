@@ -20,8 +20,14 @@ core::Result<void> ValidateTag(std::string_view key, std::string_view value) {
   if (!core::IsValidUtf8(key) || !core::IsValidUtf8(value)) {
     return core::InvalidArgument("tags must be valid UTF-8", std::string(key));
   }
-  for (unsigned char c : key) {
-    if (c < 0x20 || c == 0x7f || c == '[' || c == ']' || c == ',' || c == ':') {
+  for (size_t i = 0; i < key.size(); ++i) {
+    const auto c = static_cast<unsigned char>(key[i]);
+    const auto next = i + 1 < key.size() ? static_cast<unsigned char>(key[i + 1]) : 0;
+    const auto third = i + 2 < key.size() ? static_cast<unsigned char>(key[i + 2]) : 0;
+    const bool c1_control = c == 0xc2 && next >= 0x80 && next <= 0x9f;         // U+0080-U+009F
+    const bool line_sep = c == 0xe2 && next == 0x80 && (third == 0xa8 || third == 0xa9);  // U+2028/9
+    if (c < 0x20 || c == 0x7f || c1_control || line_sep || c == '[' || c == ']' || c == ',' ||
+        c == ':') {
       return core::InvalidArgument(
           "tag keys must not contain control characters, brackets, commas or colons");
     }

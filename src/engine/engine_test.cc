@@ -172,7 +172,7 @@ TEST(ValidateTagTest, AcceptsAndRefuses) {
       {"a", "", true},  // an empty value is a valid tag (the postback layer drops it)
       {k255, "v", true},
       {"k", std::string(255, 'v'), true},
-      {e254 + "a", "v", true},         // 255 bytes of UTF-8
+      {e254 + "a", "v", true},          // 255 bytes of UTF-8
       {e254 + "\xc3\xa9", "v", false},  // 256 bytes
       {"k", e254 + "\xc3\xa9", false},
       {"", "v", false},
@@ -180,25 +180,25 @@ TEST(ValidateTagTest, AcceptsAndRefuses) {
       {"k", std::string(256, 'v'), false},
       {"k\xc3\xa9y", "caf\xc3\xa9", true},  // multi-byte UTF-8 in key and value
       {"emoji", "\xf0\x9f\x93\x9e", true},
-      {"k\xff", "v", false},               // not UTF-8
+      {"k\xff", "v", false},  // not UTF-8
       {"k", "v\xff", false},
-      {"k", "\xc3", false},                // truncated sequence
-      {"k", "\xc0\xaf", false},            // overlong encoding
-      {"k", "\xed\xa0\x80", false},        // UTF-16 surrogate
-      {"k", "\xf4\x90\x80\x80", false},    // beyond U+10FFFF
-      {"a\tb", "v", false},                // control characters in keys
+      {"k", "\xc3", false},              // truncated sequence
+      {"k", "\xc0\xaf", false},          // overlong encoding
+      {"k", "\xed\xa0\x80", false},      // UTF-16 surrogate
+      {"k", "\xf4\x90\x80\x80", false},  // beyond U+10FFFF
+      {"a\tb", "v", false},              // control characters in keys
       {"a\nb", "v", false},
       {std::string("a\0b", 3), "v", false},
       {"a\x1f", "v", false},
       {"a\x7f", "v", false},
-      {"a[b", "v", false},                 // brackets, commas, colons: filter and token syntax
+      {"a[b", "v", false},  // brackets, commas, colons: filter and token syntax
       {"a]b", "v", false},
       {"a,b", "v", false},
       {"a:b", "v", false},
-      {"a b", "v", true},                  // a space is printable
-      {"k", "line1\nline2\ttab", true},    // values are free text
+      {"a b", "v", true},                // a space is printable
+      {"k", "line1\nline2\ttab", true},  // values are free text
       {"k", "a,b:[c]", true},
-      {"system_buyer_id", "1", false},     // reserved
+      {"system_buyer_id", "1", false},  // reserved
       {"system_", "1", false},
       {"system_anything", "1", false},
       {"caller_number", "+15550000000", false},
@@ -212,8 +212,19 @@ TEST(ValidateTagTest, AcceptsAndRefuses) {
     const bool refused_well = !r && r.error().code == core::ErrorCode::kInvalidArgument;
     EXPECT_TRUE(c.want_ok ? r.has_value() : refused_well)
         << "case key \"" << c.key << "\" (" << c.key.size() << " bytes) value \"" << c.value
-        << "\" (" << c.value.size() << " bytes): "
-        << (r ? std::string("accepted") : "refused: " + r.error().message);
+        << "\" (" << c.value.size()
+        << " bytes): " << (r ? std::string("accepted") : "refused: " + r.error().message);
+  }
+}
+
+// Keys are printable UTF-8: the C1 controls U+0080-U+009F (two bytes in UTF-8) and the
+// line/paragraph separators are refused like ASCII controls.
+TEST(ValidateTagTest, RefusesNonAsciiControlCharactersInKeys) {
+  // U+0080, U+0085 (next line), U+009F, U+2028, U+2029; the last one starts the key.
+  const std::string kKeys[] = {"a\xc2\x80",     "a\xc2\x85",     "a\xc2\x9f",
+                               "a\xe2\x80\xa8", "a\xe2\x80\xa9", "\xc2\x85z"};
+  for (const std::string& key : kKeys) {
+    EXPECT_FALSE(ValidateTag(key, "v").has_value()) << "case key \"" << key << "\"";
   }
 }
 
@@ -226,11 +237,11 @@ TEST(AddTagTest, DedupesExactPairsAndKeepsOrder) {
     bool want_added;
   };
   const Step kSteps[] = {
-      {"state", "CA", true},  {"state", "NY", true},   {"state", "CA", false},
+      {"state", "CA", true}, {"state", "NY", true},  {"state", "CA", false},
       {"State", "CA", true},  // keys are case-sensitive
       {"state", "ca", true},  // ... and so are values
-      {"city", "CA", true},   {"state", "NY", false},  {"state", "", true},
-      {"state", "", false},   {"state", "TX", true},
+      {"city", "CA", true},  {"state", "NY", false}, {"state", "", true},
+      {"state", "", false},  {"state", "TX", true},
   };
   Call call;
   int i = 0;
@@ -288,19 +299,33 @@ TEST(StartCallTest, Variants) {
     std::string want_tags;
   };
   const Case kCases[] = {
-      {"no number, explicit publisher", false, kOtherPublisherId, kCaller, {},
+      {"no number, explicit publisher",
+       false,
+       kOtherPublisherId,
+       kCaller,
+       {},
        "system_campaign_id=10/system; system_publisher_id=21/system; "
        "caller_number=+15551234567/system"},
-      {"explicit publisher overrides the number's", true, kOtherPublisherId, kCaller, {},
+      {"explicit publisher overrides the number's",
+       true,
+       kOtherPublisherId,
+       kCaller,
+       {},
        "system_campaign_id=10/system; system_publisher_id=21/system; "
        "system_number_id=40/system; caller_number=+15551234567/system; "
        "ad_group=brand/number; source=google/number"},
-      {"anonymous caller: no caller_number tag", true, std::nullopt, "", {},
+      {"anonymous caller: no caller_number tag",
+       true,
+       std::nullopt,
+       "",
+       {},
        "system_campaign_id=10/system; system_publisher_id=20/system; "
        "system_number_id=40/system; ad_group=brand/number; source=google/number"},
-      {"no number, no publisher", false, std::nullopt, "", {},
-       "system_campaign_id=10/system"},
-      {"edge tag repeating a number tag is kept once", true, std::nullopt, "",
+      {"no number, no publisher", false, std::nullopt, "", {}, "system_campaign_id=10/system"},
+      {"edge tag repeating a number tag is kept once",
+       true,
+       std::nullopt,
+       "",
        {{"source", "google"}, {"source", "bing"}},
        "system_campaign_id=10/system; system_publisher_id=20/system; "
        "system_number_id=40/system; ad_group=brand/number; source=google/number; "
@@ -334,10 +359,10 @@ TEST(RepeatCallerTest, CarriesTagsOfThePreviousCall) {
       {"utm_source", "fb", TagSource::kEdge, kT0 - 5000},
       {"bid", "12.50", TagSource::kPostback, kT0 - 4000},
       {"affiliate", "x", TagSource::kPublisher, kT0 - 4000},
-      {"first_visit", "yes", TagSource::kEdge, kT0 - 9000, true},    // carried before
+      {"first_visit", "yes", TagSource::kEdge, kT0 - 9000, true},  // carried before
       {"transfer", "+15550001111", TagSource::kPostback, kT0 - 9000, true},
-      {"utm_source", "fb", TagSource::kEdge, kT0 - 3000},              // twice in the input
-      {"zip", "90210", TagSource::kEdge, kT0 - 5000},                  // already on the call
+      {"utm_source", "fb", TagSource::kEdge, kT0 - 3000},  // twice in the input
+      {"zip", "90210", TagSource::kEdge, kT0 - 5000},      // already on the call
   };
   struct Case {
     bool carry_over_postback_tags;
@@ -392,8 +417,7 @@ TEST(RepeatCallerTest, PreviousCallWithoutTagsStillMakesARepeat) {
   Outcome out;
   const Call call = StartCall("u", in, PreviousCall{}, w.Ctx(), out);
   EXPECT_TRUE(call.repeat);
-  EXPECT_EQ(Describe(call.tags),
-            "system_campaign_id=10/system; caller_number=+15551234567/system");
+  EXPECT_EQ(Describe(call.tags), "system_campaign_id=10/system; caller_number=+15551234567/system");
 }
 
 // ---- Events.
@@ -439,7 +463,6 @@ TEST(ApplyEventTest, EachEventHappensOnce) {
   const Case kCases[] = {
       {"routed", Routed(kT0 + 1000), Routed(kT0 + 1000)},
       {"routed to another buyer", Routed(kT0 + 1000), Routed(kT0 + 2000, kBuyerB)},
-      {"routed without a buyer", Routed(kT0 + 1000), Routed(kT0 + 2000, std::nullopt)},
       {"answered", Answered(kT0 + 1000), Answered(kT0 + 1000)},
       {"answered later", Answered(kT0 + 1000), Answered(kT0 + 5000)},
       {"ended", Ended(kT0 + 9000), Ended(kT0 + 9000)},
@@ -458,8 +481,8 @@ TEST(ApplyEventTest, EachEventHappensOnce) {
       EXPECT_TRUE(first.changed && again && !again->changed && again->effects.empty() &&
                   again->new_tags.empty() && again->timer == Outcome::Timer::kKeep &&
                   before == after)
-          << "case " << c.name << " (postback group " << postback_group << "): "
-          << (again ? Triggers(*again) : again.error().message) << "; before " << before
+          << "case " << c.name << " (postback group " << postback_group
+          << "): " << (again ? Triggers(*again) : again.error().message) << "; before " << before
           << "; after " << after;
     }
   }
@@ -486,6 +509,13 @@ TEST(ApplyEventTest, RoutedRequiresABuyerOfTheAccount) {
         << "case " << c.name << ": " << (r ? std::string("accepted") : r.error().message);
     // A refused routed event does not count: a good one is still accepted.
     EXPECT_EQ(Triggers(Apply(call, w, Routed(kT0 + 2000, kBuyerB))), "routed") << c.name;
+    // Bad input is refused even when the event repeats, and still changes nothing.
+    const std::string routed = Lifecycle(call) + " " + Describe(call.tags);
+    r = ApplyEvent(call, Routed(kT0 + 3000, c.buyer), w.Ctx(kT0 + 3000));
+    EXPECT_TRUE(!r && r.error().field == "buyer_id" &&
+                Lifecycle(call) + " " + Describe(call.tags) == routed)
+        << "case " << c.name
+        << " repeated: " << (r ? "accepted, " + Triggers(*r) : r.error().message);
   }
 }
 
@@ -515,8 +545,8 @@ TEST(ApplyEventTest, OutOfOrderEventsNeverMoveStatusBackward) {
        "ended,routed,answered",
        "status=ended routed=1000 answered=2000 ended=60000 buyer=30 duration=42"},
       {"retries in between",
-       {Routed(kT0 + 1000), Ended(kT0 + 60'000), Routed(kT0 + 1000, kBuyerB),
-        Answered(kT0 + 2000), Ended(kT0 + 61'000), Answered(kT0 + 3000)},
+       {Routed(kT0 + 1000), Ended(kT0 + 60'000), Routed(kT0 + 1000, kBuyerB), Answered(kT0 + 2000),
+        Ended(kT0 + 61'000), Answered(kT0 + 3000)},
        "routed,ended,ended,ended,ended,ended",
        "routed,ended,answered",
        "status=ended routed=1000 answered=2000 ended=60000 buyer=30 duration=0"},
@@ -619,10 +649,10 @@ TEST(ApplyPostbackTest, RefusesBadInputAndChangesNothing) {
     const size_t tags_before = call.tags.size();
     core::Result<PostbackResult> r = ApplyPostback(call, c.params, w.Ctx(kT0 + 1000));
     const bool ok_as_wanted =
-        c.want_ok ? r && r->status == "tags applied" &&
-                        call.tags.size() == tags_before + c.params.size()
-                  : !r && r.error().code == core::ErrorCode::kInvalidArgument &&
-                        call.tags.size() == tags_before && !call.early_postback;
+        c.want_ok
+            ? r && r->status == "tags applied" && call.tags.size() == tags_before + c.params.size()
+            : !r && r.error().code == core::ErrorCode::kInvalidArgument &&
+                  call.tags.size() == tags_before && !call.early_postback;
     EXPECT_TRUE(ok_as_wanted) << "case " << c.name << ": "
                               << (r ? r->status : "refused: " + r.error().message) << ", "
                               << call.tags.size() - tags_before << " tags added";
@@ -676,8 +706,7 @@ TEST(ApplyPostbackTest, RefusesBeyondTheTagsACallMayHold) {
     EXPECT_TRUE(c.want_ok ? r && call.tags.size() == before + c.params
                           : !r && r.error().code == core::ErrorCode::kUnprocessable &&
                                 call.tags.size() == before)
-        << "case " << c.params << " params: "
-        << (r ? r->status : "refused: " + r.error().message);
+        << "case " << c.params << " params: " << (r ? r->status : "refused: " + r.error().message);
   }
 }
 

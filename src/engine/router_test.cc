@@ -27,9 +27,12 @@ constexpr Id kForeign = 90;  // a buyer of another account
 constexpr Id kMissing = 91;  // listed by the campaign, absent from the snapshot
 
 struct BuyerSpec {
+  BuyerSpec(Id id, int64_t priority = 1, int64_t weight = 1,  // NOLINT: implicit for tables
+            std::optional<int64_t> cap = std::nullopt)
+      : id(id), priority(priority), weight(weight), cap(cap) {}
   Id id;
-  int64_t priority = 1;
-  int64_t weight = 1;
+  int64_t priority;
+  int64_t weight;
   std::optional<int64_t> cap;
 };
 
@@ -180,9 +183,8 @@ TEST(ChooseBuyerTest, ConcurrencyCaps) {
 }
 
 TEST(ChooseBuyerTest, UnknownCampaignChoosesNobody) {
-  World w({{kA, 1}});
-  EXPECT_EQ(ChooseBuyer(NewCall(/*campaign_id=*/99), std::nullopt, {}, 0, w.Ctx()),
-            std::nullopt);
+  World w({BuyerSpec(kA, 1)});
+  EXPECT_EQ(ChooseBuyer(NewCall(/*campaign_id=*/99), std::nullopt, {}, 0, w.Ctx()), std::nullopt);
   Call foreign = NewCall();
   foreign.account_id = kOtherAccountId;  // the campaign is not this account's
   EXPECT_EQ(ChooseBuyer(foreign, std::nullopt, {}, 0, w.Ctx()), std::nullopt);
@@ -202,35 +204,98 @@ TEST(ChooseBuyerTest, RepeatCallers) {
   const std::vector<BuyerSpec> kTiers = {{kA, 1}, {kB, 2, 1}, {kC, 2, 3}, {kD, 3}};
   const std::vector<uint64_t> kRandoms = {0, 1, 2, 3, 4, 5, 6, 7, 1001};
   const RepeatCase kCases[] = {
-      {"same_buyer: last buyer again", RepeatRoute::kSameBuyer, kTiers, {}, Previous(kD),
-       kRandoms, "D"},
-      {"same_buyer: last buyer at its cap, usual routing", RepeatRoute::kSameBuyer,
-       {{kA, 1}, {kD, 3, 1, 1}}, {{kD, 1}}, Previous(kD), kRandoms, "A"},
-      {"same_buyer: last buyer no longer on the campaign", RepeatRoute::kSameBuyer, kTiers, {},
-       Previous(77), kRandoms, "A"},
-      {"same_buyer: previous call had no buyer", RepeatRoute::kSameBuyer, kTiers, {},
-       Previous(std::nullopt), kRandoms, "A"},
-      {"same_buyer: not a repeat", RepeatRoute::kSameBuyer, kTiers, {}, std::nullopt, kRandoms,
+      {"same_buyer: last buyer again",
+       RepeatRoute::kSameBuyer,
+       kTiers,
+       {},
+       Previous(kD),
+       kRandoms,
+       "D"},
+      {"same_buyer: last buyer at its cap, usual routing",
+       RepeatRoute::kSameBuyer,
+       {{kA, 1}, {kD, 3, 1, 1}},
+       {{kD, 1}},
+       Previous(kD),
+       kRandoms,
        "A"},
-      {"new_buyer: skips the last buyer", RepeatRoute::kNewBuyer, kTiers, {}, Previous(kA),
-       {0, 4, 8, 1000}, "B"},
-      {"new_buyer: skips the last buyer, weights of the rest", RepeatRoute::kNewBuyer, kTiers,
-       {}, Previous(kA), {1, 2, 3, 5, 6, 7, 1001}, "C"},
-      {"new_buyer: skips the last buyer within a tier", RepeatRoute::kNewBuyer,
-       {{kB, 1, 1}, {kC, 1, 3}}, {}, Previous(kC), kRandoms, "B"},
-      {"new_buyer: the last buyer when nobody else can", RepeatRoute::kNewBuyer,
-       {{kA, 1}, {kB, 2, 1, 1}, {kC, 3, 1, 1}}, {{kB, 1}, {kC, 1}}, Previous(kA), kRandoms,
+      {"same_buyer: last buyer no longer on the campaign",
+       RepeatRoute::kSameBuyer,
+       kTiers,
+       {},
+       Previous(77),
+       kRandoms,
        "A"},
-      {"new_buyer: last buyer at its cap too", RepeatRoute::kNewBuyer,
-       {{kA, 1, 1, 1}, {kB, 2, 1, 1}}, {{kA, 1}, {kB, 1}}, Previous(kA), kRandoms, "nobody"},
-      {"new_buyer: previous call had no buyer", RepeatRoute::kNewBuyer, kTiers, {},
-       Previous(std::nullopt), kRandoms, "A"},
-      {"new_buyer: not a repeat", RepeatRoute::kNewBuyer, kTiers, {}, std::nullopt, kRandoms,
+      {"same_buyer: previous call had no buyer",
+       RepeatRoute::kSameBuyer,
+       kTiers,
+       {},
+       Previous(std::nullopt),
+       kRandoms,
        "A"},
-      {"any: the last buyer means nothing", RepeatRoute::kAny, kTiers, {}, Previous(kD),
-       kRandoms, "A"},
-      {"any: last buyer can be chosen again", RepeatRoute::kAny, kTiers, {}, Previous(kA),
-       kRandoms, "A"},
+      {"same_buyer: not a repeat",
+       RepeatRoute::kSameBuyer,
+       kTiers,
+       {},
+       std::nullopt,
+       kRandoms,
+       "A"},
+      {"new_buyer: skips the last buyer",
+       RepeatRoute::kNewBuyer,
+       kTiers,
+       {},
+       Previous(kA),
+       {0, 4, 8, 1000},
+       "B"},
+      {"new_buyer: skips the last buyer, weights of the rest",
+       RepeatRoute::kNewBuyer,
+       kTiers,
+       {},
+       Previous(kA),
+       {1, 2, 3, 5, 6, 7, 1001},
+       "C"},
+      {"new_buyer: skips the last buyer within a tier",
+       RepeatRoute::kNewBuyer,
+       {{kB, 1, 1}, {kC, 1, 3}},
+       {},
+       Previous(kC),
+       kRandoms,
+       "B"},
+      {"new_buyer: the last buyer when nobody else can",
+       RepeatRoute::kNewBuyer,
+       {{kA, 1}, {kB, 2, 1, 1}, {kC, 3, 1, 1}},
+       {{kB, 1}, {kC, 1}},
+       Previous(kA),
+       kRandoms,
+       "A"},
+      {"new_buyer: last buyer at its cap too",
+       RepeatRoute::kNewBuyer,
+       {{kA, 1, 1, 1}, {kB, 2, 1, 1}},
+       {{kA, 1}, {kB, 1}},
+       Previous(kA),
+       kRandoms,
+       "nobody"},
+      {"new_buyer: previous call had no buyer",
+       RepeatRoute::kNewBuyer,
+       kTiers,
+       {},
+       Previous(std::nullopt),
+       kRandoms,
+       "A"},
+      {"new_buyer: not a repeat", RepeatRoute::kNewBuyer, kTiers, {}, std::nullopt, kRandoms, "A"},
+      {"any: the last buyer means nothing",
+       RepeatRoute::kAny,
+       kTiers,
+       {},
+       Previous(kD),
+       kRandoms,
+       "A"},
+      {"any: last buyer can be chosen again",
+       RepeatRoute::kAny,
+       kTiers,
+       {},
+       Previous(kA),
+       kRandoms,
+       "A"},
   };
   for (const RepeatCase& c : kCases) {
     World w(c.buyers, c.route);
