@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include "app/app.h"
@@ -56,8 +58,16 @@ int main(int argc, char** argv) {
   CLI::App cli{"callpost: pay-per-call buyer postbacks, call keys, conversions and webhooks.",
                "callpost"};
   cli.set_version_flag("--version", kVersion);
-  cli.set_config("--config", "", "Read options from a TOML file (keys as the long flags)")
-      ->envname("CALLPOST_CONFIG");
+  // CLI11 reads the config file before environment variables, so CALLPOST_CONFIG is applied
+  // here, as the option's default.
+  const char* config_env = std::getenv("CALLPOST_CONFIG");
+  if (config_env != nullptr && !std::filesystem::exists(config_env)) {
+    std::cerr << "callpost: CALLPOST_CONFIG names " << config_env << ", which does not exist\n";
+    return 2;
+  }
+  cli.set_config("--config", config_env ? config_env : "",
+                 "Read options from a TOML file: [serve] and [accounts.create] sections with the "
+                 "long flags as keys (env: CALLPOST_CONFIG)");
   cli.require_subcommand(1);
   cli.footer(
       "Every flag also reads an environment variable (CALLPOST_LISTEN, CALLPOST_DATA_DIR, ...)\n"

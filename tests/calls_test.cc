@@ -55,6 +55,29 @@ TEST(Calls, StartRouteAndEvents) {
                                                 "completed", "not_converted"}));
 }
 
+TEST(Calls, RepeatedStartWithTheSameEdgeIdIsOneCall) {
+  Server s;
+  MakeFixture(s);
+  json::object body{{"number", "+18005550100"}, {"caller_number", "+15551230000"},
+                    {"route", true}, {"edge_call_id", "a84b4c76e66710@pbx"}};
+  HttpResponse first = s.Api("POST", "/api/v1/calls", body);
+  ASSERT_EQ(first.status, 201) << first.body;
+  HttpResponse again = s.Api("POST", "/api/v1/calls", body);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.json().at("uuid"), first.json().at("uuid"));
+  EXPECT_EQ(again.json().at("key"), first.json().at("key"));
+  EXPECT_EQ(again.json().at("route"), first.json().at("route"));
+  // The Idempotency-Key header does the same.
+  HttpResponse h1 = Http("POST", s.url("/api/v1/calls"), R"({"number":"+18005550100"})",
+                         {"Authorization: Bearer " + s.api_key(), "Idempotency-Key: retry-1"});
+  HttpResponse h2 = Http("POST", s.url("/api/v1/calls"), R"({"number":"+18005550100"})",
+                         {"Authorization: Bearer " + s.api_key(), "Idempotency-Key: retry-1"});
+  EXPECT_EQ(h1.status, 201);
+  EXPECT_EQ(h2.status, 200);
+  EXPECT_EQ(h1.json().at("uuid"), h2.json().at("uuid"));
+  EXPECT_EQ(s.Api("GET", "/api/v1/calls").json().at("data").as_array().size(), 2u);
+}
+
 TEST(Calls, OutOfOrderEventsMoveForwardOnly) {
   Server s;
   Fixture f = MakeFixture(s);

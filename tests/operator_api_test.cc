@@ -69,6 +69,8 @@ TEST(OperatorApi, ValidationNamesTheField) {
       {"/api/v1/publishers", {{"name", ""}}, 400, "name"},
       {"/api/v1/publishers", {{"name", "x"}, {"colour", "red"}}, 400, "colour"},
       {"/api/v1/publishers", {{"name", 7}}, 400, "name"},
+      {"/api/v1/numbers", {{"number", "+18005550198"}, {"campaign_id", f.campaign},
+                           {"tags", {{"system_buyer_id", "9"}}}}, 400, "tags.system_buyer_id"},
       {"/api/v1/buyers", {{"name", "b"}, {"destination", "not a phone"}}, 400, "destination"},
       {"/api/v1/buyers", {{"name", "b"}, {"destination", "+15551234567"}, {"concurrency_cap", 0}},
        400, "concurrency_cap"},
@@ -146,6 +148,11 @@ TEST(OperatorApi, ConversionGroupsInOrderWithInstructions) {
   EXPECT_EQ(s.Api("GET", "/api/v1/conversion_groups/" + std::to_string(id)).status, 200);
   EXPECT_EQ(s.Api("PATCH", base + "/" + std::to_string(id), json::object{{"position", 5}})
                 .json().at("position"), 5);
+  // Changing a group's type needs the new type's fields.
+  int64_t vid = value.json().at("id").as_int64();
+  HttpResponse retyped = s.Api("PATCH", base + "/" + std::to_string(vid), json::object{{"type", "duration"}});
+  EXPECT_EQ(retyped.status, 400) << retyped.body;
+  EXPECT_EQ(s.Api("PATCH", base + "/" + std::to_string(vid), json::object{{"name", ""}}).status, 400);
   EXPECT_EQ(s.Api("DELETE", base + "/" + std::to_string(id)).status, 204);
   EXPECT_EQ(s.Api("GET", base).json().at("data").as_array().size(), 2u);
 }

@@ -40,7 +40,7 @@ TEST(Postbacks, MethodsAndBodies) {
                            {"Content-Type: application/x-www-form-urlencoded"});
   ASSERT_EQ(form.status, 200) << form.body;
   HttpResponse js = Http("POST", s.url("/calls/" + c.uuid + "/postback"),
-                         R"({"key":")" + c.key + R"(","a":"2","n":3,"ok":true,"list":["x","y"]})",
+                         R"({"key":")" + c.key + R"(","a":"2","n":3,"d":12.5,"ok":true,"list":["x","y"]})",
                          {"Content-Type: application/json"});
   ASSERT_EQ(js.status, 200) << js.body;
   HttpResponse head = Http("HEAD", base + "&h=1");
@@ -56,6 +56,7 @@ TEST(Postbacks, MethodsAndBodies) {
   EXPECT_EQ(tags.at("b"), "two words");
   EXPECT_EQ(tags.at("c"), "\xc3\xa9");
   EXPECT_EQ(tags.at("n"), "3");
+  EXPECT_EQ(tags.at("d"), "12.5");
   EXPECT_EQ(tags.at("ok"), "true");
   EXPECT_EQ(tags.at("list"), "x,y");
   EXPECT_EQ(tags.at("h"), "1");

@@ -39,6 +39,17 @@ void ReadMoney(FieldReader& r, std::string_view name, core::Money& out, bool req
   out = *m;
 }
 
+// A message from a core parser, without its own "matches: " style prefix (the field reader
+// adds the field's name).
+std::string WithoutPrefix(const std::string& message) {
+  for (std::string_view prefix : {"matches: ", "payout modifier: "}) {
+    if (message.rfind(prefix, 0) == 0) return message.substr(prefix.size());
+  }
+  return message;
+}
+
+bool ReservedTagKey(std::string_view k) { return k.rfind("system_", 0) == 0 || k == "caller_number"; }
+
 bool ValidTagKey(std::string_view k) {
   if (k.empty() || k.size() > 255) return false;
   for (char c : k) {
@@ -93,7 +104,7 @@ const char* ToString(ConversionType t) {
 core::Result<Publisher> Decode(const json::object& o, Publisher p, const DecodeContext& c) {
   FieldReader r(o);
   IgnoreMeta(r);
-  r.String("name", p.name, c.creating);
+  r.String("name", p.name, c.creating, 255, true);
   r.String("external_id", p.external_id, false);
   return Done(r, std::move(p));
 }
@@ -101,7 +112,7 @@ core::Result<Publisher> Decode(const json::object& o, Publisher p, const DecodeC
 core::Result<Buyer> Decode(const json::object& o, Buyer b, const DecodeContext& c) {
   FieldReader r(o);
   IgnoreMeta(r);
-  r.String("name", b.name, c.creating);
+  r.String("name", b.name, c.creating, 255, true);
   std::string dest = b.destination;
   r.String("destination", dest, c.creating, 512);
   if (r.ok() && dest != b.destination) {
@@ -126,7 +137,7 @@ core::Result<Buyer> Decode(const json::object& o, Buyer b, const DecodeContext& 
 core::Result<Campaign> Decode(const json::object& o, Campaign k, const DecodeContext& c) {
   FieldReader r(o);
   IgnoreMeta(r);
-  r.String("name", k.name, c.creating);
+  r.String("name", k.name, c.creating, 255, true);
   if (const auto* v = r.Raw("buyers"); v != nullptr && !v->is_null()) {
     if (!v->is_array()) {
       r.Fail("buyers", "must be a list");
@@ -212,6 +223,8 @@ core::Result<Number> Decode(const json::object& o, Number n, const DecodeContext
         std::string field = "tags." + std::string(kv.key());
         if (!ValidTagKey(kv.key())) {
           r.Fail(field, "tag keys are 1-255 characters of letters, digits, _ - .");
+        } else if (ReservedTagKey(kv.key())) {
+          r.Fail(field, "system_* and caller_number are set by callpost");
         } else if (!kv.value().is_string() || kv.value().get_string().size() > 255 ||
                    !core::IsValidUtf8(kv.value().get_string())) {
           r.Fail(field, "must be a string of at most 255 bytes of UTF-8");
@@ -231,14 +244,17 @@ core::Result<ConversionGroup> Decode(const json::object& o, ConversionGroup g,
   IgnoreMeta(r);
   r.Ignore("campaign_id");
   r.Ignore("postback_instructions");
-  r.String("name", g.name, c.creating);
+  r.String("name", g.name, c.creating, 255, true);
+  const ConversionType old_type = g.type;
   ReadEnum(r, "type", g.type, c.creating, kTypes);
+  // A new type needs its own fields, as on create.
+  const bool fresh = c.creating || g.type != old_type;
   std::string matches = g.matches.text();
   r.String("matches", matches, false, 4096);
   if (r.ok()) {
     auto f = core::TagFilter::Parse(matches);
     if (!f) {
-      r.Fail("matches", f.error().message);
+      r.Fail("matches", WithoutPrefix(f.error().message));
     } else {
       g.matches = std::move(*f);
     }
@@ -246,7 +262,7 @@ core::Result<ConversionGroup> Decode(const json::object& o, ConversionGroup g,
   r.Int("position", g.position, false, 0, 1000000);
   switch (g.type) {
     case ConversionType::kDuration:
-      r.Int("seconds", g.seconds, c.creating, 0, 86400);
+      r.Int("seconds", g.seconds, fresh, 0, 86400);
       break;
     case ConversionType::kPostbackValue: {
       r.String("value_param", g.value_param, false, 64);
@@ -258,7 +274,7 @@ core::Result<ConversionGroup> Decode(const json::object& o, ConversionGroup g,
       if (r.ok()) {
         auto m = core::PayoutModifier::Parse(modifier);
         if (!m) {
-          r.Fail("payout_modifier", m.error().message);
+          r.Fail("payout_modifier", WithoutPrefix(m.error().message));
         } else {
           g.payout_modifier = std::move(*m);
         }
@@ -266,15 +282,15 @@ core::Result<ConversionGroup> Decode(const json::object& o, ConversionGroup g,
       break;
     }
     case ConversionType::kPostbackTrigger:
-      r.String("trigger", g.trigger, c.creating && g.trigger.empty(), 64);
+      r.String("trigger", g.trigger, fresh, 64);
       if (r.ok() && (g.trigger.empty() || !ValidTagKey(g.trigger) || g.trigger == "key")) {
         r.Fail("trigger", "must be a keyword of letters, digits, _ - . other than \"key\"");
       }
       break;
   }
   if (g.type != ConversionType::kPostbackValue) {
-    ReadMoney(r, "revenue", g.revenue, c.creating);
-    ReadMoney(r, "payout", g.payout, c.creating);
+    ReadMoney(r, "revenue", g.revenue, fresh);
+    ReadMoney(r, "payout", g.payout, fresh);
   }
   if (g.IsPostback()) {
     r.Int("postback_timeout_seconds", g.postback_timeout_seconds, false, 0, 30 * 86400);
@@ -287,7 +303,7 @@ core::Result<Account> Decode(const json::object& o, Account a, const DecodeConte
   FieldReader r(o);
   r.Ignore("id");
   r.Ignore("created_at");
-  r.String("name", a.name, c.creating);
+  r.String("name", a.name, c.creating, 255, true);
   r.Bool("carry_over_postback_tags", a.carry_over_postback_tags);
   r.Int("call_key_ttl_seconds", a.call_key_ttl_seconds, false, 60, 10LL * 366 * 86400);
   return Done(r, std::move(a));

@@ -18,7 +18,8 @@ void FieldReader::Fail(std::string_view name, std::string message) {
   if (!error_) error_ = core::InvalidArgument(FieldName(name) + ": " + message, FieldName(name));
 }
 
-void FieldReader::String(std::string_view name, std::string& out, bool required, size_t max_len) {
+void FieldReader::String(std::string_view name, std::string& out, bool required, size_t max_len,
+                         bool non_empty) {
   const auto* v = Raw(name);
   if (v == nullptr || v->is_null()) {
     if (required) Fail(name, "is required");
@@ -30,7 +31,7 @@ void FieldReader::String(std::string_view name, std::string& out, bool required,
     return Fail(name, "must be at most " + std::to_string(max_len) + " bytes");
   }
   if (!core::IsValidUtf8(s)) return Fail(name, "must be valid UTF-8");
-  if (required && s.empty()) return Fail(name, "must not be empty");
+  if ((required || non_empty) && s.empty()) return Fail(name, "must not be empty");
   out.assign(s.data(), s.size());
 }
 

@@ -19,7 +19,9 @@ class FieldReader {
 
   // Each reader leaves `out` unchanged when the field is absent (or null, for optionals);
   // `required` makes absence an error.
-  void String(std::string_view name, std::string& out, bool required, size_t max_len = 255);
+  // An empty string is refused when `required` (create) or `non_empty` (names on update).
+  void String(std::string_view name, std::string& out, bool required, size_t max_len = 255,
+              bool non_empty = false);
   void Int(std::string_view name, int64_t& out, bool required, int64_t min, int64_t max);
   void OptionalInt(std::string_view name, std::optional<int64_t>& out, int64_t min, int64_t max);
   void Bool(std::string_view name, bool& out);

@@ -54,6 +54,7 @@ struct Call {
   std::optional<Id> number_id;
   std::string number;  // the dialed tracking number, E.164, may be empty
   std::string caller_number;
+  std::string edge_call_id;  // the edge's own id for the call (SIP Call-ID, CPaaS call sid)
   bool repeat = false;
   Status status = Status::kStarted;
   core::Millis started_at = 0;

@@ -225,6 +225,7 @@ core::Result<PostbackResult> ApplyPostback(Call& call, const Params& params, con
   }
   if (conversion->kind == PostedConversion::kAlreadyConverted) {
     result.status = "already converted";  // the first conversion wins; nothing changes
+    result.tag_values.clear();
     return result;
   }
   for (const auto& [k, v] : result.tag_values) {

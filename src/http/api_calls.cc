@@ -98,6 +98,7 @@ void Api::CreateCall(const CtxPtr& ctx) {
   r.OptionalInt("publisher_id", publisher, 1, INT64_MAX);
   r.String("caller_number", caller, false, 32);
   r.Bool("route", req.route);
+  r.String("edge_call_id", req.edge_call_id, false, 255);
   ReadAt(r, req.at);
   auto tags = ReadEdgeTags(r.Raw("tags"));
   if (auto f = r.Finish(); !f) return ctx->Fail(f.error());
@@ -121,6 +122,14 @@ void Api::CreateCall(const CtxPtr& ctx) {
     }
     req.caller_number = *e164;
   }
+  if (req.edge_call_id.empty()) {
+    if (const std::string* k = ctx->request.FindHeader("Idempotency-Key")) {
+      if (k->size() > 255) {
+        return ctx->Fail(core::InvalidArgument("Idempotency-Key: at most 255 bytes"));
+      }
+      req.edge_call_id = *k;
+    }
+  }
   req.campaign_id = campaign;
   req.publisher_id = publisher;
   req.tags = std::move(*tags);
@@ -132,7 +141,7 @@ void Api::CreateCall(const CtxPtr& ctx) {
     }
     json::object o = CallJson(r->call, r->key);
     o["route"] = std::move(route);
-    ctx->Json(201, o);
+    ctx->Json(r->existing ? 200 : 201, o);
   });
 }
 

@@ -1,5 +1,7 @@
 #include "http/params.h"
 
+#include <cstdio>
+
 #include <boost/json.hpp>
 #include <boost/url/parse_query.hpp>
 #include <boost/url/pct_string_view.hpp>
@@ -54,8 +56,10 @@ core::Result<std::string> Scalar(const json::value& v, std::string_view key) {
     case json::kind::uint64:
       return std::to_string(v.get_uint64());
     case json::kind::double_: {
-      std::string s = json::serialize(v);
-      return s;
+      // 12.5 → "12.5": the shortest text that reads back as the same number.
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.15g", v.get_double());
+      return std::string(buf);
     }
     case json::kind::bool_:
       return std::string(v.get_bool() ? "true" : "false");

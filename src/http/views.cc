@@ -56,6 +56,7 @@ json::object CallJson(const engine::Call& call, const std::string& key) {
                  {"buyer_id", Opt(call.buyer_id)},
                  {"number_id", Opt(call.number_id)},
                  {"number", call.number},
+                 {"edge_call_id", call.edge_call_id.empty() ? json::value() : json::value(call.edge_call_id)},
                  {"repeat", call.repeat},
                  {"started_at", Time(call.started_at)},
                  {"routed_at", Time(call.routed_at)},

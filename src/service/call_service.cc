@@ -77,11 +77,28 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
   in.edge_tags = std::move(req.tags);
   const core::Millis now = clock_.Now();
   in.at = req.at.value_or(now);
+  std::string edge_call_id = std::move(req.edge_call_id);
   const uint64_t random = random_();
   auto out = std::make_shared<Slot<Started>>();
   store_.Write(
-      [this, snap, account, in, now, random, out, route = req.route](store::Writer& w) -> Result<void> {
+      [this, snap, account, in, now, random, out, route = req.route,
+       edge_call_id](store::Writer& w) -> Result<void> {
         engine::Context ctx{*snap, *account, now};
+        if (!edge_call_id.empty()) {
+          auto existing = w.FindCallByEdgeId(account->id, edge_call_id);
+          if (!existing) return std::move(existing).error();
+          if (*existing) {
+            Started again;
+            again.call = std::move(**existing);
+            again.existing = true;
+            if (again.call.buyer_id) {
+              const auto* b = config::Snapshot::Find(snap->buyers, account->id, *again.call.buyer_id);
+              if (b != nullptr) again.buyer = *b;
+            }
+            out->value = std::move(again);
+            return {};
+          }
+        }
         std::optional<engine::PreviousCall> previous;
         const auto& repeat = in.campaign->repeat_callers;
         if (repeat.enabled && !in.caller_number.empty()) {
@@ -93,6 +110,7 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
         engine::Outcome outcome;
         Started started;
         started.call = engine::StartCall(core::NewUuidV4(), in, previous, ctx, outcome);
+        started.call.edge_call_id = edge_call_id;
         if (route) {
           auto live = w.LiveCallsByBuyer(account->id);
           if (!live) return std::move(live).error();

@@ -27,12 +27,16 @@ struct StartRequest {
   engine::Params tags;
   bool route = false;
   std::optional<core::Millis> at;
+  // The edge's id for the call: a repeated start with the same id answers the call it made
+  // (Started::existing) instead of making another.
+  std::string edge_call_id;
 };
 
 struct Started {
   engine::Call call;
   std::string key;
   std::optional<config::Buyer> buyer;  // when routed
+  bool existing = false;               // a repeated start (same edge_call_id)
 };
 
 struct PostbackRequest {

@@ -8,16 +8,18 @@ namespace {
 
 constexpr const char* kMigrations[] = {
     // 1: accounts, keys, configuration, calls with tags, postback log, effects, deadlines.
+    // Ids are AUTOINCREMENT: an id is never handed out twice, so old calls keep pointing at
+    // the objects they were made with.
     R"sql(
 CREATE TABLE accounts (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   name TEXT NOT NULL,
   carry_over_postback_tags INTEGER NOT NULL DEFAULT 1,
   call_key_ttl_seconds INTEGER NOT NULL DEFAULT 2592000,
   created_at INTEGER NOT NULL
 );
 CREATE TABLE api_keys (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   account_id INTEGER NOT NULL REFERENCES accounts(id),
   name TEXT NOT NULL,
   prefix TEXT NOT NULL,
@@ -25,7 +27,7 @@ CREATE TABLE api_keys (
   created_at INTEGER NOT NULL
 );
 CREATE TABLE config_objects (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   account_id INTEGER NOT NULL REFERENCES accounts(id),
   kind TEXT NOT NULL,
   parent_id INTEGER NOT NULL DEFAULT 0,
@@ -41,7 +43,7 @@ CREATE TABLE config_version (
 );
 INSERT INTO config_version VALUES (1, 1);
 CREATE TABLE calls (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   uuid TEXT NOT NULL UNIQUE,
   account_id INTEGER NOT NULL,
   campaign_id INTEGER NOT NULL,
@@ -65,8 +67,11 @@ CREATE TABLE calls (
   conv_late INTEGER NOT NULL,
   deadline_at INTEGER,
   decided_at INTEGER,
-  early_postback BLOB
+  early_postback BLOB,
+  edge_call_id TEXT
 );
+CREATE UNIQUE INDEX calls_by_edge_id ON calls (account_id, edge_call_id)
+  WHERE edge_call_id IS NOT NULL;
 CREATE INDEX calls_by_account ON calls (account_id, id);
 CREATE INDEX calls_by_caller ON calls (account_id, campaign_id, caller_number, started_at);
 CREATE INDEX calls_live_by_buyer ON calls (buyer_id) WHERE status IN (1, 2);

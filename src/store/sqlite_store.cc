@@ -20,10 +20,12 @@ constexpr const char* kCallColumns =
     "id, uuid, account_id, campaign_id, publisher_id, buyer_id, number_id, number, "
     "caller_number, repeat, status, started_at, routed_at, answered_at, ended_at, "
     "duration_seconds, hung_up_by, conv_state, conv_group_id, revenue_cents, payout_cents, "
-    "conv_late, deadline_at, decided_at, early_postback";
+    "conv_late, deadline_at, decided_at, early_postback, edge_call_id";
 
 // Statements (constants: Db caches them by address).
 const std::string kSelectCallByUuid = std::string("SELECT ") + kCallColumns + " FROM calls WHERE uuid = ?";
+const std::string kSelectCallByEdgeId = std::string("SELECT ") + kCallColumns +
+    " FROM calls WHERE account_id = ? AND edge_call_id = ?";
 const std::string kSelectCalls = std::string("SELECT ") + kCallColumns +
     " FROM calls WHERE account_id = ?1 AND (?2 IS NULL OR campaign_id = ?2)"
     " AND (?3 IS NULL OR status = ?3)"
@@ -36,16 +38,16 @@ constexpr const char* kInsertCall =
     "INSERT INTO calls (uuid, account_id, campaign_id, publisher_id, buyer_id, number_id, number,"
     " caller_number, repeat, status, started_at, routed_at, answered_at, ended_at,"
     " duration_seconds, hung_up_by, conv_state, conv_group_id, revenue_cents, payout_cents,"
-    " conv_late, deadline_at, decided_at, early_postback)"
+    " conv_late, deadline_at, decided_at, early_postback, edge_call_id)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
-    " ?19, ?20, ?21, ?22, ?23, ?24)";
+    " ?19, ?20, ?21, ?22, ?23, ?24, ?26)";
 constexpr const char* kUpdateCall =
     "UPDATE calls SET uuid = ?1, account_id = ?2, campaign_id = ?3, publisher_id = ?4,"
     " buyer_id = ?5, number_id = ?6, number = ?7, caller_number = ?8, repeat = ?9, status = ?10,"
     " started_at = ?11, routed_at = ?12, answered_at = ?13, ended_at = ?14,"
     " duration_seconds = ?15, hung_up_by = ?16, conv_state = ?17, conv_group_id = ?18,"
     " revenue_cents = ?19, payout_cents = ?20, conv_late = ?21, deadline_at = ?22,"
-    " decided_at = ?23, early_postback = ?24 WHERE id = ?25";
+    " decided_at = ?23, early_postback = ?24, edge_call_id = ?26 WHERE id = ?25";
 constexpr const char* kInsertTag =
     "INSERT INTO call_tags (call_id, key, value, source, carried, at) VALUES (?, ?, ?, ?, ?, ?)";
 constexpr const char* kInsertEffect =
@@ -166,6 +168,7 @@ engine::Call ReadCall(const Stmt& s) {
   c.conversion.deadline_at = s.OptInt(22);
   c.conversion.decided_at = s.OptInt(23);
   if (!s.IsNull(24)) c.early_postback = DecodeParams(s.Text(24));
+  c.edge_call_id = s.Text(25);
   return c;
 }
 
@@ -219,6 +222,21 @@ class SqliteTxn final : public Writer {
     {
       Stmt s = db_.Prepare(kSelectCallByUuid.c_str());
       s.Bind(1, uuid);
+      if (s.Step()) call = ReadCall(s);
+      if (auto st = s.status(); !st) return std::move(st).error();
+    }
+    if (call) {
+      if (auto t = LoadTags(*call); !t) return std::move(t).error();
+    }
+    return call;
+  }
+
+  Result<std::optional<engine::Call>> FindCallByEdgeId(Id account_id,
+                                                       std::string_view edge_call_id) override {
+    std::optional<engine::Call> call;
+    {
+      Stmt s = db_.Prepare(kSelectCallByEdgeId.c_str());
+      s.Bind(1, account_id).Bind(2, edge_call_id);
       if (s.Step()) call = ReadCall(s);
       if (auto st = s.status(); !st) return std::move(st).error();
     }
@@ -375,6 +393,7 @@ class SqliteTxn final : public Writer {
       s.Bind(23, c.conversion.decided_at);
       if (c.early_postback) s.BindBlob(24, EncodeParams(*c.early_postback)); else s.BindNull(24);
       if (c.id != 0) s.Bind(25, c.id);
+      if (c.edge_call_id.empty()) s.BindNull(26); else s.Bind(26, c.edge_call_id);
       if (auto st = s.Run(); !st) return st;
       if (c.id == 0) c.id = sqlite3_last_insert_rowid(db_.handle());
     }

@@ -69,6 +69,9 @@ class Reader {
   virtual core::Result<std::vector<ConfigRow>> LoadConfigRows() = 0;
 
   virtual core::Result<std::optional<engine::Call>> FindCall(std::string_view uuid) = 0;
+  // The account's call with this edge id (see engine::Call::edge_call_id).
+  virtual core::Result<std::optional<engine::Call>> FindCallByEdgeId(
+      Id account_id, std::string_view edge_call_id) = 0;
   // Newest first, with tags.
   virtual core::Result<std::vector<engine::Call>> ListCalls(const CallFilter& filter) = 0;
   virtual core::Result<std::vector<PostbackLog>> ListPostbacks(Id call_id) = 0;
