@@ -442,7 +442,6 @@ asio::awaitable<void> Connection::Run(std::shared_ptr<Connection> self) {
     self->socket_.shutdown(tcp::socket::shutdown_send, ec);
     self->CloseNow();
   }
-  self->signal_.cancel();
   self->server_->Unregister(*self);
 }
 

@@ -29,7 +29,8 @@
 // named Content-Length, Transfer-Encoding or Connection in Response::headers are not sent (the
 // server frames the message itself), but "Connection: close" there makes the server close the
 // connection after the response. Responses to HEAD requests, and responses with head_only, carry
-// the Content-Length of their body but no body; 204 and 304 responses carry neither.
+// the Content-Length of their body but no body; 204 and 304 responses carry neither. A status
+// outside 100–999 is sent as 500.
 #pragma once
 
 #include <chrono>
