@@ -44,8 +44,8 @@ int Serve(const app::AppOptions& options) {
   }
   int sig = 0;
   sigwait(&signals, &sig);
-  spdlog::info(boost::json::serialize(
-      boost::json::object{{"msg", "shutting down"}, {"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}}));
+  spdlog::info(boost::json::serialize(boost::json::object{
+      {"msg", "shutting down"}, {"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}}));
   (*app)->Stop();
   app->reset();
   spdlog::shutdown();
@@ -88,18 +88,21 @@ int main(int argc, char** argv) {
       ->envname("CALLPOST_LISTEN")
       ->capture_default_str();
   add_store(serve);
-  serve->add_option("--public-url", options.public_url,
-                    "Base URL buyers reach this server at (postback instructions)")
+  serve
+      ->add_option("--public-url", options.public_url,
+                   "Base URL buyers reach this server at (postback instructions)")
       ->envname("CALLPOST_PUBLIC_URL");
-  serve->add_flag("--allow-private-webhooks", options.allow_private_webhooks,
-                  "Let webhooks reach loopback and private addresses (labs, tests)")
+  serve
+      ->add_flag("--allow-private-webhooks", options.allow_private_webhooks,
+                 "Let webhooks reach loopback and private addresses (labs, tests)")
       ->envname("CALLPOST_ALLOW_PRIVATE_WEBHOOKS");
   serve->add_option("--threads", options.threads, "HTTP threads (0 = one per core)")
       ->envname("CALLPOST_THREADS")
       ->check(CLI::Range(0, 256))
       ->capture_default_str();
-  serve->add_option("--secret", options.secret,
-                    "Call-key secret shared by all nodes (default: <data-dir>/secret, created once)")
+  serve
+      ->add_option("--secret", options.secret,
+                   "Call-key secret shared by all nodes (default: <data-dir>/secret, created once)")
       ->envname("CALLPOST_SECRET");
 
   CLI::App* accounts = cli.add_subcommand("accounts", "Manage accounts");
@@ -119,8 +122,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::cout << boost::json::serialize(boost::json::object{{"id", account->account.id},
-                                                             {"name", account->account.name},
-                                                             {"api_key", account->api_key}})
+                                                            {"name", account->account.name},
+                                                            {"api_key", account->api_key}})
               << std::endl;
     return 0;
   }

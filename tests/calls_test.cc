@@ -58,8 +58,10 @@ TEST(Calls, StartRouteAndEvents) {
 TEST(Calls, RepeatedStartWithTheSameEdgeIdIsOneCall) {
   Server s;
   MakeFixture(s);
-  json::object body{{"number", "+18005550100"}, {"caller_number", "+15551230000"},
-                    {"route", true}, {"edge_call_id", "a84b4c76e66710@pbx"}};
+  json::object body{{"number", "+18005550100"},
+                    {"caller_number", "+15551230000"},
+                    {"route", true},
+                    {"edge_call_id", "a84b4c76e66710@pbx"}};
   HttpResponse first = s.Api("POST", "/api/v1/calls", body);
   ASSERT_EQ(first.status, 201) << first.body;
   HttpResponse again = s.Api("POST", "/api/v1/calls", body);
@@ -116,7 +118,8 @@ TEST(Calls, BadInputIsRefusedAndChangesNothing) {
       {"POST", "/api/v1/calls/" + uuid + "/events", R"({"type":"routed"})", 400},
       {"POST", "/api/v1/calls/" + uuid + "/events", R"({"type":"routed","buyer_id":999})", 400},
       {"POST", "/api/v1/calls/not-a-uuid/events", R"({"type":"answered"})", 400},
-      {"POST", "/api/v1/calls/00000000-0000-4000-8000-000000000000/events", R"({"type":"answered"})", 404},
+      {"POST", "/api/v1/calls/00000000-0000-4000-8000-000000000000/events",
+       R"({"type":"answered"})", 404},
       {"GET", "/api/v1/calls/not-a-uuid", "", 400},
       {"GET", "/api/v1/calls/00000000-0000-4000-8000-000000000000", "", 404},
       {"GET", "/api/v1/calls?status=flying", "", 400},
@@ -136,8 +139,9 @@ TEST(Calls, BadInputIsRefusedAndChangesNothing) {
   // Oversized bodies and headers.
   std::string big(2 << 20, 'x');
   EXPECT_EQ(s.ApiWithKey(s.api_key(), "POST", "/api/v1/calls", big).status, 413);
-  HttpResponse huge = Http("GET", s.url("/api/v1/calls"), "",
-                           {"Authorization: Bearer " + s.api_key(), "X-Big: " + std::string(64 << 10, 'y')});
+  HttpResponse huge =
+      Http("GET", s.url("/api/v1/calls"), "",
+           {"Authorization: Bearer " + s.api_key(), "X-Big: " + std::string(64 << 10, 'y')});
   EXPECT_EQ(huge.status, 431);
   EXPECT_EQ(Http("GET", s.url("/api/v1/calls?x=" + std::string(64 << 10, 'z'))).status, 431);
 }
@@ -154,7 +158,8 @@ TEST(Calls, ListFiltersAndCursor) {
   std::vector<std::string> seen;
   std::string cursor;
   for (int page = 0; page < 5; ++page) {
-    HttpResponse r = s.Api("GET", "/api/v1/calls?limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor));
+    HttpResponse r =
+        s.Api("GET", "/api/v1/calls?limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor));
     ASSERT_EQ(r.status, 200) << r.body;
     json::value doc = r.json();
     for (const auto& c : doc.at("data").as_array()) seen.push_back(Str(c.at("uuid")));
@@ -182,18 +187,26 @@ TEST(Calls, ListFiltersAndCursor) {
 void RepeatCallers(bool carry_postback_tags) {
   Server s;
   if (!carry_postback_tags) {
-    ASSERT_EQ(s.Api("PATCH", "/api/v1/account", json::object{{"carry_over_postback_tags", false}}).status, 200);
+    ASSERT_EQ(
+        s.Api("PATCH", "/api/v1/account", json::object{{"carry_over_postback_tags", false}}).status,
+        200);
   }
-  Fixture f = MakeFixture(s, {{"repeat_callers", {{"enabled", true}, {"window_seconds", 3600},
-                                                    {"route", "same_buyer"}}}});
-  int64_t second = s.Create("/api/v1/buyers", json::object{{"name", "B2"}, {"destination", "+15550000002"}});
+  Fixture f = MakeFixture(
+      s,
+      {{"repeat_callers", {{"enabled", true}, {"window_seconds", 3600}, {"route", "same_buyer"}}}});
+  int64_t second =
+      s.Create("/api/v1/buyers", json::object{{"name", "B2"}, {"destination", "+15550000002"}});
   ASSERT_EQ(s.Api("PATCH", "/api/v1/campaigns/" + std::to_string(f.campaign),
-                  json::object{{"buyers", json::array{json::object{{"buyer_id", f.buyer}, {"weight", 1}},
-                                                      json::object{{"buyer_id", second}, {"weight", 1000}}}}})
-                .status, 200);
+                  json::object{{"buyers",
+                                json::array{json::object{{"buyer_id", f.buyer}, {"weight", 1}},
+                                            json::object{{"buyer_id", second}, {"weight", 1000}}}}})
+                .status,
+            200);
   HttpResponse first_r = s.Api("POST", "/api/v1/calls",
-                               json::object{{"number", f.number}, {"caller_number", "+15551230000"},
-                                            {"route", true}, {"tags", {{"zip", "90210"}}}});
+                               json::object{{"number", f.number},
+                                            {"caller_number", "+15551230000"},
+                                            {"route", true},
+                                            {"tags", {{"zip", "90210"}}}});
   json::object first = first_r.json().as_object();
   std::string uuid = Str(first.at("uuid"));
   int64_t first_buyer = first.at("route").at("buyer_id").as_int64();
@@ -222,12 +235,18 @@ TEST(Calls, RepeatCallersWithoutPostbackTagCarryOver) { RepeatCallers(false); }
 TEST(Calls, RouterSkipsBuyersAtTheirCap) {
   Server s;
   Fixture f = MakeFixture(s);
-  int64_t backup = s.Create("/api/v1/buyers", json::object{{"name", "Backup"}, {"destination", "+15550000009"}});
-  ASSERT_EQ(s.Api("PATCH", "/api/v1/buyers/" + std::to_string(f.buyer), json::object{{"concurrency_cap", 1}}).status, 200);
+  int64_t backup =
+      s.Create("/api/v1/buyers", json::object{{"name", "Backup"}, {"destination", "+15550000009"}});
+  ASSERT_EQ(s.Api("PATCH", "/api/v1/buyers/" + std::to_string(f.buyer),
+                  json::object{{"concurrency_cap", 1}})
+                .status,
+            200);
   ASSERT_EQ(s.Api("PATCH", "/api/v1/campaigns/" + std::to_string(f.campaign),
-                  json::object{{"buyers", json::array{json::object{{"buyer_id", f.buyer}, {"priority", 1}},
-                                                      json::object{{"buyer_id", backup}, {"priority", 2}}}}})
-                .status, 200);
+                  json::object{
+                      {"buyers", json::array{json::object{{"buyer_id", f.buyer}, {"priority", 1}},
+                                             json::object{{"buyer_id", backup}, {"priority", 2}}}}})
+                .status,
+            200);
   json::object a = StartCall(s, "+15551230001");
   EXPECT_EQ(a.at("route").at("buyer_id"), f.buyer);
   json::object b = StartCall(s, "+15551230002");
@@ -239,8 +258,9 @@ TEST(Calls, RouterSkipsBuyersAtTheirCap) {
 TEST(Calls, RestartKeepsEverything) {
   Server s;
   Fixture f = MakeFixture(s);
-  s.Create("/api/v1/campaigns/" + std::to_string(f.campaign) + "/conversion_groups",
-           json::object{{"name", "sales"}, {"type", "postback_value"}, {"payout_modifier", "*0.8"}});
+  s.Create(
+      "/api/v1/campaigns/" + std::to_string(f.campaign) + "/conversion_groups",
+      json::object{{"name", "sales"}, {"type", "postback_value"}, {"payout_modifier", "*0.8"}});
   json::object call = StartCall(s);
   std::string uuid = Str(call.at("uuid")), key = Str(call.at("key"));
   ASSERT_EQ(Postback(s, uuid, key, "disposition=sold").status, 200);

@@ -34,21 +34,24 @@ TEST(Cli, HelpAndAccountsCreate) {
                            "--allow-private-webhooks", "CALLPOST_LISTEN"}) {
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
   }
-  std::string out = RunCommand(std::string(CALLPOST_BINARY) + " accounts create --name 'Acme calls' --data-dir " +
-                            dir.path(), &status);
+  std::string out = RunCommand(std::string(CALLPOST_BINARY) +
+                                   " accounts create --name 'Acme calls' --data-dir " + dir.path(),
+                               &status);
   ASSERT_EQ(status, 0) << out;
   json::value v = json::parse(out);
   EXPECT_EQ(v.at("id"), 1);
   EXPECT_EQ(v.at("name"), "Acme calls");
   EXPECT_GE(v.at("api_key").as_string().size(), 40u);
-  RunCommand(std::string(CALLPOST_BINARY) + " accounts create --data-dir " + dir.path() + " 2>&1", &status);
+  RunCommand(std::string(CALLPOST_BINARY) + " accounts create --data-dir " + dir.path() + " 2>&1",
+             &status);
   EXPECT_NE(status, 0) << "--name is required";
 }
 
 TEST(Cli, ServeStopsGracefullyOnSigterm) {
   TempDir dir;
   int status = 0;
-  std::string out = RunCommand(std::string(CALLPOST_BINARY) + " accounts create --name a --data-dir " + dir.path(), &status);
+  std::string out = RunCommand(
+      std::string(CALLPOST_BINARY) + " accounts create --name a --data-dir " + dir.path(), &status);
   std::string key(json::parse(out).at("api_key").as_string());
   // Find a free port by binding port 0 through a short-lived server.
   uint16_t port;
@@ -75,8 +78,8 @@ TEST(Cli, ServeStopsGracefullyOnSigterm) {
     if (health.status == 200) break;
   }
   ASSERT_EQ(health.status, 200);
-  HttpResponse created = Http("POST", url + "/api/v1/publishers", R"({"name":"P"})",
-                              {"Authorization: Bearer " + key});
+  HttpResponse created =
+      Http("POST", url + "/api/v1/publishers", R"({"name":"P"})", {"Authorization: Bearer " + key});
   EXPECT_EQ(created.status, 201) << created.body;
   kill(pid, SIGTERM);
   int wstatus = 0;

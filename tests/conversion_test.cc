@@ -20,8 +20,10 @@ Scenario WithValueGroup(Server& s, int timeout = 600) {
   Scenario st;
   st.f = MakeFixture(s);
   st.group = s.Create("/api/v1/campaigns/" + std::to_string(st.f.campaign) + "/conversion_groups",
-                      json::object{{"name", "sales"}, {"type", "postback_value"},
-                                   {"payout_modifier", "*0.8"}, {"postback_timeout_seconds", timeout}});
+                      json::object{{"name", "sales"},
+                                   {"type", "postback_value"},
+                                   {"payout_modifier", "*0.8"},
+                                   {"postback_timeout_seconds", timeout}});
   return st;
 }
 
@@ -60,8 +62,10 @@ TEST(Conversions, WaitThenConvert) {
   HttpResponse r = Postback(s, uuid, key, "value=10.00", "postback");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json().at("status"), "conversion recorded");
-  EXPECT_EQ(r.json().at("conversion"),
-            (json::object{{"state", "converted"}, {"revenue", "10.00"}, {"payout", "8.00"}, {"late", false}}));
+  EXPECT_EQ(
+      r.json().at("conversion"),
+      (json::object{
+          {"state", "converted"}, {"revenue", "10.00"}, {"payout", "8.00"}, {"late", false}}));
   // The first conversion wins.
   HttpResponse again = Postback(s, uuid, key, "value=99.00", "postback");
   EXPECT_EQ(again.json().at("status"), "already converted");
@@ -69,7 +73,7 @@ TEST(Conversions, WaitThenConvert) {
   s.clock().Advance(10'000);
   EXPECT_EQ(*s.app().FireDueDeadlines(), 0);  // the deadline was cleared
   EXPECT_EQ(Effects(s, uuid), (std::vector<std::string>{"started", "routed", "answered", "ended",
-                                                         "completed", "converted"}));
+                                                        "completed", "converted"}));
   HttpResponse converted = s.Api("GET", "/api/v1/calls?converted=true");
   EXPECT_EQ(converted.json().at("data").as_array().size(), 1u);
 }
@@ -95,15 +99,18 @@ TEST(Conversions, DeadlineThenLateConversion) {
   EXPECT_EQ(late.json().at("conversion").at("late"), true);
   EXPECT_EQ(late.json().at("conversion").at("payout"), "16.00");
   EXPECT_EQ(Effects(s, uuid), (std::vector<std::string>{"started", "routed", "ended", "completed",
-                                                         "not_converted", "converted"}));
+                                                        "not_converted", "converted"}));
 }
 
 TEST(Conversions, EarlyConversionAppliedAtEnd) {
   Server s;
   Fixture f = MakeFixture(s);
   s.Create("/api/v1/campaigns/" + std::to_string(f.campaign) + "/conversion_groups",
-           json::object{{"name", "kw"}, {"type", "postback_trigger"}, {"trigger", "sale"},
-                        {"revenue", "25.00"}, {"payout", "10.00"}});
+           json::object{{"name", "kw"},
+                        {"type", "postback_trigger"},
+                        {"trigger", "sale"},
+                        {"revenue", "25.00"},
+                        {"payout", "10.00"}});
   json::object call = StartCall(s);
   std::string uuid = Str(call.at("uuid")), key = Str(call.at("key"));
   HttpResponse early = Postback(s, uuid, key, "sale", "postback");
@@ -123,10 +130,14 @@ TEST(Conversions, DurationAndFilters) {
   int64_t other_pub = s.Create("/api/v1/publishers", json::object{{"name", "Other"}});
   std::string groups = "/api/v1/campaigns/" + std::to_string(f.campaign) + "/conversion_groups";
   // Only calls of another publisher may convert by postback; ours fall to the duration group.
-  s.Create(groups, json::object{{"name", "pb"}, {"type", "postback_value"},
+  s.Create(groups, json::object{{"name", "pb"},
+                                {"type", "postback_value"},
                                 {"matches", "publisher_id:" + std::to_string(other_pub)}});
-  int64_t duration = s.Create(groups, json::object{{"name", "90s"}, {"type", "duration"}, {"seconds", 90},
-                                                   {"revenue", "20.00"}, {"payout", "10.00"}});
+  int64_t duration = s.Create(groups, json::object{{"name", "90s"},
+                                                   {"type", "duration"},
+                                                   {"seconds", 90},
+                                                   {"revenue", "20.00"},
+                                                   {"payout", "10.00"}});
   json::object a = StartCall(s, "+15551230001");
   Event(s, Str(a.at("uuid")), {{"type", "answered"}});
   s.clock().Advance(90'000);
@@ -183,7 +194,7 @@ TEST(Conversions, RacingConversionsAndDeadlinesDecideOnce) {
     std::string uuid, key;
   };
   std::vector<C> calls;
-  for (int i = 0; i < 60; ++i) {
+  for (int i = 0; i < 240; ++i) {
     json::object c = StartCall(s, "+1555200" + std::to_string(1000 + i));
     calls.push_back({Str(c.at("uuid")), Str(c.at("key"))});
     Event(s, calls.back().uuid, {{"type", "ended"}});

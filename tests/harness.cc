@@ -2,7 +2,6 @@
 
 #include <curl/curl.h>
 #include <gtest/gtest.h>
-
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -162,8 +161,9 @@ Fixture MakeFixture(const Server& s, const json::object& campaign_extra) {
 
 json::object StartCall(const Server& s, const std::string& caller, bool route,
                        const std::string& number) {
-  HttpResponse r = s.Api("POST", "/api/v1/calls",
-                         json::object{{"number", number}, {"caller_number", caller}, {"route", route}});
+  HttpResponse r =
+      s.Api("POST", "/api/v1/calls",
+            json::object{{"number", number}, {"caller_number", caller}, {"route", route}});
   EXPECT_EQ(r.status, 201) << r.body;
   json::value v = r.json();
   return v.is_object() ? v.as_object() : json::object();

@@ -28,7 +28,9 @@ TEST(OperatorApi, CrudForEveryCollection) {
       {"/api/v1/publishers/" + std::to_string(f.publisher), {{"name", "Pub Z"}}, "name", "Pub Z"},
       {"/api/v1/buyers/" + std::to_string(f.buyer), {{"concurrency_cap", 3}}, "concurrency_cap", 3},
       {"/api/v1/campaigns/" + std::to_string(f.campaign), {{"name", "Home"}}, "name", "Home"},
-      {"/api/v1/numbers/" + std::to_string(f.number_id), {{"tags", {{"a", "b"}}}}, "tags",
+      {"/api/v1/numbers/" + std::to_string(f.number_id),
+       {{"tags", {{"a", "b"}}}},
+       "tags",
        json::object{{"a", "b"}}},
   };
   for (const auto& c : cases) {
@@ -69,37 +71,61 @@ TEST(OperatorApi, ValidationNamesTheField) {
       {"/api/v1/publishers", {{"name", ""}}, 400, "name"},
       {"/api/v1/publishers", {{"name", "x"}, {"colour", "red"}}, 400, "colour"},
       {"/api/v1/publishers", {{"name", 7}}, 400, "name"},
-      {"/api/v1/numbers", {{"number", "+18005550198"}, {"campaign_id", f.campaign},
-                           {"tags", {{"system_buyer_id", "9"}}}}, 400, "tags.system_buyer_id"},
+      {"/api/v1/numbers",
+       {{"number", "+18005550198"},
+        {"campaign_id", f.campaign},
+        {"tags", {{"system_buyer_id", "9"}}}},
+       400,
+       "tags.system_buyer_id"},
       {"/api/v1/buyers", {{"name", "b"}, {"destination", "not a phone"}}, 400, "destination"},
-      {"/api/v1/buyers", {{"name", "b"}, {"destination", "+15551234567"}, {"concurrency_cap", 0}},
-       400, "concurrency_cap"},
-      {"/api/v1/campaigns", {{"name", "c"}, {"buyers", json::array{json::object{{"buyer_id", 999}}}}},
-       400, "buyers[0].buyer_id"},
+      {"/api/v1/buyers",
+       {{"name", "b"}, {"destination", "+15551234567"}, {"concurrency_cap", 0}},
+       400,
+       "concurrency_cap"},
+      {"/api/v1/campaigns",
+       {{"name", "c"}, {"buyers", json::array{json::object{{"buyer_id", 999}}}}},
+       400,
+       "buyers[0].buyer_id"},
       {"/api/v1/campaigns",
        {{"name", "c"}, {"buyers", json::array{json::object{{"buyer_id", f.buyer}, {"weight", 0}}}}},
-       400, "buyers[0].weight"},
-      {"/api/v1/campaigns", {{"name", "c"}, {"repeat_callers", {{"route", "sideways"}}}}, 400,
+       400,
+       "buyers[0].weight"},
+      {"/api/v1/campaigns",
+       {{"name", "c"}, {"repeat_callers", {{"route", "sideways"}}}},
+       400,
        "repeat_callers.route"},
       {"/api/v1/numbers", {{"number", "+18005550100"}, {"campaign_id", f.campaign}}, 409, "number"},
       {"/api/v1/numbers", {{"number", "12"}, {"campaign_id", f.campaign}}, 400, "number"},
       {"/api/v1/numbers", {{"number", "+18005550199"}, {"campaign_id", 999}}, 400, "campaign_id"},
-      {"/api/v1/numbers", {{"number", "+18005550199"}, {"campaign_id", f.campaign},
-                           {"tags", {{"bad key!", "x"}}}}, 400, "tags.bad key!"},
+      {"/api/v1/numbers",
+       {{"number", "+18005550199"}, {"campaign_id", f.campaign}, {"tags", {{"bad key!", "x"}}}},
+       400,
+       "tags.bad key!"},
       {"/api/v1/campaigns/" + std::to_string(f.campaign) + "/conversion_groups",
-       {{"name", "g"}, {"type", "postback_value"}, {"payout_modifier", "*0.8x"}}, 400,
+       {{"name", "g"}, {"type", "postback_value"}, {"payout_modifier", "*0.8x"}},
+       400,
        "payout_modifier"},
       {"/api/v1/campaigns/" + std::to_string(f.campaign) + "/conversion_groups",
-       {{"name", "g"}, {"type", "postback_value"}, {"matches", "a:>x"}}, 400, "matches"},
+       {{"name", "g"}, {"type", "postback_value"}, {"matches", "a:>x"}},
+       400,
+       "matches"},
       {"/api/v1/campaigns/" + std::to_string(f.campaign) + "/conversion_groups",
        {{"name", "g"}, {"type", "duration"}, {"seconds", 90}, {"revenue", "abc"}, {"payout", "1"}},
-       400, "revenue"},
+       400,
+       "revenue"},
       {"/api/v1/campaigns/" + std::to_string(f.campaign) + "/conversion_groups",
-       {{"name", "g"}, {"type", "postback_trigger"}, {"revenue", "1"}, {"payout", "1"}}, 400,
+       {{"name", "g"}, {"type", "postback_trigger"}, {"revenue", "1"}, {"payout", "1"}},
+       400,
        "trigger"},
       {"/api/v1/campaigns/" + std::to_string(f.campaign) + "/conversion_groups",
-       {{"name", "g"}, {"type", "duration"}, {"seconds", 90}, {"revenue", "1"}, {"payout", "1"},
-        {"payout_modifier", "*1"}}, 400, "payout_modifier"},
+       {{"name", "g"},
+        {"type", "duration"},
+        {"seconds", 90},
+        {"revenue", "1"},
+        {"payout", "1"},
+        {"payout_modifier", "*1"}},
+       400,
+       "payout_modifier"},
   };
   for (const auto& c : cases) {
     HttpResponse r = s.Api("POST", c.path, c.body);
@@ -107,8 +133,9 @@ TEST(OperatorApi, ValidationNamesTheField) {
     EXPECT_EQ(Field(r), c.field) << c.path << " " << json::serialize(c.body);
   }
   // A modifier error says where.
-  HttpResponse r = s.Api("POST", "/api/v1/campaigns/" + std::to_string(f.campaign) + "/conversion_groups",
-                         json::object{{"name", "g"}, {"type", "postback_value"}, {"payout_modifier", "*0.8x"}});
+  HttpResponse r =
+      s.Api("POST", "/api/v1/campaigns/" + std::to_string(f.campaign) + "/conversion_groups",
+            json::object{{"name", "g"}, {"type", "postback_value"}, {"payout_modifier", "*0.8x"}});
   EXPECT_NE(r.body.find("position 5"), std::string::npos) << r.body;
   // Malformed JSON, and JSON that is not an object.
   EXPECT_EQ(s.ApiWithKey(s.api_key(), "POST", "/api/v1/publishers", "{nope").status, 400);
@@ -121,24 +148,31 @@ TEST(OperatorApi, ConversionGroupsInOrderWithInstructions) {
   Server s;
   Fixture f = MakeFixture(s);
   std::string base = "/api/v1/campaigns/" + std::to_string(f.campaign) + "/conversion_groups";
-  HttpResponse value = s.Api("POST", base, json::object{{"name", "sales"}, {"type", "postback_value"},
-                                                       {"payout_modifier", "*0.8"}});
+  HttpResponse value = s.Api(
+      "POST", base,
+      json::object{{"name", "sales"}, {"type", "postback_value"}, {"payout_modifier", "*0.8"}});
   ASSERT_EQ(value.status, 201) << value.body;
   EXPECT_EQ(value.json().at("postback_timeout_seconds"), 600);
   EXPECT_EQ(value.json().at("position"), 0);
   std::string url(value.json().at("postback_instructions").at("url").as_string());
   EXPECT_EQ(url, s.url("/calls/[call_uuid]/postback?key=[call_key]&value=REVENUE"));
-  HttpResponse trigger = s.Api("POST", base, json::object{{"name", "kw"}, {"type", "postback_trigger"},
-                                                         {"trigger", "sale"}, {"revenue", "25"},
-                                                         {"payout", "10.00"}});
+  HttpResponse trigger = s.Api("POST", base,
+                               json::object{{"name", "kw"},
+                                            {"type", "postback_trigger"},
+                                            {"trigger", "sale"},
+                                            {"revenue", "25"},
+                                            {"payout", "10.00"}});
   ASSERT_EQ(trigger.status, 201) << trigger.body;
   EXPECT_EQ(trigger.json().at("revenue"), "25.00");
   EXPECT_EQ(trigger.json().at("position"), 1);
   EXPECT_EQ(std::string(trigger.json().at("postback_instructions").at("url").as_string()),
             s.url("/calls/[call_uuid]/postback?key=[call_key]&sale"));
-  HttpResponse duration = s.Api("POST", base, json::object{{"name", "90s"}, {"type", "duration"},
-                                                          {"seconds", 90}, {"revenue", "20"},
-                                                          {"payout", "10"}});
+  HttpResponse duration = s.Api("POST", base,
+                                json::object{{"name", "90s"},
+                                             {"type", "duration"},
+                                             {"seconds", 90},
+                                             {"revenue", "20"},
+                                             {"payout", "10"}});
   ASSERT_EQ(duration.status, 201);
   EXPECT_FALSE(duration.json().as_object().contains("postback_instructions"));
   HttpResponse list = s.Api("GET", base);
@@ -147,12 +181,16 @@ TEST(OperatorApi, ConversionGroupsInOrderWithInstructions) {
   EXPECT_EQ(s.Api("GET", base + "/" + std::to_string(id)).status, 200);
   EXPECT_EQ(s.Api("GET", "/api/v1/conversion_groups/" + std::to_string(id)).status, 200);
   EXPECT_EQ(s.Api("PATCH", base + "/" + std::to_string(id), json::object{{"position", 5}})
-                .json().at("position"), 5);
+                .json()
+                .at("position"),
+            5);
   // Changing a group's type needs the new type's fields.
   int64_t vid = value.json().at("id").as_int64();
-  HttpResponse retyped = s.Api("PATCH", base + "/" + std::to_string(vid), json::object{{"type", "duration"}});
+  HttpResponse retyped =
+      s.Api("PATCH", base + "/" + std::to_string(vid), json::object{{"type", "duration"}});
   EXPECT_EQ(retyped.status, 400) << retyped.body;
-  EXPECT_EQ(s.Api("PATCH", base + "/" + std::to_string(vid), json::object{{"name", ""}}).status, 400);
+  EXPECT_EQ(s.Api("PATCH", base + "/" + std::to_string(vid), json::object{{"name", ""}}).status,
+            400);
   EXPECT_EQ(s.Api("DELETE", base + "/" + std::to_string(id)).status, 204);
   EXPECT_EQ(s.Api("GET", base).json().at("data").as_array().size(), 2u);
 }
@@ -174,24 +212,31 @@ TEST(OperatorApi, AuthenticationAndIsolation) {
   }
   EXPECT_EQ(s.ApiWithKey(other, "GET", "/api/v1/buyers").json().at("data").as_array().size(), 0u);
   // Nor reference them.
-  HttpResponse r = s.ApiWithKey(other, "POST", "/api/v1/campaigns",
-                                R"({"name":"c","buyers":[{"buyer_id":)" + std::to_string(f.buyer) + "}]}");
+  HttpResponse r =
+      s.ApiWithKey(other, "POST", "/api/v1/campaigns",
+                   R"({"name":"c","buyers":[{"buyer_id":)" + std::to_string(f.buyer) + "}]}");
   EXPECT_EQ(r.status, 400) << r.body;
   json::object call = StartCall(s);
   std::string uuid(call.at("uuid").as_string());
   EXPECT_EQ(s.ApiWithKey(other, "GET", "/api/v1/calls/" + uuid).status, 404);
-  EXPECT_EQ(s.ApiWithKey(other, "POST", "/api/v1/calls/" + uuid + "/events", R"({"type":"answered"})").status, 404);
+  EXPECT_EQ(
+      s.ApiWithKey(other, "POST", "/api/v1/calls/" + uuid + "/events", R"({"type":"answered"})")
+          .status,
+      404);
   EXPECT_EQ(s.ApiWithKey(other, "GET", "/api/v1/calls").json().at("data").as_array().size(), 0u);
-  EXPECT_EQ(s.ApiWithKey(other, "POST", "/api/v1/calls", R"({"number":"+18005550100"})").status, 404);
+  EXPECT_EQ(s.ApiWithKey(other, "POST", "/api/v1/calls", R"({"number":"+18005550100"})").status,
+            404);
 }
 
 TEST(OperatorApi, Pagination) {
   Server s;
-  for (int i = 0; i < 7; ++i) s.Create("/api/v1/publishers", json::object{{"name", "p" + std::to_string(i)}});
+  for (int i = 0; i < 7; ++i)
+    s.Create("/api/v1/publishers", json::object{{"name", "p" + std::to_string(i)}});
   std::vector<std::string> names;
   std::string cursor;
   for (int page = 0; page < 10; ++page) {
-    HttpResponse r = s.Api("GET", "/api/v1/publishers?limit=3" + (cursor.empty() ? "" : "&cursor=" + cursor));
+    HttpResponse r =
+        s.Api("GET", "/api/v1/publishers?limit=3" + (cursor.empty() ? "" : "&cursor=" + cursor));
     ASSERT_EQ(r.status, 200);
     json::value doc = r.json();
     for (const auto& p : doc.at("data").as_array()) names.emplace_back(p.at("name").as_string());
@@ -210,8 +255,9 @@ TEST(OperatorApi, AccountSettingsAndApiKeys) {
   ASSERT_EQ(a.status, 200);
   EXPECT_EQ(a.json().at("carry_over_postback_tags"), true);
   EXPECT_EQ(a.json().at("call_key_ttl_seconds"), 2592000);
-  HttpResponse p = s.Api("PATCH", "/api/v1/account",
-                         json::object{{"carry_over_postback_tags", false}, {"call_key_ttl_seconds", 3600}});
+  HttpResponse p =
+      s.Api("PATCH", "/api/v1/account",
+            json::object{{"carry_over_postback_tags", false}, {"call_key_ttl_seconds", 3600}});
   ASSERT_EQ(p.status, 200) << p.body;
   EXPECT_EQ(s.Api("GET", "/api/v1/account").json().at("call_key_ttl_seconds"), 3600);
   EXPECT_EQ(Field(s.Api("PATCH", "/api/v1/account", json::object{{"call_key_ttl_seconds", 1}})),
@@ -230,7 +276,8 @@ TEST(OperatorApi, AccountSettingsAndApiKeys) {
   EXPECT_EQ(s.Api("DELETE", "/api/v1/api_keys/" + std::to_string(id)).status, 204);
   EXPECT_EQ(s.ApiWithKey(key, "GET", "/api/v1/account").status, 401);
   // The last key cannot be deleted.
-  int64_t last = s.Api("GET", "/api/v1/api_keys").json().at("data").as_array()[0].at("id").as_int64();
+  int64_t last =
+      s.Api("GET", "/api/v1/api_keys").json().at("data").as_array()[0].at("id").as_int64();
   EXPECT_EQ(s.Api("DELETE", "/api/v1/api_keys/" + std::to_string(last)).status, 409);
 }
 
@@ -247,7 +294,8 @@ TEST(OperatorApi, OperationsEndpoints) {
   HttpResponse m = Http("GET", s.url("/metrics"));
   EXPECT_EQ(m.status, 200);
   EXPECT_NE(m.body.find("callpost_http_requests_total{route=\"/api/v1/calls\",status=\"201\"} 1"),
-            std::string::npos) << m.body;
+            std::string::npos)
+      << m.body;
   EXPECT_NE(m.body.find("callpost_calls{status=\"routed\"} 1"), std::string::npos);
   EXPECT_NE(m.body.find("callpost_http_request_duration_seconds_bucket"), std::string::npos);
   EXPECT_EQ(Http("GET", s.url("/nowhere")).status, 404);

@@ -39,15 +39,16 @@ TEST(Postbacks, MethodsAndBodies) {
   HttpResponse form = Http("POST", base, "a=1&b=two+words&c=%C3%A9",
                            {"Content-Type: application/x-www-form-urlencoded"});
   ASSERT_EQ(form.status, 200) << form.body;
-  HttpResponse js = Http("POST", s.url("/calls/" + c.uuid + "/postback"),
-                         R"({"key":")" + c.key + R"(","a":"2","n":3,"d":12.5,"ok":true,"list":["x","y"]})",
-                         {"Content-Type: application/json"});
+  HttpResponse js =
+      Http("POST", s.url("/calls/" + c.uuid + "/postback"),
+           R"({"key":")" + c.key + R"(","a":"2","n":3,"d":12.5,"ok":true,"list":["x","y"]})",
+           {"Content-Type: application/json"});
   ASSERT_EQ(js.status, 200) << js.body;
   HttpResponse head = Http("HEAD", base + "&h=1");
   EXPECT_EQ(head.status, 200);
   EXPECT_TRUE(head.body.empty());
-  HttpResponse header_key = Http("GET", s.url("/calls/" + c.uuid + "/add_tags?hk=1"), "",
-                                 {"X-Call-Key: " + c.key});
+  HttpResponse header_key =
+      Http("GET", s.url("/calls/" + c.uuid + "/add_tags?hk=1"), "", {"X-Call-Key: " + c.key});
   EXPECT_EQ(header_key.status, 200) << header_key.body;
 
   json::object tags = Tags(s, c.uuid);
@@ -76,7 +77,8 @@ TEST(Postbacks, DistinctRefusals) {
     std::string name, target;
     int status;
   } cases[] = {
-      {"unknown call", "/calls/00000000-0000-4000-8000-000000000000/add_tags?key=" + c.key + "&a=1", 404},
+      {"unknown call", "/calls/00000000-0000-4000-8000-000000000000/add_tags?key=" + c.key + "&a=1",
+       404},
       {"malformed uuid", "/calls/not-a-uuid/add_tags?key=" + c.key, 400},
       {"missing key", "/calls/" + c.uuid + "/add_tags?a=1", 401},
       {"wrong key", "/calls/" + c.uuid + "/add_tags?key=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&a=1", 401},
@@ -84,7 +86,8 @@ TEST(Postbacks, DistinctRefusals) {
       {"bad percent-encoding", "/calls/" + c.uuid + "/add_tags?key=" + c.key + "&a=%ZZ", 400},
       {"invalid UTF-8", "/calls/" + c.uuid + "/add_tags?key=" + c.key + "&a=%FF", 400},
       {"value too long", "/calls/" + c.uuid + "/add_tags?key=" + c.key + "&a=" + long_value, 400},
-      {"key too long", "/calls/" + c.uuid + "/add_tags?key=" + c.key + "&" + long_value + "=1", 400},
+      {"key too long", "/calls/" + c.uuid + "/add_tags?key=" + c.key + "&" + long_value + "=1",
+       400},
       {"reserved key", "/calls/" + c.uuid + "/add_tags?key=" + c.key + "&system_buyer_id=9", 400},
       {"too many tags", "/calls/" + c.uuid + "/add_tags?key=" + c.key + many, 400},
   };
@@ -126,8 +129,8 @@ TEST(Postbacks, TextAnswers) {
                          {"Accept: text/plain"});
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(ok.body, "OK tags applied");
-  HttpResponse failed = Http("GET", s.url("/calls/" + c.uuid + "/add_tags?key=nope"), "",
-                             {"Accept: text/plain"});
+  HttpResponse failed =
+      Http("GET", s.url("/calls/" + c.uuid + "/add_tags?key=nope"), "", {"Accept: text/plain"});
   EXPECT_EQ(failed.status, 401);
   EXPECT_EQ(failed.body, "FAILED the call key is wrong");
 }
@@ -135,7 +138,8 @@ TEST(Postbacks, TextAnswers) {
 TEST(Postbacks, KeysExpireAfterTheCallEnds) {
   Server s;
   MakeFixture(s);
-  ASSERT_EQ(s.Api("PATCH", "/api/v1/account", json::object{{"call_key_ttl_seconds", 3600}}).status, 200);
+  ASSERT_EQ(s.Api("PATCH", "/api/v1/account", json::object{{"call_key_ttl_seconds", 3600}}).status,
+            200);
   Call c = NewCall(s);
   s.clock().Advance(10 * 86400'000LL);  // a live call's key does not expire
   EXPECT_EQ(Postback(s, c.uuid, c.key, "a=1").status, 200);
@@ -164,7 +168,8 @@ TEST(Postbacks, BuyerViewOpensOneCall) {
   EXPECT_EQ(r.body.find(c.key), std::string::npos) << "no key echo";
   EXPECT_EQ(Http("GET", s.url("/calls/" + c.uuid + "?key=" + other.key)).status, 401);
   EXPECT_EQ(Http("GET", s.url("/calls/" + c.uuid)).status, 401);
-  EXPECT_EQ(Http("GET", s.url("/calls/00000000-0000-4000-8000-000000000000?key=" + c.key)).status, 404);
+  EXPECT_EQ(Http("GET", s.url("/calls/00000000-0000-4000-8000-000000000000?key=" + c.key)).status,
+            404);
   EXPECT_EQ(Http("GET", s.url("/calls/" + c.uuid + "?key=" + c.key + "&x=%ZZ")).status, 400);
 }
 

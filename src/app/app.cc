@@ -28,8 +28,8 @@ Result<std::string> DatabasePath(const AppOptions& o) {
   if (o.database.empty()) return (std::filesystem::path(o.data_dir) / "callpost.db").string();
   if (o.database.rfind("sqlite:", 0) == 0) return o.database.substr(7);
   if (o.database.rfind("postgresql://", 0) == 0 || o.database.rfind("postgres://", 0) == 0) {
-    return core::InvalidArgument("--database: this build has no PostgreSQL store yet; use sqlite:PATH",
-                                 "database");
+    return core::InvalidArgument(
+        "--database: this build has no PostgreSQL store yet; use sqlite:PATH", "database");
   }
   return core::InvalidArgument("--database: must be sqlite:PATH or postgresql://…", "database");
 }
@@ -40,14 +40,17 @@ Result<std::unique_ptr<store::Store>> OpenStore(const AppOptions& o) {
   std::error_code ec;
   auto dir = std::filesystem::path(*path).parent_path();
   if (!dir.empty()) std::filesystem::create_directories(dir, ec);
-  if (ec) return core::MakeError(core::ErrorCode::kUnavailable, "cannot create " + dir.string() + ": " + ec.message());
+  if (ec)
+    return core::MakeError(core::ErrorCode::kUnavailable,
+                           "cannot create " + dir.string() + ": " + ec.message());
   return store::OpenSqlite(store::SqliteOptions{*path});
 }
 
 // The call-key secret: configured, or kept in the data directory (mode 0600).
 Result<std::string> LoadSecret(const AppOptions& o) {
   if (!o.secret.empty()) {
-    if (o.secret.size() < 32) return core::InvalidArgument("--secret: must be at least 32 characters", "secret");
+    if (o.secret.size() < 32)
+      return core::InvalidArgument("--secret: must be at least 32 characters", "secret");
     return o.secret;
   }
   auto path = std::filesystem::path(o.data_dir) / "secret";
@@ -71,12 +74,14 @@ Result<std::string> LoadSecret(const AppOptions& o) {
 
 Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) {
   auto colon = listen.rfind(':');
-  if (colon == std::string::npos) return core::InvalidArgument("--listen: must be host:port", "listen");
+  if (colon == std::string::npos)
+    return core::InvalidArgument("--listen: must be host:port", "listen");
   std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   std::string port = listen.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(port) > 65535) {
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
     return core::InvalidArgument("--listen: the port must be a number from 0 to 65535", "listen");
   }
   return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));
@@ -114,14 +119,16 @@ struct App::Impl {
     while (!stopping) {
       lock.unlock();
       if (auto r = calls->FireDueDeadlines(clock->Now()); !r) {
-        spdlog::error(json::serialize(json::object{{"msg", "deadlines"}, {"error", r.error().message}}));
+        spdlog::error(
+            json::serialize(json::object{{"msg", "deadlines"}, {"error", r.error().message}}));
       }
       if (std::chrono::steady_clock::now() >= next_reload) {
         (void)config->ReloadIfChanged();
         next_reload = std::chrono::steady_clock::now() + std::chrono::seconds(1);
       }
       lock.lock();
-      cv.wait_for(lock, std::chrono::milliseconds(options.deadline_poll_ms), [this] { return stopping; });
+      cv.wait_for(lock, std::chrono::milliseconds(options.deadline_poll_ms),
+                  [this] { return stopping; });
     }
   }
 };
@@ -144,11 +151,11 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   impl->config = std::make_unique<service::ConfigService>(*impl->store, *impl->clock);
   if (auto l = impl->config->Load(); !l) return std::move(l).error();
   Impl* raw = impl.get();
-  impl->calls = std::make_unique<service::CallService>(
-      *impl->store, *impl->config, *impl->clock, *impl->keys, [raw] {
-        std::lock_guard lock(raw->rng_mu);
-        return raw->rng();
-      });
+  impl->calls = std::make_unique<service::CallService>(*impl->store, *impl->config, *impl->clock,
+                                                       *impl->keys, [raw] {
+                                                         std::lock_guard lock(raw->rng_mu);
+                                                         return raw->rng();
+                                                       });
   http::ApiOptions api_options;
   api_options.public_url = options.public_url;
   impl->api = std::make_unique<http::Api>(api_options, *impl->config, *impl->calls, *impl->store);
@@ -157,8 +164,8 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   so.port = listen->second;
   so.threads = options.threads;
   so.max_body_bytes = options.max_body_bytes;
-  impl->server = std::make_unique<http::Server>(
-      so, [raw](http::Request req, http::Responder respond) {
+  impl->server =
+      std::make_unique<http::Server>(so, [raw](http::Request req, http::Responder respond) {
         raw->api->Handle(std::move(req), std::move(respond));
       });
   auto port = impl->server->Start();
@@ -166,8 +173,8 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   if (options.public_url.empty()) {
     // The default base of postback instructions is where this server listens.
     const bool v6 = so.address.find(':') != std::string::npos;
-    api_options.public_url = "http://" + (v6 ? "[" + so.address + "]" : so.address) + ":" +
-                             std::to_string(*port);
+    api_options.public_url =
+        "http://" + (v6 ? "[" + so.address + "]" : so.address) + ":" + std::to_string(*port);
     impl->api->SetPublicUrl(api_options.public_url);
   }
   if (options.background) impl->loop = std::thread([raw] { raw->Loop(); });

@@ -16,14 +16,14 @@ namespace app {
 struct AppOptions {
   std::string listen = "127.0.0.1:8080";  // host:port; [v6]:port; port 0 = any free port
   std::string data_dir = "./data";
-  std::string database;  // "sqlite:PATH"; empty = sqlite:<data_dir>/callpost.db
+  std::string database;    // "sqlite:PATH"; empty = sqlite:<data_dir>/callpost.db
   std::string public_url;  // empty = http://<listen>
   std::string secret;      // call-key secret (≥32 chars); empty = <data_dir>/secret, created once
   bool allow_private_webhooks = false;
   int threads = 0;  // HTTP threads; 0 = one per core
   size_t max_body_bytes = 1 << 20;
-  int deadline_poll_ms = 200;  // how often due postback deadlines are looked for
-  bool background = true;      // run the deadline and reload loops (tests may drive them)
+  int deadline_poll_ms = 200;          // how often due postback deadlines are looked for
+  bool background = true;              // run the deadline and reload loops (tests may drive them)
   const core::Clock* clock = nullptr;  // null = the system clock
 };
 

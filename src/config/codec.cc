@@ -48,7 +48,9 @@ std::string WithoutPrefix(const std::string& message) {
   return message;
 }
 
-bool ReservedTagKey(std::string_view k) { return k.rfind("system_", 0) == 0 || k == "caller_number"; }
+bool ReservedTagKey(std::string_view k) {
+  return k.rfind("system_", 0) == 0 || k == "caller_number";
+}
 
 bool ValidTagKey(std::string_view k) {
   if (k.empty() || k.size() > 255) return false;
@@ -75,10 +77,9 @@ void ReadEnum(FieldReader& r, std::string_view name, E& out, bool required,
   r.Fail(name, "must be one of " + allowed);
 }
 
-constexpr std::pair<const char*, RepeatRoute> kRoutes[] = {
-    {"same_buyer", RepeatRoute::kSameBuyer},
-    {"new_buyer", RepeatRoute::kNewBuyer},
-    {"any", RepeatRoute::kAny}};
+constexpr std::pair<const char*, RepeatRoute> kRoutes[] = {{"same_buyer", RepeatRoute::kSameBuyer},
+                                                           {"new_buyer", RepeatRoute::kNewBuyer},
+                                                           {"any", RepeatRoute::kAny}};
 
 constexpr std::pair<const char*, ConversionType> kTypes[] = {
     {"duration", ConversionType::kDuration},
@@ -266,7 +267,8 @@ core::Result<ConversionGroup> Decode(const json::object& o, ConversionGroup g,
       break;
     case ConversionType::kPostbackValue: {
       r.String("value_param", g.value_param, false, 64);
-      if (r.ok() && (g.value_param.empty() || !ValidTagKey(g.value_param) || g.value_param == "key")) {
+      if (r.ok() &&
+          (g.value_param.empty() || !ValidTagKey(g.value_param) || g.value_param == "key")) {
         r.Fail("value_param", "must be a parameter name other than \"key\"");
       }
       std::string modifier = g.payout_modifier.text();
@@ -332,8 +334,8 @@ json::object Encode(const Campaign& c) {
   o["name"] = c.name;
   json::array buyers;
   for (const auto& b : c.buyers) {
-    buyers.push_back(json::object{{"buyer_id", b.buyer_id}, {"priority", b.priority},
-                                  {"weight", b.weight}});
+    buyers.push_back(
+        json::object{{"buyer_id", b.buyer_id}, {"priority", b.priority}, {"weight", b.weight}});
   }
   o["buyers"] = std::move(buyers);
   o["repeat_callers"] = json::object{{"enabled", c.repeat_callers.enabled},

@@ -19,7 +19,8 @@ struct DecodeContext {
   const Snapshot* refs = nullptr;
 };
 
-core::Result<Publisher> Decode(const boost::json::object& o, Publisher base, const DecodeContext& c);
+core::Result<Publisher> Decode(const boost::json::object& o, Publisher base,
+                               const DecodeContext& c);
 core::Result<Buyer> Decode(const boost::json::object& o, Buyer base, const DecodeContext& c);
 core::Result<Campaign> Decode(const boost::json::object& o, Campaign base, const DecodeContext& c);
 core::Result<Number> Decode(const boost::json::object& o, Number base, const DecodeContext& c);

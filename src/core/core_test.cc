@@ -36,8 +36,9 @@ TEST(Uuid, NewIsV4AndNormalizes) {
   EXPECT_NE(NewUuidV4(), u);
   EXPECT_EQ(NormalizeUuid("0A1B2C3D-0000-4000-8000-00000000000F"),
             "0a1b2c3d-0000-4000-8000-00000000000f");
-  for (const char* bad : {"", "not-a-uuid", "0a1b2c3d00004000800000000000000f",
-                          "0a1b2c3d-0000-4000-8000-00000000000g", "0a1b2c3d-0000-4000-8000_00000000000f"}) {
+  for (const char* bad :
+       {"", "not-a-uuid", "0a1b2c3d00004000800000000000000f",
+        "0a1b2c3d-0000-4000-8000-00000000000g", "0a1b2c3d-0000-4000-8000_00000000000f"}) {
     EXPECT_FALSE(NormalizeUuid(bad)) << bad;
   }
 }
@@ -46,9 +47,11 @@ TEST(Utf8, Validates) {
   struct Case {
     std::string text;
     bool ok;
-  } cases[] = {{"plain", true},          {"caf\xc3\xa9", true},  {"\xe2\x82\xac", true},
-               {"\xf0\x9f\x93\x9e", true}, {"\xc3", false},        {"\xc0\xaf", false},
-               {"\xed\xa0\x80", false},    {"\xff", false},        {"\xe2\x82", false}};
+  } cases[] = {{"plain", true},         {"caf\xc3\xa9", true},
+               {"\xe2\x82\xac", true},  {"\xf0\x9f\x93\x9e", true},
+               {"\xc3", false},         {"\xc0\xaf", false},
+               {"\xed\xa0\x80", false}, {"\xff", false},
+               {"\xe2\x82", false}};
   for (const auto& c : cases) EXPECT_EQ(IsValidUtf8(c.text), c.ok) << HexEncode(c.text);
 }
 
@@ -56,7 +59,7 @@ TEST(Phone, Normalizes) {
   struct Case {
     const char* in;
     std::optional<std::string> want;
-  } cases[] = {{"+15551230000", "+15551230000"}, {"5551230000", "+15551230000"},
+  } cases[] = {{"+15551230000", "+15551230000"},   {"5551230000", "+15551230000"},
                {"(555) 123-0000", "+15551230000"}, {"1-555-123-0000", "+15551230000"},
                {"+442071234567", "+442071234567"}, {"12345", std::nullopt},
                {"+1555abc0000", std::nullopt},     {"", std::nullopt}};

@@ -11,18 +11,18 @@ namespace core {
 
 // What went wrong, in the vocabulary of the API's error codes.
 enum class ErrorCode {
-  kInvalidArgument,    // 400
-  kUnauthenticated,    // 401
-  kPermissionDenied,   // 403
-  kNotFound,           // 404
-  kConflict,           // 409
-  kGone,               // 410
-  kTooLarge,           // 413
-  kUnprocessable,      // 422
-  kHeadersTooLarge,    // 431
-  kRateLimited,        // 429
-  kInternal,           // 500
-  kUnavailable,        // 503
+  kInvalidArgument,   // 400
+  kUnauthenticated,   // 401
+  kPermissionDenied,  // 403
+  kNotFound,          // 404
+  kConflict,          // 409
+  kGone,              // 410
+  kTooLarge,          // 413
+  kUnprocessable,     // 422
+  kHeadersTooLarge,   // 431
+  kRateLimited,       // 429
+  kInternal,          // 500
+  kUnavailable,       // 503
 };
 
 // An error with a human sentence and, for bad input, the field it is about.
@@ -61,7 +61,7 @@ class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit on purpose
   Result(Unexpected u) : v_(std::in_place_index<1>, std::move(u).error()) {}  // NOLINT
-  Result(Error e) : v_(std::in_place_index<1>, std::move(e)) {}              // NOLINT
+  Result(Error e) : v_(std::in_place_index<1>, std::move(e)) {}               // NOLINT
 
   bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }
@@ -86,7 +86,7 @@ class [[nodiscard]] Result<void> {
  public:
   Result() = default;
   Result(Unexpected u) : error_(std::move(u).error()), ok_(false) {}  // NOLINT
-  Result(Error e) : error_(std::move(e)), ok_(false) {}              // NOLINT
+  Result(Error e) : error_(std::move(e)), ok_(false) {}               // NOLINT
 
   bool has_value() const { return ok_; }
   explicit operator bool() const { return ok_; }

@@ -82,7 +82,8 @@ struct Effect {
 
 // What one engine step did, for the store to persist in the same transaction.
 struct Outcome {
-  bool changed = false;
+  bool changed = false;       // anything to save
+  bool call_changed = false;  // the call's own fields (not only new tags)
   std::vector<Tag> new_tags;
   std::vector<Effect> effects;
   enum class Timer { kKeep, kSet, kClear } timer = Timer::kKeep;

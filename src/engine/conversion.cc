@@ -1,7 +1,8 @@
 #include "engine/conversion.h"
 
-#include <map>
 #include <strings.h>
+
+#include <map>
 
 namespace engine {
 
@@ -49,9 +50,8 @@ core::Result<PostedConversion> ForGroup(const ConversionGroup& group, const Para
         if (k != group.value_param || v.empty()) continue;
         auto revenue = core::Money::Parse(v);
         if (!revenue) {
-          return core::InvalidArgument(k + ": must be an amount such as 12.50 (" +
-                                           revenue.error().message + ")",
-                                       k);
+          return core::InvalidArgument(
+              k + ": must be an amount such as 12.50 (" + revenue.error().message + ")", k);
         }
         c.kind = PostedConversion::kConvert;
         c.revenue = *revenue;
@@ -70,7 +70,7 @@ void Complete(Call& call, ConversionState state, core::Millis at, Outcome& out) 
   out.effects.push_back(Effect{"completed", at});
   out.effects.push_back(
       Effect{state == ConversionState::kConverted ? "converted" : "not_converted", at});
-  out.changed = true;
+  out.changed = out.call_changed = true;
 }
 
 void Convert(Call& call, const PostedConversion& c, core::Millis at, Outcome& out) {
@@ -83,7 +83,7 @@ void Convert(Call& call, const PostedConversion& c, core::Millis at, Outcome& ou
     call.conversion.late = true;
     call.conversion.decided_at = at;
     out.effects.push_back(Effect{"converted", at});
-    out.changed = true;
+    out.changed = out.call_changed = true;
     return;
   }
   if (call.conversion.state == ConversionState::kAwaitingPostback) {
@@ -138,7 +138,7 @@ void ApplyConversion(Call& call, const PostedConversion& c, const Params& params
                      const Context& ctx, Outcome& out) {
   if (c.kind == PostedConversion::kEarly) {
     call.early_postback = params;
-    out.changed = true;
+    out.changed = out.call_changed = true;
   } else if (c.kind == PostedConversion::kConvert) {
     Convert(call, c, ctx.now, out);
   }
@@ -187,7 +187,7 @@ void DecideAtEnd(Call& call, const Context& ctx, Outcome& out) {
   call.conversion.state = ConversionState::kAwaitingPostback;
   out.timer = Outcome::Timer::kSet;
   out.timer_at = *call.conversion.deadline_at;
-  out.changed = true;
+  out.changed = out.call_changed = true;
 }
 
 }  // namespace engine

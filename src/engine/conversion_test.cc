@@ -556,8 +556,8 @@ TEST(PostedValueTest, EmptyValueIsTagsOnly) {
 }
 
 TEST(PostedValueTest, MalformedValueIsAnErrorAndChangesNothing) {
-  const std::string kValues[] = {
-      "abc", "-5", "+5", "1e3", "1,000", ".5", "5.", "1.2.3", "10 USD", "1000000000000.01"};
+  const std::string kValues[] = {"abc", "-5", "+5",    "1e3",    "1,000",
+                                 ".5",  "5.", "1.2.3", "10 USD", "1000000000000.01"};
   for (bool live : {false, true}) {
     for (const std::string& value : kValues) {
       World w({ValueGroup(1, "*0.8")});

@@ -24,8 +24,9 @@ core::Result<void> ValidateTag(std::string_view key, std::string_view value) {
     const auto c = static_cast<unsigned char>(key[i]);
     const auto next = i + 1 < key.size() ? static_cast<unsigned char>(key[i + 1]) : 0;
     const auto third = i + 2 < key.size() ? static_cast<unsigned char>(key[i + 2]) : 0;
-    const bool c1_control = c == 0xc2 && next >= 0x80 && next <= 0x9f;         // U+0080-U+009F
-    const bool line_sep = c == 0xe2 && next == 0x80 && (third == 0xa8 || third == 0xa9);  // U+2028/9
+    const bool c1_control = c == 0xc2 && next >= 0x80 && next <= 0x9f;  // U+0080-U+009F
+    const bool line_sep =
+        c == 0xe2 && next == 0x80 && (third == 0xa8 || third == 0xa9);  // U+2028/9
     if (c < 0x20 || c == 0x7f || c1_control || line_sep || c == '[' || c == ']' || c == ',' ||
         c == ':') {
       return core::InvalidArgument(
@@ -58,7 +59,7 @@ void SetSystemTag(Call& call, std::string_view key, std::string value, core::Mil
 
 void Emit(Outcome& out, const char* trigger, core::Millis at) {
   out.effects.push_back(Effect{trigger, at});
-  out.changed = true;
+  out.changed = out.call_changed = true;
 }
 
 void Route(Call& call, Id buyer_id, core::Millis at, Outcome& out) {
@@ -118,8 +119,8 @@ Call StartCall(std::string uuid, const StartInput& in, const std::optional<Previ
 std::optional<Id> ChooseBuyer(const Call& call, const std::optional<PreviousCall>& previous,
                               const std::map<Id, int64_t>& live_calls, uint64_t random,
                               const Context& ctx) {
-  const config::Campaign* campaign = Snapshot::Find(ctx.config.campaigns, call.account_id,
-                                                    call.campaign_id);
+  const config::Campaign* campaign =
+      Snapshot::Find(ctx.config.campaigns, call.account_id, call.campaign_id);
   if (campaign == nullptr) return std::nullopt;
   auto available = [&](Id buyer_id) {
     const config::Buyer* b = Snapshot::Find(ctx.config.buyers, call.account_id, buyer_id);
@@ -194,7 +195,8 @@ core::Result<Outcome> ApplyEvent(Call& call, const Event& e, const Context& ctx)
         call.duration_seconds = e.duration_seconds;
       } else {
         call.duration_seconds =
-            call.answered_at ? std::max<int64_t>(0, (*call.ended_at - *call.answered_at) / 1000) : 0;
+            call.answered_at ? std::max<int64_t>(0, (*call.ended_at - *call.answered_at) / 1000)
+                             : 0;
       }
       call.status = std::max(call.status, Status::kEnded);
       Emit(out, "ended", *call.ended_at);
@@ -245,8 +247,8 @@ namespace engine {
 
 Outcome FireDeadline(Call& call, const Context& ctx) {
   Outcome out;
-  if (call.conversion.state != ConversionState::kAwaitingPostback ||
-      !call.conversion.deadline_at || *call.conversion.deadline_at > ctx.now) {
+  if (call.conversion.state != ConversionState::kAwaitingPostback || !call.conversion.deadline_at ||
+      *call.conversion.deadline_at > ctx.now) {
     return out;
   }
   call.conversion.state = ConversionState::kNotConverted;
@@ -255,7 +257,7 @@ Outcome FireDeadline(Call& call, const Context& ctx) {
   out.effects.push_back(Effect{"completed", ctx.now});
   out.effects.push_back(Effect{"not_converted", ctx.now});
   out.timer = Outcome::Timer::kClear;
-  out.changed = true;
+  out.changed = out.call_changed = true;
   return out;
 }
 

@@ -71,7 +71,7 @@ enum class EventType { kRouted, kAnswered, kEnded };
 struct Event {
   EventType type = EventType::kEnded;
   core::Millis at = 0;
-  std::optional<Id> buyer_id;  // routed
+  std::optional<Id> buyer_id;               // routed
   std::optional<int64_t> duration_seconds;  // ended: the buyer leg's talk time if known
   std::string hung_up_by;                   // ended
 };

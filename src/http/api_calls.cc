@@ -58,12 +58,18 @@ bool WantsText(const Request& r) {
 
 const char* ErrorCodeFor(int status) {
   switch (status) {
-    case 400: return "invalid_argument";
-    case 401: return "unauthenticated";
-    case 404: return "not_found";
-    case 410: return "gone";
-    case 422: return "unprocessable";
-    default: return "internal";
+    case 400:
+      return "invalid_argument";
+    case 401:
+      return "unauthenticated";
+    case 404:
+      return "not_found";
+    case 410:
+      return "gone";
+    case 422:
+      return "unprocessable";
+    default:
+      return "internal";
   }
 }
 
@@ -106,8 +112,8 @@ void Api::CreateCall(const CtxPtr& ctx) {
   if (!number.empty()) {
     auto e164 = core::NormalizePhone(number);
     if (!e164) {
-      return ctx->Fail(core::InvalidArgument("number: must be a phone number in E.164 form",
-                                             "number"));
+      return ctx->Fail(
+          core::InvalidArgument("number: must be a phone number in E.164 form", "number"));
     }
     req.number = *e164;
   } else if (!campaign) {
@@ -242,8 +248,9 @@ void Api::Postback(const CtxPtr& ctx) {
       r.body = "FAILED " + reason;
       return ctx->Reply(std::move(r));
     }
-    ctx->Json(status, json::object{{"error", json::object{{"code", ErrorCodeFor(status)},
-                                                          {"message", reason}}}});
+    ctx->Json(
+        status,
+        json::object{{"error", json::object{{"code", ErrorCodeFor(status)}, {"message", reason}}}});
   };
   if (m != "GET" && m != "POST" && m != "HEAD") {
     return refuse(404, "postbacks use GET, POST or HEAD");
@@ -289,8 +296,8 @@ void Api::Postback(const CtxPtr& ctx) {
     json::object tag_values;
     for (const auto& [k, v] : r->tag_values) {
       auto& slot = tag_values[k];
-      slot = slot.is_string() ? json::value(std::string(slot.get_string()) + "," + v)
-                              : json::value(v);
+      slot =
+          slot.is_string() ? json::value(std::string(slot.get_string()) + "," + v) : json::value(v);
     }
     const auto& c = r->call->conversion;
     json::object conversion{{"state", engine::ToString(c.state)},

@@ -11,8 +11,8 @@ using service::Kind;
 namespace {
 
 std::optional<Kind> KindOf(std::string_view collection) {
-  for (Kind k : {Kind::kPublisher, Kind::kBuyer, Kind::kCampaign, Kind::kNumber,
-                 Kind::kConversionGroup}) {
+  for (Kind k :
+       {Kind::kPublisher, Kind::kBuyer, Kind::kCampaign, Kind::kNumber, Kind::kConversionGroup}) {
     if (collection == service::CollectionName(k)) return k;
   }
   return std::nullopt;
@@ -88,10 +88,10 @@ void Api::ConfigRoutes(const CtxPtr& ctx) {
     auto list = config_.List(*kind, account, parent, page->after_id, page->limit);
     if (!list) return ctx->Fail(list.error());
     for (auto& o : list->data) Decorate(o.as_object(), group);
-    return ctx->Json(200, json::object{{"data", std::move(list->data)},
-                                       {"next_cursor", list->next_cursor
-                                                           ? json::value(*list->next_cursor)
-                                                           : json::value()}});
+    return ctx->Json(
+        200, json::object{{"data", std::move(list->data)},
+                          {"next_cursor",
+                           list->next_cursor ? json::value(*list->next_cursor) : json::value()}});
   }
   if (!id && m == "POST" && (!group || parent != 0)) {
     auto body = ParseJsonObject(ctx->request.body);

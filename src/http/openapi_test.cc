@@ -71,8 +71,8 @@ const std::set<Route>& ImplementedRoutes() {
   return routes;
 }
 
-const std::set<std::string> kMethods = {"get", "put", "post", "delete", "options",
-                                        "head", "patch", "trace"};
+const std::set<std::string> kMethods = {"get",     "put",  "post",  "delete",
+                                        "options", "head", "patch", "trace"};
 
 json::value Doc() {
   json::error_code ec;
@@ -206,11 +206,17 @@ TEST(OpenApi, EveryRefResolves) {
 TEST(OpenApi, DescribesTheSharedShapes) {
   json::value doc = Doc();
   const auto& schemas = doc.at("components").at("schemas").as_object();
-  for (const char* name :
-       {"Publisher", "Buyer", "Campaign", "Number", "ConversionGroup", "PostbackInstructions",
-        "Account", "ApiKey", "NewApiKey", "Call", "CallDetails", "BuyerCall", "Conversion",
-        "PostbackAnswer", "Error", "PublisherList", "BuyerList", "CampaignList", "NumberList",
-        "ConversionGroupList", "ApiKeyList", "CallList"}) {
+  for (const char* name : {"Publisher",       "Buyer",
+                           "Campaign",        "Number",
+                           "ConversionGroup", "PostbackInstructions",
+                           "Account",         "ApiKey",
+                           "NewApiKey",       "Call",
+                           "CallDetails",     "BuyerCall",
+                           "Conversion",      "PostbackAnswer",
+                           "Error",           "PublisherList",
+                           "BuyerList",       "CampaignList",
+                           "NumberList",      "ConversionGroupList",
+                           "ApiKeyList",      "CallList"}) {
     EXPECT_TRUE(schemas.contains(name)) << "components.schemas lacks " << name;
   }
   // Bodies the server validates field by field refuse unknown fields.

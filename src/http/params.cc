@@ -1,10 +1,9 @@
 #include "http/params.h"
 
-#include <cstdio>
-
 #include <boost/json.hpp>
 #include <boost/url/parse_query.hpp>
 #include <boost/url/pct_string_view.hpp>
+#include <cstdio>
 
 #include "core/ids.h"
 

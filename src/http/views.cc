@@ -48,24 +48,25 @@ json::object TagsJson(const engine::Call& call) {
 }
 
 json::object CallJson(const engine::Call& call, const std::string& key) {
-  json::object o{{"uuid", call.uuid},
-                 {"status", engine::ToString(call.status)},
-                 {"caller_number", call.caller_number},
-                 {"campaign_id", call.campaign_id},
-                 {"publisher_id", Opt(call.publisher_id)},
-                 {"buyer_id", Opt(call.buyer_id)},
-                 {"number_id", Opt(call.number_id)},
-                 {"number", call.number},
-                 {"edge_call_id", call.edge_call_id.empty() ? json::value() : json::value(call.edge_call_id)},
-                 {"repeat", call.repeat},
-                 {"started_at", Time(call.started_at)},
-                 {"routed_at", Time(call.routed_at)},
-                 {"answered_at", Time(call.answered_at)},
-                 {"ended_at", Time(call.ended_at)},
-                 {"duration_seconds", Opt(call.duration_seconds)},
-                 {"hung_up_by", call.hung_up_by},
-                 {"tags", TagsJson(call)},
-                 {"conversion", ConversionJson(call.conversion)}};
+  json::object o{
+      {"uuid", call.uuid},
+      {"status", engine::ToString(call.status)},
+      {"caller_number", call.caller_number},
+      {"campaign_id", call.campaign_id},
+      {"publisher_id", Opt(call.publisher_id)},
+      {"buyer_id", Opt(call.buyer_id)},
+      {"number_id", Opt(call.number_id)},
+      {"number", call.number},
+      {"edge_call_id", call.edge_call_id.empty() ? json::value() : json::value(call.edge_call_id)},
+      {"repeat", call.repeat},
+      {"started_at", Time(call.started_at)},
+      {"routed_at", Time(call.routed_at)},
+      {"answered_at", Time(call.answered_at)},
+      {"ended_at", Time(call.ended_at)},
+      {"duration_seconds", Opt(call.duration_seconds)},
+      {"hung_up_by", call.hung_up_by},
+      {"tags", TagsJson(call)},
+      {"conversion", ConversionJson(call.conversion)}};
   if (!key.empty()) o["key"] = key;
   json::array history;
   for (const auto& t : call.tags) {

@@ -52,8 +52,8 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
   if (req.number) {
     in.number = snap->FindNumber(*req.number);
     if (in.number == nullptr || in.number->account_id != account_id) {
-      return done(core::MakeError(core::ErrorCode::kNotFound,
-                                  "no tracking number " + *req.number, "number"));
+      return done(core::MakeError(core::ErrorCode::kNotFound, "no tracking number " + *req.number,
+                                  "number"));
     }
     in.campaign = config::Snapshot::Find(snap->campaigns, account_id, in.number->campaign_id);
   } else if (req.campaign_id) {
@@ -67,10 +67,10 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
     return done(core::InvalidArgument("number or campaign_id is required", "number"));
   }
   if (in.campaign == nullptr) return done(core::Internal("the number's campaign is missing"));
-  if (req.publisher_id && !config::Snapshot::Find(snap->publishers, account_id, *req.publisher_id)) {
-    return done(core::InvalidArgument("publisher_id: no publisher with id " +
-                                          std::to_string(*req.publisher_id),
-                                      "publisher_id"));
+  if (req.publisher_id &&
+      !config::Snapshot::Find(snap->publishers, account_id, *req.publisher_id)) {
+    return done(core::InvalidArgument(
+        "publisher_id: no publisher with id " + std::to_string(*req.publisher_id), "publisher_id"));
   }
   in.publisher_id = req.publisher_id;
   in.caller_number = req.caller_number;
@@ -92,7 +92,8 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
             again.call = std::move(**existing);
             again.existing = true;
             if (again.call.buyer_id) {
-              const auto* b = config::Snapshot::Find(snap->buyers, account->id, *again.call.buyer_id);
+              const auto* b =
+                  config::Snapshot::Find(snap->buyers, account->id, *again.call.buyer_id);
               if (b != nullptr) again.buyer = *b;
             }
             out->value = std::move(again);
@@ -175,7 +176,8 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
   const core::Millis now = clock_.Now();
   auto out = std::make_shared<Slot<PostbackAnswer>>();
   store_.Write(
-      [this, snap, req = std::move(req), id = *normalized, now, out](store::Writer& w) -> Result<void> {
+      [this, snap, req = std::move(req), id = *normalized, now,
+       out](store::Writer& w) -> Result<void> {
         auto found = w.FindCall(id);
         if (!found) return std::move(found).error();
         if (!*found) {
@@ -202,8 +204,8 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
           auto result = engine::ApplyPostback(call, req.params, ctx);
           if (!result) {
             const auto& e = result.error();
-            answer = {e.code == core::ErrorCode::kUnprocessable ? 422 : 400, e.message,
-                      std::nullopt, {}};
+            answer = {
+                e.code == core::ErrorCode::kUnprocessable ? 422 : 400, e.message, std::nullopt, {}};
           } else {
             if (result->outcome.changed) {
               if (auto s = w.SaveCall(call, result->outcome); !s) return s;
@@ -305,7 +307,8 @@ Result<engine::Call> CallService::GetWithKey(std::string_view uuid, std::string_
   });
   if (!r) return std::move(r).error();
   if (!call) return core::NotFound("call not found");
-  if (key.empty()) return core::MakeError(core::ErrorCode::kUnauthenticated, "the call key is missing");
+  if (key.empty())
+    return core::MakeError(core::ErrorCode::kUnauthenticated, "the call key is missing");
   if (!keys_.Verify(call->uuid, key)) {
     return core::MakeError(core::ErrorCode::kUnauthenticated, "the call key is wrong");
   }

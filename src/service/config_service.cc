@@ -50,7 +50,8 @@ template <typename T>
 Result<void> LoadRow(const store::ConfigRow& row, config::Snapshot& s) {
   json::error_code ec;
   json::value v = json::parse(row.doc, ec);
-  if (ec || !v.is_object()) return core::Internal("stored object " + std::to_string(row.id) + " is not JSON");
+  if (ec || !v.is_object())
+    return core::Internal("stored object " + std::to_string(row.id) + " is not JSON");
   T base;
   base.id = row.id;
   base.account_id = row.account_id;
@@ -58,7 +59,8 @@ Result<void> LoadRow(const store::ConfigRow& row, config::Snapshot& s) {
   base.updated_at = row.updated_at;
   if constexpr (std::is_same_v<T, config::ConversionGroup>) base.campaign_id = row.parent_id;
   auto obj = config::Decode(v.get_object(), std::move(base), config::DecodeContext{true, nullptr});
-  if (!obj) return core::Internal("stored object " + std::to_string(row.id) + ": " + obj.error().message);
+  if (!obj)
+    return core::Internal("stored object " + std::to_string(row.id) + ": " + obj.error().message);
   Traits<T>::Map(s).emplace(row.id, std::move(*obj));
   return {};
 }
@@ -85,7 +87,8 @@ std::string ApiKeyHash(std::string_view key) { return core::HexEncode(core::Sha2
 
 config::ApiKey NewKey(Id account_id, std::string name, core::Millis now, std::string& secret) {
   secret = core::RandomToken("cpk_", 32);
-  return config::ApiKey{0, account_id, std::move(name), secret.substr(0, 12), ApiKeyHash(secret), now};
+  return config::ApiKey{0,  account_id, std::move(name), secret.substr(0, 12), ApiKeyHash(secret),
+                        now};
 }
 
 core::Error NotFoundKind(Kind kind, Id id) {
@@ -263,7 +266,10 @@ Result<void> ConfigService::DeleteApiKey(Id account_id, Id id) {
   bool found = false;
   for (const auto& [hash, k] : snap->api_keys_by_hash) {
     if (k.account_id != account_id) continue;
-    if (k.id == id) found = true; else ++remaining;
+    if (k.id == id)
+      found = true;
+    else
+      ++remaining;
   }
   if (!found) return core::NotFound("no API key with id " + std::to_string(id));
   if (remaining == 0) {
@@ -288,13 +294,14 @@ Result<json::object> ConfigService::CreateT(Id account_id, Id parent_id, const j
     }
     base.campaign_id = parent_id;
     int64_t next = 0;
-    for (const auto* g : snap->ConversionGroupsOf(parent_id)) next = std::max(next, g->position + 1);
+    for (const auto* g : snap->ConversionGroupsOf(parent_id))
+      next = std::max(next, g->position + 1);
     base.position = next;
   }
   auto obj = config::Decode(body, std::move(base), config::DecodeContext{true, snap.get()});
   if (!obj) return std::move(obj).error();
-  store::ConfigRow row{0, account_id, Traits<T>::kKind, parent_id, "", obj->created_at,
-                       obj->updated_at};
+  store::ConfigRow row{0,  account_id,      Traits<T>::kKind, parent_id,
+                       "", obj->created_at, obj->updated_at};
   row.doc = json::serialize(config::Encode(*obj));
   auto r = store_.WriteSync([&](store::Writer& w) -> Result<void> {
     auto id = w.InsertConfig(row);
@@ -317,8 +324,13 @@ Result<json::object> ConfigService::UpdateT(Id account_id, Id id, const json::ob
   base.updated_at = clock_.Now();
   auto obj = config::Decode(body, std::move(base), config::DecodeContext{false, snap.get()});
   if (!obj) return std::move(obj).error();
-  store::ConfigRow row{id, account_id, Traits<T>::kKind, 0, json::serialize(config::Encode(*obj)),
-                       obj->created_at, obj->updated_at};
+  store::ConfigRow row{id,
+                       account_id,
+                       Traits<T>::kKind,
+                       0,
+                       json::serialize(config::Encode(*obj)),
+                       obj->created_at,
+                       obj->updated_at};
   auto r = store_.WriteSync([&](store::Writer& w) { return w.UpdateConfig(row); });
   if (!r) return std::move(r).error();
   if (auto l = Load(); !l) return std::move(l).error();

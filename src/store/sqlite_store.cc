@@ -23,17 +23,19 @@ constexpr const char* kCallColumns =
     "conv_late, deadline_at, decided_at, early_postback, edge_call_id";
 
 // Statements (constants: Db caches them by address).
-const std::string kSelectCallByUuid = std::string("SELECT ") + kCallColumns + " FROM calls WHERE uuid = ?";
-const std::string kSelectCallByEdgeId = std::string("SELECT ") + kCallColumns +
-    " FROM calls WHERE account_id = ? AND edge_call_id = ?";
-const std::string kSelectCalls = std::string("SELECT ") + kCallColumns +
+const std::string kSelectCallByUuid =
+    std::string("SELECT ") + kCallColumns + " FROM calls WHERE uuid = ?";
+const std::string kSelectCallByEdgeId =
+    std::string("SELECT ") + kCallColumns + " FROM calls WHERE account_id = ? AND edge_call_id = ?";
+const std::string kSelectCalls =
+    std::string("SELECT ") + kCallColumns +
     " FROM calls WHERE account_id = ?1 AND (?2 IS NULL OR campaign_id = ?2)"
     " AND (?3 IS NULL OR status = ?3)"
     " AND (?4 IS NULL OR (conv_state = 2) = ?4)"
     " AND (?5 IS NULL OR started_at >= ?5) AND (?6 IS NULL OR started_at < ?6)"
     " AND (?7 IS NULL OR id < ?7) ORDER BY id DESC LIMIT ?8";
 constexpr const char* kSelectTags =
-    "SELECT key, value, source, carried, at FROM call_tags WHERE call_id = ? ORDER BY seq";
+    "SELECT key, value, source, carried, at FROM call_tags WHERE call_id = ? ORDER BY call_id, seq";
 constexpr const char* kInsertCall =
     "INSERT INTO calls (uuid, account_id, campaign_id, publisher_id, buyer_id, number_id, number,"
     " caller_number, repeat, status, started_at, routed_at, answered_at, ended_at,"
@@ -49,7 +51,8 @@ constexpr const char* kUpdateCall =
     " revenue_cents = ?19, payout_cents = ?20, conv_late = ?21, deadline_at = ?22,"
     " decided_at = ?23, early_postback = ?24, edge_call_id = ?26 WHERE id = ?25";
 constexpr const char* kInsertTag =
-    "INSERT INTO call_tags (call_id, key, value, source, carried, at) VALUES (?, ?, ?, ?, ?, ?)";
+    "INSERT INTO call_tags (call_id, seq, key, value, source, carried, at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)";
 constexpr const char* kInsertEffect =
     "INSERT INTO call_effects (call_id, trigger, at) VALUES (?, ?, ?)";
 constexpr const char* kSetDeadline =
@@ -212,7 +215,8 @@ class SqliteTxn final : public Writer {
     std::vector<ConfigRow> out;
     Stmt s = db_.Prepare(kSelectConfig);
     while (s.Step()) {
-      out.push_back(ConfigRow{s.Int(0), s.Int(1), s.Text(2), s.Int(3), s.Text(4), s.Int(5), s.Int(6)});
+      out.push_back(
+          ConfigRow{s.Int(0), s.Int(1), s.Text(2), s.Int(3), s.Text(4), s.Int(5), s.Int(6)});
     }
     return Finish(s, std::move(out));
   }
@@ -251,8 +255,14 @@ class SqliteTxn final : public Writer {
     {
       Stmt s = db_.Prepare(kSelectCalls.c_str());
       s.Bind(1, f.account_id).Bind(2, f.campaign_id);
-      if (f.status) s.Bind(3, static_cast<int64_t>(*f.status)); else s.BindNull(3);
-      if (f.converted) s.Bind(4, static_cast<int64_t>(*f.converted)); else s.BindNull(4);
+      if (f.status)
+        s.Bind(3, static_cast<int64_t>(*f.status));
+      else
+        s.BindNull(3);
+      if (f.converted)
+        s.Bind(4, static_cast<int64_t>(*f.converted));
+      else
+        s.BindNull(4);
       s.Bind(5, f.since).Bind(6, f.until).Bind(7, f.before_id).Bind(8, int64_t{f.limit});
       while (s.Step()) out.push_back(ReadCall(s));
       if (auto st = s.status(); !st) return std::move(st).error();
@@ -268,7 +278,8 @@ class SqliteTxn final : public Writer {
     Stmt s = db_.Prepare(kSelectPostbacks);
     s.Bind(1, call_id);
     while (s.Step()) {
-      out.push_back(PostbackLog{s.Int(0), s.Text(1), s.Text(2), s.Text(3), static_cast<int>(s.Int(4))});
+      out.push_back(
+          PostbackLog{s.Int(0), s.Text(1), s.Text(2), s.Text(3), static_cast<int>(s.Int(4))});
     }
     return Finish(s, std::move(out));
   }
@@ -380,7 +391,7 @@ class SqliteTxn final : public Writer {
   }
 
   Result<void> SaveCall(engine::Call& c, const engine::Outcome& out) override {
-    {
+    if (c.id == 0 || out.call_changed) {
       Stmt s = db_.Prepare(c.id == 0 ? kInsertCall : kUpdateCall);
       s.Bind(1, c.uuid).Bind(2, c.account_id).Bind(3, c.campaign_id).Bind(4, c.publisher_id);
       s.Bind(5, c.buyer_id).Bind(6, c.number_id).Bind(7, c.number).Bind(8, c.caller_number);
@@ -391,16 +402,24 @@ class SqliteTxn final : public Writer {
       s.Bind(19, Cents(c.conversion.revenue)).Bind(20, Cents(c.conversion.payout));
       s.Bind(21, int64_t{c.conversion.late}).Bind(22, c.conversion.deadline_at);
       s.Bind(23, c.conversion.decided_at);
-      if (c.early_postback) s.BindBlob(24, EncodeParams(*c.early_postback)); else s.BindNull(24);
+      if (c.early_postback)
+        s.BindBlob(24, EncodeParams(*c.early_postback));
+      else
+        s.BindNull(24);
       if (c.id != 0) s.Bind(25, c.id);
-      if (c.edge_call_id.empty()) s.BindNull(26); else s.Bind(26, c.edge_call_id);
+      if (c.edge_call_id.empty())
+        s.BindNull(26);
+      else
+        s.Bind(26, c.edge_call_id);
       if (auto st = s.Run(); !st) return st;
       if (c.id == 0) c.id = sqlite3_last_insert_rowid(db_.handle());
     }
+    // New tags are the last ones of call.tags; seq is a tag's position on its call.
+    int64_t seq = static_cast<int64_t>(c.tags.size() - out.new_tags.size());
     for (const auto& t : out.new_tags) {
       Stmt s = db_.Prepare(kInsertTag);
-      s.Bind(1, c.id).Bind(2, t.key).Bind(3, t.value).Bind(4, static_cast<int64_t>(t.source));
-      s.Bind(5, int64_t{t.carried}).Bind(6, t.at);
+      s.Bind(1, c.id).Bind(2, seq++).Bind(3, t.key).Bind(4, t.value);
+      s.Bind(5, static_cast<int64_t>(t.source)).Bind(6, int64_t{t.carried}).Bind(7, t.at);
       if (auto st = s.Run(); !st) return st;
     }
     for (const auto& e : out.effects) {
@@ -612,7 +631,8 @@ Result<std::unique_ptr<Store>> OpenSqlite(const SqliteOptions& options) {
   if (!writer) return std::move(writer).error();
   Db& w = **writer;
   for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
-                             "PRAGMA foreign_keys = ON", "PRAGMA wal_autocheckpoint = 4000"}) {
+                             "PRAGMA foreign_keys = ON", "PRAGMA wal_autocheckpoint = 4000",
+                             "PRAGMA cache_size = -65536", "PRAGMA temp_store = MEMORY"}) {
     if (auto r = w.Exec(pragma); !r) return std::move(r).error();
   }
   if (auto r = MigrateSqlite(w); !r) return std::move(r).error();
@@ -622,8 +642,7 @@ Result<std::unique_ptr<Store>> OpenSqlite(const SqliteOptions& options) {
     if (!r) return std::move(r).error();
     readers.push_back(std::move(*r));
   }
-  return std::unique_ptr<Store>(
-      new SqliteStore(options, std::move(*writer), std::move(readers)));
+  return std::unique_ptr<Store>(new SqliteStore(options, std::move(*writer), std::move(readers)));
 }
 
 }  // namespace store

@@ -103,7 +103,8 @@ class Writer : public Reader {
   virtual core::Result<void> DeleteApiKey(Id account_id, Id id) = 0;
 
   // Persists one engine step: inserts the call when call.id is 0 (and sets it), else updates
-  // it; appends the outcome's new tags and effects; sets or clears the postback deadline.
+  // its row when outcome.call_changed; appends the outcome's new tags and effects; sets or
+  // clears the postback deadline.
   virtual core::Result<void> SaveCall(engine::Call& call, const engine::Outcome& outcome) = 0;
   virtual core::Result<void> AppendPostback(Id call_id, const PostbackLog& entry) = 0;
 };
@@ -131,9 +132,9 @@ class Store {
 };
 
 struct SqliteOptions {
-  std::string path;        // database file; its folder must exist
+  std::string path;  // database file; its folder must exist
   int read_connections = 4;
-  size_t max_batch = 512;  // units of work per commit
+  size_t max_batch = 512;     // units of work per commit
   size_t max_queue = 100000;  // Write() beyond this fails fast with kUnavailable
 };
 
