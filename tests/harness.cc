@@ -84,9 +84,12 @@ HttpResponse Http(const std::string& method, const std::string& url, const std::
   return r;
 }
 
-Server::Server() : clock_(1'795'876'796'000) {  // 2026-11-28T14:39:56Z
+Server::Server(bool allow_private_webhooks)
+    : allow_private_webhooks_(allow_private_webhooks), clock_(1'795'876'796'000) {  // 14:39:56Z
   Start();
-  auto account = app::CreateAccount(app::AppOptions{.data_dir = dir_.path()}, "test account");
+  app::AppOptions options;
+  options.data_dir = dir_.path();
+  auto account = app::CreateAccount(options, "test account");
   EXPECT_TRUE(account.has_value());
   api_key_ = account->api_key;
 }
@@ -100,6 +103,7 @@ void Server::Start() {
   o.clock = &clock_;
   o.background = false;  // tests fire deadlines themselves, with the fake clock
   o.threads = 2;
+  o.allow_private_webhooks = allow_private_webhooks_;
   auto a = app::App::Start(o);
   ASSERT_TRUE(a.has_value()) << a.error().message;
   app_ = std::move(*a);

@@ -37,8 +37,9 @@ HttpResponse Http(const std::string& method, const std::string& url, const std::
 // A running server with its own data directory, API key and fake clock.
 class Server {
  public:
-  // Starts on a fresh data directory and creates an account.
-  Server();
+  // Starts on a fresh data directory and creates an account. Webhooks may reach loopback
+  // receivers unless `allow_private_webhooks` is false.
+  explicit Server(bool allow_private_webhooks = true);
   ~Server();
 
   // Stops the server (gracefully) and starts it again on the same data directory.
@@ -64,6 +65,7 @@ class Server {
  private:
   void Start();
   TempDir dir_;
+  bool allow_private_webhooks_ = true;
   core::FakeClock clock_;
   std::unique_ptr<app::App> app_;
   std::string api_key_;

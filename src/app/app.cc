@@ -16,6 +16,7 @@
 #include "http/server.h"
 #include "service/call_service.h"
 #include "store/store.h"
+#include "webhook/dispatcher.h"
 
 namespace app {
 
@@ -104,6 +105,7 @@ struct App::Impl {
   std::unique_ptr<service::CallService> calls;
   std::unique_ptr<http::Api> api;
   std::unique_ptr<http::Server> server;
+  std::unique_ptr<webhook::Dispatcher> dispatcher;
   std::mt19937_64 rng{std::random_device{}()};
   std::mutex rng_mu;
 
@@ -156,9 +158,25 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
                                                          std::lock_guard lock(raw->rng_mu);
                                                          return raw->rng();
                                                        });
+  // One node owns the SQLite store: leases left by a crash are free at once.
+  if (auto r = impl->store->WriteSync([](store::Writer& w) { return w.ReleaseDeliveryLeases(); });
+      !r) {
+    return std::move(r).error();
+  }
+  webhook::DispatcherOptions dispatch;
+  dispatch.allow_private = options.allow_private_webhooks;
+  dispatch.max_in_flight = options.webhook_max_in_flight;
+  impl->dispatcher = std::make_unique<webhook::Dispatcher>(dispatch, *impl->store, *impl->config,
+                                                           *impl->keys, *impl->clock, [raw] {
+                                                             std::lock_guard lock(raw->rng_mu);
+                                                             return raw->rng();
+                                                           });
+  impl->calls->OnDeliveries([raw] { raw->dispatcher->Notify(); });
+  impl->dispatcher->Start();
   http::ApiOptions api_options;
   api_options.public_url = options.public_url;
   impl->api = std::make_unique<http::Api>(api_options, *impl->config, *impl->calls, *impl->store);
+  impl->api->SetExtraMetrics([raw](std::string& out) { raw->dispatcher->RenderMetrics(out); });
   http::ServerOptions so;
   so.address = listen->first;
   so.port = listen->second;
@@ -189,6 +207,10 @@ service::ConfigService& App::config() { return *impl_->config; }
 
 Result<int> App::FireDueDeadlines() { return impl_->calls->FireDueDeadlines(impl_->clock->Now()); }
 
+bool App::WaitForWebhooks(std::chrono::milliseconds timeout) {
+  return impl_->dispatcher->WaitIdle(timeout);
+}
+
 void App::Stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
@@ -199,7 +221,8 @@ void App::Stop() {
   }
   impl_->cv.notify_all();
   if (impl_->loop.joinable()) impl_->loop.join();
-  impl_->store->Close();  // flushes queued writes
+  impl_->dispatcher->Stop();  // in-flight attempts finish and are recorded
+  impl_->store->Close();      // flushes queued writes
   LogEvent("stopped");
 }
 

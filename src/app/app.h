@@ -4,6 +4,7 @@
 // directory, a fake clock).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -22,8 +23,9 @@ struct AppOptions {
   bool allow_private_webhooks = false;
   int threads = 0;  // HTTP threads; 0 = one per core
   size_t max_body_bytes = 1 << 20;
-  int deadline_poll_ms = 200;          // how often due postback deadlines are looked for
-  bool background = true;              // run the deadline and reload loops (tests may drive them)
+  int deadline_poll_ms = 200;  // how often due postback deadlines are looked for
+  bool background = true;      // run the deadline and reload loops (tests may drive them)
+  int webhook_max_in_flight = 256;
   const core::Clock* clock = nullptr;  // null = the system clock
 };
 
@@ -41,6 +43,9 @@ class App {
   service::ConfigService& config();
   // Decides every postback deadline due now (what the deadline loop does every tick).
   core::Result<int> FireDueDeadlines();
+  // Waits until no webhook delivery is in flight or due now (by the app's clock); false on
+  // timeout. For tests: the dispatcher runs on its own thread whatever `background` says.
+  bool WaitForWebhooks(std::chrono::milliseconds timeout);
 
  private:
   struct Impl;

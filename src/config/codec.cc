@@ -4,6 +4,7 @@
 
 #include "config/field_reader.h"
 #include "core/ids.h"
+#include "core/webhook_signature.h"
 
 namespace config {
 
@@ -299,6 +300,184 @@ core::Result<ConversionGroup> Decode(const json::object& o, ConversionGroup g,
   }
   // Fields of the other types are refused as unknown by Finish(), which names them.
   return Done(r, std::move(g));
+}
+
+namespace {
+
+bool HeaderNameOk(std::string_view n) {
+  if (n.empty() || n.size() > 128) return false;
+  for (char ch : n) {
+    if (!(isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_')) return false;
+  }
+  return true;
+}
+
+// Headers the dispatcher sets itself.
+bool ReservedHeader(std::string_view n) {
+  std::string lower(n);
+  for (auto& ch : lower) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+  return lower == "content-length" || lower == "host" || lower == "transfer-encoding" ||
+         lower == "connection" || lower.rfind("webhook-", 0) == 0;
+}
+
+void ReadTemplate(FieldReader& r, std::string_view name, std::string_view text,
+                  core::TokenTemplate& out) {
+  auto t = core::TokenTemplate::Parse(text);
+  if (!t) {
+    std::string msg = t.error().message;
+    if (msg.rfind("template: ", 0) == 0) msg = msg.substr(10);
+    return r.Fail(name, msg);
+  }
+  out = std::move(*t);
+}
+
+std::optional<WebhookRequest> ReadRequest(FieldReader& parent, const json::value& v, size_t i) {
+  std::string prefix = "requests[" + std::to_string(i) + "]";
+  if (!v.is_object()) {
+    parent.Fail(prefix, "must be an object");
+    return std::nullopt;
+  }
+  FieldReader r(v.get_object(), prefix + ".");
+  WebhookRequest req;
+  r.String("method", req.method, false, 8);
+  if (r.ok() && req.method != "GET" && req.method != "POST" && req.method != "PUT" &&
+      req.method != "HEAD") {
+    r.Fail("method", "must be one of GET, POST, PUT, HEAD");
+  }
+  std::string url;
+  r.String("url", url, true, 8192);
+  if (r.ok() && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+    r.Fail("url", "must start with http:// or https://");
+  }
+  if (r.ok()) ReadTemplate(r, "url", url, req.url);
+  if (const auto* h = r.Raw("headers"); h != nullptr && !h->is_null()) {
+    if (!h->is_object() || h->get_object().size() > 20) {
+      r.Fail("headers", "must be an object of at most 20 header names to values");
+    } else {
+      for (const auto& kv : h->get_object()) {
+        std::string field = "headers." + std::string(kv.key());
+        if (!HeaderNameOk(kv.key())) {
+          r.Fail(field, "is not a valid header name");
+        } else if (ReservedHeader(kv.key())) {
+          r.Fail(field, "is set by callpost");
+        } else if (!kv.value().is_string() || kv.value().get_string().size() > 4096 ||
+                   kv.value().get_string().find_first_of("\r\n") != json::string::npos) {
+          r.Fail(field, "must be a single-line string of at most 4096 bytes");
+        } else {
+          core::TokenTemplate t;
+          ReadTemplate(r, field, kv.value().get_string(), t);
+          req.headers.emplace_back(kv.key(), std::move(t));
+        }
+      }
+    }
+  }
+  if (const auto* b = r.Raw("body"); b != nullptr && !b->is_null()) {
+    if (!b->is_string() || b->get_string().size() > 65536) {
+      r.Fail("body", "must be a string (a template) of at most 65536 bytes, or null");
+    } else if (req.method == "GET" || req.method == "HEAD") {
+      r.Fail("body", "GET and HEAD requests carry no body");
+    } else {
+      core::TokenTemplate t;
+      ReadTemplate(r, "body", b->get_string(), t);
+      req.body = std::move(t);
+    }
+  }
+  if (auto f = r.Finish(); !f) {
+    parent.Fail(f.error().field, f.error().message.substr(f.error().field.size() + 2));
+    return std::nullopt;
+  }
+  return req;
+}
+
+}  // namespace
+
+core::Result<WebhookGroup> Decode(const json::object& o, WebhookGroup g, const DecodeContext& c) {
+  FieldReader r(o);
+  IgnoreMeta(r);
+  r.Ignore("campaign_id");
+  r.String("name", g.name, c.creating, 255, true);
+  r.String("trigger", g.trigger, c.creating, 32);
+  if (r.ok()) {
+    bool known = false;
+    for (const char* t : kWebhookTriggers) known = known || g.trigger == t;
+    if (!known) {
+      r.Fail("trigger",
+             "must be one of started, routed, answered, ended, completed, converted, "
+             "not_converted");
+    }
+  }
+  std::string matches = g.matches.text();
+  r.String("matches", matches, false, 4096);
+  if (r.ok()) {
+    auto f = core::TagFilter::Parse(matches);
+    if (!f) {
+      r.Fail("matches", WithoutPrefix(f.error().message));
+    } else {
+      g.matches = std::move(*f);
+    }
+  }
+  r.Int("position", g.position, false, 0, 1000000);
+  r.Bool("enabled", g.enabled);
+  const bool was_signed = g.sign;
+  r.Bool("sign", g.sign);
+  if (const auto* v = r.Raw("requests"); v != nullptr && !v->is_null()) {
+    if (!v->is_array() || v->get_array().empty() || v->get_array().size() > 10) {
+      r.Fail("requests", "must be a list of 1 to 10 requests");
+    } else {
+      std::vector<WebhookRequest> requests;
+      for (size_t i = 0; i < v->get_array().size() && r.ok(); ++i) {
+        auto req = ReadRequest(r, v->get_array()[i], i);
+        if (req) requests.push_back(std::move(*req));
+      }
+      g.requests = std::move(requests);
+    }
+  } else if (c.creating) {
+    r.Fail("requests", "is required");
+  }
+  if (c.stored) {
+    r.String("signing_secret", g.signing_secret, false, 128);
+    r.String("previous_secret", g.previous_secret, false, 128);
+    std::string until;
+    r.String("previous_secret_until", until, false, 64);
+    if (!until.empty()) g.previous_secret_until = core::ParseRfc3339(until).value_or(0);
+  } else {
+    // Output only: rotate with …/rotate_secret.
+    r.Ignore("signing_secret");
+    r.Ignore("previous_secret");
+    r.Ignore("previous_secret_until");
+    if (g.sign && !was_signed && g.signing_secret.empty()) {
+      g.signing_secret = core::NewWebhookSecret();
+    }
+  }
+  return Done(r, std::move(g));
+}
+
+json::object Encode(const WebhookGroup& g) {
+  json::object o;
+  EncodeMeta(g, o);
+  o["campaign_id"] = g.campaign_id;
+  o["name"] = g.name;
+  o["trigger"] = g.trigger;
+  o["matches"] = g.matches.text();
+  o["position"] = g.position;
+  o["enabled"] = g.enabled;
+  o["sign"] = g.sign;
+  json::array requests;
+  for (const auto& req : g.requests) {
+    json::object headers;
+    for (const auto& [name, value] : req.headers) headers[name] = value.text();
+    requests.push_back(json::object{{"method", req.method},
+                                    {"url", req.url.text()},
+                                    {"headers", std::move(headers)},
+                                    {"body", req.body ? json::value(req.body->text()) : nullptr}});
+  }
+  o["requests"] = std::move(requests);
+  if (g.sign) o["signing_secret"] = g.signing_secret;
+  if (!g.previous_secret.empty()) {
+    o["previous_secret"] = g.previous_secret;
+    o["previous_secret_until"] = core::FormatRfc3339(g.previous_secret_until);
+  }
+  return o;
 }
 
 core::Result<Account> Decode(const json::object& o, Account a, const DecodeContext& c) {

@@ -17,6 +17,7 @@ namespace config {
 struct DecodeContext {
   bool creating = true;
   const Snapshot* refs = nullptr;
+  bool stored = false;  // decoding a stored row: internal fields (secrets) are read too
 };
 
 core::Result<Publisher> Decode(const boost::json::object& o, Publisher base,
@@ -26,6 +27,9 @@ core::Result<Campaign> Decode(const boost::json::object& o, Campaign base, const
 core::Result<Number> Decode(const boost::json::object& o, Number base, const DecodeContext& c);
 core::Result<ConversionGroup> Decode(const boost::json::object& o, ConversionGroup base,
                                      const DecodeContext& c);
+// A new signing secret is made when `sign` turns on; the stored form keeps the secrets.
+core::Result<WebhookGroup> Decode(const boost::json::object& o, WebhookGroup base,
+                                  const DecodeContext& c);
 // Account settings (name, carry_over_postback_tags, call_key_ttl_seconds).
 core::Result<Account> Decode(const boost::json::object& o, Account base, const DecodeContext& c);
 
@@ -34,6 +38,8 @@ boost::json::object Encode(const Buyer& b);
 boost::json::object Encode(const Campaign& c);
 boost::json::object Encode(const Number& n);
 boost::json::object Encode(const ConversionGroup& g);
+// With signing_secret when sign is on (the API shows it to the operator; it is stored too).
+boost::json::object Encode(const WebhookGroup& g);
 boost::json::object Encode(const Account& a);
 boost::json::object Encode(const ApiKey& k);
 

@@ -13,6 +13,7 @@
 #include "core/payout_modifier.h"
 #include "core/tag_filter.h"
 #include "core/time.h"
+#include "core/token_template.h"
 
 namespace config {
 
@@ -103,6 +104,32 @@ struct ConversionGroup : Meta {
   int64_t postback_timeout_seconds = 600;
 
   bool IsPostback() const { return type != ConversionType::kDuration; }
+};
+
+// One HTTP request of a webhook group; every part is a template with replacement tokens.
+struct WebhookRequest {
+  std::string method = "POST";  // GET, POST, PUT or HEAD
+  core::TokenTemplate url;
+  std::vector<std::pair<std::string, core::TokenTemplate>> headers;
+  std::optional<core::TokenTemplate> body;
+};
+
+// Webhook triggers, in the order a call meets them.
+inline constexpr const char* kWebhookTriggers[] = {
+    "started", "routed", "answered", "ended", "completed", "converted", "not_converted"};
+
+struct WebhookGroup : Meta {
+  Id campaign_id = 0;
+  std::string name;
+  std::string trigger;
+  core::TagFilter matches;
+  std::vector<WebhookRequest> requests;
+  int64_t position = 0;
+  bool enabled = true;
+  bool sign = false;
+  std::string signing_secret;              // whsec_…, when sign
+  std::string previous_secret;             // the secret before the last rotation, also signed with
+  core::Millis previous_secret_until = 0;  // … until then
 };
 
 const char* ToString(RepeatRoute r);

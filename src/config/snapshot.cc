@@ -11,16 +11,29 @@ void Snapshot::Index() {
   for (const auto& [id, g] : conversion_groups) {
     conversion_groups_by_campaign[g.campaign_id].push_back(&g);
   }
+  webhook_groups_by_campaign.clear();
+  for (const auto& [id, g] : webhook_groups)
+    webhook_groups_by_campaign[g.campaign_id].push_back(&g);
+  auto by_position = [](const auto* a, const auto* b) {
+    return a->position != b->position ? a->position < b->position : a->id < b->id;
+  };
   for (auto& [campaign, groups] : conversion_groups_by_campaign) {
-    std::stable_sort(groups.begin(), groups.end(), [](const auto* a, const auto* b) {
-      return a->position != b->position ? a->position < b->position : a->id < b->id;
-    });
+    std::stable_sort(groups.begin(), groups.end(), by_position);
+  }
+  for (auto& [campaign, groups] : webhook_groups_by_campaign) {
+    std::stable_sort(groups.begin(), groups.end(), by_position);
   }
 }
 
 const Number* Snapshot::FindNumber(const std::string& e164) const {
   auto it = number_by_e164.find(e164);
   return it == number_by_e164.end() ? nullptr : &numbers.at(it->second);
+}
+
+const std::vector<const WebhookGroup*>& Snapshot::WebhookGroupsOf(Id campaign_id) const {
+  static const std::vector<const WebhookGroup*> kNone;
+  auto it = webhook_groups_by_campaign.find(campaign_id);
+  return it == webhook_groups_by_campaign.end() ? kNone : it->second;
 }
 
 const std::vector<const ConversionGroup*>& Snapshot::ConversionGroupsOf(Id campaign_id) const {

@@ -26,10 +26,12 @@ struct Snapshot {
   std::map<Id, Campaign> campaigns;
   std::map<Id, Number> numbers;
   std::map<Id, ConversionGroup> conversion_groups;
+  std::map<Id, WebhookGroup> webhook_groups;
 
   // Derived indexes, filled by Index().
   std::unordered_map<std::string, Id> number_by_e164;
   std::map<Id, std::vector<const ConversionGroup*>> conversion_groups_by_campaign;  // in order
+  std::map<Id, std::vector<const WebhookGroup*>> webhook_groups_by_campaign;        // in order
 
   // Rebuilds the derived indexes; call after filling the maps.
   void Index();
@@ -46,6 +48,7 @@ struct Snapshot {
   }
   const Number* FindNumber(const std::string& e164) const;
   const std::vector<const ConversionGroup*>& ConversionGroupsOf(Id campaign_id) const;
+  const std::vector<const WebhookGroup*>& WebhookGroupsOf(Id campaign_id) const;
 };
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;

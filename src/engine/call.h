@@ -80,12 +80,22 @@ struct Effect {
   core::Millis at = 0;
 };
 
+// A webhook request to send because of an effect: one per (matching group, request).
+struct PlannedDelivery {
+  Id group_id = 0;
+  int request_index = 0;
+  std::string trigger;
+  core::Millis at = 0;
+  std::string webhook_id;  // "msg_…", the same on every attempt; set by the service
+};
+
 // What one engine step did, for the store to persist in the same transaction.
 struct Outcome {
   bool changed = false;       // anything to save
   bool call_changed = false;  // the call's own fields (not only new tags)
   std::vector<Tag> new_tags;
   std::vector<Effect> effects;
+  std::vector<PlannedDelivery> deliveries;  // filled by PlanDeliveries()
   enum class Timer { kKeep, kSet, kClear } timer = Timer::kKeep;
   core::Millis timer_at = 0;
 };

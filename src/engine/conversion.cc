@@ -95,10 +95,14 @@ void Convert(Call& call, const PostedConversion& c, core::Millis at, Outcome& ou
 }  // namespace
 
 bool GroupMatches(const ConversionGroup& group, const Call& call) {
-  if (group.matches.empty()) return true;
+  return FilterMatches(group.matches, call);
+}
+
+bool FilterMatches(const core::TagFilter& filter, const Call& call) {
+  if (filter.empty()) return true;
   std::map<std::string, std::vector<std::string>, std::less<>> tags;
   for (const auto& t : call.tags) tags[t.key].push_back(t.value);
-  return group.matches.Matches([&](std::string_view key) -> const std::vector<std::string>* {
+  return filter.Matches([&](std::string_view key) -> const std::vector<std::string>* {
     // The aliases always mean the system tags, so a tag posted under the same name cannot
     // steer which group a call belongs to.
     const bool alias =

@@ -22,6 +22,8 @@ struct PostedConversion {
 // True when the group's filter fits the call's tags. Filter keys campaign_id, publisher_id,
 // buyer_id and number_id also find the system_ tags of the same name.
 bool GroupMatches(const config::ConversionGroup& group, const Call& call);
+// The same test for any filter (webhook groups use it too).
+bool FilterMatches(const core::TagFilter& filter, const Call& call);
 
 // Reads the conversion a postback carries for this call. Errors for a value that is not an
 // amount (nothing changes then).

@@ -95,6 +95,13 @@ struct PostbackResult {
 // nothing. `params` excludes the call key.
 core::Result<PostbackResult> ApplyPostback(Call& call, const Params& params, const Context& ctx);
 
+// ---- Webhooks.
+
+// Adds to `out.deliveries` one delivery per request of every enabled webhook group of the
+// call's campaign whose trigger is one of `out.effects` and whose filter fits the call now.
+// Call after the step, before saving: the filter sees the call as the step left it.
+void PlanDeliveries(const Call& call, const Context& ctx, Outcome& out);
+
 // ---- Postback deadlines.
 
 // Decides a call whose postback deadline has passed: not converted. Does nothing for a call

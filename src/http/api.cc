@@ -136,9 +136,20 @@ void Api::Ops(const CtxPtr& ctx) {
           r.body += "callpost_calls{status=\"" + std::string(status) + "\"} " +
                     std::to_string(it == c->end() ? 0 : it->second) + "\n";
         }
+        auto d = rd.CountDeliveriesByState();
+        if (!d) return std::move(d).error();
+        r.body +=
+            "# HELP callpost_webhook_deliveries Webhook deliveries by state (pending and "
+            "retrying make the outbox depth).\n# TYPE callpost_webhook_deliveries gauge\n";
+        for (const char* state : {"pending", "retrying", "delivered", "failed"}) {
+          auto it = d->find(state);
+          r.body += "callpost_webhook_deliveries{state=\"" + std::string(state) + "\"} " +
+                    std::to_string(it == d->end() ? 0 : it->second) + "\n";
+        }
         return {};
       });
       if (!counts) return ctx->Fail(counts.error());
+      if (extra_metrics_) extra_metrics_(r.body);
       return ctx->Reply(std::move(r));
     }
   }
@@ -160,6 +171,7 @@ void Api::Operator(const CtxPtr& ctx) {
   ctx->account_id = *account;
   const auto& s = ctx->segments;
   if (s.size() >= 3 && s[2] == "calls") return CallRoutes(ctx);
+  if (s.size() >= 3 && s[2] == "webhook_deliveries") return DeliveryRoutes(ctx);
   if (s.size() >= 3 && (s[2] == "account" || s[2] == "api_keys")) return AccountRoutes(ctx);
   ConfigRoutes(ctx);
 }

@@ -32,6 +32,10 @@ class Api {
   Metrics& metrics() { return metrics_; }
   // Changes the base of postback instructions (set once the bound port is known).
   void SetPublicUrl(std::string url);
+  // Appends more metrics (the webhook dispatcher's) to /metrics. Set once before serving.
+  void SetExtraMetrics(std::function<void(std::string&)> render) {
+    extra_metrics_ = std::move(render);
+  }
 
  private:
   struct Ctx;  // one request in flight: route name, path segments, account, responder
@@ -46,6 +50,7 @@ class Api {
   void CallEvent(const CtxPtr& ctx);
   void ListCalls(const CtxPtr& ctx);
   void GetCall(const CtxPtr& ctx);
+  void DeliveryRoutes(const CtxPtr& ctx);
   void Postback(const CtxPtr& ctx);
   void BuyerView(const CtxPtr& ctx);
   void Ops(const CtxPtr& ctx);
@@ -59,6 +64,7 @@ class Api {
   service::CallService& calls_;
   store::Store& store_;
   Metrics metrics_;
+  std::function<void(std::string&)> extra_metrics_;
 };
 
 }  // namespace http

@@ -329,4 +329,74 @@ void Api::BuyerView(const CtxPtr& ctx) {
   ctx->Json(200, BuyerCallJson(*call));
 }
 
+void Api::DeliveryRoutes(const CtxPtr& ctx) {
+  const auto& s = ctx->segments;
+  const std::string& m = ctx->request.method;
+  if (s.size() == 3 && m == "GET") {
+    ctx->route = "/api/v1/webhook_deliveries";
+    engine::Params query;
+    if (!ctx->Query(query)) return;
+    auto page = ReadPage(query);
+    if (!page) return ctx->Fail(page.error());
+    store::DeliveryFilter f;
+    f.account_id = ctx->account_id;
+    f.limit = page->limit + 1;
+    if (page->after_id) f.before_id = page->after_id;
+    for (const auto& [k, v] : query) {
+      if (k == "limit" || k == "cursor") continue;
+      if (k == "call_uuid") {
+        auto call = calls_.Get(ctx->account_id, v);
+        if (!call) {
+          // An unknown (or another account's) call has no deliveries here.
+          if (call.error().code != core::ErrorCode::kNotFound) return ctx->Fail(call.error());
+          return ctx->Json(200, json::object{{"data", json::array()}, {"next_cursor", nullptr}});
+        }
+        f.call_id = call->call.id;
+      } else if (k == "state") {
+        f.state = store::DeliveryStateFromString(v);
+        if (!f.state) {
+          return ctx->Fail(core::InvalidArgument(
+              "state: must be one of pending, retrying, delivered, failed", k));
+        }
+      } else {
+        return ctx->Fail(core::InvalidArgument(k + ": unknown filter", k));
+      }
+    }
+    auto list = calls_.ListDeliveries(f);
+    if (!list) return ctx->Fail(list.error());
+    json::value next;
+    if (static_cast<int>(list->size()) > page->limit) {
+      list->pop_back();
+      next = std::to_string(list->back().id);
+    }
+    json::array data;
+    for (const auto& d : *list) data.push_back(DeliveryJson(d));
+    return ctx->Json(200,
+                     json::object{{"data", std::move(data)}, {"next_cursor", std::move(next)}});
+  }
+  if (s.size() == 5 && s[4] == "resend" && m == "POST") {
+    ctx->route = "/api/v1/webhook_deliveries/{id}/resend";
+    auto id = ParseId(s[3]);
+    if (!id) return ctx->Fail(core::NotFound("no delivery " + s[3]));
+    auto d = calls_.ResendDelivery(ctx->account_id, *id);
+    return d ? ctx->Json(202, DeliveryJson(*d)) : ctx->Fail(d.error());
+  }
+  if (s.size() == 4 && m == "GET") {
+    ctx->route = "/api/v1/webhook_deliveries/{id}";
+    auto id = ParseId(s[3]);
+    if (!id) return ctx->Fail(core::NotFound("no delivery " + s[3]));
+    store::DeliveryFilter f;
+    f.account_id = ctx->account_id;
+    f.before_id = *id + 1;
+    f.limit = 1;
+    auto list = calls_.ListDeliveries(f);
+    if (!list) return ctx->Fail(list.error());
+    if (list->empty() || list->front().id != *id) {
+      return ctx->Fail(core::NotFound("no delivery with id " + std::to_string(*id)));
+    }
+    return ctx->Json(200, DeliveryJson(list->front()));
+  }
+  ctx->Fail(NoRoute(m, ctx->path));
+}
+
 }  // namespace http

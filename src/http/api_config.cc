@@ -1,6 +1,7 @@
 // Operator configuration routes: accounts, API keys, publishers, buyers, campaigns, numbers
 // and conversion groups.
 #include "config/codec.h"
+#include "config/field_reader.h"
 #include "http/api_internal.h"
 
 namespace http {
@@ -11,8 +12,8 @@ using service::Kind;
 namespace {
 
 std::optional<Kind> KindOf(std::string_view collection) {
-  for (Kind k :
-       {Kind::kPublisher, Kind::kBuyer, Kind::kCampaign, Kind::kNumber, Kind::kConversionGroup}) {
+  for (Kind k : {Kind::kPublisher, Kind::kBuyer, Kind::kCampaign, Kind::kNumber,
+                 Kind::kConversionGroup, Kind::kWebhookGroup}) {
     if (collection == service::CollectionName(k)) return k;
   }
   return std::nullopt;
@@ -45,21 +46,37 @@ void Api::Decorate(json::object& o, bool is_conversion_group) const {
 void Api::ConfigRoutes(const CtxPtr& ctx) {
   const auto& s = ctx->segments;
   const std::string& m = ctx->request.method;
-  // /api/v1/{collection}[/{id}] or /api/v1/campaigns/{id}/conversion_groups[/{gid}]
+  // /api/v1/{collection}[/{id}], /api/v1/campaigns/{id}/{conversion,webhook}_groups[/{gid}],
+  // /api/v1/webhook_groups/{id}/rotate_secret
   std::optional<Kind> kind = s.size() >= 3 ? KindOf(s[2]) : std::nullopt;
   config::Id parent = 0;
   std::optional<config::Id> id;
   if (!kind) return ctx->Fail(MethodNotAllowed(m, ctx->path));
   std::string route = "/api/v1/" + s[2];
-  if (*kind == Kind::kCampaign && s.size() >= 5 && s[4] == "conversion_groups") {
+  if (*kind == Kind::kWebhookGroup && s.size() == 5 && s[4] == "rotate_secret") {
+    ctx->route = "/api/v1/webhook_groups/{id}/rotate_secret";
+    auto gid = ParseId(s[3]);
+    if (!gid) return ctx->Fail(core::NotFound("no webhook group " + s[3]));
+    if (m != "POST") return ctx->Fail(MethodNotAllowed(m, ctx->path));
+    auto body = ParseJsonObject(ctx->request.body);
+    if (!body) return ctx->Fail(body.error());
+    config::FieldReader r(*body);
+    int64_t overlap = 86400;
+    r.Int("overlap_seconds", overlap, false, 0, 30 * 86400);
+    if (auto f = r.Finish(); !f) return ctx->Fail(f.error());
+    auto g = config_.RotateWebhookSecret(ctx->account_id, *gid, overlap);
+    return g ? ctx->Json(200, *g) : ctx->Fail(g.error());
+  }
+  if (*kind == Kind::kCampaign && s.size() >= 5 &&
+      (s[4] == "conversion_groups" || s[4] == "webhook_groups")) {
     auto campaign = ParseId(s[3]);
     if (!campaign) return ctx->Fail(core::NotFound("no campaign " + s[3]));
     parent = *campaign;
-    kind = Kind::kConversionGroup;
-    route += "/{id}/conversion_groups";
+    kind = s[4] == "conversion_groups" ? Kind::kConversionGroup : Kind::kWebhookGroup;
+    route += "/{id}/" + s[4];
     if (s.size() == 6) {
       id = ParseId(s[5]);
-      if (!id) return ctx->Fail(core::NotFound("no conversion group " + s[5]));
+      if (!id) return ctx->Fail(core::NotFound("no such group: " + s[5]));
       route += "/{id}";
     } else if (s.size() > 6) {
       return ctx->Fail(MethodNotAllowed(m, ctx->path));
@@ -73,6 +90,7 @@ void Api::ConfigRoutes(const CtxPtr& ctx) {
   }
   ctx->route = route;
   const bool group = *kind == Kind::kConversionGroup;
+  const bool any_group = group || *kind == Kind::kWebhookGroup;
   const config::Id account = ctx->account_id;
 
   auto reply = [&](int status, core::Result<json::object> r) {
@@ -93,16 +111,17 @@ void Api::ConfigRoutes(const CtxPtr& ctx) {
                           {"next_cursor",
                            list->next_cursor ? json::value(*list->next_cursor) : json::value()}});
   }
-  if (!id && m == "POST" && (!group || parent != 0)) {
+  if (!id && m == "POST" && (!any_group || parent != 0)) {
     auto body = ParseJsonObject(ctx->request.body);
     if (!body) return ctx->Fail(body.error());
     return reply(201, config_.Create(*kind, account, parent, *body));
   }
-  if (id && group && parent != 0) {
+  if (id && any_group && parent != 0) {
     // A nested group must belong to the campaign in its path.
-    auto g = config_.Get(Kind::kConversionGroup, account, *id);
+    auto g = config_.Get(*kind, account, *id);
     if (g && g->at("campaign_id").as_int64() != parent) {
-      return ctx->Fail(core::NotFound("no conversion group with id " + std::to_string(*id)));
+      return ctx->Fail(core::NotFound("no group with id " + std::to_string(*id) + " in campaign " +
+                                      std::to_string(parent)));
     }
   }
   if (id && m == "GET") return reply(200, config_.Get(*kind, account, *id));

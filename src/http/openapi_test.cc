@@ -41,6 +41,19 @@ const std::set<Route>& ImplementedRoutes() {
         {"get", "/api/v1/conversion_groups/{id}"},
         {"patch", "/api/v1/conversion_groups/{id}"},
         {"delete", "/api/v1/conversion_groups/{id}"},
+        {"get", "/api/v1/campaigns/{campaign_id}/webhook_groups"},
+        {"post", "/api/v1/campaigns/{campaign_id}/webhook_groups"},
+        {"get", "/api/v1/campaigns/{campaign_id}/webhook_groups/{id}"},
+        {"patch", "/api/v1/campaigns/{campaign_id}/webhook_groups/{id}"},
+        {"delete", "/api/v1/campaigns/{campaign_id}/webhook_groups/{id}"},
+        {"get", "/api/v1/webhook_groups"},  // no POST: groups are created under a campaign
+        {"get", "/api/v1/webhook_groups/{id}"},
+        {"patch", "/api/v1/webhook_groups/{id}"},
+        {"delete", "/api/v1/webhook_groups/{id}"},
+        {"post", "/api/v1/webhook_groups/{id}/rotate_secret"},
+        {"get", "/api/v1/webhook_deliveries"},
+        {"get", "/api/v1/webhook_deliveries/{id}"},
+        {"post", "/api/v1/webhook_deliveries/{id}/resend"},
         {"get", "/api/v1/account"},
         {"patch", "/api/v1/account"},
         {"get", "/api/v1/api_keys"},
@@ -203,6 +216,38 @@ TEST(OpenApi, EveryRefResolves) {
   for (const auto& ref : refs) EXPECT_NE(Resolve(doc, ref), nullptr) << "dangling $ref " << ref;
 }
 
+// Shapes that came with webhooks and idempotent call starts, checked where a rename in the code
+// would otherwise leave the document behind.
+TEST(OpenApi, DescribesWebhooksAndIdempotentStarts) {
+  json::value doc = Doc();
+  const auto& schemas = doc.at("components").at("schemas").as_object();
+  const auto& call = schemas.at("Call").as_object();
+  EXPECT_TRUE(call.at("properties").as_object().contains("edge_call_id"));
+  EXPECT_TRUE(schemas.at("StartCall").at("properties").as_object().contains("edge_call_id"));
+  const auto& details = schemas.at("CallDetails").at("allOf").as_array();
+  EXPECT_EQ(details.at(1).at("properties").at("webhooks").at("items").at("$ref").as_string(),
+            "#/components/schemas/Delivery");
+  for (const char* field : {"id", "call_uuid", "group_id", "trigger", "webhook_id", "url", "state",
+                            "attempt_count", "next_attempt_at", "attempts"}) {
+    EXPECT_TRUE(schemas.at("Delivery").at("properties").as_object().contains(field)) << field;
+  }
+  for (const char* field : {"at", "http_status", "latency_ms", "error", "response_excerpt"}) {
+    EXPECT_TRUE(schemas.at("Attempt").at("properties").as_object().contains(field)) << field;
+  }
+  const auto& start = doc.at("paths").at("/api/v1/calls").at("post").as_object();
+  EXPECT_TRUE(start.at("responses").as_object().contains("200")) << "a repeated start answers 200";
+  EXPECT_TRUE(start.at("responses").as_object().contains("201"));
+  bool idempotency_key = false;
+  for (const auto& p : start.at("parameters").as_array()) {
+    idempotency_key = idempotency_key || (p.at("in").as_string() == "header" &&
+                                          p.at("name").as_string() == "Idempotency-Key");
+  }
+  EXPECT_TRUE(idempotency_key) << "POST /api/v1/calls documents the Idempotency-Key header";
+  const auto& resend =
+      doc.at("paths").at("/api/v1/webhook_deliveries/{id}/resend").at("post").as_object();
+  EXPECT_TRUE(resend.at("responses").as_object().contains("202"));
+}
+
 TEST(OpenApi, DescribesTheSharedShapes) {
   json::value doc = Doc();
   const auto& schemas = doc.at("components").at("schemas").as_object();
@@ -216,13 +261,17 @@ TEST(OpenApi, DescribesTheSharedShapes) {
                            "Error",           "PublisherList",
                            "BuyerList",       "CampaignList",
                            "NumberList",      "ConversionGroupList",
-                           "ApiKeyList",      "CallList"}) {
+                           "ApiKeyList",      "CallList",
+                           "WebhookGroup",    "WebhookGroupList",
+                           "WebhookRequest",  "Delivery",
+                           "Attempt",         "DeliveryList"}) {
     EXPECT_TRUE(schemas.contains(name)) << "components.schemas lacks " << name;
   }
   // Bodies the server validates field by field refuse unknown fields.
-  for (const char* name : {"PublisherWrite", "BuyerWrite", "CampaignWrite", "NumberWrite",
-                           "ConversionGroupWrite", "AccountWrite", "ApiKeyWrite", "StartCall",
-                           "CallEvent", "CampaignBuyer", "RepeatCallers"}) {
+  for (const char* name :
+       {"PublisherWrite", "BuyerWrite", "CampaignWrite", "NumberWrite", "ConversionGroupWrite",
+        "AccountWrite", "ApiKeyWrite", "StartCall", "CallEvent", "CampaignBuyer", "RepeatCallers",
+        "WebhookGroupWrite", "WebhookRequestWrite", "RotateSecret"}) {
     ASSERT_TRUE(schemas.contains(name)) << name;
     const auto* extra = schemas.at(name).as_object().if_contains("additionalProperties");
     EXPECT_TRUE(extra != nullptr && extra->is_bool() && !extra->get_bool())

@@ -98,8 +98,34 @@ json::object CallDetailsJson(const service::CallDetails& d, const std::string& k
     effects.push_back(json::object{{"trigger", e.trigger}, {"at", core::FormatRfc3339(e.at)}});
   }
   o["effects"] = std::move(effects);
-  o["webhooks"] = json::array();  // deliveries arrive with the webhook outbox
+  json::array webhooks;
+  for (const auto& w : d.deliveries) webhooks.push_back(DeliveryJson(w));
+  o["webhooks"] = std::move(webhooks);
   return o;
+}
+
+json::object DeliveryJson(const store::Delivery& d) {
+  json::array attempts;
+  for (const auto& a : d.attempts) {
+    attempts.push_back(
+        json::object{{"at", core::FormatRfc3339(a.at)},
+                     {"http_status", a.http_status ? json::value(*a.http_status) : nullptr},
+                     {"latency_ms", a.latency_ms},
+                     {"error", a.error.empty() ? json::value() : json::value(a.error)},
+                     {"response_excerpt", a.response_excerpt}});
+  }
+  return json::object{{"id", d.id},
+                      {"call_uuid", d.call_uuid},
+                      {"group_id", d.group_id},
+                      {"request_index", d.request_index},
+                      {"trigger", d.trigger},
+                      {"webhook_id", d.webhook_id},
+                      {"url", d.url},
+                      {"state", store::ToString(d.state)},
+                      {"attempt_count", d.attempt_count},
+                      {"next_attempt_at", Time(d.next_attempt_at)},
+                      {"created_at", core::FormatRfc3339(d.created_at)},
+                      {"attempts", std::move(attempts)}};
 }
 
 json::object BuyerCallJson(const engine::Call& call) {

@@ -16,6 +16,8 @@ boost::json::object TagsJson(const engine::Call& call);
 // The operator's view; `key` is rendered when not empty.
 boost::json::object CallJson(const engine::Call& call, const std::string& key);
 boost::json::object CallDetailsJson(const service::CallDetails& d, const std::string& key);
+// A webhook delivery with its attempts.
+boost::json::object DeliveryJson(const store::Delivery& d);
 // What a buyer holding the call key may see.
 boost::json::object BuyerCallJson(const engine::Call& call);
 

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "core/ids.h"
+#include "core/webhook_signature.h"
 
 namespace service {
 
@@ -28,7 +29,20 @@ std::string LogParams(const engine::Params& params, bool had_key) {
 template <typename T>
 struct Slot {
   std::optional<T> value;
+  bool planned_deliveries = false;  // tell the dispatcher after the commit
 };
+
+// Saves one engine step with the webhook deliveries its effects cause (same transaction).
+Result<void> SaveStep(store::Writer& w, engine::Call& call, engine::Outcome& outcome,
+                      const engine::Context& ctx, bool& planned) {
+  engine::PlanDeliveries(call, ctx, outcome);
+  for (auto& d : outcome.deliveries) {
+    d.webhook_id = core::NewWebhookId();
+    d.at = ctx.now;  // due now, even when the event says it happened at another time
+  }
+  planned = planned || !outcome.deliveries.empty();
+  return w.SaveCall(call, outcome);
+}
 
 }  // namespace
 
@@ -125,12 +139,13 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
             started.buyer = *config::Snapshot::Find(snap->buyers, account->id, *buyer);
           }
         }
-        if (auto s = w.SaveCall(started.call, outcome); !s) return s;
+        if (auto s = SaveStep(w, started.call, outcome, ctx, out->planned_deliveries); !s) return s;
         out->value = std::move(started);
         return {};
       },
       [this, out, done = std::move(done)](Result<void> r) {
         if (!r) return done(std::move(r).error());
+        if (out->planned_deliveries && on_deliveries_) on_deliveries_();
         out->value->key = keys_.Derive(out->value->call.uuid);
         done(std::move(*out->value));
       });
@@ -156,13 +171,14 @@ void CallService::ApplyEvent(Id account_id, std::string uuid, engine::Event even
         auto outcome = engine::ApplyEvent(call, event, ctx);
         if (!outcome) return std::move(outcome).error();
         if (outcome->changed) {
-          if (auto s = w.SaveCall(call, *outcome); !s) return s;
+          if (auto s = SaveStep(w, call, *outcome, ctx, out->planned_deliveries); !s) return s;
         }
         out->value = std::move(call);
         return {};
       },
-      [out, done = std::move(done)](Result<void> r) {
+      [this, out, done = std::move(done)](Result<void> r) {
         if (!r) return done(std::move(r).error());
+        if (out->planned_deliveries && on_deliveries_) on_deliveries_();
         done(std::move(*out->value));
       });
 }
@@ -208,7 +224,9 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
                 e.code == core::ErrorCode::kUnprocessable ? 422 : 400, e.message, std::nullopt, {}};
           } else {
             if (result->outcome.changed) {
-              if (auto s = w.SaveCall(call, result->outcome); !s) return s;
+              if (auto s = SaveStep(w, call, result->outcome, ctx, out->planned_deliveries); !s) {
+                return s;
+              }
             }
             answer = {200, result->status, call, std::move(result->tag_values)};
           }
@@ -220,8 +238,9 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
         out->value = std::move(answer);
         return {};
       },
-      [out, done = std::move(done)](Result<void> r) {
+      [this, out, done = std::move(done)](Result<void> r) {
         if (!r) return done(std::move(r).error());
+        if (out->planned_deliveries && on_deliveries_) on_deliveries_();
         done(std::move(*out->value));
       });
 }
@@ -238,6 +257,7 @@ Result<int> CallService::FireDueDeadlines(core::Millis now, int limit) {
   if (due.empty()) return 0;
   auto snap = config_.snapshot();
   int changed = 0;
+  bool planned = false;
   auto fired = store_.WriteSync([&](store::Writer& w) -> Result<void> {
     for (const auto& [uuid, at] : due) {
       auto found = w.FindCall(uuid);
@@ -254,11 +274,12 @@ Result<int> CallService::FireDueDeadlines(core::Millis now, int limit) {
       } else {
         ++changed;
       }
-      if (auto s = w.SaveCall(call, outcome); !s) return s;
+      if (auto s = SaveStep(w, call, outcome, ctx, planned); !s) return s;
     }
     return {};
   });
   if (!fired) return std::move(fired).error();
+  if (planned && on_deliveries_) on_deliveries_();
   return changed;
 }
 
@@ -277,6 +298,10 @@ Result<CallDetails> CallService::Get(Id account_id, std::string_view uuid) {
     auto effects = rd.ListEffects(details.call.id);
     if (!effects) return std::move(effects).error();
     details.effects = std::move(*effects);
+    auto deliveries =
+        rd.ListDeliveries(store::DeliveryFilter{account_id, details.call.id, {}, {}, 1000});
+    if (!deliveries) return std::move(deliveries).error();
+    details.deliveries.assign(deliveries->rbegin(), deliveries->rend());
     return {};
   });
   if (!r) return std::move(r).error();
@@ -317,6 +342,36 @@ Result<engine::Call> CallService::GetWithKey(std::string_view uuid, std::string_
     return core::MakeError(core::ErrorCode::kGone, "the call key has expired");
   }
   return std::move(*call);
+}
+
+Result<std::vector<store::Delivery>> CallService::ListDeliveries(
+    const store::DeliveryFilter& filter) {
+  std::vector<store::Delivery> out;
+  auto r = store_.Read([&](store::Reader& rd) -> Result<void> {
+    auto l = rd.ListDeliveries(filter);
+    if (!l) return std::move(l).error();
+    out = std::move(*l);
+    return {};
+  });
+  if (!r) return std::move(r).error();
+  return out;
+}
+
+Result<store::Delivery> CallService::ResendDelivery(Id account_id, Id id) {
+  auto r = store_.WriteSync(
+      [&](store::Writer& w) { return w.ResendDelivery(account_id, id, clock_.Now()); });
+  if (!r) return std::move(r).error();
+  if (on_deliveries_) on_deliveries_();
+  std::optional<store::Delivery> d;
+  auto read = store_.Read([&](store::Reader& rd) -> Result<void> {
+    auto found = rd.FindDelivery(account_id, id);
+    if (!found) return std::move(found).error();
+    d = std::move(*found);
+    return {};
+  });
+  if (!read) return std::move(read).error();
+  if (!d) return core::NotFound("no delivery with id " + std::to_string(id));
+  return std::move(*d);
 }
 
 }  // namespace service

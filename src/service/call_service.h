@@ -63,6 +63,7 @@ struct CallDetails {
   engine::Call call;
   std::vector<store::PostbackLog> postbacks;
   std::vector<store::EffectRow> effects;
+  std::vector<store::Delivery> deliveries;  // oldest first
 };
 
 class CallService {
@@ -87,6 +88,14 @@ class CallService {
   core::Result<engine::Call> GetWithKey(std::string_view uuid, std::string_view key);
 
   std::string KeyOf(const engine::Call& call) const { return keys_.Derive(call.uuid); }
+
+  // Called (on the writer thread, quickly) after a commit that queued webhook deliveries.
+  // Set once before serving.
+  void OnDeliveries(std::function<void()> notify) { on_deliveries_ = std::move(notify); }
+
+  // The account's webhook deliveries (newest first, with attempts), and a resend.
+  core::Result<std::vector<store::Delivery>> ListDeliveries(const store::DeliveryFilter& filter);
+  core::Result<store::Delivery> ResendDelivery(Id account_id, Id id);
   // When the call's key stops working (ended_at + the account's TTL), if it has ended.
   std::optional<core::Millis> KeyExpiry(const engine::Call& call) const;
 
@@ -96,6 +105,7 @@ class CallService {
   const core::Clock& clock_;
   const core::CallKeys& keys_;
   std::function<uint64_t()> random_;
+  std::function<void()> on_deliveries_;
 };
 
 }  // namespace service

@@ -4,6 +4,7 @@
 
 #include "config/codec.h"
 #include "core/crypto.h"
+#include "core/webhook_signature.h"
 
 namespace service {
 
@@ -41,6 +42,17 @@ struct Traits<config::ConversionGroup> {
   static auto& Map(config::Snapshot& s) { return s.conversion_groups; }
 };
 
+template <>
+struct Traits<config::WebhookGroup> {
+  static constexpr const char* kKind = "webhook_group";
+  static auto& Map(config::Snapshot& s) { return s.webhook_groups; }
+};
+
+// Groups hang off a campaign (parent_id).
+template <typename T>
+constexpr bool kIsGroup =
+    std::is_same_v<T, config::ConversionGroup> || std::is_same_v<T, config::WebhookGroup>;
+
 template <typename T>
 const auto& ConstMap(const config::Snapshot& s) {
   return Traits<T>::Map(const_cast<config::Snapshot&>(s));
@@ -57,8 +69,9 @@ Result<void> LoadRow(const store::ConfigRow& row, config::Snapshot& s) {
   base.account_id = row.account_id;
   base.created_at = row.created_at;
   base.updated_at = row.updated_at;
-  if constexpr (std::is_same_v<T, config::ConversionGroup>) base.campaign_id = row.parent_id;
-  auto obj = config::Decode(v.get_object(), std::move(base), config::DecodeContext{true, nullptr});
+  if constexpr (kIsGroup<T>) base.campaign_id = row.parent_id;
+  auto obj = config::Decode(v.get_object(), std::move(base),
+                            config::DecodeContext{true, nullptr, /*stored=*/true});
   if (!obj)
     return core::Internal("stored object " + std::to_string(row.id) + ": " + obj.error().message);
   Traits<T>::Map(s).emplace(row.id, std::move(*obj));
@@ -78,9 +91,11 @@ auto Dispatch(Kind kind, F&& f) {
     case Kind::kNumber:
       return f.template operator()<config::Number>();
     case Kind::kConversionGroup:
+      return f.template operator()<config::ConversionGroup>();
+    case Kind::kWebhookGroup:
       break;
   }
-  return f.template operator()<config::ConversionGroup>();
+  return f.template operator()<config::WebhookGroup>();
 }
 
 std::string ApiKeyHash(std::string_view key) { return core::HexEncode(core::Sha256(key)); }
@@ -111,6 +126,8 @@ const char* CollectionName(Kind kind) {
       return "numbers";
     case Kind::kConversionGroup:
       return "conversion_groups";
+    case Kind::kWebhookGroup:
+      return "webhook_groups";
   }
   return "";
 }
@@ -139,6 +156,7 @@ Result<void> ConfigService::Load() {
       if (row.kind == "campaign") loaded = LoadRow<config::Campaign>(row, *snap);
       if (row.kind == "number") loaded = LoadRow<config::Number>(row, *snap);
       if (row.kind == "conversion_group") loaded = LoadRow<config::ConversionGroup>(row, *snap);
+      if (row.kind == "webhook_group") loaded = LoadRow<config::WebhookGroup>(row, *snap);
       if (!loaded) return loaded;
     }
     return {};
@@ -288,14 +306,18 @@ Result<json::object> ConfigService::CreateT(Id account_id, Id parent_id, const j
   T base;
   base.account_id = account_id;
   base.created_at = base.updated_at = clock_.Now();
-  if constexpr (std::is_same_v<T, config::ConversionGroup>) {
+  if constexpr (kIsGroup<T>) {
     if (!config::Snapshot::Find(snap->campaigns, account_id, parent_id)) {
       return NotFoundKind(Kind::kCampaign, parent_id);
     }
     base.campaign_id = parent_id;
     int64_t next = 0;
-    for (const auto* g : snap->ConversionGroupsOf(parent_id))
-      next = std::max(next, g->position + 1);
+    if constexpr (std::is_same_v<T, config::ConversionGroup>) {
+      for (const auto* g : snap->ConversionGroupsOf(parent_id))
+        next = std::max(next, g->position + 1);
+    } else {
+      for (const auto* g : snap->WebhookGroupsOf(parent_id)) next = std::max(next, g->position + 1);
+    }
     base.position = next;
   }
   auto obj = config::Decode(body, std::move(base), config::DecodeContext{true, snap.get()});
@@ -391,6 +413,7 @@ Result<void> ConfigService::Delete(Kind kind, Id account_id, Id id) {
   std::vector<Id> doomed{id};
   if (kind == Kind::kCampaign) {
     for (const auto* g : snap->ConversionGroupsOf(id)) doomed.push_back(g->id);
+    for (const auto* g : snap->WebhookGroupsOf(id)) doomed.push_back(g->id);
   }
   auto r = store_.WriteSync([&](store::Writer& w) -> Result<void> {
     for (Id d : doomed) {
@@ -410,7 +433,7 @@ Result<Page> ConfigService::List(Kind kind, Id account_id, Id parent_id, Id afte
     for (auto it = m.upper_bound(after_id); it != m.end(); ++it) {
       const T& obj = it->second;
       if (obj.account_id != account_id) continue;
-      if constexpr (std::is_same_v<T, config::ConversionGroup>) {
+      if constexpr (kIsGroup<T>) {
         if (parent_id != 0 && obj.campaign_id != parent_id) continue;
       }
       if (static_cast<int>(page.data.size()) == limit) {
@@ -421,6 +444,30 @@ Result<Page> ConfigService::List(Kind kind, Id account_id, Id parent_id, Id afte
     }
     return page;
   });
+}
+
+Result<json::object> ConfigService::RotateWebhookSecret(Id account_id, Id id,
+                                                        int64_t overlap_seconds) {
+  std::lock_guard lock(write_mu_);
+  auto snap = snapshot();
+  const auto* existing = config::Snapshot::Find(snap->webhook_groups, account_id, id);
+  if (existing == nullptr) return NotFoundKind(Kind::kWebhookGroup, id);
+  if (!existing->sign) {
+    return core::MakeError(core::ErrorCode::kConflict,
+                           "this webhook group does not sign its requests; set sign first");
+  }
+  config::WebhookGroup g = *existing;
+  g.previous_secret = g.signing_secret;
+  g.previous_secret_until = clock_.Now() + overlap_seconds * 1000;
+  g.signing_secret = core::NewWebhookSecret();
+  g.updated_at = clock_.Now();
+  store::ConfigRow row{
+      id,           account_id,  "webhook_group", 0, json::serialize(config::Encode(g)),
+      g.created_at, g.updated_at};
+  auto r = store_.WriteSync([&](store::Writer& w) { return w.UpdateConfig(row); });
+  if (!r) return std::move(r).error();
+  if (auto l = Load(); !l) return std::move(l).error();
+  return config::Encode(g);
 }
 
 }  // namespace service

@@ -16,7 +16,7 @@ namespace service {
 
 using config::Id;
 
-enum class Kind { kPublisher, kBuyer, kCampaign, kNumber, kConversionGroup };
+enum class Kind { kPublisher, kBuyer, kCampaign, kNumber, kConversionGroup, kWebhookGroup };
 
 // "publishers", "buyers", ... (the API's collection names).
 const char* CollectionName(Kind kind);
@@ -70,6 +70,10 @@ class ConfigService {
                                            const boost::json::object& body);
   core::Result<void> Delete(Kind kind, Id account_id, Id id);
   core::Result<Page> List(Kind kind, Id account_id, Id parent_id, Id after_id, int limit);
+  // Replaces a webhook group's signing secret; the old one keeps signing (a second signature)
+  // for `overlap_seconds`, so receivers can switch without losing a delivery.
+  core::Result<boost::json::object> RotateWebhookSecret(Id account_id, Id id,
+                                                        int64_t overlap_seconds);
 
  private:
   template <typename T>

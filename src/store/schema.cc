@@ -110,6 +110,39 @@ CREATE TABLE postback_deadlines (
 );
 CREATE INDEX postback_deadlines_by_due ON postback_deadlines (due_at);
 )sql",
+    // 2: the webhook outbox and its attempt log.
+    R"sql(
+CREATE TABLE webhook_deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  account_id INTEGER NOT NULL,
+  call_id INTEGER NOT NULL REFERENCES calls(id),
+  group_id INTEGER NOT NULL,
+  request_index INTEGER NOT NULL,
+  trigger TEXT NOT NULL,
+  webhook_id TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  attempt_count INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER,
+  lease_until INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  url TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+  WHERE next_attempt_at IS NOT NULL;
+CREATE INDEX webhook_deliveries_by_call ON webhook_deliveries (call_id);
+CREATE INDEX webhook_deliveries_by_account ON webhook_deliveries (account_id, id);
+CREATE TABLE webhook_attempts (
+  delivery_id INTEGER NOT NULL REFERENCES webhook_deliveries(id),
+  seq INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  http_status INTEGER,
+  latency_ms INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  response_excerpt TEXT NOT NULL,
+  PRIMARY KEY (delivery_id, seq)
+) WITHOUT ROWID;
+)sql",
 };
 
 }  // namespace

@@ -48,6 +48,54 @@ struct EffectRow {
   core::Millis at = 0;
 };
 
+enum class DeliveryState { kPending = 0, kRetrying = 1, kDelivered = 2, kFailed = 3 };
+const char* ToString(DeliveryState s);
+std::optional<DeliveryState> DeliveryStateFromString(std::string_view s);
+
+// One attempt to send a delivery.
+struct Attempt {
+  core::Millis at = 0;
+  std::optional<int> http_status;  // none when no response arrived
+  int64_t latency_ms = 0;
+  std::string error;             // error class: "timeout", "connect", "refused_address", …
+  std::string response_excerpt;  // the first bytes of the response body
+};
+
+// A webhook delivery of the outbox: one request of one webhook group for one call's effect.
+struct Delivery {
+  Id id = 0;
+  Id account_id = 0;
+  Id call_id = 0;
+  std::string call_uuid;
+  Id group_id = 0;
+  int request_index = 0;
+  std::string trigger;
+  std::string webhook_id;
+  DeliveryState state = DeliveryState::kPending;
+  int attempt_count = 0;
+  std::optional<core::Millis> next_attempt_at;  // none once delivered or failed
+  core::Millis created_at = 0;
+  core::Millis updated_at = 0;
+  std::string url;                // the URL of the last attempt, call key redacted
+  std::vector<Attempt> attempts;  // filled by ListDeliveries
+};
+
+struct DeliveryFilter {
+  Id account_id = 0;
+  std::optional<Id> call_id;
+  std::optional<DeliveryState> state;
+  std::optional<Id> before_id;  // cursor: rows with a smaller id
+  int limit = 50;
+};
+
+// The verdict on one attempt.
+struct AttemptResult {
+  Attempt attempt;
+  DeliveryState state = DeliveryState::kRetrying;
+  std::optional<core::Millis> next_attempt_at;
+  std::string url;  // redacted
+};
+
 struct CallFilter {
   Id account_id = 0;
   std::optional<Id> campaign_id;
@@ -88,6 +136,14 @@ class Reader {
       core::Millis until, int limit) = 0;
   // Calls per status name, for metrics.
   virtual core::Result<std::map<std::string, int64_t>> CountCallsByStatus() = 0;
+
+  // Newest first, each with its attempts.
+  virtual core::Result<std::vector<Delivery>> ListDeliveries(const DeliveryFilter& filter) = 0;
+  virtual core::Result<std::optional<Delivery>> FindDelivery(Id account_id, Id id) = 0;
+  // Deliveries per state name, for metrics (pending + retrying = the outbox depth).
+  virtual core::Result<std::map<std::string, int64_t>> CountDeliveriesByState() = 0;
+  // When the next unclaimed delivery is due, if any.
+  virtual core::Result<std::optional<core::Millis>> NextDeliveryDue() = 0;
 };
 
 // Reads and writes inside one unit of work of the writer.
@@ -107,6 +163,18 @@ class Writer : public Reader {
   // clears the postback deadline.
   virtual core::Result<void> SaveCall(engine::Call& call, const engine::Outcome& outcome) = 0;
   virtual core::Result<void> AppendPostback(Id call_id, const PostbackLog& entry) = 0;
+
+  // Claims up to `limit` deliveries due at `now` whose lease is free, leasing them until
+  // `lease_until` (longer than any attempt), so that one sender at a time sends each.
+  virtual core::Result<std::vector<Delivery>> ClaimDueDeliveries(core::Millis now,
+                                                                 core::Millis lease_until,
+                                                                 int limit) = 0;
+  // Records an attempt and its verdict, and frees the lease.
+  virtual core::Result<void> RecordAttempt(Id delivery_id, const AttemptResult& result) = 0;
+  // Makes a delivery due again now (operator's resend), whatever its state.
+  virtual core::Result<void> ResendDelivery(Id account_id, Id id, core::Millis now) = 0;
+  // Frees every lease: a single-node store calls this at start (no other sender exists).
+  virtual core::Result<void> ReleaseDeliveryLeases() = 0;
 };
 
 class Store {

@@ -1,0 +1,108 @@
+#include "webhook/dispatcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "webhook/loop.h"
+
+namespace webhook {
+namespace {
+
+// Options that cannot work are raised to the least that can.
+DispatcherOptions Sanitized(DispatcherOptions o) {
+  using std::chrono::milliseconds;
+  o.max_in_flight = std::max(o.max_in_flight, 1);
+  o.max_per_host = std::clamp(o.max_per_host, 1, o.max_in_flight);
+  o.attempt_timeout = std::max(o.attempt_timeout, milliseconds(1));
+  o.connect_timeout = std::clamp(o.connect_timeout, milliseconds(1), o.attempt_timeout);
+  // A job starts only while its lease outlasts the attempt; the lease must leave room for it.
+  o.lease = std::max(o.lease, 2 * o.attempt_timeout);
+  o.poll = std::max(o.poll, milliseconds(1));
+  return o;
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(DispatcherOptions options, store::Store& store,
+                       service::ConfigService& config, const core::CallKeys& keys,
+                       const core::Clock& clock, std::function<uint64_t()> random)
+    : options_(Sanitized(std::move(options))),
+      store_(store),
+      config_(config),
+      keys_(keys),
+      clock_(clock),
+      random_(std::move(random)) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  loop_ = std::make_unique<Loop>(*this);
+}
+
+Dispatcher::~Dispatcher() {
+  Stop();
+  loop_.reset();
+  curl_global_cleanup();
+}
+
+void Dispatcher::Start() {
+  if (thread_.joinable() || stop_.load()) return;
+  thread_ = std::thread([this] { loop_->Run(); });
+}
+
+void Dispatcher::Stop() {
+  stop_.store(true);
+  loop_->Wakeup();
+  if (thread_.joinable()) thread_.join();
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return pending_writes_ == 0; });
+}
+
+void Dispatcher::Notify() { loop_->Poke(); }
+
+bool Dispatcher::WaitIdle(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    // The store first, then the counters: a delivery leaves the store's "due" only once it is
+    // claimed, and it is counted before claiming_ drops, so no delivery slips between.
+    std::optional<core::Millis> due;
+    const core::Result<void> r = store_.Read([&](store::Reader& rd) -> core::Result<void> {
+      auto next = rd.NextDeliveryDue();
+      if (!next) return std::move(next).error();
+      due = *next;
+      return {};
+    });
+    bool idle = r && !(due && *due <= clock_.Now()) && !claiming_.load() &&
+                in_flight_.load() == 0 && queued_.load() == 0;
+    if (idle) {
+      std::lock_guard lock(mu_);
+      idle = pending_writes_ == 0;
+    }
+    if (idle) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+void Dispatcher::RenderMetrics(std::string& out) const {
+  metrics_.Render(out, in_flight_.load(), queued_.load());
+}
+
+void Dispatcher::Record(store::Id delivery_id, store::AttemptResult result) {
+  {
+    std::lock_guard lock(mu_);
+    ++pending_writes_;
+  }
+  store_.Write([delivery_id, result = std::move(result)](
+                   store::Writer& w) { return w.RecordAttempt(delivery_id, result); },
+               [this, delivery_id](core::Result<void> r) {
+                 // On error the lease runs out and the delivery is sent again (at least once).
+                 if (!r) {
+                   spdlog::warn("webhook delivery {}: recording the attempt failed: {}",
+                                delivery_id, r.error().message);
+                 }
+                 std::lock_guard lock(mu_);
+                 --pending_writes_;
+                 cv_.notify_all();
+               });
+}
+
+}  // namespace webhook

@@ -1,0 +1,99 @@
+// The webhook dispatcher: claims due deliveries from the store's outbox, sends each as an HTTP
+// request (libcurl multi, one thread), and records every attempt with its verdict (retry.h).
+// At least once (R3): a delivery is leased while it is sent and recorded after; should the
+// process die in between, the lease runs out and the delivery is sent again with the same
+// webhook-id.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/call_key.h"
+#include "core/time.h"
+#include "service/config_service.h"
+#include "store/store.h"
+#include "webhook/metrics.h"
+
+namespace webhook {
+
+struct DispatcherOptions {
+  int max_in_flight = 256;     // deliveries claimed and not yet finished (sending or queued)
+  int max_per_host = 16;       // concurrent requests (and connections) per host:port
+  bool allow_private = false;  // let webhooks reach loopback/private addresses (R6 off)
+  std::chrono::milliseconds attempt_timeout{15000};
+  std::chrono::milliseconds connect_timeout{5000};
+  size_t max_response_bytes = 1 << 16;
+  size_t excerpt_bytes = 1024;
+  // How long a claim holds a delivery; at least twice attempt_timeout (raised if less). A
+  // claimed delivery that could not start in time (all slots of its host busy) is let go and
+  // claimed again later.
+  std::chrono::milliseconds lease{60000};
+  std::chrono::milliseconds poll{200};  // the longest wait between two looks at the outbox
+};
+
+// Thread-safe: every public method may be called from any thread. The store, configuration
+// service, keys and clock must outlive the dispatcher; `random` is called on the dispatcher's
+// thread only (jitter of retry times).
+class Dispatcher {
+ public:
+  Dispatcher(DispatcherOptions options, store::Store& store, service::ConfigService& config,
+             const core::CallKeys& keys, const core::Clock& clock,
+             std::function<uint64_t()> random);
+  // Stops (see Stop) if running.
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Starts the sending thread. Call once.
+  void Start();
+  // Stops claiming, drops claimed deliveries not yet sent (their lease runs out), waits for
+  // the requests on the wire (bounded by attempt_timeout) and for their records to be written,
+  // then joins. Idempotent.
+  void Stop();
+  // Looks at the outbox now (call after new deliveries are committed). Cheap; never blocks.
+  void Notify();
+  // For tests: true once nothing is being sent or queued, no record is being written and no
+  // delivery is due at clock.Now() (per the store); false when `timeout` passes first.
+  bool WaitIdle(std::chrono::milliseconds timeout);
+  // Appends the dispatcher's metrics in Prometheus text format.
+  void RenderMetrics(std::string& out) const;
+
+ private:
+  struct Job;
+  class Loop;
+
+  // Records an attempt asynchronously; counted in pending_writes_ until it is durable.
+  void Record(store::Id delivery_id, store::AttemptResult result);
+
+  // Immutable after construction.
+  const DispatcherOptions options_;
+  store::Store& store_;
+  service::ConfigService& config_;
+  const core::CallKeys& keys_;
+  const core::Clock& clock_;
+  const std::function<uint64_t()> random_;
+  Metrics metrics_;
+
+  // The sending thread's state (libcurl multi handle, jobs); created with the dispatcher so
+  // that Notify() works before Start(); touched by the sending thread alone, but for wakeups.
+  std::unique_ptr<Loop> loop_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  // Progress counters read by WaitIdle and the metrics.
+  std::atomic<bool> claiming_{false};  // between claiming and queueing the claimed
+  std::atomic<int64_t> in_flight_{0};  // requests on the wire
+  std::atomic<int64_t> queued_{0};     // claimed, waiting for a per-host slot
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int64_t pending_writes_ = 0;  // guarded by mu_
+};
+
+}  // namespace webhook

@@ -1,0 +1,473 @@
+// End to end on one machine: the SQLite store on a temp file, the configuration service, the
+// dispatcher, and a raw-socket HTTP receiver on 127.0.0.1 that answers as each test scripts.
+#include "webhook/dispatcher.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "core/ids.h"
+#include "core/webhook_signature.h"
+
+namespace webhook {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr core::Millis kStart = 1'764'340'796'000;
+constexpr std::string_view kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+// One scripted answer.
+struct Reply {
+  Reply(int status = 200, std::string body = "ok", std::vector<std::string> headers = {},
+        std::chrono::milliseconds delay = {})
+      : status(status), body(std::move(body)), headers(std::move(headers)), delay(delay) {}
+  int status;
+  std::string body;
+  std::vector<std::string> headers;  // extra "Name: value" lines
+  std::chrono::milliseconds delay;
+  bool echo = false;  // answer with the request target instead of `body`
+};
+
+struct Received {
+  std::string method, target, body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string Header(std::string_view name) const {
+    for (const auto& [n, v] : headers) {
+      if (strcasecmp(n.c_str(), std::string(name).c_str()) == 0) return v;
+    }
+    return {};
+  }
+};
+
+// A minimal HTTP/1.1 server: one connection at a time, "Connection: close". Request i gets
+// script[min(i, size - 1)].
+class RawReceiver {
+ public:
+  explicit RawReceiver(std::vector<Reply> script) : script_(std::move(script)) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(listen(fd_, 16), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~RawReceiver() {
+    stop_ = true;
+    thread_.join();
+    close(fd_);
+  }
+  std::string url(std::string_view path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
+  }
+  std::vector<Received> received() const {
+    std::lock_guard lock(mu_);
+    return received_;
+  }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      const int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      timeval tv{2, 0};
+      setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      Handle(c);
+      close(c);
+    }
+  }
+  void Handle(int c) {
+    std::string in;
+    char buf[4096];
+    size_t head_end;
+    while ((head_end = in.find("\r\n\r\n")) == std::string::npos) {
+      const ssize_t n = recv(c, buf, sizeof buf, 0);
+      if (n <= 0) return;
+      in.append(buf, n);
+    }
+    Received r;
+    std::string_view head(in.data(), head_end);
+    const size_t line_end = head.find("\r\n");
+    const std::string_view first = head.substr(0, line_end);
+    r.method = std::string(first.substr(0, first.find(' ')));
+    r.target =
+        std::string(first.substr(first.find(' ') + 1, first.rfind(' ') - first.find(' ') - 1));
+    size_t content_length = 0;
+    for (size_t pos = line_end + 2; pos < head.size();) {
+      size_t end = head.find("\r\n", pos);
+      if (end == std::string_view::npos) end = head.size();
+      const std::string_view line = head.substr(pos, end - pos);
+      const size_t colon = line.find(':');
+      std::string name(line.substr(0, colon));
+      std::string value(line.substr(colon + 1));
+      value.erase(0, value.find_first_not_of(' '));
+      if (strcasecmp(name.c_str(), "content-length") == 0) content_length = std::stoul(value);
+      r.headers.emplace_back(std::move(name), std::move(value));
+      pos = end + 2;
+    }
+    r.body = in.substr(head_end + 4);
+    while (r.body.size() < content_length) {
+      const ssize_t n = recv(c, buf, sizeof buf, 0);
+      if (n <= 0) return;
+      r.body.append(buf, n);
+    }
+    Reply reply;
+    const std::string received_target = r.target;
+    {
+      std::lock_guard lock(mu_);
+      reply = script_[std::min(received_.size(), script_.size() - 1)];
+      received_.push_back(std::move(r));
+    }
+    if (reply.echo) reply.body = received_target;
+    std::this_thread::sleep_for(reply.delay);
+    std::string out = "HTTP/1.1 " + std::to_string(reply.status) +
+                      " X\r\nContent-Length: " + std::to_string(reply.body.size()) +
+                      "\r\nConnection: close\r\n";
+    for (const auto& h : reply.headers) out += h + "\r\n";
+    out += "\r\n" + reply.body;
+    send(c, out.data(), out.size(), MSG_NOSIGNAL);
+  }
+
+  const std::vector<Reply> script_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::vector<Received> received_;  // guarded by mu_
+};
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/callpost_webhook_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    auto s = store::OpenSqlite(store::SqliteOptions{dir_ + "/callpost.db"});
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+    account_ = Write<store::Id>([](store::Writer& w) {
+      config::Account a;
+      a.name = "acme";
+      return w.InsertAccount(a);
+    });
+    config_ = std::make_unique<service::ConfigService>(*store_, clock_);
+    ASSERT_TRUE(config_->Load());
+  }
+  void TearDown() override {
+    dispatcher_.reset();
+    config_.reset();
+    if (store_) store_->Close();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  template <typename T>
+  T Write(std::function<core::Result<T>(store::Writer&)> fn) {
+    T out{};
+    const auto r = store_->WriteSync([&](store::Writer& w) -> core::Result<void> {
+      auto v = fn(w);
+      if (!v) return std::move(v).error();
+      out = std::move(*v);
+      return {};
+    });
+    EXPECT_TRUE(r) << r.error().message;
+    return out;
+  }
+
+  // A webhook group of one request to `url` (a template); signed.
+  store::Id AddGroup(const std::string& url, const std::string& method = "POST") {
+    boost::json::object request{{"method", method}, {"url", url}};
+    if (method == "POST" || method == "PUT")
+      request["body"] = R"({"uuid":"[call_uuid]","caller":"[caller_number]"})";
+    boost::json::object doc{{"name", "g"},
+                            {"trigger", "ended"},
+                            {"requests", boost::json::array{request}},
+                            {"sign", true},
+                            {"signing_secret", kSecret}};
+    const store::ConfigRow row{
+        0, account_, "webhook_group", 1, boost::json::serialize(doc), clock_.Now(), clock_.Now()};
+    const store::Id id = Write<store::Id>([&](store::Writer& w) { return w.InsertConfig(row); });
+    EXPECT_TRUE(config_->Load());
+    return id;
+  }
+
+  // A new call with one delivery of request 0 of `group_id`, due now.
+  std::string AddDelivery(store::Id group_id) {
+    engine::Call call;
+    call.uuid = core::NewUuidV4();
+    call.account_id = account_;
+    call.campaign_id = 1;
+    call.caller_number = "+15551230000";
+    call.started_at = clock_.Now();
+    engine::Outcome out;
+    out.changed = out.call_changed = true;
+    const std::string webhook_id = core::NewWebhookId();
+    out.deliveries.push_back({group_id, 0, "ended", clock_.Now(), webhook_id});
+    const auto r = store_->WriteSync([&](store::Writer& w) { return w.SaveCall(call, out); });
+    EXPECT_TRUE(r) << r.error().message;
+    last_call_uuid_ = call.uuid;
+    return webhook_id;
+  }
+
+  std::vector<store::Delivery> Deliveries() {
+    std::vector<store::Delivery> out;
+    const auto r = store_->Read([&](store::Reader& rd) -> core::Result<void> {
+      store::DeliveryFilter f;
+      f.account_id = account_;
+      auto d = rd.ListDeliveries(f);
+      if (!d) return std::move(d).error();
+      out = std::move(*d);
+      return {};
+    });
+    EXPECT_TRUE(r) << r.error().message;
+    return out;
+  }
+
+  Dispatcher& StartDispatcher(DispatcherOptions o = {}) {
+    if (!o.allow_private && !refuse_private_) o.allow_private = true;
+    o.poll = 20ms;
+    dispatcher_ = std::make_unique<Dispatcher>(o, *store_, *config_, keys_, clock_,
+                                               [n = uint64_t{0}]() mutable { return n++; });
+    dispatcher_->Start();
+    return *dispatcher_;
+  }
+
+  core::FakeClock clock_{kStart};
+  core::CallKeys keys_{std::string(32, 's')};
+  std::string dir_;
+  std::unique_ptr<store::Store> store_;
+  store::Id account_ = 0;
+  std::unique_ptr<service::ConfigService> config_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::string last_call_uuid_;
+  bool refuse_private_ = false;
+};
+
+TEST_F(DispatcherTest, DeliversSignedRequestAndRecordsIt) {
+  Reply echo{200, ""};
+  echo.echo = true;
+  RawReceiver receiver({Reply{200, "thanks \xE2\x82\xAC"}, echo});
+  const store::Id group = AddGroup(receiver.url("/hook?uuid=[call_uuid]&key=[call_key]"));
+  const std::string webhook_id = AddDelivery(group);
+  Dispatcher& d = StartDispatcher();
+  d.Notify();
+  ASSERT_TRUE(d.WaitIdle(10s));
+
+  const auto got = receiver.received();
+  ASSERT_EQ(got.size(), 1u);
+  const std::string key = keys_.Derive(last_call_uuid_);
+  EXPECT_EQ(got[0].method, "POST");
+  EXPECT_EQ(got[0].target, "/hook?uuid=" + last_call_uuid_ + "&key=" + key);
+  EXPECT_EQ(got[0].body, R"({"uuid":")" + last_call_uuid_ + R"(","caller":"+15551230000"})");
+  EXPECT_EQ(got[0].Header("Content-Type"), "application/json");
+  EXPECT_EQ(got[0].Header("User-Agent"), "callpost/0.1");
+  EXPECT_EQ(got[0].Header("Expect"), "");
+  EXPECT_EQ(got[0].Header("webhook-id"), webhook_id);
+  EXPECT_EQ(got[0].Header("webhook-timestamp"), std::to_string(kStart / 1000));
+  EXPECT_TRUE(core::VerifyWebhook(*core::DecodeWebhookSecret(kSecret), webhook_id, kStart / 1000,
+                                  got[0].body, got[0].Header("webhook-signature")));
+
+  const auto deliveries = Deliveries();
+  ASSERT_EQ(deliveries.size(), 1u);
+  EXPECT_EQ(deliveries[0].state, store::DeliveryState::kDelivered);
+  EXPECT_EQ(deliveries[0].url.find(key), std::string::npos);
+  EXPECT_NE(deliveries[0].url.find("key=REDACTED"), std::string::npos);
+  ASSERT_EQ(deliveries[0].attempts.size(), 1u);
+  EXPECT_EQ(deliveries[0].attempts[0].http_status, 200);
+  EXPECT_EQ(deliveries[0].attempts[0].error, "");
+  EXPECT_EQ(deliveries[0].attempts[0].response_excerpt, "thanks \xE2\x82\xAC");
+
+  std::string metrics;
+  d.RenderMetrics(metrics);
+  EXPECT_NE(metrics.find("callpost_webhook_attempts_total{outcome=\"delivered\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("callpost_webhook_attempt_duration_seconds_count 1\n"), std::string::npos);
+  EXPECT_NE(metrics.find("callpost_webhook_in_flight 0\n"), std::string::npos);
+
+  // A receiver that echoes the request: the key is scrubbed from the stored excerpt.
+  AddDelivery(group);
+  d.Notify();
+  ASSERT_TRUE(d.WaitIdle(10s));
+  const std::string echo_key = keys_.Derive(last_call_uuid_);
+  const store::Delivery echoed = Deliveries().front();
+  ASSERT_EQ(echoed.attempts.size(), 1u);
+  EXPECT_EQ(echoed.attempts[0].response_excerpt, "/hook?uuid=" + last_call_uuid_ + "&key=REDACTED");
+  EXPECT_EQ(receiver.received().back().target,
+            "/hook?uuid=" + last_call_uuid_ + "&key=" + echo_key);
+}
+
+TEST_F(DispatcherTest, RetriesA503AfterRetryAfterWithTheSameWebhookId) {
+  RawReceiver receiver({Reply{503, "busy", {"Retry-After: 30"}}, Reply{200}});
+  const std::string webhook_id = AddDelivery(AddGroup(receiver.url("/hook")));
+  Dispatcher& d = StartDispatcher();
+  ASSERT_TRUE(d.WaitIdle(10s));
+  auto deliveries = Deliveries();
+  ASSERT_EQ(deliveries.size(), 1u);
+  EXPECT_EQ(deliveries[0].state, store::DeliveryState::kRetrying);
+  EXPECT_EQ(deliveries[0].next_attempt_at, kStart + 30'000);
+  ASSERT_EQ(deliveries[0].attempts.size(), 1u);
+  EXPECT_EQ(deliveries[0].attempts[0].http_status, 503);
+  EXPECT_EQ(deliveries[0].attempts[0].response_excerpt, "busy");
+
+  clock_.Advance(29'999);
+  d.Notify();
+  ASSERT_TRUE(d.WaitIdle(10s));
+  EXPECT_EQ(receiver.received().size(), 1u);  // not due yet
+
+  clock_.Advance(1);
+  d.Notify();
+  ASSERT_TRUE(d.WaitIdle(10s));
+  const auto got = receiver.received();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].Header("webhook-id"), webhook_id);
+  EXPECT_EQ(got[1].Header("webhook-id"), webhook_id);
+  deliveries = Deliveries();
+  EXPECT_EQ(deliveries[0].state, store::DeliveryState::kDelivered);
+  EXPECT_EQ(deliveries[0].attempts.size(), 2u);
+}
+
+TEST_F(DispatcherTest, VerdictsOfMisbehavingReceivers) {
+  struct Case {
+    const char* name;
+    Reply reply;
+    store::DeliveryState want_state;
+    std::optional<int> want_status;
+    std::string want_error;
+  };
+  const Case kCases[] = {
+      {"410 stops", Reply{410, "gone"}, store::DeliveryState::kFailed, 410, ""},
+      {"a redirect is not followed",
+       Reply{302, "", {"Location: http://169.254.169.254/latest/meta-data/"}},
+       store::DeliveryState::kRetrying, 302, ""},
+      {"500 retries", Reply{500, "oops"}, store::DeliveryState::kRetrying, 500, ""},
+      {"an endless body is cut off", Reply{200, std::string(200'000, 'x')},
+       store::DeliveryState::kDelivered, 200, "too_large"},
+      {"200 after the timeout", Reply{200, "late", {}, 800ms}, store::DeliveryState::kRetrying,
+       std::nullopt, "timeout"},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.name);
+    RawReceiver receiver({c.reply});
+    AddDelivery(AddGroup(receiver.url("/x")));
+    DispatcherOptions o;
+    o.attempt_timeout = 300ms;
+    o.max_response_bytes = 10'000;
+    Dispatcher& d = StartDispatcher(o);
+    ASSERT_TRUE(d.WaitIdle(10s));
+    dispatcher_.reset();
+    EXPECT_EQ(receiver.received().size(), 1u);
+    const store::Delivery delivery = Deliveries().front();  // newest first
+    EXPECT_EQ(delivery.state, c.want_state);
+    ASSERT_EQ(delivery.attempts.size(), 1u);
+    EXPECT_EQ(delivery.attempts[0].http_status, c.want_status);
+    EXPECT_EQ(delivery.attempts[0].error, c.want_error);
+    EXPECT_LE(delivery.attempts[0].response_excerpt.size(), 1024u);
+  }
+}
+
+TEST_F(DispatcherTest, Methods) {
+  RawReceiver receiver({Reply{204, ""}});
+  Dispatcher& d = StartDispatcher();
+  for (std::string method : {"GET", "HEAD", "PUT", "POST"}) {
+    AddDelivery(AddGroup(receiver.url("/m?k=[call_key]"), method));
+    d.Notify();
+    ASSERT_TRUE(d.WaitIdle(10s)) << method;
+    const Received got = receiver.received().back();
+    EXPECT_EQ(got.method, method);
+    const bool has_body = method == "PUT" || method == "POST";
+    EXPECT_EQ(got.body.empty(), !has_body) << method;
+    EXPECT_EQ(got.Header("Content-Type"), has_body ? "application/json" : "") << method;
+    EXPECT_EQ(Deliveries().front().state, store::DeliveryState::kDelivered) << method;
+  }
+}
+
+TEST_F(DispatcherTest, RefusesLoopbackUnlessAllowed) {
+  RawReceiver receiver({Reply{200}});
+  const std::string port = receiver.url("").substr(std::string("http://127.0.0.1:").size());
+  // Checked on the resolved address: a name and an odd spelling of 127.0.0.1 are refused too.
+  const std::string kHosts[] = {"127.0.0.1", "localhost", "2130706433", "0x7f.1", "[[::1]]"};
+  refuse_private_ = true;
+  for (const std::string& host : kHosts) {
+    SCOPED_TRACE(host);
+    AddDelivery(AddGroup("http://" + host + ":" + port + "/x"));
+    Dispatcher& d = StartDispatcher();
+    ASSERT_TRUE(d.WaitIdle(10s));
+    dispatcher_.reset();
+    const store::Delivery delivery = Deliveries().front();
+    EXPECT_EQ(delivery.state, store::DeliveryState::kRetrying);
+    ASSERT_EQ(delivery.attempts.size(), 1u);
+    EXPECT_EQ(delivery.attempts[0].http_status, std::nullopt);
+    EXPECT_EQ(delivery.attempts[0].error, "refused_address");
+  }
+  EXPECT_EQ(receiver.received().size(), 0u);
+}
+
+TEST_F(DispatcherTest, FailsDeliveriesOfDeletedGroups) {
+  AddDelivery(9999);
+  Dispatcher& d = StartDispatcher();
+  ASSERT_TRUE(d.WaitIdle(10s));
+  const store::Delivery delivery = Deliveries().front();
+  EXPECT_EQ(delivery.state, store::DeliveryState::kFailed);
+  ASSERT_EQ(delivery.attempts.size(), 1u);
+  EXPECT_EQ(delivery.attempts[0].error, "group_deleted");
+}
+
+TEST_F(DispatcherTest, LimitsRequestsPerHost) {
+  RawReceiver receiver({Reply{200, "ok", {}, 50ms}});
+  const store::Id group = AddGroup(receiver.url("/x"));
+  for (int i = 0; i < 6; ++i) AddDelivery(group);
+  DispatcherOptions o;
+  o.max_per_host = 2;
+  Dispatcher& d = StartDispatcher(o);
+  // Watch the gauges while it works: never more than two requests to the host at once.
+  int64_t max_in_flight = 0, max_queued = 0;
+  const auto gauge = [](const std::string& text, std::string_view name) {
+    const size_t at = text.find("\n" + std::string(name) + " ");
+    return at == std::string::npos ? int64_t{-1}
+                                   : int64_t{std::stoll(text.substr(at + name.size() + 2))};
+  };
+  for (int i = 0; i < 2000 && receiver.received().size() < 6; ++i) {
+    std::string metrics;
+    d.RenderMetrics(metrics);
+    max_in_flight = std::max(max_in_flight, gauge(metrics, "callpost_webhook_in_flight"));
+    max_queued = std::max(max_queued, gauge(metrics, "callpost_webhook_queued"));
+    std::this_thread::sleep_for(2ms);
+  }
+  ASSERT_TRUE(d.WaitIdle(10s));
+  EXPECT_EQ(max_in_flight, 2);
+  EXPECT_GT(max_queued, 0);
+  EXPECT_EQ(receiver.received().size(), 6u);
+  for (const auto& delivery : Deliveries()) {
+    EXPECT_EQ(delivery.state, store::DeliveryState::kDelivered);
+  }
+}
+
+TEST_F(DispatcherTest, StopFinishesTheRequestOnTheWire) {
+  RawReceiver receiver({Reply{200, "ok", {}, 300ms}});
+  AddDelivery(AddGroup(receiver.url("/x")));
+  Dispatcher& d = StartDispatcher();
+  for (int i = 0; i < 200 && receiver.received().empty(); ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(receiver.received().size(), 1u);
+  d.Stop();
+  EXPECT_EQ(Deliveries().front().state, store::DeliveryState::kDelivered);
+}
+
+}  // namespace
+}  // namespace webhook

@@ -1,0 +1,15 @@
+// The bit of a webhook response kept with each attempt, safe to store and show as text.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace webhook {
+
+// At most `max_bytes` bytes of valid UTF-8 from the start of `body`: whole characters only
+// (never cut inside a multi-byte character), each byte of an invalid sequence replaced by
+// U+FFFD (3 bytes; counted against max_bytes). Stops at the first character that does not
+// fit. Pure.
+std::string Utf8Excerpt(std::string_view body, size_t max_bytes);
+
+}  // namespace webhook

@@ -1,0 +1,307 @@
+#include "webhook/loop.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "webhook/retry.h"
+#include "webhook/retry_after.h"
+
+namespace webhook {
+namespace {
+
+// Never spin on a delivery the store reports due but does not hand out.
+constexpr std::chrono::milliseconds kMinWait{10};
+constexpr auto kStoreErrorLogInterval = std::chrono::seconds(10);
+
+CURLM* NewMulti(const DispatcherOptions& o) {
+  CURLM* multi = curl_multi_init();
+  if (multi == nullptr) {
+    spdlog::critical("webhooks: curl_multi_init failed");
+    std::abort();
+  }
+  curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(o.max_per_host));
+  curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(o.max_in_flight));
+  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(o.max_in_flight));
+  return multi;
+}
+
+// The excerpt with every copy of the call key replaced (a receiver may echo the request).
+std::string Scrub(std::string excerpt, const std::string& key) {
+  if (key.empty()) return excerpt;
+  for (size_t at = excerpt.find(key); at != std::string::npos; at = excerpt.find(key, at)) {
+    excerpt.replace(at, key.size(), kRedactedKey);
+  }
+  return excerpt;
+}
+
+TransferOptions ToTransferOptions(const DispatcherOptions& o) {
+  return TransferOptions{o.allow_private, o.attempt_timeout, o.connect_timeout,
+                         o.max_response_bytes, o.excerpt_bytes};
+}
+
+}  // namespace
+
+Dispatcher::Loop::Loop(Dispatcher& d)
+    : d_(d), transfer_options_(ToTransferOptions(d.options_)), multi_(NewMulti(d.options_)) {}
+
+Dispatcher::Loop::~Loop() {
+  for (auto& [easy, job] : active_) curl_multi_remove_handle(multi_, easy);
+  active_.clear();
+  curl_multi_cleanup(multi_);
+}
+
+void Dispatcher::Loop::Wakeup() { curl_multi_wakeup(multi_); }
+
+void Dispatcher::Loop::Poke() {
+  poked_.store(true);
+  Wakeup();
+}
+
+void Dispatcher::Loop::Run() {
+  while (true) {
+    int running = 0;
+    curl_multi_perform(multi_, &running);
+    Reap();
+    if (d_.stop_.load()) {
+      DropQueued();
+      if (active_.empty()) return;
+    } else if (ShouldClaim()) {
+      Claim();
+    }
+    StartQueued();
+    curl_multi_poll(multi_, nullptr, 0, WaitMillis(), nullptr);
+  }
+}
+
+int Dispatcher::Loop::FreeCapacity() const {
+  return d_.options_.max_in_flight - static_cast<int>(active_.size()) -
+         static_cast<int>(d_.queued_.load());
+}
+
+bool Dispatcher::Loop::ShouldClaim() {
+  if (FreeCapacity() <= 0) return false;
+  const bool poked = poked_.exchange(false);
+  return poked || last_claim_full_ || std::chrono::steady_clock::now() >= next_claim_at_;
+}
+
+void Dispatcher::Loop::Claim() {
+  const int free = FreeCapacity();
+  config::SnapshotPtr snap = d_.config_.snapshot();
+  if (snap == nullptr) {  // configuration not loaded: nothing can be rendered yet
+    next_claim_at_ = std::chrono::steady_clock::now() + d_.options_.poll;
+    return;
+  }
+  d_.claiming_.store(true);
+  const core::Millis now = d_.clock_.Now();
+  const core::Millis lease_until = now + d_.options_.lease.count();
+  std::vector<store::Delivery> claimed;
+  const core::Result<void> r = d_.store_.WriteSync([&](store::Writer& w) -> core::Result<void> {
+    auto c = w.ClaimDueDeliveries(now, lease_until, free);
+    if (!c) return std::move(c).error();
+    claimed = std::move(*c);
+    return {};
+  });
+  if (!r) {
+    StoreError("claiming deliveries", r.error());
+    claimed.clear();
+  }
+  last_claim_full_ = static_cast<int>(claimed.size()) >= free;
+  for (store::Delivery& delivery : claimed) Prepare(std::move(delivery), snap, now, lease_until);
+  d_.claiming_.store(false);
+  if (!last_claim_full_) next_claim_at_ = std::chrono::steady_clock::now() + NextClaimDelay();
+}
+
+void Dispatcher::Loop::Prepare(store::Delivery delivery, config::SnapshotPtr& snap,
+                               core::Millis now, core::Millis lease_until) {
+  if (auto it = owned_.find(delivery.id); it != owned_.end()) {
+    it->second->lease_until = lease_until;  // claimed again while still queued here
+    return;
+  }
+  std::optional<engine::Call> call;
+  const core::Result<void> read = d_.store_.Read([&](store::Reader& rd) -> core::Result<void> {
+    auto c = rd.FindCall(delivery.call_uuid);
+    if (!c) return std::move(c).error();
+    call = std::move(*c);
+    return {};
+  });
+  if (!read) return StoreError("loading a call", read.error());  // claimed again later
+  if (!call) return FailUnsent(delivery, "call_deleted", delivery.url);
+  auto group = snap->webhook_groups.find(delivery.group_id);
+  if (group == snap->webhook_groups.end()) {
+    // Perhaps made on another node after this snapshot: look again before failing.
+    if (auto r = d_.config_.ReloadIfChanged(); !r) {
+      return StoreError("reloading configuration", r.error());  // claimed again later
+    }
+    snap = d_.config_.snapshot();
+    group = snap->webhook_groups.find(delivery.group_id);
+  }
+  if (group == snap->webhook_groups.end() || group->second.account_id != delivery.account_id ||
+      delivery.request_index < 0 ||
+      static_cast<size_t>(delivery.request_index) >= group->second.requests.size()) {
+    return FailUnsent(delivery, "group_deleted", delivery.url);
+  }
+  if (!group->second.enabled) return FailUnsent(delivery, "group_disabled", delivery.url);
+  std::string call_key = d_.keys_.Derive(call->uuid);
+  auto request = BuildRequest(*call, group->second, delivery.request_index, call_key,
+                              delivery.webhook_id, now, *snap);
+  if (!request) {
+    spdlog::warn("webhook delivery {}: {}", delivery.id, request.error().message);
+    return FailUnsent(delivery, "bad_config", delivery.url);
+  }
+  std::optional<std::string> host = HostKey(request->url);
+  if (!host) return FailUnsent(delivery, "bad_url", request->redacted_url);
+
+  auto job = std::make_unique<Job>();
+  job->delivery = std::move(delivery);
+  job->lease_until = lease_until;
+  job->host = std::move(*host);
+  job->redacted_url = request->redacted_url;
+  job->call_key = std::move(call_key);
+  job->request = std::move(*request);
+  owned_[job->delivery.id] = job.get();
+  queues_[job->host].push_back(std::move(job));
+  d_.queued_.fetch_add(1);
+}
+
+void Dispatcher::Loop::FailUnsent(const store::Delivery& delivery, const std::string& error,
+                                  const std::string& url) {
+  spdlog::warn("webhook delivery {} failed: {} ({})", delivery.id, error, url);
+  store::AttemptResult result;
+  result.attempt.at = d_.clock_.Now();
+  result.attempt.error = error;
+  result.state = store::DeliveryState::kFailed;
+  result.url = url;
+  d_.metrics_.RecordAttempt(result.state, std::nullopt);
+  d_.Record(delivery.id, std::move(result));
+}
+
+void Dispatcher::Loop::StartQueued() {
+  for (auto it = queues_.begin(); it != queues_.end();) {
+    auto& queue = it->second;
+    while (!queue.empty() && active_per_host_[it->first] < d_.options_.max_per_host) {
+      std::unique_ptr<Job> job = std::move(queue.front());
+      queue.pop_front();
+      d_.queued_.fetch_sub(1);
+      if (d_.clock_.Now() + d_.options_.attempt_timeout.count() > job->lease_until) {
+        owned_.erase(job->delivery.id);  // could outlive its lease: let it go, claim it later
+        continue;
+      }
+      Start(std::move(job));
+    }
+    if (active_per_host_[it->first] == 0) active_per_host_.erase(it->first);
+    it = queue.empty() ? queues_.erase(it) : std::next(it);
+  }
+}
+
+void Dispatcher::Loop::Start(std::unique_ptr<Job> job) {
+  job->attempt_at = d_.clock_.Now();
+  auto transfer = Transfer::Create(std::move(job->request), transfer_options_);
+  if (!transfer) {
+    spdlog::error("webhook delivery {}: {}", job->delivery.id, transfer.error().message);
+    TransferResult failed;
+    failed.error = "transport";
+    return Complete(std::move(job), failed);
+  }
+  CURL* easy = (*transfer)->handle();
+  job->transfer = std::move(*transfer);
+  if (curl_multi_add_handle(multi_, easy) != CURLM_OK) {
+    TransferResult failed;
+    failed.error = "transport";
+    return Complete(std::move(job), failed);
+  }
+  ++active_per_host_[job->host];
+  d_.in_flight_.fetch_add(1);
+  active_.emplace(easy, std::move(job));
+}
+
+void Dispatcher::Loop::Reap() {
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    CURL* const easy = msg->easy_handle;
+    const CURLcode code = msg->data.result;  // msg dies with curl_multi_remove_handle
+    auto node = active_.extract(easy);
+    curl_multi_remove_handle(multi_, easy);
+    if (node.empty()) continue;
+    std::unique_ptr<Job> job = std::move(node.mapped());
+    --active_per_host_[job->host];
+    const TransferResult result = job->transfer->Finish(code);
+    Complete(std::move(job), result);
+    d_.in_flight_.fetch_sub(1);  // after Record() counted the write: WaitIdle sees no gap
+  }
+}
+
+void Dispatcher::Loop::Complete(std::unique_ptr<Job> job, const TransferResult& r) {
+  const core::Millis now = d_.clock_.Now();
+  store::AttemptResult result;
+  result.attempt.at = job->attempt_at;
+  result.attempt.http_status = r.http_status;
+  result.attempt.latency_ms = r.latency_ms;
+  result.attempt.error = r.error;
+  result.attempt.response_excerpt = Scrub(r.excerpt, job->call_key);
+  result.url = job->redacted_url;
+  Verdict verdict;
+  if (r.error == "bad_url") {
+    verdict.state = store::DeliveryState::kFailed;  // the same URL will not parse next time
+  } else {
+    std::optional<int64_t> retry_after;
+    if (r.retry_after) retry_after = ParseRetryAfter(*r.retry_after, now);
+    verdict =
+        Decide(job->delivery.attempt_count + 1, r.http_status, retry_after, now, d_.random_());
+  }
+  result.state = verdict.state;
+  result.next_attempt_at = verdict.next_attempt_at;
+  d_.metrics_.RecordAttempt(verdict.state, static_cast<double>(r.latency_ms) / 1000.0);
+
+  const auto level =
+      verdict.state == store::DeliveryState::kFailed ? spdlog::level::warn : spdlog::level::debug;
+  spdlog::log(level, "webhook delivery {} attempt {}: status {} error '{}' -> {} ({} ms, {})",
+              job->delivery.id, job->delivery.attempt_count + 1,
+              r.http_status ? std::to_string(*r.http_status) : "none", r.error,
+              OutcomeName(verdict.state), r.latency_ms, job->redacted_url);
+  owned_.erase(job->delivery.id);
+  d_.Record(job->delivery.id, std::move(result));
+}
+
+void Dispatcher::Loop::DropQueued() {
+  for (auto& [host, queue] : queues_) {
+    for (auto& job : queue) owned_.erase(job->delivery.id);
+    d_.queued_.fetch_sub(static_cast<int64_t>(queue.size()));
+  }
+  queues_.clear();
+}
+
+std::chrono::milliseconds Dispatcher::Loop::NextClaimDelay() {
+  const std::chrono::milliseconds poll = d_.options_.poll;
+  std::optional<core::Millis> due;
+  const core::Result<void> r = d_.store_.Read([&](store::Reader& rd) -> core::Result<void> {
+    auto next = rd.NextDeliveryDue();
+    if (!next) return std::move(next).error();
+    due = *next;
+    return {};
+  });
+  if (!r) StoreError("reading the outbox", r.error());
+  if (!r || !due) return poll;
+  const std::chrono::milliseconds wait(*due - d_.clock_.Now());
+  return std::clamp(wait, kMinWait, std::max(poll, kMinWait));
+}
+
+int Dispatcher::Loop::WaitMillis() {
+  using std::chrono::milliseconds;
+  const milliseconds poll = d_.options_.poll;
+  if (d_.stop_.load() || FreeCapacity() <= 0) return static_cast<int>(poll.count());
+  if (last_claim_full_ || poked_.load()) return 0;
+  const auto until_claim =
+      std::chrono::duration_cast<milliseconds>(next_claim_at_ - std::chrono::steady_clock::now());
+  return static_cast<int>(std::clamp(until_claim, milliseconds(0), poll).count());
+}
+
+void Dispatcher::Loop::StoreError(const char* what, const core::Error& error) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_store_error_ < kStoreErrorLogInterval) return;
+  last_store_error_ = now;
+  spdlog::warn("webhooks: {}: {}", what, error.message);
+}
+
+}  // namespace webhook

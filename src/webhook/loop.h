@@ -1,0 +1,92 @@
+// Internal to the dispatcher: the state and steps of its sending thread.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "config/snapshot.h"
+#include "webhook/dispatcher.h"
+#include "webhook/request.h"
+#include "webhook/transfer.h"
+
+namespace webhook {
+
+// One claimed delivery, from its claim until its attempt is recorded.
+struct Dispatcher::Job {
+  store::Delivery delivery;
+  core::Millis lease_until = 0;
+  std::string host;  // HostKey of the URL
+  std::string redacted_url;
+  std::string call_key;                // kept to scrub it from the response excerpt
+  OutgoingRequest request;             // until the transfer takes it
+  std::unique_ptr<Transfer> transfer;  // while on the wire
+  core::Millis attempt_at = 0;
+};
+
+// Not thread-safe, but for Wakeup() and Poke(): Run() and everything it calls belong to the sending
+// thread.
+class Dispatcher::Loop {
+ public:
+  explicit Loop(Dispatcher& d);
+  ~Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  // Interrupts the wait of Run(). Thread-safe.
+  void Wakeup();
+  // Wakeup(), and claim at the next chance: deliveries may be due. Thread-safe.
+  void Poke();
+  // Sends until the dispatcher stops and nothing is on the wire any more.
+  void Run();
+
+ private:
+  // Whether to look at the outbox in this round: poked, a full claim last time (more may be
+  // due), or its due time reached; never without free capacity.
+  bool ShouldClaim();
+  // Claims up to the free capacity, queues what it claimed, and plans the next claim.
+  void Claim();
+  // Loads what one claimed delivery needs and queues it, or records why it cannot be sent.
+  // May refresh `snap` (a group created on another node).
+  void Prepare(store::Delivery delivery, config::SnapshotPtr& snap, core::Millis now,
+               core::Millis lease_until);
+  // Records a final failure of a delivery that was never sent.
+  void FailUnsent(const store::Delivery& delivery, const std::string& error,
+                  const std::string& url);
+  // Starts queued jobs while their host has free slots.
+  void StartQueued();
+  void Start(std::unique_ptr<Job> job);
+  // Takes finished transfers off the multi handle and completes them.
+  void Reap();
+  // Decides and records the attempt of a job.
+  void Complete(std::unique_ptr<Job> job, const TransferResult& result);
+  // Forgets every queued job (their leases run out).
+  void DropQueued();
+  // How long until the next delivery is due per the store, within [10 ms, poll].
+  std::chrono::milliseconds NextClaimDelay();
+  // How long the next wait may last.
+  int WaitMillis();
+  int FreeCapacity() const;
+  // Logs a store error at most every few seconds.
+  void StoreError(const char* what, const core::Error& error);
+
+  Dispatcher& d_;
+  const TransferOptions transfer_options_;
+  CURLM* const multi_;
+  std::map<std::string, std::deque<std::unique_ptr<Job>>> queues_;  // by host
+  std::map<std::string, int> active_per_host_;
+  std::unordered_map<CURL*, std::unique_ptr<Job>> active_;
+  std::unordered_map<store::Id, Job*> owned_;  // every queued or active job by delivery id
+  std::atomic<bool> poked_{true};
+  bool last_claim_full_ = false;
+  std::chrono::steady_clock::time_point next_claim_at_{};
+  std::chrono::steady_clock::time_point last_store_error_{};
+};
+
+}  // namespace webhook

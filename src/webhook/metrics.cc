@@ -1,0 +1,62 @@
+#include "webhook/metrics.h"
+
+#include <cstdio>
+
+namespace webhook {
+
+void Metrics::RecordAttempt(store::DeliveryState verdict, std::optional<double> seconds) {
+  std::lock_guard lock(mu_);
+  switch (verdict) {
+    case store::DeliveryState::kDelivered:
+      ++delivered_;
+      break;
+    case store::DeliveryState::kFailed:
+      ++failed_;
+      break;
+    default:
+      ++retry_;
+  }
+  if (!seconds) return;
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    if (*seconds <= kBuckets[i]) ++buckets_[i];
+  }
+  ++count_;
+  sum_ += *seconds;
+}
+
+void Metrics::Render(std::string& out, int64_t in_flight, int64_t queued) const {
+  std::lock_guard lock(mu_);
+  char buf[512];
+  out += "# HELP callpost_webhook_attempts_total Webhook delivery attempts by outcome.\n";
+  out += "# TYPE callpost_webhook_attempts_total counter\n";
+  const std::pair<const char*, uint64_t> outcomes[] = {
+      {"delivered", delivered_}, {"retry", retry_}, {"failed", failed_}};
+  for (const auto& [name, n] : outcomes) {
+    std::snprintf(buf, sizeof buf, "callpost_webhook_attempts_total{outcome=\"%s\"} %llu\n", name,
+                  static_cast<unsigned long long>(n));
+    out += buf;
+  }
+  out += "# HELP callpost_webhook_attempt_duration_seconds Webhook attempt duration.\n";
+  out += "# TYPE callpost_webhook_attempt_duration_seconds histogram\n";
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    std::snprintf(buf, sizeof buf,
+                  "callpost_webhook_attempt_duration_seconds_bucket{le=\"%g\"} %llu\n", kBuckets[i],
+                  static_cast<unsigned long long>(buckets_[i]));
+    out += buf;
+  }
+  std::snprintf(buf, sizeof buf,
+                "callpost_webhook_attempt_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+                "callpost_webhook_attempt_duration_seconds_sum %.6f\n"
+                "callpost_webhook_attempt_duration_seconds_count %llu\n",
+                static_cast<unsigned long long>(count_), sum_,
+                static_cast<unsigned long long>(count_));
+  out += buf;
+  out += "# HELP callpost_webhook_in_flight Webhook requests being sent.\n";
+  out += "# TYPE callpost_webhook_in_flight gauge\n";
+  out += "callpost_webhook_in_flight " + std::to_string(in_flight) + "\n";
+  out += "# HELP callpost_webhook_queued Claimed webhook deliveries waiting for a per-host slot.\n";
+  out += "# TYPE callpost_webhook_queued gauge\n";
+  out += "callpost_webhook_queued " + std::to_string(queued) + "\n";
+}
+
+}  // namespace webhook

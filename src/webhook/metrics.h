@@ -1,0 +1,38 @@
+// The dispatcher's Prometheus metrics: attempts by outcome, attempt duration, work in flight.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "store/store.h"
+
+namespace webhook {
+
+// Thread-safe.
+class Metrics {
+ public:
+  // Counts one finished attempt by its verdict's state, with its duration when a request was
+  // sent (none for a delivery failed before sending: group deleted, bad URL…).
+  void RecordAttempt(store::DeliveryState verdict, std::optional<double> seconds);
+  // Appends callpost_webhook_attempts_total{outcome}, the
+  // callpost_webhook_attempt_duration_seconds histogram, and the gauges
+  // callpost_webhook_in_flight (requests on the wire) and callpost_webhook_queued (claimed,
+  // waiting for a per-host slot), in Prometheus text format 0.0.4.
+  void Render(std::string& out, int64_t in_flight, int64_t queued) const;
+
+ private:
+  static constexpr std::array<double, 11> kBuckets = {0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                                      2.5,   5,    10,  15,   30};
+  mutable std::mutex mu_;
+  // Guarded by mu_.
+  uint64_t delivered_ = 0, retry_ = 0, failed_ = 0;
+  std::array<uint64_t, kBuckets.size()> buckets_{};
+  uint64_t count_ = 0;
+  double sum_ = 0;
+};
+
+}  // namespace webhook

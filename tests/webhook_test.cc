@@ -1,0 +1,404 @@
+// Webhooks end to end with real HTTP receivers on loopback: the answered ping with the call's
+// UUID and key, post-call webhooks held until the conversion is decided, retries and receiver
+// misbehaviour, signatures, the SSRF guard, resend, and the delivery log.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "core/webhook_signature.h"
+#include "harness.h"
+#include "receiver.h"
+
+namespace testing_harness {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+std::string Str(const json::value& v) { return std::string(v.as_string()); }
+
+int64_t AddWebhook(const Server& s, int64_t campaign, const std::string& trigger,
+                   const std::string& url, const std::string& matches = "",
+                   const std::string& method = "GET", json::value body = nullptr,
+                   bool sign = false) {
+  return s.Create(
+      "/api/v1/campaigns/" + std::to_string(campaign) + "/webhook_groups",
+      json::object{
+          {"name", trigger + " hook"},
+          {"trigger", trigger},
+          {"matches", matches},
+          {"sign", sign},
+          {"requests",
+           json::array{json::object{
+               {"method", method}, {"url", url}, {"headers", json::object()}, {"body", body}}}}});
+}
+
+json::array Webhooks(const Server& s, const std::string& uuid) {
+  return s.Api("GET", "/api/v1/calls/" + uuid).json().at("webhooks").as_array();
+}
+
+TEST(Webhooks, AnsweredPingReachesOnlyTheMatchingBuyer) {
+  Server s;
+  Fixture f = MakeFixture(s);
+  int64_t other =
+      s.Create("/api/v1/buyers", json::object{{"name", "B2"}, {"destination", "+15550000002"}});
+  Receiver mine, theirs;
+  AddWebhook(s, f.campaign, "answered",
+             mine.url("/ping?uuid=[call_uuid]&key=[call_key]&cid=[caller_number]&t=[traffic]"),
+             "system_buyer_id:==" + std::to_string(f.buyer));
+  AddWebhook(s, f.campaign, "answered", theirs.url("/ping?uuid=[call_uuid]"),
+             "system_buyer_id:==" + std::to_string(other));
+  json::object call = StartCall(s);
+  std::string uuid = Str(call.at("uuid")), key = Str(call.at("key"));
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  EXPECT_EQ(mine.count(), 0u) << "nothing before the buyer answers";
+  Event(s, uuid, {{"type", "answered"}});
+  ASSERT_TRUE(mine.WaitFor(1));
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  auto got = mine.requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].method, "GET");
+  EXPECT_EQ(got[0].target, "/ping?uuid=" + uuid + "&key=" + key + "&cid=%2B15551230000&t=search");
+  EXPECT_FALSE(got[0].Header("webhook-id").empty());
+  EXPECT_EQ(theirs.count(), 0u);
+  json::array hooks = Webhooks(s, uuid);
+  ASSERT_EQ(hooks.size(), 1u);
+  EXPECT_EQ(hooks[0].at("state"), "delivered");
+  EXPECT_EQ(hooks[0].at("trigger"), "answered");
+  EXPECT_EQ(hooks[0].at("attempts").as_array()[0].at("http_status"), 200);
+  EXPECT_EQ(Str(hooks[0].at("url")).find(key), std::string::npos) << "the key is redacted";
+}
+
+TEST(Webhooks, PostCallWebhooksWaitForTheDecision) {
+  Server s;
+  Fixture f = MakeFixture(s);
+  s.Create(
+      "/api/v1/campaigns/" + std::to_string(f.campaign) + "/conversion_groups",
+      json::object{{"name", "sales"}, {"type", "postback_value"}, {"payout_modifier", "*0.8"}});
+  Receiver r;
+  for (const char* t : {"ended", "completed", "converted", "not_converted"}) {
+    AddWebhook(s, f.campaign, t,
+               r.url(std::string("/") + t + "?rev=[revenue]&pay=[payout]&c=[converted]"));
+  }
+  json::object a = StartCall(s, "+15551230001");
+  json::object b = StartCall(s, "+15551230002");
+  Event(s, Str(a.at("uuid")), {{"type", "ended"}});
+  Event(s, Str(b.at("uuid")), {{"type", "ended"}});
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  auto targets = [&] {
+    std::vector<std::string> out;
+    for (const auto& q : r.requests()) out.push_back(q.target);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  // Only `ended` so far: post-call webhooks wait for the postback or the timeout.
+  EXPECT_EQ(targets(),
+            (std::vector<std::string>{"/ended?rev=&pay=&c=false", "/ended?rev=&pay=&c=false"}));
+  ASSERT_EQ(Postback(s, Str(a.at("uuid")), Str(a.at("key")), "value=10", "postback").status, 200);
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  s.clock().Advance(600'000);
+  ASSERT_EQ(*s.app().FireDueDeadlines(), 1);
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  // A late conversion fires `converted` only.
+  ASSERT_EQ(Postback(s, Str(b.at("uuid")), Str(b.at("key")), "value=5", "postback").status, 200);
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  EXPECT_EQ(targets(), (std::vector<std::string>{
+                           "/completed?rev=&pay=&c=false", "/completed?rev=10.00&pay=8.00&c=true",
+                           "/converted?rev=10.00&pay=8.00&c=true",
+                           "/converted?rev=5.00&pay=4.00&c=true", "/ended?rev=&pay=&c=false",
+                           "/ended?rev=&pay=&c=false", "/not_converted?rev=&pay=&c=false"}));
+}
+
+TEST(Webhooks, RetriesKeepTheWebhookIdAndHonourRetryAfter) {
+  Server s;
+  Fixture f = MakeFixture(s);
+  Receiver r([](const Received&, int index) {
+    http::Response res;
+    res.content_type = "text/plain";
+    if (index == 0) {
+      res.status = 503;
+      res.headers.push_back({"Retry-After", "7"});
+      res.body = "busy";
+    } else if (index == 1) {
+      res.status = 302;  // redirects are not followed
+      res.headers.push_back({"Location", "http://169.254.169.254/"});
+    } else {
+      res.body = "thanks";
+    }
+    return res;
+  });
+  AddWebhook(s, f.campaign, "started", r.url("/hook"));
+  json::object call = StartCall(s);
+  std::string uuid = Str(call.at("uuid"));
+  ASSERT_TRUE(r.WaitFor(1));
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  json::array hooks = Webhooks(s, uuid);
+  ASSERT_EQ(hooks.size(), 1u);
+  EXPECT_EQ(hooks[0].at("state"), "retrying");
+  EXPECT_EQ(hooks[0].at("attempts").as_array()[0].at("http_status"), 503);
+  EXPECT_EQ(hooks[0].at("attempts").as_array()[0].at("response_excerpt"), "busy");
+  EXPECT_EQ(Str(hooks[0].at("next_attempt_at")), core::FormatRfc3339(s.clock().Now() + 7000));
+  s.clock().Advance(6999);
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  EXPECT_EQ(r.count(), 1u) << "not before Retry-After";
+  s.clock().Advance(1);
+  ASSERT_TRUE(r.WaitFor(2));
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  EXPECT_EQ(Webhooks(s, uuid)[0].at("state"), "retrying");  // the 302
+  s.clock().Advance(239'000);  // the third attempt waits 5 min ± 20 %: not yet
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  EXPECT_EQ(r.count(), 2u);
+  s.clock().Advance(121'000);
+  ASSERT_TRUE(r.WaitFor(3));
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  hooks = Webhooks(s, uuid);
+  EXPECT_EQ(hooks[0].at("state"), "delivered");
+  EXPECT_EQ(hooks[0].at("attempts").as_array().size(), 3u);
+  auto got = r.requests();
+  EXPECT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].Header("webhook-id"), got[1].Header("webhook-id"));
+  EXPECT_EQ(got[1].Header("webhook-id"), got[2].Header("webhook-id"));
+}
+
+TEST(Webhooks, GoneStopsAndResendSendsAgain) {
+  Server s;
+  Fixture f = MakeFixture(s);
+  Receiver r([](const Received&, int index) {
+    http::Response res;
+    res.status = index == 0 ? 410 : 204;
+    res.content_type.clear();
+    return res;
+  });
+  AddWebhook(s, f.campaign, "started", r.url("/gone"));
+  std::string uuid = Str(StartCall(s).at("uuid"));
+  ASSERT_TRUE(r.WaitFor(1));
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  json::array hooks = Webhooks(s, uuid);
+  EXPECT_EQ(hooks[0].at("state"), "failed");
+  EXPECT_TRUE(hooks[0].at("next_attempt_at").is_null());
+  s.clock().Advance(3 * 86400'000LL);
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  EXPECT_EQ(r.count(), 1u) << "410 stops retrying";
+  int64_t id = hooks[0].at("id").as_int64();
+  HttpResponse resend =
+      s.Api("POST", "/api/v1/webhook_deliveries/" + std::to_string(id) + "/resend");
+  ASSERT_EQ(resend.status, 202) << resend.body;
+  ASSERT_TRUE(r.WaitFor(2));
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  EXPECT_EQ(Webhooks(s, uuid)[0].at("state"), "delivered");
+  HttpResponse list =
+      s.Api("GET", "/api/v1/webhook_deliveries?call_uuid=" + uuid + "&state=delivered");
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_EQ(list.json().at("data").as_array().size(), 1u);
+  std::string other = s.NewAccount("other");
+  EXPECT_EQ(
+      s.ApiWithKey(other, "POST", "/api/v1/webhook_deliveries/" + std::to_string(id) + "/resend")
+          .status,
+      404);
+  EXPECT_EQ(
+      s.ApiWithKey(other, "GET", "/api/v1/webhook_deliveries").json().at("data").as_array().size(),
+      0u);
+}
+
+TEST(Webhooks, SignedRequestsVerifyAndBodiesAreEscaped) {
+  Server s;
+  Fixture f = MakeFixture(s);
+  Receiver r;
+  int64_t group = AddWebhook(s, f.campaign, "started", r.url("/signed"), "", "POST",
+                             R"({"uuid":"[call_uuid]","note":"[note]"})", true);
+  HttpResponse g = s.Api("GET", "/api/v1/webhook_groups/" + std::to_string(group));
+  std::string secret = Str(g.json().at("signing_secret"));
+  ASSERT_EQ(secret.rfind("whsec_", 0), 0u);
+  HttpResponse started =
+      s.Api("POST", "/api/v1/calls",
+            json::object{{"number", f.number}, {"tags", {{"note", "say \"hi\"\n"}}}});
+  ASSERT_EQ(started.status, 201);
+  ASSERT_TRUE(r.WaitFor(1));
+  Received got = r.requests()[0];
+  EXPECT_EQ(got.method, "POST");
+  json::value body = json::parse(got.body);
+  EXPECT_EQ(body.at("note"), "say \"hi\"\n");
+  auto key = core::DecodeWebhookSecret(secret);
+  ASSERT_TRUE(key.has_value());
+  EXPECT_TRUE(core::VerifyWebhook(*key, got.Header("webhook-id"),
+                                  std::stoll(got.Header("webhook-timestamp")), got.body,
+                                  got.Header("webhook-signature")));
+  // Rotation: both the new and the old secret sign for a while.
+  HttpResponse rotated =
+      s.Api("POST", "/api/v1/webhook_groups/" + std::to_string(group) + "/rotate_secret",
+            json::object{{"overlap_seconds", 3600}});
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  std::string fresh = Str(rotated.json().at("signing_secret"));
+  EXPECT_NE(fresh, secret);
+  ASSERT_EQ(s.Api("POST", "/api/v1/calls", json::object{{"number", f.number}}).status, 201);
+  ASSERT_TRUE(r.WaitFor(2));
+  got = r.requests()[1];
+  int64_t ts = std::stoll(got.Header("webhook-timestamp"));
+  EXPECT_TRUE(core::VerifyWebhook(*core::DecodeWebhookSecret(fresh), got.Header("webhook-id"), ts,
+                                  got.body, got.Header("webhook-signature")));
+  EXPECT_TRUE(core::VerifyWebhook(*key, got.Header("webhook-id"), ts, got.body,
+                                  got.Header("webhook-signature")));
+}
+
+TEST(Webhooks, PrivateAddressesAreRefusedUnlessAllowed) {
+  Server s(/*allow_private_webhooks=*/false);
+  Fixture f = MakeFixture(s);
+  Receiver r;
+  AddWebhook(s, f.campaign, "started", r.url("/private"));
+  std::string uuid = Str(StartCall(s).at("uuid"));
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  EXPECT_EQ(r.count(), 0u);
+  json::array hooks = Webhooks(s, uuid);
+  ASSERT_EQ(hooks.size(), 1u);
+  EXPECT_EQ(hooks[0].at("attempts").as_array()[0].at("error"), "refused_address");
+  EXPECT_TRUE(hooks[0].at("attempts").as_array()[0].at("http_status").is_null());
+}
+
+TEST(Webhooks, ValidationOfGroups) {
+  Server s;
+  Fixture f = MakeFixture(s);
+  std::string base = "/api/v1/campaigns/" + std::to_string(f.campaign) + "/webhook_groups";
+  struct Case {
+    json::object body;
+    std::string field;
+  } cases[] = {
+      {{{"name", "x"},
+        {"trigger", "hung_up"},
+        {"requests", json::array{json::object{{"url", "http://a/"}}}}},
+       "trigger"},
+      {{{"name", "x"}, {"trigger", "answered"}}, "requests"},
+      {{{"name", "x"},
+        {"trigger", "answered"},
+        {"requests", json::array{json::object{{"url", "ftp://a/"}}}}},
+       "requests[0].url"},
+      {{{"name", "x"},
+        {"trigger", "answered"},
+        {"requests", json::array{json::object{{"url", "http://a/[bad token]"}}}}},
+       "requests[0].url"},
+      {{{"name", "x"},
+        {"trigger", "answered"},
+        {"requests", json::array{json::object{{"url", "http://a/"}, {"method", "DELETE"}}}}},
+       "requests[0].method"},
+      {{{"name", "x"},
+        {"trigger", "answered"},
+        {"requests",
+         json::array{json::object{{"url", "http://a/"}, {"headers", {{"webhook-id", "x"}}}}}}},
+       "requests[0].headers.webhook-id"},
+      {{{"name", "x"},
+        {"trigger", "answered"},
+        {"matches", "a:>x"},
+        {"requests", json::array{json::object{{"url", "http://a/"}}}}},
+       "matches"},
+  };
+  for (const auto& c : cases) {
+    HttpResponse r = s.Api("POST", base, c.body);
+    EXPECT_EQ(r.status, 400) << json::serialize(c.body) << " → " << r.body;
+    EXPECT_EQ(Str(r.json().at("error").at("field")), c.field) << r.body;
+  }
+}
+
+// R3: the server dies after sending a webhook and before recording the answer; after a
+// restart the delivery is sent again with the same webhook-id, and nothing is lost.
+pid_t Serve(const std::string& data_dir, uint16_t port) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string listen = "127.0.0.1:" + std::to_string(port);
+    std::string log = data_dir + "/serve.log";
+    freopen(log.c_str(), "a", stderr);
+    execl(CALLPOST_BINARY, CALLPOST_BINARY, "serve", "--listen", listen.c_str(), "--data-dir",
+          data_dir.c_str(), "--allow-private-webhooks", nullptr);
+    _exit(127);
+  }
+  for (int i = 0; i < 400; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool up = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    if (up) break;
+    usleep(25'000);  // waiting for a process to listen, not for a timer
+  }
+  return pid;
+}
+
+TEST(Webhooks, KilledBetweenSendAndRecordSendsAgainWithTheSameId) {
+  TempDir dir;
+  uint16_t port;
+  {
+    Server probe;
+    port = probe.app().port();
+  }
+  FILE* p = popen(
+      (std::string(CALLPOST_BINARY) + " accounts create --name a --data-dir " + dir.path()).c_str(),
+      "r");
+  char buf[512] = {};
+  fread(buf, 1, sizeof buf - 1, p);
+  pclose(p);
+  std::string key(json::parse(buf).at("api_key").as_string());
+  std::atomic<bool> release{false};
+  Receiver r([&](const Received&, int index) {
+    while (index == 0 && !release) std::this_thread::sleep_for(5ms);  // hold the first answer
+    return http::Response{200, "text/plain", {}, "ok", false};
+  });
+  pid_t pid = Serve(dir.path(), port);
+  std::string base = "http://127.0.0.1:" + std::to_string(port);
+  auto api = [&](const std::string& path, const json::value& body) {
+    return Http("POST", base + path, json::serialize(body), {"Authorization: Bearer " + key});
+  };
+  int64_t buyer =
+      api("/api/v1/buyers", json::object{{"name", "B"}, {"destination", "+15550000001"}})
+          .json()
+          .at("id")
+          .as_int64();
+  int64_t campaign =
+      api("/api/v1/campaigns",
+          json::object{{"name", "C"}, {"buyers", json::array{json::object{{"buyer_id", buyer}}}}})
+          .json()
+          .at("id")
+          .as_int64();
+  ASSERT_EQ(
+      api("/api/v1/numbers", json::object{{"number", "+18005550100"}, {"campaign_id", campaign}})
+          .status,
+      201);
+  ASSERT_EQ(
+      api("/api/v1/campaigns/" + std::to_string(campaign) + "/webhook_groups",
+          json::object{{"name", "w"},
+                       {"trigger", "started"},
+                       {"requests", json::array{json::object{{"url", r.url("/[call_uuid]")}}}}})
+          .status,
+      201);
+  HttpResponse call = api("/api/v1/calls", json::object{{"number", "+18005550100"}});
+  ASSERT_EQ(call.status, 201);
+  std::string uuid(call.json().at("uuid").as_string());
+  ASSERT_TRUE(r.WaitFor(1));
+  kill(pid, SIGKILL);  // sent, not recorded
+  waitpid(pid, nullptr, 0);
+  release = true;
+  pid = Serve(dir.path(), port);
+  ASSERT_TRUE(r.WaitFor(2, 20s));
+  auto got = r.requests();
+  EXPECT_EQ(got[0].Header("webhook-id"), got[1].Header("webhook-id"));
+  EXPECT_EQ(got[1].target, "/" + uuid);
+  std::string state;
+  for (int i = 0; i < 200 && state != "delivered"; ++i) {
+    HttpResponse d =
+        Http("GET", base + "/api/v1/calls/" + uuid, "", {"Authorization: Bearer " + key});
+    state = std::string(d.json().at("webhooks").as_array()[0].at("state").as_string());
+    if (state != "delivered") usleep(25'000);
+  }
+  EXPECT_EQ(state, "delivered");
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+}
+
+}  // namespace
+}  // namespace testing_harness
