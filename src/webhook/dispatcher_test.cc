@@ -35,8 +35,15 @@ struct Reply {
   std::string body;
   std::vector<std::string> headers;  // extra "Name: value" lines
   std::chrono::milliseconds delay;
-  bool echo = false;  // answer with the request target instead of `body`
+  bool echo = false;   // answer with the request target instead of `body`
+  bool reset = false;  // close the connection with a TCP reset instead of answering
 };
+
+Reply ResetReply() {
+  Reply r;
+  r.reset = true;
+  return r;
+}
 
 struct Received {
   std::string method, target, body;
@@ -135,6 +142,11 @@ class RawReceiver {
     }
     if (reply.echo) reply.body = received_target;
     std::this_thread::sleep_for(reply.delay);
+    if (reply.reset) {
+      linger hard{1, 0};  // close() then sends RST
+      setsockopt(c, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+      return;
+    }
     std::string out = "HTTP/1.1 " + std::to_string(reply.status) +
                       " X\r\nContent-Length: " + std::to_string(reply.body.size()) +
                       "\r\nConnection: close\r\n";
@@ -361,6 +373,12 @@ TEST_F(DispatcherTest, VerdictsOfMisbehavingReceivers) {
        store::DeliveryState::kDelivered, 200, "too_large"},
       {"200 after the timeout", Reply{200, "late", {}, 800ms}, store::DeliveryState::kRetrying,
        std::nullopt, "timeout"},
+      {"slow headers", Reply{200, "", {}, 2000ms}, store::DeliveryState::kRetrying, std::nullopt,
+       "timeout"},
+      {"429 with Retry-After", Reply{429, "slow down", {"Retry-After: 60"}},
+       store::DeliveryState::kRetrying, 429, ""},
+      {"connection reset", ResetReply(), store::DeliveryState::kRetrying, std::nullopt,
+       "transport"},
   };
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.name);
