@@ -73,12 +73,15 @@ int main(int argc, char** argv) {
       "Every flag also reads an environment variable (CALLPOST_LISTEN, CALLPOST_DATA_DIR, ...)\n"
       "and a config-file key. Run 'callpost serve --help' for the server's options.");
 
-  app::AppOptions options;
-  auto add_store = [&](CLI::App* sub) {
-    sub->add_option("--data-dir", options.data_dir, "Folder for the SQLite database and secret")
+  // Each subcommand reads into its own options: CLI11 applies environment variables to every
+  // subcommand's options, so shared variables would let one overwrite the other.
+  app::AppOptions options;         // serve
+  app::AppOptions create_options;  // accounts create
+  auto add_store = [](CLI::App* sub, app::AppOptions& target) {
+    sub->add_option("--data-dir", target.data_dir, "Folder for the SQLite database and secret")
         ->envname("CALLPOST_DATA_DIR")
         ->capture_default_str();
-    sub->add_option("--database", options.database,
+    sub->add_option("--database", target.database,
                     "sqlite:PATH (default sqlite:<data-dir>/callpost.db) or postgresql://…")
         ->envname("CALLPOST_DATABASE");
   };
@@ -87,7 +90,7 @@ int main(int argc, char** argv) {
   serve->add_option("--listen", options.listen, "Address and port to listen on")
       ->envname("CALLPOST_LISTEN")
       ->capture_default_str();
-  add_store(serve);
+  add_store(serve, options);
   serve
       ->add_option("--public-url", options.public_url,
                    "Base URL buyers reach this server at (postback instructions)")
@@ -110,13 +113,13 @@ int main(int argc, char** argv) {
   CLI::App* create = accounts->add_subcommand("create", "Create an account and its first API key");
   std::string name;
   create->add_option("--name", name, "The account's name")->required();
-  add_store(create);
+  add_store(create, create_options);
 
   CLI11_PARSE(cli, argc, argv);
 
   if (serve->parsed()) return Serve(options);
   if (create->parsed()) {
-    auto account = app::CreateAccount(options, name);
+    auto account = app::CreateAccount(create_options, name);
     if (!account) {
       std::cerr << "callpost: " << account.error().message << "\n";
       return 1;

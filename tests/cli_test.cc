@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "harness.h"
@@ -45,6 +46,14 @@ TEST(Cli, HelpAndAccountsCreate) {
   RunCommand(std::string(CALLPOST_BINARY) + " accounts create --data-dir " + dir.path() + " 2>&1",
              &status);
   EXPECT_NE(status, 0) << "--name is required";
+  // A flag wins over the environment.
+  TempDir other;
+  RunCommand("CALLPOST_DATA_DIR=" + other.path() + " " + CALLPOST_BINARY +
+                 " accounts create --name b --data-dir " + dir.path(),
+             &status);
+  EXPECT_EQ(status, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/callpost.db"));
+  EXPECT_FALSE(std::filesystem::exists(other.path() + "/callpost.db"));
 }
 
 TEST(Cli, ServeStopsGracefullyOnSigterm) {
