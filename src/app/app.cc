@@ -117,6 +117,7 @@ struct App::Impl {
 
   void Loop() {
     auto next_reload = std::chrono::steady_clock::now();
+    auto next_sweep = next_reload;
     std::unique_lock lock(mu);
     while (!stopping) {
       lock.unlock();
@@ -127,6 +128,12 @@ struct App::Impl {
       if (std::chrono::steady_clock::now() >= next_reload) {
         (void)config->ReloadIfChanged();
         next_reload = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      }
+      if (std::chrono::steady_clock::now() >= next_sweep) {
+        // Stored data-writing tags past their storage duration (expired ones are never
+        // applied in any case; this only frees the space).
+        (void)calls->SweepPrecallTags(clock->Now());
+        next_sweep = std::chrono::steady_clock::now() + std::chrono::minutes(1);
       }
       lock.lock();
       cv.wait_for(lock, std::chrono::milliseconds(options.deadline_poll_ms),

@@ -480,6 +480,36 @@ json::object Encode(const WebhookGroup& g) {
   return o;
 }
 
+core::Result<PublisherKey> Decode(const json::object& o, PublisherKey k, const DecodeContext& c) {
+  FieldReader r(o);
+  IgnoreMeta(r);
+  r.Ignore("publisher_id");
+  r.String("name", k.name, false, 255);
+  r.Int("storage_seconds", k.storage_seconds, false, 60, 90 * 86400);
+  r.Bool("paused", k.paused);
+  if (c.stored) {
+    r.String("action", k.action, true, 32);
+    r.String("prefix", k.prefix, true, 32);
+    r.String("hash", k.hash, true, 64);
+  } else {
+    for (const char* f : {"action", "prefix"}) r.Ignore(f);
+  }
+  return Done(r, std::move(k));
+}
+
+json::object Encode(const PublisherKey& k) {
+  json::object o;
+  EncodeMeta(k, o);
+  o["publisher_id"] = k.publisher_id;
+  o["name"] = k.name;
+  o["action"] = k.action;
+  o["storage_seconds"] = k.storage_seconds;
+  o["paused"] = k.paused;
+  o["prefix"] = k.prefix;
+  o["hash"] = k.hash;
+  return o;
+}
+
 core::Result<Account> Decode(const json::object& o, Account a, const DecodeContext& c) {
   FieldReader r(o);
   r.Ignore("id");

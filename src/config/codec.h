@@ -30,6 +30,9 @@ core::Result<ConversionGroup> Decode(const boost::json::object& o, ConversionGro
 // A new signing secret is made when `sign` turns on; the stored form keeps the secrets.
 core::Result<WebhookGroup> Decode(const boost::json::object& o, WebhookGroup base,
                                   const DecodeContext& c);
+// name, storage_seconds, paused; the stored form also keeps prefix and hash.
+core::Result<PublisherKey> Decode(const boost::json::object& o, PublisherKey base,
+                                  const DecodeContext& c);
 // Account settings (name, carry_over_postback_tags, call_key_ttl_seconds).
 core::Result<Account> Decode(const boost::json::object& o, Account base, const DecodeContext& c);
 
@@ -41,6 +44,8 @@ boost::json::object Encode(const ConversionGroup& g);
 // With signing_secret when sign is on (the API shows it to the operator; it is stored too).
 boost::json::object Encode(const WebhookGroup& g);
 boost::json::object Encode(const Account& a);
+// With "hash" (the stored form); the API removes it.
+boost::json::object Encode(const PublisherKey& k);
 boost::json::object Encode(const ApiKey& k);
 
 }  // namespace config

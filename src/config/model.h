@@ -132,6 +132,18 @@ struct WebhookGroup : Meta {
   core::Millis previous_secret_until = 0;  // … until then
 };
 
+// A publisher postback key: lets one publisher write tags about callers (data writing).
+// Only the key's hash is kept.
+struct PublisherKey : Meta {
+  Id publisher_id = 0;
+  std::string name;
+  std::string action = "data_writing";  // the one action such a key may do
+  int64_t storage_seconds = 86400;      // how long tags for a caller with no call are kept
+  bool paused = false;
+  std::string prefix;  // the key's first characters, to tell keys apart
+  std::string hash;    // hex SHA-256 of the key
+};
+
 const char* ToString(RepeatRoute r);
 const char* ToString(ConversionType t);
 

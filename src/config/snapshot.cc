@@ -7,6 +7,8 @@ namespace config {
 void Snapshot::Index() {
   number_by_e164.clear();
   for (const auto& [id, n] : numbers) number_by_e164[n.number] = id;
+  publisher_key_by_hash.clear();
+  for (const auto& [id, k] : publisher_keys) publisher_key_by_hash[k.hash] = id;
   conversion_groups_by_campaign.clear();
   for (const auto& [id, g] : conversion_groups) {
     conversion_groups_by_campaign[g.campaign_id].push_back(&g);
@@ -23,6 +25,11 @@ void Snapshot::Index() {
   for (auto& [campaign, groups] : webhook_groups_by_campaign) {
     std::stable_sort(groups.begin(), groups.end(), by_position);
   }
+}
+
+const PublisherKey* Snapshot::FindPublisherKey(const std::string& hash) const {
+  auto it = publisher_key_by_hash.find(hash);
+  return it == publisher_key_by_hash.end() ? nullptr : &publisher_keys.at(it->second);
 }
 
 const Number* Snapshot::FindNumber(const std::string& e164) const {

@@ -27,9 +27,11 @@ struct Snapshot {
   std::map<Id, Number> numbers;
   std::map<Id, ConversionGroup> conversion_groups;
   std::map<Id, WebhookGroup> webhook_groups;
+  std::map<Id, PublisherKey> publisher_keys;
 
   // Derived indexes, filled by Index().
   std::unordered_map<std::string, Id> number_by_e164;
+  std::unordered_map<std::string, Id> publisher_key_by_hash;
   std::map<Id, std::vector<const ConversionGroup*>> conversion_groups_by_campaign;  // in order
   std::map<Id, std::vector<const WebhookGroup*>> webhook_groups_by_campaign;        // in order
 
@@ -47,6 +49,7 @@ struct Snapshot {
     return it == accounts.end() ? nullptr : &it->second;
   }
   const Number* FindNumber(const std::string& e164) const;
+  const PublisherKey* FindPublisherKey(const std::string& hash) const;
   const std::vector<const ConversionGroup*>& ConversionGroupsOf(Id campaign_id) const;
   const std::vector<const WebhookGroup*>& WebhookGroupsOf(Id campaign_id) const;
 };

@@ -29,6 +29,7 @@ struct Tag {
   TagSource source = TagSource::kEdge;
   core::Millis at = 0;
   bool carried = false;  // copied from the caller's previous call; `source` is where it began
+  std::optional<Id> publisher_id;  // the publisher that wrote it (data writing)
 };
 
 // Request parameters in the order received; a key may repeat.

@@ -51,6 +51,15 @@ void AddTag(Call& call, std::string_view key, std::string_view value, TagSource 
 
 namespace {
 
+void AddPublisherTag(Call& call, std::string_view key, std::string_view value, Id publisher_id,
+                     core::Millis at, Outcome& out) {
+  if (value.empty() || call.HasTag(key, value)) return;
+  Tag t{std::string(key), std::string(value), TagSource::kPublisher, at, false, publisher_id};
+  call.tags.push_back(t);
+  out.new_tags.push_back(std::move(t));
+  out.changed = true;
+}
+
 void SetSystemTag(Call& call, std::string_view key, std::string value, core::Millis at,
                   Outcome& out) {
   // System tags hold one value: routing a call to a buyer replaces nothing, it only adds.
@@ -102,12 +111,14 @@ Call StartCall(std::string uuid, const StartInput& in, const std::optional<Previ
     for (const auto& [k, v] : in.number->tags) AddTag(call, k, v, TagSource::kNumber, in.at, out);
   }
   for (const auto& [k, v] : in.edge_tags) AddTag(call, k, v, TagSource::kEdge, in.at, out);
+  for (const auto& t : in.publisher_tags)
+    AddPublisherTag(call, t.key, t.value, t.publisher_id, in.at, out);
   if (previous) {
     for (const auto& t : previous->tags) {
       if (t.source == TagSource::kSystem || t.source == TagSource::kNumber) continue;
       if (t.source == TagSource::kPostback && !ctx.account.carry_over_postback_tags) continue;
       if (call.HasTag(t.key, t.value)) continue;
-      Tag carried{t.key, t.value, t.source, in.at, true};
+      Tag carried{t.key, t.value, t.source, in.at, true, t.publisher_id};
       call.tags.push_back(carried);
       out.new_tags.push_back(std::move(carried));
     }
@@ -274,6 +285,27 @@ void PlanDeliveries(const Call& call, const Context& ctx, Outcome& out) {
       }
     }
   }
+}
+
+}  // namespace engine
+
+namespace engine {
+
+core::Result<Outcome> ApplyPublisherTags(Call& call, const Params& tags, Id publisher_id,
+                                         const Context& ctx) {
+  if (tags.size() > kMaxTagsPerRequest) {
+    return core::InvalidArgument("a request may carry at most 100 tags");
+  }
+  for (const auto& [k, v] : tags) {
+    if (auto ok = ValidateTag(k, v); !ok) return std::move(ok).error();
+  }
+  if (call.tags.size() + tags.size() > kMaxTagsPerCall) {
+    return core::MakeError(core::ErrorCode::kUnprocessable,
+                           "this call already holds the most tags a call may hold (2000)");
+  }
+  Outcome out;
+  for (const auto& [k, v] : tags) AddPublisherTag(call, k, v, publisher_id, ctx.now, out);
+  return out;
 }
 
 }  // namespace engine

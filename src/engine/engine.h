@@ -36,6 +36,13 @@ void AddTag(Call& call, std::string_view key, std::string_view value, TagSource 
 
 // ---- Start and routing.
 
+// A tag a publisher wrote for the caller before the call (data writing).
+struct PublisherTag {
+  Id publisher_id = 0;
+  std::string key;
+  std::string value;
+};
+
 // What the caller of the edge knows about a new call.
 struct StartInput {
   const config::Campaign* campaign = nullptr;  // required
@@ -43,6 +50,7 @@ struct StartInput {
   std::optional<Id> publisher_id;              // else the number's
   std::string caller_number;                   // E.164 or empty (anonymous)
   Params edge_tags;                            // validated by the caller
+  std::vector<PublisherTag> publisher_tags;    // stored for the caller; applied before routing
   core::Millis at = 0;
 };
 
@@ -101,6 +109,13 @@ core::Result<PostbackResult> ApplyPostback(Call& call, const Params& params, con
 // call's campaign whose trigger is one of `out.effects` and whose filter fits the call now.
 // Call after the step, before saving: the filter sees the call as the step left it.
 void PlanDeliveries(const Call& call, const Context& ctx, Outcome& out);
+
+// ---- Publisher data writing.
+
+// Adds tags a publisher wrote about this call (attributed to `publisher_id`). Validated like
+// postback tags; an error changes nothing.
+core::Result<Outcome> ApplyPublisherTags(Call& call, const Params& tags, Id publisher_id,
+                                         const Context& ctx);
 
 // ---- Postback deadlines.
 

@@ -53,6 +53,7 @@ class Api {
   void DeliveryRoutes(const CtxPtr& ctx);
   void Postback(const CtxPtr& ctx);
   void BuyerView(const CtxPtr& ctx);
+  void DataWriting(const CtxPtr& ctx);
   void Ops(const CtxPtr& ctx);
 
   // Adds operator-only fields (postback instructions) to an encoded configuration object.

@@ -62,6 +62,8 @@ const char* ErrorCodeFor(int status) {
       return "invalid_argument";
     case 401:
       return "unauthenticated";
+    case 403:
+      return "permission_denied";
     case 404:
       return "not_found";
     case 410:
@@ -236,21 +238,92 @@ void Api::GetCall(const CtxPtr& ctx) {
   ctx->Json(200, CallDetailsJson(*d, calls_.KeyOf(d->call)));
 }
 
+namespace {
+
+// The query's parameters followed by a POST body's (form or flat JSON), or why not.
+core::Result<engine::Params> RequestParams(const Request& request, std::string_view query) {
+  auto params = ParseForm(query);
+  if (params && request.method == "POST" && !request.body.empty()) {
+    auto body = MediaType(request) == "application/json" ? ParseFlatJson(request.body)
+                                                         : ParseForm(request.body);
+    if (!body) return std::move(body).error();
+    params->insert(params->end(), body->begin(), body->end());
+  }
+  return params;
+}
+
+// Answers for buyer postbacks and publisher data writing: JSON, or "OK …" / "FAILED …" text.
+Response TextOrJson(int status, bool text, const std::string& sentence, json::object body) {
+  if (text) {
+    Response r;
+    r.status = status;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = (status == 200 ? "OK " : "FAILED ") + sentence;
+    return r;
+  }
+  return JsonResponse(status, body);
+}
+
+json::object RefusalJson(int status, const std::string& reason) {
+  return json::object{{"error", json::object{{"code", ErrorCodeFor(status)}, {"message", reason}}}};
+}
+
+json::object TagValuesJson(const engine::Params& tags) {
+  json::object out;
+  for (const auto& [k, v] : tags) {
+    auto& slot = out[k];
+    slot =
+        slot.is_string() ? json::value(std::string(slot.get_string()) + "," + v) : json::value(v);
+  }
+  return out;
+}
+
+}  // namespace
+
+void Api::DataWriting(const CtxPtr& ctx) {
+  ctx->route = "/data_writing/{key}";
+  const std::string& m = ctx->request.method;
+  const bool text = WantsText(ctx->request);
+  if (m != "GET" && m != "POST") {
+    return ctx->Reply(TextOrJson(404, text, "data writing uses GET or POST",
+                                 RefusalJson(404, "data writing uses GET or POST")));
+  }
+  service::DataWritingRequest req;
+  req.key = ctx->segments[1];
+  auto params = RequestParams(ctx->request, ctx->query);
+  if (!params) {
+    req.malformed = params.error().message;
+  } else {
+    for (auto& [k, v] : *params) {
+      if (k == "caller_number") {
+        if (!req.caller_number) req.caller_number = std::move(v);
+      } else if (k == "call_uuid") {
+        if (!req.call_uuid) req.call_uuid = std::move(v);
+      } else if (!v.empty()) {
+        req.tags.emplace_back(std::move(k), std::move(v));
+      }
+    }
+  }
+  calls_.DataWriting(std::move(req), [ctx, text](core::Result<service::DataWritingAnswer> r) {
+    if (!r) return ctx->Fail(r.error());
+    if (r->http_status != 200) {
+      return ctx->Reply(
+          TextOrJson(r->http_status, text, r->message, RefusalJson(r->http_status, r->message)));
+    }
+    json::object body{{"tag_values", TagValuesJson(r->tag_values)}};
+    if (!r->call_uuid.empty()) body["call_uuid"] = r->call_uuid;
+    if (!r->caller_number.empty()) body["caller_number"] = r->caller_number;
+    body["status"] = r->message;
+    ctx->Reply(TextOrJson(200, text, r->message, std::move(body)));
+  });
+}
+
 void Api::Postback(const CtxPtr& ctx) {
   const std::string& m = ctx->request.method;
   ctx->route = "/calls/{uuid}/" + ctx->segments[2];
   const bool text = WantsText(ctx->request);
   auto refuse = [ctx, text](int status, const std::string& reason) {
-    if (text) {
-      Response r;
-      r.status = status;
-      r.content_type = "text/plain; charset=utf-8";
-      r.body = "FAILED " + reason;
-      return ctx->Reply(std::move(r));
-    }
-    ctx->Json(
-        status,
-        json::object{{"error", json::object{{"code", ErrorCodeFor(status)}, {"message", reason}}}});
+    ctx->Reply(TextOrJson(status, text, reason, RefusalJson(status, reason)));
   };
   if (m != "GET" && m != "POST" && m != "HEAD") {
     return refuse(404, "postbacks use GET, POST or HEAD");
@@ -258,17 +331,7 @@ void Api::Postback(const CtxPtr& ctx) {
   service::PostbackRequest req;
   req.uuid = ctx->segments[1];
   req.method = m;
-  auto params = ParseForm(ctx->query);
-  if (params && m == "POST" && !ctx->request.body.empty()) {
-    const std::string type = MediaType(ctx->request);
-    auto body = type == "application/json" ? ParseFlatJson(ctx->request.body)
-                                           : ParseForm(ctx->request.body);
-    if (body) {
-      params->insert(params->end(), body->begin(), body->end());
-    } else {
-      params = std::move(body).error();
-    }
-  }
+  auto params = RequestParams(ctx->request, ctx->query);
   if (!params) {
     // Refused all the same, but logged with the call when the call exists.
     req.malformed = params.error().message;
@@ -287,27 +350,16 @@ void Api::Postback(const CtxPtr& ctx) {
   calls_.Postback(std::move(req), [ctx, text, refuse](core::Result<service::PostbackAnswer> r) {
     if (!r) return ctx->Fail(r.error());
     if (r->http_status != 200) return refuse(r->http_status, r->message);
-    if (text) {
-      Response res;
-      res.content_type = "text/plain; charset=utf-8";
-      res.body = "OK " + r->message;
-      return ctx->Reply(std::move(res));
-    }
-    json::object tag_values;
-    for (const auto& [k, v] : r->tag_values) {
-      auto& slot = tag_values[k];
-      slot =
-          slot.is_string() ? json::value(std::string(slot.get_string()) + "," + v) : json::value(v);
-    }
     const auto& c = r->call->conversion;
     json::object conversion{{"state", engine::ToString(c.state)},
                             {"revenue", c.revenue ? json::value(c.revenue->ToString()) : nullptr},
                             {"payout", c.payout ? json::value(c.payout->ToString()) : nullptr},
                             {"late", c.late}};
-    ctx->Json(200, json::object{{"call_uuid", r->call->uuid},
-                                {"tag_values", std::move(tag_values)},
-                                {"conversion", std::move(conversion)},
-                                {"status", r->message}});
+    ctx->Reply(TextOrJson(200, text, r->message,
+                          json::object{{"call_uuid", r->call->uuid},
+                                       {"tag_values", TagValuesJson(r->tag_values)},
+                                       {"conversion", std::move(conversion)},
+                                       {"status", r->message}}));
   });
 }
 

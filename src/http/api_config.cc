@@ -13,7 +13,7 @@ namespace {
 
 std::optional<Kind> KindOf(std::string_view collection) {
   for (Kind k : {Kind::kPublisher, Kind::kBuyer, Kind::kCampaign, Kind::kNumber,
-                 Kind::kConversionGroup, Kind::kWebhookGroup}) {
+                 Kind::kConversionGroup, Kind::kWebhookGroup, Kind::kPublisherKey}) {
     if (collection == service::CollectionName(k)) return k;
   }
   return std::nullopt;
@@ -26,6 +26,7 @@ core::Error MethodNotAllowed(const std::string& method, const std::string& path)
 }  // namespace
 
 void Api::Decorate(json::object& o, bool is_conversion_group) const {
+  o.erase("hash");  // a publisher key's hash stays in the store
   if (!is_conversion_group) return;
   const std::string type(o.at("type").as_string());
   if (type == "duration") return;
@@ -67,12 +68,16 @@ void Api::ConfigRoutes(const CtxPtr& ctx) {
     auto g = config_.RotateWebhookSecret(ctx->account_id, *gid, overlap);
     return g ? ctx->Json(200, *g) : ctx->Fail(g.error());
   }
-  if (*kind == Kind::kCampaign && s.size() >= 5 &&
-      (s[4] == "conversion_groups" || s[4] == "webhook_groups")) {
-    auto campaign = ParseId(s[3]);
-    if (!campaign) return ctx->Fail(core::NotFound("no campaign " + s[3]));
-    parent = *campaign;
-    kind = s[4] == "conversion_groups" ? Kind::kConversionGroup : Kind::kWebhookGroup;
+  const bool nested_group = *kind == Kind::kCampaign && s.size() >= 5 &&
+                            (s[4] == "conversion_groups" || s[4] == "webhook_groups");
+  const bool nested_key = *kind == Kind::kPublisher && s.size() >= 5 && s[4] == "postback_keys";
+  if (nested_group || nested_key) {
+    auto owner = ParseId(s[3]);
+    if (!owner) return ctx->Fail(core::NotFound("no such object: " + s[3]));
+    parent = *owner;
+    kind = nested_key                    ? Kind::kPublisherKey
+           : s[4] == "conversion_groups" ? Kind::kConversionGroup
+                                         : Kind::kWebhookGroup;
     route += "/{id}/" + s[4];
     if (s.size() == 6) {
       id = ParseId(s[5]);
@@ -90,7 +95,8 @@ void Api::ConfigRoutes(const CtxPtr& ctx) {
   }
   ctx->route = route;
   const bool group = *kind == Kind::kConversionGroup;
-  const bool any_group = group || *kind == Kind::kWebhookGroup;
+  const bool publisher_key = *kind == Kind::kPublisherKey;
+  const bool any_group = group || *kind == Kind::kWebhookGroup || publisher_key;
   const config::Id account = ctx->account_id;
 
   auto reply = [&](int status, core::Result<json::object> r) {
@@ -111,15 +117,25 @@ void Api::ConfigRoutes(const CtxPtr& ctx) {
                           {"next_cursor",
                            list->next_cursor ? json::value(*list->next_cursor) : json::value()}});
   }
+  if (!id && m == "POST" && publisher_key && parent != 0) {
+    auto body = ParseJsonObject(ctx->request.body);
+    if (!body) return ctx->Fail(body.error());
+    auto k = config_.CreatePublisherKey(account, parent, *body);
+    if (!k) return ctx->Fail(k.error());
+    json::object o = config::Encode(k->key);
+    Decorate(o, false);
+    o["key"] = k->secret;  // shown once
+    return ctx->Json(201, o);
+  }
   if (!id && m == "POST" && (!any_group || parent != 0)) {
     auto body = ParseJsonObject(ctx->request.body);
     if (!body) return ctx->Fail(body.error());
     return reply(201, config_.Create(*kind, account, parent, *body));
   }
   if (id && any_group && parent != 0) {
-    // A nested group must belong to the campaign in its path.
+    // A nested object must belong to the campaign or publisher in its path.
     auto g = config_.Get(*kind, account, *id);
-    if (g && g->at("campaign_id").as_int64() != parent) {
+    if (g && g->at(publisher_key ? "publisher_id" : "campaign_id").as_int64() != parent) {
       return ctx->Fail(core::NotFound("no group with id " + std::to_string(*id) + " in campaign " +
                                       std::to_string(parent)));
     }

@@ -70,11 +70,13 @@ json::object CallJson(const engine::Call& call, const std::string& key) {
   if (!key.empty()) o["key"] = key;
   json::array history;
   for (const auto& t : call.tags) {
-    history.push_back(json::object{{"key", t.key},
-                                   {"value", t.value},
-                                   {"source", engine::ToString(t.source)},
-                                   {"carried", t.carried},
-                                   {"at", core::FormatRfc3339(t.at)}});
+    history.push_back(
+        json::object{{"key", t.key},
+                     {"value", t.value},
+                     {"source", engine::ToString(t.source)},
+                     {"carried", t.carried},
+                     {"publisher_id", t.publisher_id ? json::value(*t.publisher_id) : nullptr},
+                     {"at", core::FormatRfc3339(t.at)}});
   }
   o["tag_history"] = std::move(history);
   return o;

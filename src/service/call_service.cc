@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <memory>
 
+#include "core/crypto.h"
 #include "core/ids.h"
 #include "core/webhook_signature.h"
 
@@ -122,9 +123,18 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
           if (!p) return std::move(p).error();
           previous = std::move(*p);
         }
+        // Tags publishers wrote for this caller apply now, before routing, and are used up.
+        engine::StartInput input = in;
+        if (!in.caller_number.empty()) {
+          auto stored = w.TakePrecallTags(account->id, in.caller_number, now);
+          if (!stored) return std::move(stored).error();
+          for (auto& t : *stored) {
+            input.publisher_tags.push_back({t.publisher_id, std::move(t.key), std::move(t.value)});
+          }
+        }
         engine::Outcome outcome;
         Started started;
-        started.call = engine::StartCall(core::NewUuidV4(), in, previous, ctx, outcome);
+        started.call = engine::StartCall(core::NewUuidV4(), input, previous, ctx, outcome);
         started.call.edge_call_id = edge_call_id;
         if (route) {
           auto live = w.LiveCallsByBuyer(account->id);
@@ -372,6 +382,104 @@ Result<store::Delivery> CallService::ResendDelivery(Id account_id, Id id) {
   if (!read) return std::move(read).error();
   if (!d) return core::NotFound("no delivery with id " + std::to_string(id));
   return std::move(*d);
+}
+
+void CallService::DataWriting(DataWritingRequest req, Callback<DataWritingAnswer> done) {
+  auto snap = config_.snapshot();
+  const config::PublisherKey* key = snap->FindPublisherKey(core::HexEncode(core::Sha256(req.key)));
+  auto refuse = [&](int status, std::string reason) {
+    DataWritingAnswer a;
+    a.http_status = status;
+    a.message = std::move(reason);
+    done(std::move(a));
+  };
+  if (key == nullptr) return refuse(401, "the publisher key is not valid");
+  if (key->paused) return refuse(403, "the publisher key is paused");
+  if (req.malformed) return refuse(400, *req.malformed);
+  const config::Account* account = snap->FindAccount(key->account_id);
+  if (account == nullptr) return refuse(401, "the publisher key is not valid");
+  std::string caller;
+  if (req.caller_number) {
+    auto e164 = core::NormalizePhone(*req.caller_number);
+    if (!e164) return refuse(400, "caller_number must be a phone number such as +15551230000");
+    caller = *e164;
+  }
+  std::optional<std::string> uuid;
+  if (req.call_uuid) {
+    uuid = core::NormalizeUuid(*req.call_uuid);
+    if (!uuid) return refuse(400, "call_uuid is malformed");
+  }
+  if (caller.empty() && !uuid) return refuse(400, "caller_number or call_uuid is required");
+  if (req.tags.empty()) return refuse(400, "no tags to write");
+  if (req.tags.size() > engine::kMaxTagsPerRequest) {
+    return refuse(400, "a request may carry at most 100 tags");
+  }
+  for (const auto& [k, v] : req.tags) {
+    if (auto ok = engine::ValidateTag(k, v); !ok) return refuse(400, ok.error().message);
+  }
+  const core::Millis now = clock_.Now();
+  auto out = std::make_shared<Slot<DataWritingAnswer>>();
+  store_.Write(
+      [snap, key, account, caller, uuid, tags = std::move(req.tags), now,
+       out](store::Writer& w) -> Result<void> {
+        const core::Millis cutoff = now - kDataWritingCutoffSeconds * 1000;
+        std::optional<engine::Call> call;
+        if (uuid) {
+          auto found = w.FindCall(*uuid);
+          if (!found) return std::move(found).error();
+          if (!*found || (*found)->account_id != account->id) {
+            out->value = DataWritingAnswer{404, "call not found", {}, {}, {}};
+            return {};
+          }
+          if ((*found)->ended_at && *(*found)->ended_at < cutoff) {
+            out->value = DataWritingAnswer{410, "the call ended too long ago", {}, {}, {}};
+            return {};
+          }
+          call = std::move(*found);
+        } else {
+          auto found = w.FindRecentCallByCaller(account->id, caller, cutoff);
+          if (!found) return std::move(found).error();
+          call = std::move(*found);
+        }
+        if (!call) {
+          if (auto s = w.InsertPrecallTags(account->id, key->publisher_id, caller, tags, now,
+                                           now + key->storage_seconds * 1000);
+              !s) {
+            return s;
+          }
+          out->value = DataWritingAnswer{200, "call not found, tags stored", tags, caller, {}};
+          return {};
+        }
+        engine::Context ctx{*snap, *account, now};
+        auto outcome = engine::ApplyPublisherTags(*call, tags, key->publisher_id, ctx);
+        if (!outcome) {
+          const bool full = outcome.error().code == core::ErrorCode::kUnprocessable;
+          out->value = DataWritingAnswer{full ? 422 : 400, outcome.error().message, {}, {}, {}};
+          return {};
+        }
+        if (outcome->changed) {
+          if (auto s = SaveStep(w, *call, *outcome, ctx, out->planned_deliveries); !s) return s;
+        }
+        out->value = DataWritingAnswer{200, "call found, tags applied", tags, {}, call->uuid};
+        return {};
+      },
+      [this, out, done = std::move(done)](Result<void> r) {
+        if (!r) return done(std::move(r).error());
+        if (out->planned_deliveries && on_deliveries_) on_deliveries_();
+        done(std::move(*out->value));
+      });
+}
+
+Result<int64_t> CallService::SweepPrecallTags(core::Millis now) {
+  int64_t dropped = 0;
+  auto r = store_.WriteSync([&](store::Writer& w) -> Result<void> {
+    auto n = w.DeleteExpiredPrecallTags(now);
+    if (!n) return std::move(n).error();
+    dropped = *n;
+    return {};
+  });
+  if (!r) return std::move(r).error();
+  return dropped;
 }
 
 }  // namespace service

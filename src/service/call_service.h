@@ -58,6 +58,27 @@ struct PostbackAnswer {
   engine::Params tag_values;
 };
 
+// A publisher's data-writing request.
+struct DataWritingRequest {
+  std::string key;                           // the publisher postback key from the path
+  std::optional<std::string> caller_number;  // as received; normalised here
+  std::optional<std::string> call_uuid;
+  engine::Params tags;
+  std::optional<std::string> malformed;  // the request could not be parsed: refuse with 400
+};
+
+struct DataWritingAnswer {
+  int http_status = 200;
+  std::string message;  // status sentence or refusal reason
+  engine::Params tag_values;
+  std::string caller_number;  // when stored
+  std::string call_uuid;      // when applied to a call
+};
+
+// How long after a call ends data writing still applies to it (rather than storing the tags
+// for the caller's next call).
+inline constexpr int64_t kDataWritingCutoffSeconds = 3600;
+
 // A call with what the operator sees beside it.
 struct CallDetails {
   engine::Call call;
@@ -77,6 +98,14 @@ class CallService {
                   Callback<engine::Call> done);
   // Never fails with an error for refusals (see PostbackAnswer); errors are store failures.
   void Postback(PostbackRequest request, Callback<PostbackAnswer> done);
+
+  // Publisher data writing: applies the tags to the caller's call in progress or just ended
+  // (or to call_uuid), else stores them for the caller's next call. Refusals are answers
+  // (401 unknown key, 403 paused, 400 bad input, 404 unknown call_uuid), errors are store
+  // failures.
+  void DataWriting(DataWritingRequest request, Callback<DataWritingAnswer> done);
+  // Drops stored data-writing tags past their storage duration.
+  core::Result<int64_t> SweepPrecallTags(core::Millis now);
 
   // Decides every postback deadline due at `now` (at most `limit`); returns how many calls
   // changed. Called by the deadline scheduler, and by tests with a fake clock.

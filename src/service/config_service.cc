@@ -48,6 +48,12 @@ struct Traits<config::WebhookGroup> {
   static auto& Map(config::Snapshot& s) { return s.webhook_groups; }
 };
 
+template <>
+struct Traits<config::PublisherKey> {
+  static constexpr const char* kKind = "publisher_key";
+  static auto& Map(config::Snapshot& s) { return s.publisher_keys; }
+};
+
 // Groups hang off a campaign (parent_id).
 template <typename T>
 constexpr bool kIsGroup =
@@ -70,6 +76,7 @@ Result<void> LoadRow(const store::ConfigRow& row, config::Snapshot& s) {
   base.created_at = row.created_at;
   base.updated_at = row.updated_at;
   if constexpr (kIsGroup<T>) base.campaign_id = row.parent_id;
+  if constexpr (std::is_same_v<T, config::PublisherKey>) base.publisher_id = row.parent_id;
   auto obj = config::Decode(v.get_object(), std::move(base),
                             config::DecodeContext{true, nullptr, /*stored=*/true});
   if (!obj)
@@ -93,9 +100,11 @@ auto Dispatch(Kind kind, F&& f) {
     case Kind::kConversionGroup:
       return f.template operator()<config::ConversionGroup>();
     case Kind::kWebhookGroup:
+      return f.template operator()<config::WebhookGroup>();
+    case Kind::kPublisherKey:
       break;
   }
-  return f.template operator()<config::WebhookGroup>();
+  return f.template operator()<config::PublisherKey>();
 }
 
 std::string ApiKeyHash(std::string_view key) { return core::HexEncode(core::Sha256(key)); }
@@ -128,6 +137,8 @@ const char* CollectionName(Kind kind) {
       return "conversion_groups";
     case Kind::kWebhookGroup:
       return "webhook_groups";
+    case Kind::kPublisherKey:
+      return "postback_keys";
   }
   return "";
 }
@@ -157,6 +168,7 @@ Result<void> ConfigService::Load() {
       if (row.kind == "number") loaded = LoadRow<config::Number>(row, *snap);
       if (row.kind == "conversion_group") loaded = LoadRow<config::ConversionGroup>(row, *snap);
       if (row.kind == "webhook_group") loaded = LoadRow<config::WebhookGroup>(row, *snap);
+      if (row.kind == "publisher_key") loaded = LoadRow<config::PublisherKey>(row, *snap);
       if (!loaded) return loaded;
     }
     return {};
@@ -415,6 +427,11 @@ Result<void> ConfigService::Delete(Kind kind, Id account_id, Id id) {
     for (const auto* g : snap->ConversionGroupsOf(id)) doomed.push_back(g->id);
     for (const auto* g : snap->WebhookGroupsOf(id)) doomed.push_back(g->id);
   }
+  if (kind == Kind::kPublisher) {
+    for (const auto& [kid, k] : snap->publisher_keys) {
+      if (k.publisher_id == id) doomed.push_back(kid);
+    }
+  }
   auto r = store_.WriteSync([&](store::Writer& w) -> Result<void> {
     for (Id d : doomed) {
       if (auto del = w.DeleteConfig(account_id, d); !del) return del;
@@ -435,6 +452,9 @@ Result<Page> ConfigService::List(Kind kind, Id account_id, Id parent_id, Id afte
       if (obj.account_id != account_id) continue;
       if constexpr (kIsGroup<T>) {
         if (parent_id != 0 && obj.campaign_id != parent_id) continue;
+      }
+      if constexpr (std::is_same_v<T, config::PublisherKey>) {
+        if (parent_id != 0 && obj.publisher_id != parent_id) continue;
       }
       if (static_cast<int>(page.data.size()) == limit) {
         page.next_cursor = std::to_string(page.data.back().as_object().at("id").as_int64());
@@ -468,6 +488,39 @@ Result<json::object> ConfigService::RotateWebhookSecret(Id account_id, Id id,
   if (!r) return std::move(r).error();
   if (auto l = Load(); !l) return std::move(l).error();
   return config::Encode(g);
+}
+
+Result<NewPublisherKey> ConfigService::CreatePublisherKey(Id account_id, Id publisher_id,
+                                                          const json::object& body) {
+  std::lock_guard lock(write_mu_);
+  auto snap = snapshot();
+  if (!config::Snapshot::Find(snap->publishers, account_id, publisher_id)) {
+    return NotFoundKind(Kind::kPublisher, publisher_id);
+  }
+  NewPublisherKey out;
+  config::PublisherKey base;
+  base.account_id = account_id;
+  base.publisher_id = publisher_id;
+  base.created_at = base.updated_at = clock_.Now();
+  auto key = config::Decode(body, std::move(base), config::DecodeContext{true, snap.get()});
+  if (!key) return std::move(key).error();
+  out.key = std::move(*key);
+  out.secret = core::RandomToken("cpd_", 32);
+  out.key.prefix = out.secret.substr(0, 12);
+  out.key.hash = ApiKeyHash(out.secret);
+  if (out.key.name.empty()) out.key.name = "postback key";
+  store::ConfigRow row{0,  account_id,         "publisher_key",   publisher_id,
+                       "", out.key.created_at, out.key.updated_at};
+  row.doc = json::serialize(config::Encode(out.key));
+  auto r = store_.WriteSync([&](store::Writer& w) -> Result<void> {
+    auto id = w.InsertConfig(row);
+    if (!id) return std::move(id).error();
+    out.key.id = *id;
+    return {};
+  });
+  if (!r) return std::move(r).error();
+  if (auto l = Load(); !l) return std::move(l).error();
+  return out;
 }
 
 }  // namespace service

@@ -16,7 +16,15 @@ namespace service {
 
 using config::Id;
 
-enum class Kind { kPublisher, kBuyer, kCampaign, kNumber, kConversionGroup, kWebhookGroup };
+enum class Kind {
+  kPublisher,
+  kBuyer,
+  kCampaign,
+  kNumber,
+  kConversionGroup,
+  kWebhookGroup,
+  kPublisherKey,
+};
 
 // "publishers", "buyers", ... (the API's collection names).
 const char* CollectionName(Kind kind);
@@ -30,6 +38,11 @@ struct Page {
 struct NewAccount {
   config::Account account;
   std::string api_key;  // shown once; only its hash is kept
+};
+
+struct NewPublisherKey {
+  config::PublisherKey key;
+  std::string secret;  // shown once
 };
 
 struct NewApiKey {
@@ -59,6 +72,9 @@ class ConfigService {
   core::Result<NewApiKey> CreateApiKey(Id account_id, const boost::json::object& body);
   core::Result<boost::json::array> ListApiKeys(Id account_id);
   core::Result<void> DeleteApiKey(Id account_id, Id id);
+  // A publisher postback key for data writing ({"name","storage_seconds"}).
+  core::Result<NewPublisherKey> CreatePublisherKey(Id account_id, Id publisher_id,
+                                                   const boost::json::object& body);
 
   // Operator objects. `parent_id` is the campaign of a conversion group (0 otherwise); lists
   // filter by it when non-zero. Errors: kInvalidArgument naming the field, kNotFound (also for

@@ -143,6 +143,22 @@ CREATE TABLE webhook_attempts (
   PRIMARY KEY (delivery_id, seq)
 ) WITHOUT ROWID;
 )sql",
+    // 3: publisher data writing: tags for callers before their call, and who wrote a tag.
+    R"sql(
+CREATE TABLE precall_tags (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  account_id INTEGER NOT NULL,
+  publisher_id INTEGER NOT NULL,
+  caller_number TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX precall_tags_by_caller ON precall_tags (account_id, caller_number, expires_at);
+CREATE INDEX precall_tags_by_expiry ON precall_tags (expires_at);
+ALTER TABLE call_tags ADD COLUMN publisher_id INTEGER;
+)sql",
 };
 
 }  // namespace

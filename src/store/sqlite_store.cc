@@ -35,7 +35,8 @@ const std::string kSelectCalls =
     " AND (?5 IS NULL OR started_at >= ?5) AND (?6 IS NULL OR started_at < ?6)"
     " AND (?7 IS NULL OR id < ?7) ORDER BY id DESC LIMIT ?8";
 constexpr const char* kSelectTags =
-    "SELECT key, value, source, carried, at FROM call_tags WHERE call_id = ? ORDER BY call_id, seq";
+    "SELECT key, value, source, carried, at, publisher_id FROM call_tags WHERE call_id = ?"
+    " ORDER BY call_id, seq";
 constexpr const char* kInsertCall =
     "INSERT INTO calls (uuid, account_id, campaign_id, publisher_id, buyer_id, number_id, number,"
     " caller_number, repeat, status, started_at, routed_at, answered_at, ended_at,"
@@ -51,8 +52,21 @@ constexpr const char* kUpdateCall =
     " revenue_cents = ?19, payout_cents = ?20, conv_late = ?21, deadline_at = ?22,"
     " decided_at = ?23, early_postback = ?24, edge_call_id = ?26 WHERE id = ?25";
 constexpr const char* kInsertTag =
-    "INSERT INTO call_tags (call_id, seq, key, value, source, carried, at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)";
+    "INSERT INTO call_tags (call_id, seq, key, value, source, carried, at, publisher_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+const std::string kRecentCallByCaller =
+    std::string("SELECT ") + kCallColumns +
+    " FROM calls WHERE account_id = ? AND caller_number = ? AND (ended_at IS NULL OR ended_at >= ?)"
+    " ORDER BY started_at DESC, id DESC LIMIT 1";
+constexpr const char* kInsertPrecallTag =
+    "INSERT INTO precall_tags (account_id, publisher_id, caller_number, key, value, created_at,"
+    " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+constexpr const char* kSelectPrecallTags =
+    "SELECT publisher_id, key, value, created_at FROM precall_tags WHERE account_id = ? AND"
+    " caller_number = ? AND expires_at > ? ORDER BY id";
+constexpr const char* kDeletePrecallTagsOfCaller =
+    "DELETE FROM precall_tags WHERE account_id = ? AND caller_number = ?";
+constexpr const char* kDeleteExpiredPrecallTags = "DELETE FROM precall_tags WHERE expires_at <= ?";
 constexpr const char* kInsertEffect =
     "INSERT INTO call_effects (call_id, trigger, at) VALUES (?, ?, ?)";
 constexpr const char* kSetDeadline =
@@ -481,6 +495,7 @@ class SqliteTxn final : public Writer {
       Stmt s = db_.Prepare(kInsertTag);
       s.Bind(1, c.id).Bind(2, seq++).Bind(3, t.key).Bind(4, t.value);
       s.Bind(5, static_cast<int64_t>(t.source)).Bind(6, int64_t{t.carried}).Bind(7, t.at);
+      s.Bind(8, t.publisher_id);
       if (auto st = s.Run(); !st) return st;
     }
     for (const auto& e : out.effects) {
@@ -595,6 +610,55 @@ class SqliteTxn final : public Writer {
     return {};
   }
 
+  Result<std::optional<engine::Call>> FindRecentCallByCaller(Id account_id, std::string_view caller,
+                                                             core::Millis ended_since) override {
+    std::optional<engine::Call> call;
+    {
+      Stmt s = db_.Prepare(kRecentCallByCaller.c_str());
+      s.Bind(1, account_id).Bind(2, caller).Bind(3, ended_since);
+      if (s.Step()) call = ReadCall(s);
+      if (auto st = s.status(); !st) return std::move(st).error();
+    }
+    if (call) {
+      if (auto t = LoadTags(*call); !t) return std::move(t).error();
+    }
+    return call;
+  }
+
+  Result<void> InsertPrecallTags(Id account_id, Id publisher_id, std::string_view caller,
+                                 const engine::Params& tags, core::Millis now,
+                                 core::Millis expires_at) override {
+    for (const auto& [k, v] : tags) {
+      Stmt s = db_.Prepare(kInsertPrecallTag);
+      s.Bind(1, account_id).Bind(2, publisher_id).Bind(3, caller).Bind(4, k).Bind(5, v);
+      s.Bind(6, now).Bind(7, expires_at);
+      if (auto st = s.Run(); !st) return st;
+    }
+    return {};
+  }
+
+  Result<std::vector<PrecallTag>> TakePrecallTags(Id account_id, std::string_view caller,
+                                                  core::Millis now) override {
+    std::vector<PrecallTag> out;
+    {
+      Stmt s = db_.Prepare(kSelectPrecallTags);
+      s.Bind(1, account_id).Bind(2, caller).Bind(3, now);
+      while (s.Step()) out.push_back(PrecallTag{s.Int(0), s.Text(1), s.Text(2), s.Int(3)});
+      if (auto st = s.status(); !st) return std::move(st).error();
+    }
+    Stmt d = db_.Prepare(kDeletePrecallTagsOfCaller);
+    d.Bind(1, account_id).Bind(2, caller);
+    if (auto st = d.Run(); !st) return std::move(st).error();
+    return out;
+  }
+
+  Result<int64_t> DeleteExpiredPrecallTags(core::Millis now) override {
+    Stmt s = db_.Prepare(kDeleteExpiredPrecallTags);
+    s.Bind(1, now);
+    if (auto st = s.Run(); !st) return std::move(st).error();
+    return static_cast<int64_t>(sqlite3_changes(db_.handle()));
+  }
+
   Result<void> ReleaseDeliveryLeases() override { return db_.Prepare(kReleaseLeases).Run(); }
 
   Result<void> AppendPostback(Id call_id, const PostbackLog& e) override {
@@ -633,7 +697,7 @@ class SqliteTxn final : public Writer {
     s.Bind(1, c.id);
     while (s.Step()) {
       c.tags.push_back(engine::Tag{s.Text(0), s.Text(1), static_cast<engine::TagSource>(s.Int(2)),
-                                   s.Int(4), s.Int(3) != 0});
+                                   s.Int(4), s.Int(3) != 0, s.OptInt(5)});
     }
     return s.status();
   }

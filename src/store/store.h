@@ -96,6 +96,14 @@ struct AttemptResult {
   std::string url;  // redacted
 };
 
+// Tags a publisher wrote for a caller with no call yet.
+struct PrecallTag {
+  Id publisher_id = 0;
+  std::string key;
+  std::string value;
+  core::Millis created_at = 0;
+};
+
 struct CallFilter {
   Id account_id = 0;
   std::optional<Id> campaign_id;
@@ -129,6 +137,10 @@ class Reader {
   // The caller's latest call in the campaign started at or after `since`.
   virtual core::Result<std::optional<engine::PreviousCall>> FindPreviousCall(
       Id account_id, Id campaign_id, std::string_view caller_number, core::Millis since) = 0;
+  // The account's latest call from this caller that is live or ended at or after
+  // `ended_since`.
+  virtual core::Result<std::optional<engine::Call>> FindRecentCallByCaller(
+      Id account_id, std::string_view caller_number, core::Millis ended_since) = 0;
   // Calls in progress (routed or answered) per buyer of the account.
   virtual core::Result<std::map<Id, int64_t>> LiveCallsByBuyer(Id account_id) = 0;
   // Pending postback deadlines due at or before `until`, earliest first: (call uuid, due).
@@ -173,6 +185,18 @@ class Writer : public Reader {
   virtual core::Result<void> RecordAttempt(Id delivery_id, const AttemptResult& result) = 0;
   // Makes a delivery due again now (operator's resend), whatever its state.
   virtual core::Result<void> ResendDelivery(Id account_id, Id id, core::Millis now) = 0;
+  // Stores tags for a caller with no call; they expire at `expires_at`.
+  virtual core::Result<void> InsertPrecallTags(Id account_id, Id publisher_id,
+                                               std::string_view caller_number,
+                                               const engine::Params& tags, core::Millis now,
+                                               core::Millis expires_at) = 0;
+  // Removes and returns the caller's unexpired stored tags, oldest first (the caller's call
+  // has started); expired ones are dropped too.
+  virtual core::Result<std::vector<PrecallTag>> TakePrecallTags(Id account_id,
+                                                                std::string_view caller_number,
+                                                                core::Millis now) = 0;
+  // Drops every expired stored tag; returns how many.
+  virtual core::Result<int64_t> DeleteExpiredPrecallTags(core::Millis now) = 0;
   // Frees every lease: a single-node store calls this at start (no other sender exists).
   virtual core::Result<void> ReleaseDeliveryLeases() = 0;
 };
