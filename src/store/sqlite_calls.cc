@@ -1,0 +1,415 @@
+// SqliteTxn: calls with their tags, postback log, effects, postback deadlines and the tags
+// publishers stored for callers.
+#include <cstring>
+
+#include "store/sqlite_txn.h"
+
+namespace store {
+
+using core::Result;
+
+namespace {
+
+constexpr const char* kCallColumns =
+    "id, uuid, account_id, campaign_id, publisher_id, buyer_id, number_id, number, "
+    "caller_number, repeat, status, started_at, routed_at, answered_at, ended_at, "
+    "duration_seconds, hung_up_by, conv_state, conv_group_id, revenue_cents, payout_cents, "
+    "conv_late, deadline_at, decided_at, early_postback, edge_call_id";
+
+// Statements (constants: Db caches them by address).
+const std::string kSelectCallByUuid =
+    std::string("SELECT ") + kCallColumns + " FROM calls WHERE uuid = ?";
+const std::string kSelectCallByEdgeId =
+    std::string("SELECT ") + kCallColumns + " FROM calls WHERE account_id = ? AND edge_call_id = ?";
+const std::string kSelectCalls =
+    std::string("SELECT ") + kCallColumns +
+    " FROM calls WHERE account_id = ?1 AND (?2 IS NULL OR campaign_id = ?2)"
+    " AND (?3 IS NULL OR status = ?3)"
+    " AND (?4 IS NULL OR (conv_state = 2) = ?4)"
+    " AND (?5 IS NULL OR started_at >= ?5) AND (?6 IS NULL OR started_at < ?6)"
+    " AND (?7 IS NULL OR id < ?7) ORDER BY id DESC LIMIT ?8";
+constexpr const char* kSelectTags =
+    "SELECT key, value, source, carried, at, publisher_id FROM call_tags WHERE call_id = ?"
+    " ORDER BY call_id, seq";
+constexpr const char* kInsertCall =
+    "INSERT INTO calls (uuid, account_id, campaign_id, publisher_id, buyer_id, number_id, number,"
+    " caller_number, repeat, status, started_at, routed_at, answered_at, ended_at,"
+    " duration_seconds, hung_up_by, conv_state, conv_group_id, revenue_cents, payout_cents,"
+    " conv_late, deadline_at, decided_at, early_postback, edge_call_id)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
+    " ?19, ?20, ?21, ?22, ?23, ?24, ?26)";
+constexpr const char* kUpdateCall =
+    "UPDATE calls SET uuid = ?1, account_id = ?2, campaign_id = ?3, publisher_id = ?4,"
+    " buyer_id = ?5, number_id = ?6, number = ?7, caller_number = ?8, repeat = ?9, status = ?10,"
+    " started_at = ?11, routed_at = ?12, answered_at = ?13, ended_at = ?14,"
+    " duration_seconds = ?15, hung_up_by = ?16, conv_state = ?17, conv_group_id = ?18,"
+    " revenue_cents = ?19, payout_cents = ?20, conv_late = ?21, deadline_at = ?22,"
+    " decided_at = ?23, early_postback = ?24, edge_call_id = ?26 WHERE id = ?25";
+constexpr const char* kInsertTag =
+    "INSERT INTO call_tags (call_id, seq, key, value, source, carried, at, publisher_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+const std::string kRecentCallByCaller =
+    std::string("SELECT ") + kCallColumns +
+    " FROM calls WHERE account_id = ? AND caller_number = ? AND (ended_at IS NULL OR ended_at >= ?)"
+    " ORDER BY started_at DESC, id DESC LIMIT 1";
+constexpr const char* kInsertPrecallTag =
+    "INSERT INTO precall_tags (account_id, publisher_id, caller_number, key, value, created_at,"
+    " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+constexpr const char* kSelectPrecallTags =
+    "SELECT publisher_id, key, value, created_at FROM precall_tags WHERE account_id = ? AND"
+    " caller_number = ? AND expires_at > ? ORDER BY id";
+constexpr const char* kDeletePrecallTagsOfCaller =
+    "DELETE FROM precall_tags WHERE account_id = ? AND caller_number = ?";
+constexpr const char* kDeleteExpiredPrecallTags = "DELETE FROM precall_tags WHERE expires_at <= ?";
+constexpr const char* kInsertDelivery =
+    "INSERT INTO webhook_deliveries (account_id, call_id, group_id, request_index, trigger,"
+    " webhook_id, state, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, "
+    "?, ?)";
+constexpr const char* kInsertEffect =
+    "INSERT INTO call_effects (call_id, trigger, at) VALUES (?, ?, ?)";
+constexpr const char* kSetDeadline =
+    "INSERT INTO postback_deadlines (call_id, due_at) VALUES (?1, ?2)"
+    " ON CONFLICT (call_id) DO UPDATE SET due_at = ?2, lease_until = NULL";
+constexpr const char* kClearDeadline = "DELETE FROM postback_deadlines WHERE call_id = ?";
+constexpr const char* kDueDeadlines =
+    "SELECT c.uuid, d.due_at FROM postback_deadlines d JOIN calls c ON c.id = d.call_id"
+    " WHERE d.due_at <= ? ORDER BY d.due_at LIMIT ?";
+constexpr const char* kInsertPostback =
+    "INSERT INTO postbacks (call_id, at, method, params, outcome, http_status)"
+    " VALUES (?, ?, ?, ?, ?, ?)";
+constexpr const char* kSelectPostbacks =
+    "SELECT at, method, params, outcome, http_status FROM postbacks WHERE call_id = ? ORDER BY id";
+constexpr const char* kSelectEffects =
+    "SELECT e.id, c.uuid, e.trigger, e.at FROM call_effects e JOIN calls c ON c.id = e.call_id"
+    " WHERE e.call_id = ? ORDER BY e.id";
+constexpr const char* kSelectEffectsAfter =
+    "SELECT e.id, c.uuid, e.trigger, e.at FROM call_effects e JOIN calls c ON c.id = e.call_id"
+    " WHERE e.id > ? ORDER BY e.id LIMIT ?";
+constexpr const char* kPreviousCall =
+    "SELECT id, buyer_id FROM calls WHERE account_id = ? AND campaign_id = ? AND"
+    " caller_number = ? AND started_at >= ? ORDER BY started_at DESC, id DESC LIMIT 1";
+constexpr const char* kLiveByBuyer =
+    "SELECT buyer_id, count(*) FROM calls WHERE status IN (1, 2) AND buyer_id IS NOT NULL"
+    " AND account_id = ? GROUP BY buyer_id";
+constexpr const char* kCountByStatus = "SELECT status, count(*) FROM calls GROUP BY status";
+// Params as a blob of length-prefixed strings.
+std::string EncodeParams(const engine::Params& params) {
+  std::string out;
+  auto put = [&](const std::string& s) {
+    uint32_t n = static_cast<uint32_t>(s.size());
+    out.append(reinterpret_cast<const char*>(&n), 4).append(s);
+  };
+  for (const auto& [k, v] : params) put(k), put(v);
+  return out;
+}
+
+engine::Params DecodeParams(const std::string& blob) {
+  engine::Params out;
+  size_t i = 0;
+  auto get = [&](std::string& s) {
+    uint32_t n;
+    if (i + 4 > blob.size()) return false;
+    std::memcpy(&n, blob.data() + i, 4);
+    i += 4;
+    if (i + n > blob.size()) return false;
+    s.assign(blob, i, n);
+    i += n;
+    return true;
+  };
+  std::string k, v;
+  while (get(k) && get(v)) out.emplace_back(k, v);
+  return out;
+}
+
+std::optional<core::Money> OptMoney(const Stmt& s, int col) {
+  auto v = s.OptInt(col);
+  return v ? std::optional<core::Money>(core::Money::FromCents(*v)) : std::nullopt;
+}
+
+std::optional<int64_t> Cents(const std::optional<core::Money>& m) {
+  return m ? std::optional<int64_t>(m->cents()) : std::nullopt;
+}
+
+engine::Call ReadCall(const Stmt& s) {
+  engine::Call c;
+  c.id = s.Int(0);
+  c.uuid = s.Text(1);
+  c.account_id = s.Int(2);
+  c.campaign_id = s.Int(3);
+  c.publisher_id = s.OptInt(4);
+  c.buyer_id = s.OptInt(5);
+  c.number_id = s.OptInt(6);
+  c.number = s.Text(7);
+  c.caller_number = s.Text(8);
+  c.repeat = s.Int(9) != 0;
+  c.status = static_cast<engine::Status>(s.Int(10));
+  c.started_at = s.Int(11);
+  c.routed_at = s.OptInt(12);
+  c.answered_at = s.OptInt(13);
+  c.ended_at = s.OptInt(14);
+  c.duration_seconds = s.OptInt(15);
+  c.hung_up_by = s.Text(16);
+  c.conversion.state = static_cast<engine::ConversionState>(s.Int(17));
+  c.conversion.group_id = s.OptInt(18);
+  c.conversion.revenue = OptMoney(s, 19);
+  c.conversion.payout = OptMoney(s, 20);
+  c.conversion.late = s.Int(21) != 0;
+  c.conversion.deadline_at = s.OptInt(22);
+  c.conversion.decided_at = s.OptInt(23);
+  if (!s.IsNull(24)) c.early_postback = DecodeParams(s.Text(24));
+  c.edge_call_id = s.Text(25);
+  return c;
+}
+
+}  // namespace
+
+Result<std::optional<engine::Call>> SqliteTxn::FindCall(std::string_view uuid) {
+  std::optional<engine::Call> call;
+  {
+    Stmt s = db_.Prepare(kSelectCallByUuid.c_str());
+    s.Bind(1, uuid);
+    if (s.Step()) call = ReadCall(s);
+    if (auto st = s.status(); !st) return std::move(st).error();
+  }
+  if (call) {
+    if (auto t = LoadTags(*call); !t) return std::move(t).error();
+  }
+  return call;
+}
+
+Result<std::optional<engine::Call>> SqliteTxn::FindCallByEdgeId(Id account_id,
+                                                                std::string_view edge_call_id) {
+  std::optional<engine::Call> call;
+  {
+    Stmt s = db_.Prepare(kSelectCallByEdgeId.c_str());
+    s.Bind(1, account_id).Bind(2, edge_call_id);
+    if (s.Step()) call = ReadCall(s);
+    if (auto st = s.status(); !st) return std::move(st).error();
+  }
+  if (call) {
+    if (auto t = LoadTags(*call); !t) return std::move(t).error();
+  }
+  return call;
+}
+
+Result<std::vector<engine::Call>> SqliteTxn::ListCalls(const CallFilter& f) {
+  std::vector<engine::Call> out;
+  {
+    Stmt s = db_.Prepare(kSelectCalls.c_str());
+    s.Bind(1, f.account_id).Bind(2, f.campaign_id);
+    if (f.status)
+      s.Bind(3, static_cast<int64_t>(*f.status));
+    else
+      s.BindNull(3);
+    if (f.converted)
+      s.Bind(4, static_cast<int64_t>(*f.converted));
+    else
+      s.BindNull(4);
+    s.Bind(5, f.since).Bind(6, f.until).Bind(7, f.before_id).Bind(8, int64_t{f.limit});
+    while (s.Step()) out.push_back(ReadCall(s));
+    if (auto st = s.status(); !st) return std::move(st).error();
+  }
+  for (auto& c : out) {
+    if (auto t = LoadTags(c); !t) return std::move(t).error();
+  }
+  return out;
+}
+
+Result<std::vector<PostbackLog>> SqliteTxn::ListPostbacks(Id call_id) {
+  std::vector<PostbackLog> out;
+  Stmt s = db_.Prepare(kSelectPostbacks);
+  s.Bind(1, call_id);
+  while (s.Step()) {
+    out.push_back(
+        PostbackLog{s.Int(0), s.Text(1), s.Text(2), s.Text(3), static_cast<int>(s.Int(4))});
+  }
+  return Finish(s, std::move(out));
+}
+
+Result<std::vector<EffectRow>> SqliteTxn::ListEffects(Id call_id) {
+  Stmt s = db_.Prepare(kSelectEffects);
+  s.Bind(1, call_id);
+  return ReadEffects(s);
+}
+
+Result<std::vector<EffectRow>> SqliteTxn::ListEffectsAfter(Id after_id, int limit) {
+  Stmt s = db_.Prepare(kSelectEffectsAfter);
+  s.Bind(1, after_id).Bind(2, int64_t{limit});
+  return ReadEffects(s);
+}
+
+Result<std::optional<engine::PreviousCall>> SqliteTxn::FindPreviousCall(Id account_id,
+                                                                        Id campaign_id,
+                                                                        std::string_view caller,
+                                                                        core::Millis since) {
+  std::optional<engine::Call> prev;
+  {
+    Stmt s = db_.Prepare(kPreviousCall);
+    s.Bind(1, account_id).Bind(2, campaign_id).Bind(3, caller).Bind(4, since);
+    if (s.Step()) {
+      prev.emplace();
+      prev->id = s.Int(0);
+      prev->buyer_id = s.OptInt(1);
+    }
+    if (auto st = s.status(); !st) return std::move(st).error();
+  }
+  if (!prev) return std::optional<engine::PreviousCall>();
+  if (auto t = LoadTags(*prev); !t) return std::move(t).error();
+  return std::optional<engine::PreviousCall>(
+      engine::PreviousCall{prev->buyer_id, std::move(prev->tags)});
+}
+
+Result<std::map<Id, int64_t>> SqliteTxn::LiveCallsByBuyer(Id account_id) {
+  std::map<Id, int64_t> out;
+  Stmt s = db_.Prepare(kLiveByBuyer);
+  s.Bind(1, account_id);
+  while (s.Step()) out[s.Int(0)] = s.Int(1);
+  return Finish(s, std::move(out));
+}
+
+Result<std::vector<std::pair<std::string, core::Millis>>> SqliteTxn::DueDeadlines(
+    core::Millis until, int limit) {
+  std::vector<std::pair<std::string, core::Millis>> out;
+  Stmt s = db_.Prepare(kDueDeadlines);
+  s.Bind(1, until).Bind(2, int64_t{limit});
+  while (s.Step()) out.emplace_back(s.Text(0), s.Int(1));
+  return Finish(s, std::move(out));
+}
+
+Result<std::map<std::string, int64_t>> SqliteTxn::CountCallsByStatus() {
+  std::map<std::string, int64_t> out;
+  Stmt s = db_.Prepare(kCountByStatus);
+  while (s.Step()) out[engine::ToString(static_cast<engine::Status>(s.Int(0)))] = s.Int(1);
+  return Finish(s, std::move(out));
+}
+
+Result<void> SqliteTxn::SaveCall(engine::Call& c, const engine::Outcome& out) {
+  if (c.id == 0 || out.call_changed) {
+    Stmt s = db_.Prepare(c.id == 0 ? kInsertCall : kUpdateCall);
+    s.Bind(1, c.uuid).Bind(2, c.account_id).Bind(3, c.campaign_id).Bind(4, c.publisher_id);
+    s.Bind(5, c.buyer_id).Bind(6, c.number_id).Bind(7, c.number).Bind(8, c.caller_number);
+    s.Bind(9, int64_t{c.repeat}).Bind(10, static_cast<int64_t>(c.status)).Bind(11, c.started_at);
+    s.Bind(12, c.routed_at).Bind(13, c.answered_at).Bind(14, c.ended_at);
+    s.Bind(15, c.duration_seconds).Bind(16, c.hung_up_by);
+    s.Bind(17, static_cast<int64_t>(c.conversion.state)).Bind(18, c.conversion.group_id);
+    s.Bind(19, Cents(c.conversion.revenue)).Bind(20, Cents(c.conversion.payout));
+    s.Bind(21, int64_t{c.conversion.late}).Bind(22, c.conversion.deadline_at);
+    s.Bind(23, c.conversion.decided_at);
+    if (c.early_postback)
+      s.BindBlob(24, EncodeParams(*c.early_postback));
+    else
+      s.BindNull(24);
+    if (c.id != 0) s.Bind(25, c.id);
+    if (c.edge_call_id.empty())
+      s.BindNull(26);
+    else
+      s.Bind(26, c.edge_call_id);
+    if (auto st = s.Run(); !st) return st;
+    if (c.id == 0) c.id = sqlite3_last_insert_rowid(db_.handle());
+  }
+  // New tags are the last ones of call.tags; seq is a tag's position on its call.
+  int64_t seq = static_cast<int64_t>(c.tags.size() - out.new_tags.size());
+  for (const auto& t : out.new_tags) {
+    Stmt s = db_.Prepare(kInsertTag);
+    s.Bind(1, c.id).Bind(2, seq++).Bind(3, t.key).Bind(4, t.value);
+    s.Bind(5, static_cast<int64_t>(t.source)).Bind(6, int64_t{t.carried}).Bind(7, t.at);
+    s.Bind(8, t.publisher_id);
+    if (auto st = s.Run(); !st) return st;
+  }
+  for (const auto& e : out.effects) {
+    Stmt s = db_.Prepare(kInsertEffect);
+    s.Bind(1, c.id).Bind(2, e.trigger).Bind(3, e.at);
+    if (auto st = s.Run(); !st) return st;
+  }
+  for (const auto& d : out.deliveries) {
+    Stmt s = db_.Prepare(kInsertDelivery);
+    s.Bind(1, c.account_id).Bind(2, c.id).Bind(3, d.group_id).Bind(4, int64_t{d.request_index});
+    s.Bind(5, d.trigger).Bind(6, d.webhook_id).Bind(7, d.at).Bind(8, d.at).Bind(9, d.at);
+    if (auto st = s.Run(); !st) return st;
+  }
+  if (out.timer == engine::Outcome::Timer::kSet) {
+    Stmt s = db_.Prepare(kSetDeadline);
+    s.Bind(1, c.id).Bind(2, out.timer_at);
+    if (auto st = s.Run(); !st) return st;
+  } else if (out.timer == engine::Outcome::Timer::kClear) {
+    Stmt s = db_.Prepare(kClearDeadline);
+    s.Bind(1, c.id);
+    if (auto st = s.Run(); !st) return st;
+  }
+  return {};
+}
+
+Result<std::optional<engine::Call>> SqliteTxn::FindRecentCallByCaller(Id account_id,
+                                                                      std::string_view caller,
+                                                                      core::Millis ended_since) {
+  std::optional<engine::Call> call;
+  {
+    Stmt s = db_.Prepare(kRecentCallByCaller.c_str());
+    s.Bind(1, account_id).Bind(2, caller).Bind(3, ended_since);
+    if (s.Step()) call = ReadCall(s);
+    if (auto st = s.status(); !st) return std::move(st).error();
+  }
+  if (call) {
+    if (auto t = LoadTags(*call); !t) return std::move(t).error();
+  }
+  return call;
+}
+
+Result<void> SqliteTxn::InsertPrecallTags(Id account_id, Id publisher_id, std::string_view caller,
+                                          const engine::Params& tags, core::Millis now,
+                                          core::Millis expires_at) {
+  for (const auto& [k, v] : tags) {
+    Stmt s = db_.Prepare(kInsertPrecallTag);
+    s.Bind(1, account_id).Bind(2, publisher_id).Bind(3, caller).Bind(4, k).Bind(5, v);
+    s.Bind(6, now).Bind(7, expires_at);
+    if (auto st = s.Run(); !st) return st;
+  }
+  return {};
+}
+
+Result<std::vector<PrecallTag>> SqliteTxn::TakePrecallTags(Id account_id, std::string_view caller,
+                                                           core::Millis now) {
+  std::vector<PrecallTag> out;
+  {
+    Stmt s = db_.Prepare(kSelectPrecallTags);
+    s.Bind(1, account_id).Bind(2, caller).Bind(3, now);
+    while (s.Step()) out.push_back(PrecallTag{s.Int(0), s.Text(1), s.Text(2), s.Int(3)});
+    if (auto st = s.status(); !st) return std::move(st).error();
+  }
+  Stmt d = db_.Prepare(kDeletePrecallTagsOfCaller);
+  d.Bind(1, account_id).Bind(2, caller);
+  if (auto st = d.Run(); !st) return std::move(st).error();
+  return out;
+}
+
+Result<int64_t> SqliteTxn::DeleteExpiredPrecallTags(core::Millis now) {
+  Stmt s = db_.Prepare(kDeleteExpiredPrecallTags);
+  s.Bind(1, now);
+  if (auto st = s.Run(); !st) return std::move(st).error();
+  return static_cast<int64_t>(sqlite3_changes(db_.handle()));
+}
+
+Result<void> SqliteTxn::AppendPostback(Id call_id, const PostbackLog& e) {
+  Stmt s = db_.Prepare(kInsertPostback);
+  s.Bind(1, call_id).Bind(2, e.at).Bind(3, e.method).Bind(4, e.params_json).Bind(5, e.outcome);
+  s.Bind(6, int64_t{e.http_status});
+  return s.Run();
+}
+
+Result<std::vector<EffectRow>> SqliteTxn::ReadEffects(Stmt& s) {
+  std::vector<EffectRow> out;
+  while (s.Step()) out.push_back(EffectRow{s.Int(0), s.Text(1), s.Text(2), s.Int(3)});
+  return Finish(s, std::move(out));
+}
+
+Result<void> SqliteTxn::LoadTags(engine::Call& c) {
+  Stmt s = db_.Prepare(kSelectTags);
+  s.Bind(1, c.id);
+  while (s.Step()) {
+    c.tags.push_back(engine::Tag{s.Text(0), s.Text(1), static_cast<engine::TagSource>(s.Int(2)),
+                                 s.Int(4), s.Int(3) != 0, s.OptInt(5)});
+  }
+  return s.status();
+}
+
+}  // namespace store
