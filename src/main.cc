@@ -104,6 +104,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 256))
       ->capture_default_str();
   serve
+      ->add_option("--max-call-seconds", options.max_call_seconds,
+                   "Close calls whose end never arrived this long after they started")
+      ->envname("CALLPOST_MAX_CALL_SECONDS")
+      ->check(CLI::Range(int64_t{60}, int64_t{7 * 86400}))
+      ->capture_default_str();
+  serve
       ->add_option("--secret", options.secret,
                    "Call-key secret shared by all nodes (default: <data-dir>/secret, created once)")
       ->envname("CALLPOST_SECRET");

@@ -133,6 +133,7 @@ struct App::Impl {
         // Stored data-writing tags past their storage duration (expired ones are never
         // applied in any case; this only frees the space).
         (void)calls->SweepPrecallTags(clock->Now());
+        (void)calls->CloseStaleCalls(clock->Now(), options.max_call_seconds);
         next_sweep = std::chrono::steady_clock::now() + std::chrono::minutes(1);
       }
       lock.lock();
@@ -213,6 +214,10 @@ uint16_t App::port() const { return impl_->server->port(); }
 service::ConfigService& App::config() { return *impl_->config; }
 
 Result<int> App::FireDueDeadlines() { return impl_->calls->FireDueDeadlines(impl_->clock->Now()); }
+
+Result<int> App::CloseStaleCalls() {
+  return impl_->calls->CloseStaleCalls(impl_->clock->Now(), impl_->options.max_call_seconds);
+}
 
 bool App::WaitForWebhooks(std::chrono::milliseconds timeout) {
   return impl_->dispatcher->WaitIdle(timeout);

@@ -26,7 +26,8 @@ struct AppOptions {
   int deadline_poll_ms = 200;  // how often due postback deadlines are looked for
   bool background = true;      // run the deadline and reload loops (tests may drive them)
   int webhook_max_in_flight = 256;
-  const core::Clock* clock = nullptr;  // null = the system clock
+  int64_t max_call_seconds = 4 * 3600;  // calls still open this long after start are closed
+  const core::Clock* clock = nullptr;   // null = the system clock
 };
 
 class App {
@@ -46,6 +47,8 @@ class App {
   // Waits until no webhook delivery is in flight or due now (by the app's clock); false on
   // timeout. For tests: the dispatcher runs on its own thread whatever `background` says.
   bool WaitForWebhooks(std::chrono::milliseconds timeout);
+  // Closes calls open longer than max_call_seconds (what the loop does every minute).
+  core::Result<int> CloseStaleCalls();
 
  private:
   struct Impl;

@@ -211,6 +211,16 @@ core::Result<Outcome> ApplyEvent(Call& call, const Event& e, const Context& ctx)
       }
       call.status = std::max(call.status, Status::kEnded);
       Emit(out, "ended", *call.ended_at);
+      if (e.failed && !call.answered_at) {
+        // Nobody took the call: nothing to wait for.
+        call.early_postback.reset();
+        call.conversion.state = ConversionState::kNotConverted;
+        call.conversion.decided_at = *call.ended_at;
+        call.status = Status::kCompleted;
+        Emit(out, "completed", *call.ended_at);
+        Emit(out, "not_converted", *call.ended_at);
+        return out;
+      }
       DecideAtEnd(call, ctx, out);
       return out;
   }

@@ -82,6 +82,7 @@ struct Event {
   std::optional<Id> buyer_id;               // routed
   std::optional<int64_t> duration_seconds;  // ended: the buyer leg's talk time if known
   std::string hung_up_by;                   // ended
+  bool failed = false;  // ended: the call never connected (busy, cancelled, no route)
 };
 
 // Applies an event once: a repeated event changes nothing (Outcome::changed false). Events

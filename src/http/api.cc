@@ -101,6 +101,7 @@ void Api::Handle(Request request, Responder respond) {
 void Api::Route(const CtxPtr& ctx) {
   const auto& s = ctx->segments;
   if (s.size() >= 2 && s[0] == "api" && s[1] == "v1") return Operator(ctx);
+  if (s.size() == 2 && s[0] == "sip") return SipRoutes(ctx);
   if (s.size() == 2 && s[0] == "data_writing") {
     ctx->path = "/data_writing/[redacted]";  // the path holds the publisher's key
     return DataWriting(ctx);
@@ -160,19 +161,30 @@ void Api::Ops(const CtxPtr& ctx) {
   ctx->Fail(core::NotFound("no route for " + m + " " + ctx->path));
 }
 
-void Api::Operator(const CtxPtr& ctx) {
+bool Api::Authenticate(const CtxPtr& ctx, const engine::Params* query) {
+  std::string_view key;
   const std::string* auth = ctx->request.FindHeader("Authorization");
-  ctx->route = "/api/v1";
-  if (auth == nullptr || auth->size() < 7 || strncasecmp(auth->c_str(), "Bearer ", 7) != 0) {
-    return ctx->Fail(core::MakeError(core::ErrorCode::kUnauthenticated,
-                                     "send an account API key as Authorization: Bearer <key>"));
+  if (auth != nullptr && auth->size() > 7 && strncasecmp(auth->c_str(), "Bearer ", 7) == 0) {
+    key = std::string_view(*auth).substr(7);
+  } else if (const std::string* token = query ? FindParam(*query, "token") : nullptr) {
+    key = *token;
+  } else {
+    ctx->Fail(core::MakeError(core::ErrorCode::kUnauthenticated,
+                              "send an account API key as Authorization: Bearer <key>"));
+    return false;
   }
-  auto account = config_.Authenticate(std::string_view(*auth).substr(7));
+  auto account = config_.Authenticate(key);
   if (!account) {
-    return ctx->Fail(
-        core::MakeError(core::ErrorCode::kUnauthenticated, "the API key is not valid"));
+    ctx->Fail(core::MakeError(core::ErrorCode::kUnauthenticated, "the API key is not valid"));
+    return false;
   }
   ctx->account_id = *account;
+  return true;
+}
+
+void Api::Operator(const CtxPtr& ctx) {
+  ctx->route = "/api/v1";
+  if (!Authenticate(ctx, nullptr)) return;
   const auto& s = ctx->segments;
   if (s.size() >= 3 && s[2] == "calls") return CallRoutes(ctx);
   if (s.size() >= 3 && s[2] == "webhook_deliveries") return DeliveryRoutes(ctx);

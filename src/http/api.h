@@ -54,6 +54,13 @@ class Api {
   void Postback(const CtxPtr& ctx);
   void BuyerView(const CtxPtr& ctx);
   void DataWriting(const CtxPtr& ctx);
+  void SipRoutes(const CtxPtr& ctx);
+  void SipRoute(const CtxPtr& ctx, const engine::Params& query);
+  void SipEvent(const CtxPtr& ctx, const engine::Params& query);
+  // Sets ctx->account_id from the API key in "Authorization: Bearer" or, when `query` is
+  // given, its "token" parameter; answers 401 and returns false when there is none or it is
+  // wrong.
+  bool Authenticate(const CtxPtr& ctx, const engine::Params* query);
   void Ops(const CtxPtr& ctx);
 
   // Adds operator-only fields (postback instructions) to an encoded configuration object.

@@ -482,4 +482,40 @@ Result<int64_t> CallService::SweepPrecallTags(core::Millis now) {
   return dropped;
 }
 
+Result<int> CallService::CloseStaleCalls(core::Millis now, int64_t max_call_seconds) {
+  std::vector<std::string> open;
+  auto r = store_.Read([&](store::Reader& rd) -> Result<void> {
+    auto l = rd.ListOpenCalls(now - max_call_seconds * 1000, 1000);
+    if (!l) return std::move(l).error();
+    open = std::move(*l);
+    return {};
+  });
+  if (!r) return std::move(r).error();
+  if (open.empty()) return 0;
+  auto snap = config_.snapshot();
+  int closed = 0;
+  bool planned = false;
+  auto w = store_.WriteSync([&](store::Writer& w) -> Result<void> {
+    for (const auto& uuid : open) {
+      auto found = w.FindCall(uuid);
+      if (!found) return std::move(found).error();
+      if (!*found) continue;
+      engine::Call& call = **found;
+      const config::Account* account = snap->FindAccount(call.account_id);
+      if (account == nullptr) continue;
+      engine::Context ctx{*snap, *account, now};
+      engine::Event ended{engine::EventType::kEnded, now, std::nullopt, std::nullopt, "stale"};
+      auto outcome = engine::ApplyEvent(call, ended, ctx);
+      if (!outcome) return std::move(outcome).error();
+      if (!outcome->changed) continue;
+      if (auto s = SaveStep(w, call, *outcome, ctx, planned); !s) return s;
+      ++closed;
+    }
+    return {};
+  });
+  if (!w) return std::move(w).error();
+  if (planned && on_deliveries_) on_deliveries_();
+  return closed;
+}
+
 }  // namespace service

@@ -104,6 +104,9 @@ class CallService {
   // (401 unknown key, 403 paused, 400 bad input, 404 unknown call_uuid), errors are store
   // failures.
   void DataWriting(DataWritingRequest request, Callback<DataWritingAnswer> done);
+  // Ends calls still open `max_call_seconds` after they started (their end was lost, say an
+  // edge restarted), so their conversion wait starts; returns how many.
+  core::Result<int> CloseStaleCalls(core::Millis now, int64_t max_call_seconds);
   // Drops stored data-writing tags past their storage duration.
   core::Result<int64_t> SweepPrecallTags(core::Millis now);
 

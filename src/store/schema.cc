@@ -159,6 +159,10 @@ CREATE INDEX precall_tags_by_caller ON precall_tags (account_id, caller_number, 
 CREATE INDEX precall_tags_by_expiry ON precall_tags (expires_at);
 ALTER TABLE call_tags ADD COLUMN publisher_id INTEGER;
 )sql",
+    // 4: calls still open, for the sweep that closes calls whose end never arrived.
+    R"sql(
+CREATE INDEX calls_open ON calls (started_at) WHERE ended_at IS NULL;
+)sql",
 };
 
 }  // namespace

@@ -65,6 +65,8 @@ constexpr const char* kInsertDelivery =
     "INSERT INTO webhook_deliveries (account_id, call_id, group_id, request_index, trigger,"
     " webhook_id, state, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, "
     "?, ?)";
+constexpr const char* kOpenCalls =
+    "SELECT uuid FROM calls WHERE ended_at IS NULL AND started_at < ? ORDER BY started_at LIMIT ?";
 constexpr const char* kInsertEffect =
     "INSERT INTO call_effects (call_id, trigger, at) VALUES (?, ?, ?)";
 constexpr const char* kSetDeadline =
@@ -410,6 +412,14 @@ Result<void> SqliteTxn::LoadTags(engine::Call& c) {
                                  s.Int(4), s.Int(3) != 0, s.OptInt(5)});
   }
   return s.status();
+}
+
+Result<std::vector<std::string>> SqliteTxn::ListOpenCalls(core::Millis started_before, int limit) {
+  std::vector<std::string> out;
+  Stmt s = db_.Prepare(kOpenCalls);
+  s.Bind(1, started_before).Bind(2, int64_t{limit});
+  while (s.Step()) out.push_back(s.Text(0));
+  return Finish(s, std::move(out));
 }
 
 }  // namespace store

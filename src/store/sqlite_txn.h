@@ -27,6 +27,8 @@ class SqliteTxn final : public Writer {
                                                                      std::string_view caller,
                                                                      core::Millis since) override;
   core::Result<std::map<Id, int64_t>> LiveCallsByBuyer(Id account_id) override;
+  core::Result<std::vector<std::string>> ListOpenCalls(core::Millis started_before,
+                                                       int limit) override;
   core::Result<std::vector<std::pair<std::string, core::Millis>>> DueDeadlines(core::Millis until,
                                                                                int limit) override;
   core::Result<std::map<std::string, int64_t>> CountCallsByStatus() override;

@@ -141,6 +141,9 @@ class Reader {
   // `ended_since`.
   virtual core::Result<std::optional<engine::Call>> FindRecentCallByCaller(
       Id account_id, std::string_view caller_number, core::Millis ended_since) = 0;
+  // UUIDs of calls not ended that started before `started_before`, oldest first.
+  virtual core::Result<std::vector<std::string>> ListOpenCalls(core::Millis started_before,
+                                                               int limit) = 0;
   // Calls in progress (routed or answered) per buyer of the account.
   virtual core::Result<std::map<Id, int64_t>> LiveCallsByBuyer(Id account_id) = 0;
   // Pending postback deadlines due at or before `until`, earliest first: (call uuid, due).
