@@ -102,9 +102,10 @@ void Api::Route(const CtxPtr& ctx) {
   const auto& s = ctx->segments;
   if (s.size() >= 2 && s[0] == "api" && s[1] == "v1") return Operator(ctx);
   if (s.size() == 2 && s[0] == "sip") return SipRoutes(ctx);
-  if (s.size() == 2 && s[0] == "data_writing") {
+  if (!s.empty() && s[0] == "data_writing") {
     ctx->path = "/data_writing/[redacted]";  // the path holds the publisher's key
-    return DataWriting(ctx);
+    if (s.size() == 2) return DataWriting(ctx);
+    return ctx->Fail(core::NotFound("no route for " + ctx->request.method + " " + ctx->path));
   }
   if (!s.empty() && s[0] == "calls") {
     if (s.size() == 3 && (s[2] == "add_tags" || s[2] == "postback")) return Postback(ctx);

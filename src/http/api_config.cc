@@ -136,8 +136,10 @@ void Api::ConfigRoutes(const CtxPtr& ctx) {
     // A nested object must belong to the campaign or publisher in its path.
     auto g = config_.Get(*kind, account, *id);
     if (g && g->at(publisher_key ? "publisher_id" : "campaign_id").as_int64() != parent) {
-      return ctx->Fail(core::NotFound("no group with id " + std::to_string(*id) + " in campaign " +
-                                      std::to_string(parent)));
+      return ctx->Fail(core::NotFound(
+          std::string(publisher_key ? "no postback key with id " : "no group with id ") +
+          std::to_string(*id) + (publisher_key ? " for publisher " : " in campaign ") +
+          std::to_string(parent)));
     }
   }
   if (id && m == "GET") return reply(200, config_.Get(*kind, account, *id));

@@ -51,6 +51,15 @@ const std::set<Route>& ImplementedRoutes() {
         {"patch", "/api/v1/webhook_groups/{id}"},
         {"delete", "/api/v1/webhook_groups/{id}"},
         {"post", "/api/v1/webhook_groups/{id}/rotate_secret"},
+        {"get", "/api/v1/publishers/{publisher_id}/postback_keys"},
+        {"post", "/api/v1/publishers/{publisher_id}/postback_keys"},
+        {"get", "/api/v1/publishers/{publisher_id}/postback_keys/{id}"},
+        {"patch", "/api/v1/publishers/{publisher_id}/postback_keys/{id}"},
+        {"delete", "/api/v1/publishers/{publisher_id}/postback_keys/{id}"},
+        {"get", "/api/v1/postback_keys"},  // no POST: keys are created under a publisher
+        {"get", "/api/v1/postback_keys/{id}"},
+        {"patch", "/api/v1/postback_keys/{id}"},
+        {"delete", "/api/v1/postback_keys/{id}"},
         {"get", "/api/v1/webhook_deliveries"},
         {"get", "/api/v1/webhook_deliveries/{id}"},
         {"post", "/api/v1/webhook_deliveries/{id}/resend"},
@@ -71,6 +80,8 @@ const std::set<Route>& ImplementedRoutes() {
         {"head", "/calls/{uuid}/add_tags"},
         {"get", "/calls/{uuid}"},
         {"head", "/calls/{uuid}"},
+        {"get", "/data_writing/{key}"},  // no HEAD: other methods answer 404
+        {"post", "/data_writing/{key}"},
         {"get", "/healthz"},
         {"head", "/healthz"},
         {"get", "/metrics"},
@@ -248,6 +259,77 @@ TEST(OpenApi, DescribesWebhooksAndIdempotentStarts) {
   EXPECT_TRUE(resend.at("responses").as_object().contains("202"));
 }
 
+// Publisher data writing: the key in the path is the credential, the answers are JSON or text,
+// and the keys' secret and hash never appear in a key's description.
+TEST(OpenApi, DescribesPublisherDataWriting) {
+  json::value doc = Doc();
+  const auto& schemas = doc.at("components").at("schemas").as_object();
+  for (const char* name : {"PublisherKey", "PublisherKeyWrite", "NewPublisherKey",
+                           "PublisherKeyList", "DataWritingParams", "DataWritingAnswer"}) {
+    ASSERT_TRUE(schemas.contains(name)) << "components.schemas lacks " << name;
+  }
+  const auto& item = doc.at("paths").at("/data_writing/{key}").as_object();
+  bool key_param = false;
+  for (const auto& p : item.at("parameters").as_array()) {
+    key_param =
+        key_param || (p.at("in").as_string() == "path" && p.at("name").as_string() == "key");
+  }
+  EXPECT_TRUE(key_param) << "/data_writing/{key} declares the key as a path parameter";
+  for (const char* method : {"get", "post"}) {
+    const auto& op = item.at(method).as_object();
+    // OpenAPI 3.0 has no scheme for a credential in the path: no other scheme applies.
+    EXPECT_TRUE(op.at("security").as_array().empty()) << method;
+    const auto& responses = op.at("responses").as_object();
+    for (const char* status : {"200", "400", "401", "403", "404", "410", "422"}) {
+      EXPECT_TRUE(responses.contains(status)) << method << " " << status;
+    }
+    EXPECT_TRUE(responses.at("200").at("content").as_object().contains("text/plain")) << method;
+    EXPECT_EQ(responses.at("200")
+                  .at("content")
+                  .at("application/json")
+                  .at("schema")
+                  .at("$ref")
+                  .as_string(),
+              "#/components/schemas/DataWritingAnswer");
+  }
+  const auto& answer = schemas.at("DataWritingAnswer").at("properties").as_object();
+  for (const char* field : {"tag_values", "caller_number", "call_uuid", "status"}) {
+    EXPECT_TRUE(answer.contains(field)) << field;
+  }
+  std::set<std::string> statuses;
+  for (const auto& s : answer.at("status").at("enum").as_array()) statuses.emplace(s.as_string());
+  EXPECT_EQ(statuses,
+            (std::set<std::string>{"call not found, tags stored", "call found, tags applied"}));
+  const auto& key = schemas.at("PublisherKey").at("properties").as_object();
+  for (const char* field : {"id", "publisher_id", "name", "action", "storage_seconds", "paused",
+                            "prefix", "created_at", "updated_at"}) {
+    EXPECT_TRUE(key.contains(field)) << field;
+  }
+  EXPECT_FALSE(key.contains("hash"));
+  EXPECT_FALSE(key.contains("key")) << "the secret is only in NewPublisherKey";
+  const auto& write = schemas.at("PublisherKeyWrite").at("properties").as_object();
+  EXPECT_EQ(write.at("storage_seconds").at("minimum").as_int64(), 60);
+  EXPECT_EQ(write.at("storage_seconds").at("maximum").as_int64(), 90 * 86400);
+  EXPECT_EQ(write.at("storage_seconds").at("default").as_int64(), 86400);
+  EXPECT_FALSE(write.contains("hash"));
+  const auto& created = doc.at("paths")
+                            .at("/api/v1/publishers/{publisher_id}/postback_keys")
+                            .at("post")
+                            .at("responses")
+                            .at("201")
+                            .at("content")
+                            .at("application/json")
+                            .at("schema");
+  EXPECT_EQ(created.at("$ref").as_string(), "#/components/schemas/NewPublisherKey");
+  const auto& record = schemas.at("TagRecord").at("properties").as_object();
+  EXPECT_TRUE(record.contains("publisher_id")) << "tag_history entries name the writing publisher";
+  bool publisher_source = false;
+  for (const auto& s : record.at("source").at("enum").as_array()) {
+    publisher_source = publisher_source || s.as_string() == "publisher";
+  }
+  EXPECT_TRUE(publisher_source);
+}
+
 TEST(OpenApi, DescribesTheSharedShapes) {
   json::value doc = Doc();
   const auto& schemas = doc.at("components").at("schemas").as_object();
@@ -271,7 +353,7 @@ TEST(OpenApi, DescribesTheSharedShapes) {
   for (const char* name :
        {"PublisherWrite", "BuyerWrite", "CampaignWrite", "NumberWrite", "ConversionGroupWrite",
         "AccountWrite", "ApiKeyWrite", "StartCall", "CallEvent", "CampaignBuyer", "RepeatCallers",
-        "WebhookGroupWrite", "WebhookRequestWrite", "RotateSecret"}) {
+        "WebhookGroupWrite", "WebhookRequestWrite", "RotateSecret", "PublisherKeyWrite"}) {
     ASSERT_TRUE(schemas.contains(name)) << name;
     const auto* extra = schemas.at(name).as_object().if_contains("additionalProperties");
     EXPECT_TRUE(extra != nullptr && extra->is_bool() && !extra->get_bool())

@@ -385,8 +385,14 @@ Result<store::Delivery> CallService::ResendDelivery(Id account_id, Id id) {
 }
 
 void CallService::DataWriting(DataWritingRequest req, Callback<DataWritingAnswer> done) {
+  const std::string hash = core::HexEncode(core::Sha256(req.key));
   auto snap = config_.snapshot();
-  const config::PublisherKey* key = snap->FindPublisherKey(core::HexEncode(core::Sha256(req.key)));
+  const config::PublisherKey* key = snap->FindPublisherKey(hash);
+  if (key == nullptr && config_.ReloadIfChanged()) {
+    // Made a moment ago through another node or process.
+    snap = config_.snapshot();
+    key = snap->FindPublisherKey(hash);
+  }
   auto refuse = [&](int status, std::string reason) {
     DataWritingAnswer a;
     a.http_status = status;

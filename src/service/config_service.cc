@@ -118,6 +118,7 @@ config::ApiKey NewKey(Id account_id, std::string name, core::Millis now, std::st
 core::Error NotFoundKind(Kind kind, Id id) {
   std::string name = CollectionName(kind);
   name.pop_back();  // singular
+  std::replace(name.begin(), name.end(), '_', ' ');
   return core::NotFound("no " + name + " with id " + std::to_string(id));
 }
 

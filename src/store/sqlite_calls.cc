@@ -57,7 +57,7 @@ constexpr const char* kInsertPrecallTag =
     " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
 constexpr const char* kSelectPrecallTags =
     "SELECT publisher_id, key, value, created_at FROM precall_tags WHERE account_id = ? AND"
-    " caller_number = ? AND expires_at > ? ORDER BY id";
+    " caller_number = ? AND expires_at > ? ORDER BY id LIMIT 100";
 constexpr const char* kDeletePrecallTagsOfCaller =
     "DELETE FROM precall_tags WHERE account_id = ? AND caller_number = ?";
 constexpr const char* kDeleteExpiredPrecallTags = "DELETE FROM precall_tags WHERE expires_at <= ?";

@@ -193,8 +193,8 @@ class Writer : public Reader {
                                                std::string_view caller_number,
                                                const engine::Params& tags, core::Millis now,
                                                core::Millis expires_at) = 0;
-  // Removes and returns the caller's unexpired stored tags, oldest first (the caller's call
-  // has started); expired ones are dropped too.
+  // Removes and returns the caller's unexpired stored tags, oldest first and at most 100 (the
+  // limit of one request; the caller's call has started); the rest are dropped too.
   virtual core::Result<std::vector<PrecallTag>> TakePrecallTags(Id account_id,
                                                                 std::string_view caller_number,
                                                                 core::Millis now) = 0;
