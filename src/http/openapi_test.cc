@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <map>
 #include <regex>
 #include <set>
 #include <string>
@@ -18,8 +19,8 @@ namespace json = boost::json;
 
 using Route = std::pair<std::string, std::string>;  // {method, path template}
 
-// Every route of api.cc, api_config.cc and api_calls.cc. Add a route here when adding it to
-// the code, and to openapi.json.
+// Every route of api.cc, api_config.cc, api_calls.cc and api_sip.cc. Add a route here when
+// adding it to the code, and to openapi.json.
 const std::set<Route>& ImplementedRoutes() {
   static const std::set<Route> routes = [] {
     std::set<Route> r;
@@ -82,6 +83,8 @@ const std::set<Route>& ImplementedRoutes() {
         {"head", "/calls/{uuid}"},
         {"get", "/data_writing/{key}"},  // no HEAD: other methods answer 404
         {"post", "/data_writing/{key}"},
+        {"get", "/sip/route"},  // no HEAD or POST: other methods answer 404
+        {"get", "/sip/event"},
         {"get", "/healthz"},
         {"head", "/healthz"},
         {"get", "/metrics"},
@@ -328,6 +331,64 @@ TEST(OpenApi, DescribesPublisherDataWriting) {
     publisher_source = publisher_source || s.as_string() == "publisher";
   }
   EXPECT_TRUE(publisher_source);
+}
+
+// SIP edge hooks: GET with query parameters, the account API key as a bearer header or ?token=,
+// and the answers a SIP server reads.
+TEST(OpenApi, DescribesSipEdgeHooks) {
+  json::value doc = Doc();
+  const auto& token = doc.at("components").at("securitySchemes").at("tokenQuery").as_object();
+  EXPECT_EQ(token.at("type").as_string(), "apiKey");
+  EXPECT_EQ(token.at("in").as_string(), "query");
+  EXPECT_EQ(token.at("name").as_string(), "token");
+  const std::map<std::string, std::pair<std::string, std::set<std::string>>> hooks = {
+      {"/sip/route", {"SipRouteAnswer", {"to", "from", "callid"}}},
+      {"/sip/event", {"SipEventAnswer", {"type", "uuid", "callid", "code"}}},
+  };
+  for (const auto& [path, expected] : hooks) {
+    const auto& op = doc.at("paths").at(path).at("get").as_object();
+    std::set<std::string> schemes;
+    for (const auto& alternative : op.at("security").as_array()) {
+      for (const auto& kv : alternative.as_object()) schemes.emplace(kv.key());
+    }
+    EXPECT_EQ(schemes, (std::set<std::string>{"apiKey", "tokenQuery"})) << path;
+    std::set<std::string> params;
+    for (const auto& p : op.at("parameters").as_array()) {
+      EXPECT_EQ(p.at("in").as_string(), "query") << path;
+      params.emplace(p.at("name").as_string());
+    }
+    EXPECT_EQ(params, expected.second) << path << " (token is the security scheme)";
+    const auto& responses = op.at("responses").as_object();
+    for (const char* status : {"200", "400", "401", "404"}) {
+      EXPECT_TRUE(responses.contains(status)) << path << " " << status;
+    }
+    EXPECT_EQ(responses.at("200")
+                  .at("content")
+                  .at("application/json")
+                  .at("schema")
+                  .at("$ref")
+                  .as_string(),
+              "#/components/schemas/" + expected.first);
+  }
+  const auto& schemas = doc.at("components").at("schemas").as_object();
+  const auto& route = schemas.at("SipRouteAnswer").at("properties").as_object();
+  for (const char* field : {"uuid", "key", "target", "timeout_s", "headers"}) {
+    EXPECT_TRUE(route.contains(field)) << field;
+  }
+  const auto& headers = route.at("headers").at("properties").as_object();
+  EXPECT_TRUE(headers.contains("X-PH-RetreaverUUID"));
+  EXPECT_TRUE(headers.contains("X-PH-RetreaverKey"));
+  const auto& event = schemas.at("SipEventAnswer").at("properties").as_object();
+  for (const char* field : {"uuid", "status", "answered"}) {
+    EXPECT_TRUE(event.contains(field)) << field;
+  }
+  std::set<std::string> types;
+  for (const auto& p : doc.at("paths").at("/sip/event").at("get").at("parameters").as_array()) {
+    if (p.at("name").as_string() != "type") continue;
+    EXPECT_TRUE(p.at("required").as_bool());
+    for (const auto& t : p.at("schema").at("enum").as_array()) types.emplace(t.as_string());
+  }
+  EXPECT_EQ(types, (std::set<std::string>{"answered", "ended", "failed"}));
 }
 
 TEST(OpenApi, DescribesTheSharedShapes) {
