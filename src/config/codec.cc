@@ -49,6 +49,16 @@ std::string WithoutPrefix(const std::string& message) {
   return message;
 }
 
+// The "matches" field: compiled here, refused with the position of the error.
+void ReadFilter(FieldReader& r, core::TagFilter& out) {
+  std::string text = out.text();
+  r.String("matches", text, false, 4096);
+  if (!r.ok()) return;
+  auto f = core::TagFilter::Parse(text);
+  if (!f) return r.Fail("matches", WithoutPrefix(f.error().message));
+  out = std::move(*f);
+}
+
 bool ReservedTagKey(std::string_view k) {
   return k.rfind("system_", 0) == 0 || k == "caller_number";
 }
@@ -251,16 +261,7 @@ core::Result<ConversionGroup> Decode(const json::object& o, ConversionGroup g,
   ReadEnum(r, "type", g.type, c.creating, kTypes);
   // A new type needs its own fields, as on create.
   const bool fresh = c.creating || g.type != old_type;
-  std::string matches = g.matches.text();
-  r.String("matches", matches, false, 4096);
-  if (r.ok()) {
-    auto f = core::TagFilter::Parse(matches);
-    if (!f) {
-      r.Fail("matches", WithoutPrefix(f.error().message));
-    } else {
-      g.matches = std::move(*f);
-    }
-  }
+  ReadFilter(r, g.matches);
   r.Int("position", g.position, false, 0, 1000000);
   switch (g.type) {
     case ConversionType::kDuration:
@@ -406,16 +407,7 @@ core::Result<WebhookGroup> Decode(const json::object& o, WebhookGroup g, const D
              "not_converted");
     }
   }
-  std::string matches = g.matches.text();
-  r.String("matches", matches, false, 4096);
-  if (r.ok()) {
-    auto f = core::TagFilter::Parse(matches);
-    if (!f) {
-      r.Fail("matches", WithoutPrefix(f.error().message));
-    } else {
-      g.matches = std::move(*f);
-    }
-  }
+  ReadFilter(r, g.matches);
   r.Int("position", g.position, false, 0, 1000000);
   r.Bool("enabled", g.enabled);
   const bool was_signed = g.sign;

@@ -255,21 +255,14 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
       });
 }
 
-Result<int> CallService::FireDueDeadlines(core::Millis now, int limit) {
-  std::vector<std::pair<std::string, core::Millis>> due;
-  auto r = store_.Read([&](store::Reader& rd) -> Result<void> {
-    auto d = rd.DueDeadlines(now, limit);
-    if (!d) return std::move(d).error();
-    due = std::move(*d);
-    return {};
-  });
-  if (!r) return std::move(r).error();
-  if (due.empty()) return 0;
+Result<int> CallService::StepEach(const std::vector<std::string>& uuids, core::Millis now,
+                                  const Step& step) {
+  if (uuids.empty()) return 0;
   auto snap = config_.snapshot();
   int changed = 0;
   bool planned = false;
-  auto fired = store_.WriteSync([&](store::Writer& w) -> Result<void> {
-    for (const auto& [uuid, at] : due) {
+  auto written = store_.WriteSync([&](store::Writer& w) -> Result<void> {
+    for (const auto& uuid : uuids) {
       auto found = w.FindCall(uuid);
       if (!found) return std::move(found).error();
       if (!*found) continue;
@@ -277,20 +270,35 @@ Result<int> CallService::FireDueDeadlines(core::Millis now, int limit) {
       const config::Account* account = snap->FindAccount(call.account_id);
       if (account == nullptr) continue;
       engine::Context ctx{*snap, *account, now};
-      engine::Outcome outcome = engine::FireDeadline(call, ctx);
-      if (!outcome.changed) {
-        // Decided already (a conversion won): the deadline row is stale; drop it.
-        outcome.timer = engine::Outcome::Timer::kClear;
-      } else {
-        ++changed;
+      auto outcome = step(call, ctx);
+      if (!outcome) return std::move(outcome).error();
+      if (outcome->changed) ++changed;
+      if (outcome->changed || outcome->timer != engine::Outcome::Timer::kKeep) {
+        if (auto s = SaveStep(w, call, *outcome, ctx, planned); !s) return s;
       }
-      if (auto s = SaveStep(w, call, outcome, ctx, planned); !s) return s;
     }
     return {};
   });
-  if (!fired) return std::move(fired).error();
+  if (!written) return std::move(written).error();
   if (planned && on_deliveries_) on_deliveries_();
   return changed;
+}
+
+Result<int> CallService::FireDueDeadlines(core::Millis now, int limit) {
+  std::vector<std::string> due;
+  auto r = store_.Read([&](store::Reader& rd) -> Result<void> {
+    auto d = rd.DueDeadlines(now, limit);
+    if (!d) return std::move(d).error();
+    for (auto& [uuid, at] : *d) due.push_back(std::move(uuid));
+    return {};
+  });
+  if (!r) return std::move(r).error();
+  return StepEach(due, now, [](engine::Call& call, const engine::Context& ctx) {
+    engine::Outcome outcome = engine::FireDeadline(call, ctx);
+    // Decided already (a conversion won): the deadline row is stale; drop it.
+    if (!outcome.changed) outcome.timer = engine::Outcome::Timer::kClear;
+    return Result<engine::Outcome>(std::move(outcome));
+  });
 }
 
 Result<CallDetails> CallService::Get(Id account_id, std::string_view uuid) {
@@ -497,31 +505,10 @@ Result<int> CallService::CloseStaleCalls(core::Millis now, int64_t max_call_seco
     return {};
   });
   if (!r) return std::move(r).error();
-  if (open.empty()) return 0;
-  auto snap = config_.snapshot();
-  int closed = 0;
-  bool planned = false;
-  auto w = store_.WriteSync([&](store::Writer& w) -> Result<void> {
-    for (const auto& uuid : open) {
-      auto found = w.FindCall(uuid);
-      if (!found) return std::move(found).error();
-      if (!*found) continue;
-      engine::Call& call = **found;
-      const config::Account* account = snap->FindAccount(call.account_id);
-      if (account == nullptr) continue;
-      engine::Context ctx{*snap, *account, now};
-      engine::Event ended{engine::EventType::kEnded, now, std::nullopt, std::nullopt, "stale"};
-      auto outcome = engine::ApplyEvent(call, ended, ctx);
-      if (!outcome) return std::move(outcome).error();
-      if (!outcome->changed) continue;
-      if (auto s = SaveStep(w, call, *outcome, ctx, planned); !s) return s;
-      ++closed;
-    }
-    return {};
+  return StepEach(open, now, [now](engine::Call& call, const engine::Context& ctx) {
+    engine::Event ended{engine::EventType::kEnded, now, std::nullopt, std::nullopt, "stale"};
+    return engine::ApplyEvent(call, ended, ctx);
   });
-  if (!w) return std::move(w).error();
-  if (planned && on_deliveries_) on_deliveries_();
-  return closed;
 }
 
 }  // namespace service

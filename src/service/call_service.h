@@ -132,6 +132,11 @@ class CallService {
   std::optional<core::Millis> KeyExpiry(const engine::Call& call) const;
 
  private:
+  // One engine step on each call (by UUID) in one unit of work; returns how many changed.
+  using Step = std::function<core::Result<engine::Outcome>(engine::Call&, const engine::Context&)>;
+  core::Result<int> StepEach(const std::vector<std::string>& uuids, core::Millis now,
+                             const Step& step);
+
   store::Store& store_;
   ConfigService& config_;
   const core::Clock& clock_;
