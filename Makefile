@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure callpost run test format clean
+.PHONY: all deps configure callpost run test format clean sip-edge
 
 all: callpost
 
@@ -30,6 +30,15 @@ run: callpost
 	@echo "  $(BUILD_DIR)/callpost accounts create --name \"My network\" --data-dir $(DATA_DIR)"
 	@echo "callpost: then: curl -H 'Authorization: Bearer <api_key>' http://$(LISTEN)/api/v1/account"
 	@exec $(BUILD_DIR)/callpost serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+# The SIP edge (docs/sip.md): Kamailio in the foreground in front of a running callpost.
+#   CALLPOST_TOKEN=<api key> make sip-edge   [SIP_LISTEN=127.0.0.1:5060] [CALLPOST_URL=...]
+SIP_LISTEN ?= 127.0.0.1:5060
+CALLPOST_URL ?= http://$(LISTEN)
+
+sip-edge: deps
+	@CALLPOST_TOKEN="$${CALLPOST_TOKEN:-$(TOKEN)}" exec bash scripts/sip-edge.sh \
+	  --callpost "$(CALLPOST_URL)" --listen "$(SIP_LISTEN)"
 
 test: configure
 	@ninja -C $(BUILD_DIR) -j $(JOBS)

@@ -12,6 +12,9 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   # tests and benchmarks
   sqlite3 curl wrk python3
+  # SIP edge (deploy/kamailio, scripts/sip-edge.sh) and its end-to-end test (tests/sip):
+  # http_client is in kamailio-utils-modules, jansson in kamailio-extra-modules; SIPp is sip-tester
+  kamailio kamailio-utils-modules kamailio-extra-modules sip-tester
 )
 
 missing=()
@@ -28,7 +31,47 @@ fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
+# The kamailio package starts a system-wide service on install, which takes UDP/TCP 5060. callpost
+# runs Kamailio itself (scripts/sip-edge.sh), so keep the packaged service from starting: a
+# policy-rc.d that answers 101 ("action forbidden") makes invoke-rc.d / deb-systemd-invoke skip
+# the start. Only ours is removed afterwards; an existing one (e.g. in a container) is left alone.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# written by callpost scripts/install-deps.sh for the time of an install\nexit 101\n' \
+    | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  own_policy=1
+fi
+remove_policy() {
+  if [ "$own_policy" = 1 ]; then $SUDO rm -f "$policy"; fi
+}
+trap remove_policy EXIT
+
 echo "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+remove_policy
+own_policy=0
+
+# Make sure no packaged kamailio is left running or enabled (it would hold 5060). With systemd as
+# init, disable and stop the unit; without it (a plain root shell, a container) there is no unit
+# manager to ask, so stop a daemon found through the package's pid file, if any.
+if dpkg-query -W -f='${Status}' kamailio 2>/dev/null | grep -q 'install ok installed'; then
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    $SUDO systemctl disable --now kamailio >/dev/null 2>&1 || true
+  elif command -v update-rc.d >/dev/null 2>&1 && [ -e /etc/init.d/kamailio ]; then
+    $SUDO update-rc.d kamailio disable >/dev/null 2>&1 || true
+  fi
+  for pidfile in /run/kamailio/kamailio.pid /var/run/kamailio/kamailio.pid; do
+    if [ -r "$pidfile" ]; then
+      pid=$(cat "$pidfile" 2>/dev/null || true)
+      if [ -n "$pid" ] && [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = kamailio ]; then
+        echo "stopping the packaged kamailio service (pid $pid)"
+        $SUDO kill "$pid" 2>/dev/null || true
+      fi
+    fi
+  done
+fi
