@@ -109,6 +109,27 @@ TEST(SipHooks, EventsAnsweredEndedFailed) {
   EXPECT_EQ(Http("GET", s.url("/sip/event?type=ended&uuid=" + a + "&token=" + other)).status, 404);
 }
 
+TEST(SipHooks, EventsKeepTheTimeTheyHappened) {
+  Server s;
+  WithPostbackGroup(s);
+  std::string uuid =
+      Str(Hook(s, "/sip/route?from=%2B15551230001&to=18005550100&callid=t").json().at("uuid"));
+  const int64_t t0 = s.clock().Now() / 1000;
+  // Queued at the edge and delivered late, in the wrong order: the times decide, not arrival.
+  s.clock().Advance(60'000);
+  ASSERT_EQ(Hook(s, "/sip/event?type=ended&uuid=" + uuid + "&at=" + std::to_string(t0 + 42) + ".5")
+                .status,
+            200);
+  ASSERT_EQ(
+      Hook(s, "/sip/event?type=answered&uuid=" + uuid + "&at=" + std::to_string(t0 + 2)).status,
+      200);
+  json::value call = s.Api("GET", "/api/v1/calls/" + uuid).json();
+  EXPECT_EQ(Str(call.at("ended_at")), core::FormatRfc3339((t0 + 42) * 1000 + 500));
+  EXPECT_EQ(Str(call.at("answered_at")), core::FormatRfc3339((t0 + 2) * 1000));
+  EXPECT_EQ(Hook(s, "/sip/event?type=ended&uuid=" + uuid + "&at=soon").status, 400);
+  EXPECT_EQ(Hook(s, "/sip/event?type=ended&uuid=" + uuid + "&at=2026-11-28T14:40:00Z").status, 200);
+}
+
 TEST(SipHooks, StaleCallsAreClosedAfterTheMaximumCallLength) {
   Server s;
   WithPostbackGroup(s);

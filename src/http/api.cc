@@ -171,7 +171,9 @@ bool Api::Authenticate(const CtxPtr& ctx, const engine::Params* query) {
     key = *token;
   } else {
     ctx->Fail(core::MakeError(core::ErrorCode::kUnauthenticated,
-                              "send an account API key as Authorization: Bearer <key>"));
+                              query ? "send an account API key as Authorization: Bearer <key> or "
+                                      "?token=<key>"
+                                    : "send an account API key as Authorization: Bearer <key>"));
     return false;
   }
   auto account = config_.Authenticate(key);

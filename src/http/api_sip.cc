@@ -8,6 +8,26 @@ namespace http {
 
 namespace json = boost::json;
 
+namespace {
+
+// When the event happened: RFC 3339, or Unix seconds with an optional fraction ("1795876796.5",
+// what Kamailio's $TV(Sn) gives), so a queued or retried event keeps its own time.
+std::optional<core::Millis> ParseEventTime(const std::string& text) {
+  if (text.find('T') != std::string::npos) return core::ParseRfc3339(text);
+  const size_t dot = text.find('.');
+  const std::string whole = text.substr(0, dot);
+  std::string fraction = dot == std::string::npos ? "" : text.substr(dot + 1);
+  if (whole.empty() || whole.size() > 12 ||
+      whole.find_first_not_of("0123456789") != std::string::npos ||
+      fraction.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  fraction = (fraction + "000").substr(0, 3);
+  return std::stoll(whole) * 1000 + std::stoll(fraction);
+}
+
+}  // namespace
+
 void Api::SipRoutes(const CtxPtr& ctx) {
   const std::string& which = ctx->segments[1];
   ctx->route = "/sip/" + which;
@@ -72,6 +92,7 @@ void Api::SipEvent(const CtxPtr& ctx, const engine::Params& query) {
   const std::string* type = FindParam(query, "type");
   const std::string* uuid = FindParam(query, "uuid");
   const std::string* code = FindParam(query, "code");
+  const std::string* at = FindParam(query, "at");
   if (uuid == nullptr) return ctx->Fail(core::InvalidArgument("uuid: is required", "uuid"));
   engine::Event event;
   if (type != nullptr && *type == "answered") {
@@ -86,6 +107,14 @@ void Api::SipEvent(const CtxPtr& ctx, const engine::Params& query) {
     }
   } else {
     return ctx->Fail(core::InvalidArgument("type: must be answered, ended or failed", "type"));
+  }
+  if (at != nullptr) {
+    auto t = ParseEventTime(*at);
+    if (!t) {
+      return ctx->Fail(core::InvalidArgument(
+          "at: must be an RFC 3339 time or Unix seconds such as 1795876796.250", "at"));
+    }
+    event.at = *t;
   }
   calls_.ApplyEvent(ctx->account_id, *uuid, event, [ctx](core::Result<engine::Call> call) {
     if (!call) return ctx->Fail(call.error());

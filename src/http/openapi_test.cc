@@ -343,7 +343,7 @@ TEST(OpenApi, DescribesSipEdgeHooks) {
   EXPECT_EQ(token.at("name").as_string(), "token");
   const std::map<std::string, std::pair<std::string, std::set<std::string>>> hooks = {
       {"/sip/route", {"SipRouteAnswer", {"to", "from", "callid"}}},
-      {"/sip/event", {"SipEventAnswer", {"type", "uuid", "callid", "code"}}},
+      {"/sip/event", {"SipEventAnswer", {"type", "uuid", "callid", "code", "at"}}},
   };
   for (const auto& [path, expected] : hooks) {
     const auto& op = doc.at("paths").at(path).at("get").as_object();
