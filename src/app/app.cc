@@ -130,8 +130,9 @@ struct App::Impl {
         next_reload = std::chrono::steady_clock::now() + std::chrono::seconds(1);
       }
       if (std::chrono::steady_clock::now() >= next_sweep) {
-        // Stored data-writing tags past their storage duration (expired ones are never
-        // applied in any case; this only frees the space).
+        // Once a minute: drop stored data-writing tags past their storage duration (expired
+        // ones are never applied anyway; this frees the space) and close calls whose end never
+        // arrived.
         (void)calls->SweepPrecallTags(clock->Now());
         (void)calls->CloseStaleCalls(clock->Now(), options.max_call_seconds);
         next_sweep = std::chrono::steady_clock::now() + std::chrono::minutes(1);
