@@ -9,8 +9,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string Str(const json::value& v) { return std::string(v.as_string()); }
-
 struct Scenario {
   Fixture f;
   int64_t group = 0;

@@ -9,8 +9,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string Str(const json::value& v) { return std::string(v.as_string()); }
-
 struct Keyed {
   Fixture f;
   int64_t key_id = 0;

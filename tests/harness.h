@@ -30,6 +30,9 @@ struct HttpResponse {
   boost::json::value json() const;             // parsed body (null when not JSON)
 };
 
+// The text of a JSON string (throws when `v` is not a string, failing the test).
+inline std::string Str(const boost::json::value& v) { return std::string(v.as_string()); }
+
 // Sends one request. `headers` are "Name: value" lines.
 HttpResponse Http(const std::string& method, const std::string& url, const std::string& body = {},
                   const std::vector<std::string>& headers = {});

@@ -9,8 +9,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string Str(const json::value& v) { return std::string(v.as_string()); }
-
 struct Call {
   std::string uuid, key;
 };

@@ -22,8 +22,6 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-std::string Str(const json::value& v) { return std::string(v.as_string()); }
-
 int64_t AddWebhook(const Server& s, int64_t campaign, const std::string& trigger,
                    const std::string& url, const std::string& matches = "",
                    const std::string& method = "GET", json::value body = nullptr,

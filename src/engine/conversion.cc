@@ -99,16 +99,22 @@ bool GroupMatches(const ConversionGroup& group, const Call& call) {
 }
 
 bool FilterMatches(const core::TagFilter& filter, const Call& call) {
+  return filter.empty() || TagIndex(call).Matches(filter);
+}
+
+TagIndex::TagIndex(const Call& call) {
+  for (const auto& t : call.tags) tags_[t.key].push_back(t.value);
+}
+
+bool TagIndex::Matches(const core::TagFilter& filter) const {
   if (filter.empty()) return true;
-  std::map<std::string, std::vector<std::string>, std::less<>> tags;
-  for (const auto& t : call.tags) tags[t.key].push_back(t.value);
   return filter.Matches([&](std::string_view key) -> const std::vector<std::string>* {
     // The aliases always mean the system tags, so a tag posted under the same name cannot
     // steer which group a call belongs to.
     const bool alias =
         key == "campaign_id" || key == "publisher_id" || key == "buyer_id" || key == "number_id";
-    auto it = alias ? tags.find("system_" + std::string(key)) : tags.find(key);
-    return it == tags.end() ? nullptr : &it->second;
+    auto it = alias ? tags_.find("system_" + std::string(key)) : tags_.find(key);
+    return it == tags_.end() ? nullptr : &it->second;
   });
 }
 
@@ -151,8 +157,9 @@ void ApplyConversion(Call& call, const PostedConversion& c, const Params& params
 void DecideAtEnd(Call& call, const Context& ctx, Outcome& out) {
   const core::Millis end = *call.ended_at;
   const ConversionGroup* group = nullptr;
+  const TagIndex tags(call);
   for (const ConversionGroup* g : ctx.config.ConversionGroupsOf(call.campaign_id)) {
-    if (GroupMatches(*g, call)) {
+    if (tags.Matches(g->matches)) {
       group = g;
       break;
     }

@@ -2,6 +2,8 @@
 // and the postback wait. Internal to the engine (engine.h is the public surface).
 #pragma once
 
+#include <map>
+
 #include "engine/engine.h"
 
 namespace engine {
@@ -24,6 +26,17 @@ struct PostedConversion {
 bool GroupMatches(const config::ConversionGroup& group, const Call& call);
 // The same test for any filter (webhook groups use it too).
 bool FilterMatches(const core::TagFilter& filter, const Call& call);
+
+// A call's tags by key, built once and tested against many filters (all conversion groups at
+// the end, every webhook group of a step). Refers to nothing of the call after construction.
+class TagIndex {
+ public:
+  explicit TagIndex(const Call& call);
+  bool Matches(const core::TagFilter& filter) const;
+
+ private:
+  std::map<std::string, std::vector<std::string>, std::less<>> tags_;
+};
 
 // Reads the conversion a postback carries for this call. Errors for a value that is not an
 // amount (nothing changes then).

@@ -287,9 +287,12 @@ Outcome FireDeadline(Call& call, const Context& ctx) {
 namespace engine {
 
 void PlanDeliveries(const Call& call, const Context& ctx, Outcome& out) {
+  const auto& groups = ctx.config.WebhookGroupsOf(call.campaign_id);
+  if (groups.empty() || out.effects.empty()) return;
+  const TagIndex tags(call);
   for (const Effect& e : out.effects) {
-    for (const config::WebhookGroup* g : ctx.config.WebhookGroupsOf(call.campaign_id)) {
-      if (!g->enabled || g->trigger != e.trigger || !FilterMatches(g->matches, call)) continue;
+    for (const config::WebhookGroup* g : groups) {
+      if (!g->enabled || g->trigger != e.trigger || !tags.Matches(g->matches)) continue;
       for (size_t i = 0; i < g->requests.size(); ++i) {
         out.deliveries.push_back(PlannedDelivery{g->id, static_cast<int>(i), e.trigger, e.at, {}});
       }

@@ -49,6 +49,20 @@ core::Result<engine::Params> ReadEdgeTags(const json::value* v) {
   return tags;
 }
 
+// {"data":[…],"next_cursor":…} from rows fetched with limit + 1: the extra row only says that
+// there is a next page, which starts after the last row shown.
+template <typename Row, typename ToJson>
+json::object PageJson(std::vector<Row>& rows, int limit, ToJson to_json) {
+  json::value next;
+  if (static_cast<int>(rows.size()) > limit) {
+    rows.pop_back();
+    next = std::to_string(rows.back().id);
+  }
+  json::array data;
+  for (const auto& row : rows) data.push_back(to_json(row));
+  return json::object{{"data", std::move(data)}, {"next_cursor", std::move(next)}};
+}
+
 // Postback answers: JSON, or "OK …" / "FAILED …" for clients that want text.
 bool WantsText(const Request& r) {
   const std::string* accept = r.FindHeader("Accept");
@@ -222,14 +236,8 @@ void Api::ListCalls(const CtxPtr& ctx) {
   }
   auto calls = calls_.List(f);
   if (!calls) return ctx->Fail(calls.error());
-  json::value next;
-  if (static_cast<int>(calls->size()) > page->limit) {
-    calls->pop_back();
-    next = std::to_string(calls->back().id);
-  }
-  json::array data;
-  for (const auto& c : *calls) data.push_back(CallJson(c, calls_.KeyOf(c)));
-  ctx->Json(200, json::object{{"data", std::move(data)}, {"next_cursor", std::move(next)}});
+  ctx->Json(200, PageJson(*calls, page->limit,
+                          [this](const engine::Call& c) { return CallJson(c, calls_.KeyOf(c)); }));
 }
 
 void Api::GetCall(const CtxPtr& ctx) {
@@ -416,15 +424,7 @@ void Api::DeliveryRoutes(const CtxPtr& ctx) {
     }
     auto list = calls_.ListDeliveries(f);
     if (!list) return ctx->Fail(list.error());
-    json::value next;
-    if (static_cast<int>(list->size()) > page->limit) {
-      list->pop_back();
-      next = std::to_string(list->back().id);
-    }
-    json::array data;
-    for (const auto& d : *list) data.push_back(DeliveryJson(d));
-    return ctx->Json(200,
-                     json::object{{"data", std::move(data)}, {"next_cursor", std::move(next)}});
+    return ctx->Json(200, PageJson(*list, page->limit, DeliveryJson));
   }
   if (s.size() == 5 && s[4] == "resend" && m == "POST") {
     ctx->route = "/api/v1/webhook_deliveries/{id}/resend";
@@ -437,16 +437,8 @@ void Api::DeliveryRoutes(const CtxPtr& ctx) {
     ctx->route = "/api/v1/webhook_deliveries/{id}";
     auto id = ParseId(s[3]);
     if (!id) return ctx->Fail(core::NotFound("no delivery " + s[3]));
-    store::DeliveryFilter f;
-    f.account_id = ctx->account_id;
-    f.before_id = *id + 1;
-    f.limit = 1;
-    auto list = calls_.ListDeliveries(f);
-    if (!list) return ctx->Fail(list.error());
-    if (list->empty() || list->front().id != *id) {
-      return ctx->Fail(core::NotFound("no delivery with id " + std::to_string(*id)));
-    }
-    return ctx->Json(200, DeliveryJson(list->front()));
+    auto d = calls_.GetDelivery(ctx->account_id, *id);
+    return d ? ctx->Json(200, DeliveryJson(*d)) : ctx->Fail(d.error());
   }
   ctx->Fail(NoRoute(m, ctx->path));
 }

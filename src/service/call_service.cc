@@ -33,6 +33,18 @@ struct Slot {
   bool planned_deliveries = false;  // tell the dispatcher after the commit
 };
 
+// The completion of a unit of work that filled `out`: the error, or the value, after telling
+// the dispatcher about new deliveries (`notify` is the service's, alive as long as it).
+template <typename T>
+store::Store::Done Complete(std::shared_ptr<Slot<T>> out, const std::function<void()>* notify,
+                            Callback<T> done) {
+  return [out = std::move(out), notify, done = std::move(done)](Result<void> r) {
+    if (!r) return done(std::move(r).error());
+    if (out->planned_deliveries && *notify) (*notify)();
+    done(std::move(*out->value));
+  };
+}
+
 // Saves one engine step with the webhook deliveries its effects cause (same transaction).
 Result<void> SaveStep(store::Writer& w, engine::Call& call, engine::Outcome& outcome,
                       const engine::Context& ctx, bool& planned) {
@@ -111,6 +123,7 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
                   config::Snapshot::Find(snap->buyers, account->id, *again.call.buyer_id);
               if (b != nullptr) again.buyer = *b;
             }
+            again.key = keys_.Derive(again.call.uuid);
             out->value = std::move(again);
             return {};
           }
@@ -150,15 +163,11 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
           }
         }
         if (auto s = SaveStep(w, started.call, outcome, ctx, out->planned_deliveries); !s) return s;
+        started.key = keys_.Derive(started.call.uuid);
         out->value = std::move(started);
         return {};
       },
-      [this, out, done = std::move(done)](Result<void> r) {
-        if (!r) return done(std::move(r).error());
-        if (out->planned_deliveries && on_deliveries_) on_deliveries_();
-        out->value->key = keys_.Derive(out->value->call.uuid);
-        done(std::move(*out->value));
-      });
+      Complete(out, &on_deliveries_, std::move(done)));
 }
 
 void CallService::ApplyEvent(Id account_id, std::string uuid, engine::Event event,
@@ -186,11 +195,7 @@ void CallService::ApplyEvent(Id account_id, std::string uuid, engine::Event even
         out->value = std::move(call);
         return {};
       },
-      [this, out, done = std::move(done)](Result<void> r) {
-        if (!r) return done(std::move(r).error());
-        if (out->planned_deliveries && on_deliveries_) on_deliveries_();
-        done(std::move(*out->value));
-      });
+      Complete(out, &on_deliveries_, std::move(done)));
 }
 
 void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
@@ -248,11 +253,7 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
         out->value = std::move(answer);
         return {};
       },
-      [this, out, done = std::move(done)](Result<void> r) {
-        if (!r) return done(std::move(r).error());
-        if (out->planned_deliveries && on_deliveries_) on_deliveries_();
-        done(std::move(*out->value));
-      });
+      Complete(out, &on_deliveries_, std::move(done)));
 }
 
 Result<int> CallService::StepEach(const std::vector<std::string>& uuids, core::Millis now,
@@ -380,6 +381,10 @@ Result<store::Delivery> CallService::ResendDelivery(Id account_id, Id id) {
       [&](store::Writer& w) { return w.ResendDelivery(account_id, id, clock_.Now()); });
   if (!r) return std::move(r).error();
   if (on_deliveries_) on_deliveries_();
+  return GetDelivery(account_id, id);
+}
+
+Result<store::Delivery> CallService::GetDelivery(Id account_id, Id id) {
   std::optional<store::Delivery> d;
   auto read = store_.Read([&](store::Reader& rd) -> Result<void> {
     auto found = rd.FindDelivery(account_id, id);
@@ -477,11 +482,7 @@ void CallService::DataWriting(DataWritingRequest req, Callback<DataWritingAnswer
         out->value = DataWritingAnswer{200, "call found, tags applied", tags, {}, call->uuid};
         return {};
       },
-      [this, out, done = std::move(done)](Result<void> r) {
-        if (!r) return done(std::move(r).error());
-        if (out->planned_deliveries && on_deliveries_) on_deliveries_();
-        done(std::move(*out->value));
-      });
+      Complete(out, &on_deliveries_, std::move(done)));
 }
 
 Result<int64_t> CallService::SweepPrecallTags(core::Millis now) {

@@ -127,6 +127,7 @@ class CallService {
 
   // The account's webhook deliveries (newest first, with attempts), and a resend.
   core::Result<std::vector<store::Delivery>> ListDeliveries(const store::DeliveryFilter& filter);
+  core::Result<store::Delivery> GetDelivery(Id account_id, Id id);
   core::Result<store::Delivery> ResendDelivery(Id account_id, Id id);
   // When the call's key stops working (ended_at + the account's TTL), if it has ended.
   std::optional<core::Millis> KeyExpiry(const engine::Call& call) const;

@@ -166,32 +166,16 @@ engine::Call ReadCall(const Stmt& s) {
 }  // namespace
 
 Result<std::optional<engine::Call>> SqliteTxn::FindCall(std::string_view uuid) {
-  std::optional<engine::Call> call;
-  {
-    Stmt s = db_.Prepare(kSelectCallByUuid.c_str());
-    s.Bind(1, uuid);
-    if (s.Step()) call = ReadCall(s);
-    if (auto st = s.status(); !st) return std::move(st).error();
-  }
-  if (call) {
-    if (auto t = LoadTags(*call); !t) return std::move(t).error();
-  }
-  return call;
+  Stmt s = db_.Prepare(kSelectCallByUuid.c_str());
+  s.Bind(1, uuid);
+  return OneCall(s);
 }
 
 Result<std::optional<engine::Call>> SqliteTxn::FindCallByEdgeId(Id account_id,
                                                                 std::string_view edge_call_id) {
-  std::optional<engine::Call> call;
-  {
-    Stmt s = db_.Prepare(kSelectCallByEdgeId.c_str());
-    s.Bind(1, account_id).Bind(2, edge_call_id);
-    if (s.Step()) call = ReadCall(s);
-    if (auto st = s.status(); !st) return std::move(st).error();
-  }
-  if (call) {
-    if (auto t = LoadTags(*call); !t) return std::move(t).error();
-  }
-  return call;
+  Stmt s = db_.Prepare(kSelectCallByEdgeId.c_str());
+  s.Bind(1, account_id).Bind(2, edge_call_id);
+  return OneCall(s);
 }
 
 Result<std::vector<engine::Call>> SqliteTxn::ListCalls(const CallFilter& f) {
@@ -344,17 +328,9 @@ Result<void> SqliteTxn::SaveCall(engine::Call& c, const engine::Outcome& out) {
 Result<std::optional<engine::Call>> SqliteTxn::FindRecentCallByCaller(Id account_id,
                                                                       std::string_view caller,
                                                                       core::Millis ended_since) {
-  std::optional<engine::Call> call;
-  {
-    Stmt s = db_.Prepare(kRecentCallByCaller.c_str());
-    s.Bind(1, account_id).Bind(2, caller).Bind(3, ended_since);
-    if (s.Step()) call = ReadCall(s);
-    if (auto st = s.status(); !st) return std::move(st).error();
-  }
-  if (call) {
-    if (auto t = LoadTags(*call); !t) return std::move(t).error();
-  }
-  return call;
+  Stmt s = db_.Prepare(kRecentCallByCaller.c_str());
+  s.Bind(1, account_id).Bind(2, caller).Bind(3, ended_since);
+  return OneCall(s);
 }
 
 Result<void> SqliteTxn::InsertPrecallTags(Id account_id, Id publisher_id, std::string_view caller,
@@ -420,6 +396,16 @@ Result<std::vector<std::string>> SqliteTxn::ListOpenCalls(core::Millis started_b
   s.Bind(1, started_before).Bind(2, int64_t{limit});
   while (s.Step()) out.push_back(s.Text(0));
   return Finish(s, std::move(out));
+}
+
+Result<std::optional<engine::Call>> SqliteTxn::OneCall(Stmt& s) {
+  std::optional<engine::Call> call;
+  if (s.Step()) call = ReadCall(s);
+  if (auto st = s.status(); !st) return std::move(st).error();
+  if (call) {
+    if (auto t = LoadTags(*call); !t) return std::move(t).error();
+  }
+  return call;
 }
 
 }  // namespace store

@@ -67,6 +67,8 @@ class SqliteTxn final : public Writer {
   }
   core::Result<std::vector<EffectRow>> ReadEffects(Stmt& s);
   core::Result<void> LoadAttempts(Delivery& d);
+  // The call a bound statement selects (at most one row), with its tags.
+  core::Result<std::optional<engine::Call>> OneCall(Stmt& s);
   core::Result<void> LoadTags(engine::Call& c);
   core::Result<Id> BumpVersion(Id id);
   core::Result<void> RunChanging(Stmt& s);
