@@ -167,10 +167,12 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
                                                          std::lock_guard lock(raw->rng_mu);
                                                          return raw->rng();
                                                        });
-  // One node owns the SQLite store: leases left by a crash are free at once.
-  if (auto r = impl->store->WriteSync([](store::Writer& w) { return w.ReleaseDeliveryLeases(); });
-      !r) {
-    return std::move(r).error();
+  // A node alone on its database (SQLite): leases left by a crash are free at once. On a shared
+  // database they may be another node's and run out by themselves.
+  if (!impl->store->shared()) {
+    if (auto r = impl->store->WriteSync([](store::Writer& w) { return w.ReleaseLeases(); }); !r) {
+      return std::move(r).error();
+    }
   }
   webhook::DispatcherOptions dispatch;
   dispatch.allow_private = options.allow_private_webhooks;

@@ -132,8 +132,6 @@ class Reader {
   virtual core::Result<std::vector<engine::Call>> ListCalls(const CallFilter& filter) = 0;
   virtual core::Result<std::vector<PostbackLog>> ListPostbacks(Id call_id) = 0;
   virtual core::Result<std::vector<EffectRow>> ListEffects(Id call_id) = 0;
-  // Effects recorded after `after_id`, oldest first (what the webhook outbox will consume).
-  virtual core::Result<std::vector<EffectRow>> ListEffectsAfter(Id after_id, int limit) = 0;
   // The caller's latest call in the campaign started at or after `since`.
   virtual core::Result<std::optional<engine::PreviousCall>> FindPreviousCall(
       Id account_id, Id campaign_id, std::string_view caller_number, core::Millis since) = 0;
@@ -146,9 +144,6 @@ class Reader {
                                                                int limit) = 0;
   // Calls in progress (routed or answered) per buyer of the account.
   virtual core::Result<std::map<Id, int64_t>> LiveCallsByBuyer(Id account_id) = 0;
-  // Pending postback deadlines due at or before `until`, earliest first: (call uuid, due).
-  virtual core::Result<std::vector<std::pair<std::string, core::Millis>>> DueDeadlines(
-      core::Millis until, int limit) = 0;
   // Calls per status name, for metrics.
   virtual core::Result<std::map<std::string, int64_t>> CountCallsByStatus() = 0;
 
@@ -184,6 +179,11 @@ class Writer : public Reader {
   virtual core::Result<std::vector<Delivery>> ClaimDueDeliveries(core::Millis now,
                                                                  core::Millis lease_until,
                                                                  int limit) = 0;
+  // Claims up to `limit` postback deadlines due at `now` whose lease is free, earliest first,
+  // leasing them until `lease_until`: (call uuid, due). Deciding the call removes its row; a
+  // node that dies first leaves the lease to run out, and another node claims it again.
+  virtual core::Result<std::vector<std::pair<std::string, core::Millis>>> ClaimDueDeadlines(
+      core::Millis now, core::Millis lease_until, int limit) = 0;
   // Records an attempt and its verdict, and frees the lease.
   virtual core::Result<void> RecordAttempt(Id delivery_id, const AttemptResult& result) = 0;
   // Makes a delivery due again now (operator's resend), whatever its state.
@@ -200,8 +200,9 @@ class Writer : public Reader {
                                                                 core::Millis now) = 0;
   // Drops every expired stored tag; returns how many.
   virtual core::Result<int64_t> DeleteExpiredPrecallTags(core::Millis now) = 0;
-  // Frees every lease: a single-node store calls this at start (no other sender exists).
-  virtual core::Result<void> ReleaseDeliveryLeases() = 0;
+  // Frees every lease of deliveries and deadlines: a single node calls this at start (no other
+  // node can hold one).
+  virtual core::Result<void> ReleaseLeases() = 0;
 };
 
 class Store {
@@ -224,6 +225,10 @@ class Store {
 
   // Finishes queued writes and closes. Write() after Close() completes with kUnavailable.
   virtual void Close() = 0;
+
+  // True when other nodes may use the same database at once (leases are then honoured at
+  // start instead of freed).
+  virtual bool shared() const = 0;
 };
 
 struct SqliteOptions {
