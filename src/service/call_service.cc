@@ -1,5 +1,6 @@
 #include "service/call_service.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <memory>
 
@@ -256,13 +257,17 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
       Complete(out, &on_deliveries_, std::move(done)));
 }
 
-Result<int> CallService::StepEach(const std::vector<std::string>& uuids, core::Millis now,
+Result<int> CallService::StepEach(std::vector<std::string> uuids, core::Millis now,
                                   const Step& step) {
   if (uuids.empty()) return 0;
+  // In one order everywhere: a shared store locks each call as it is read, and two nodes
+  // stepping overlapping sets then never wait for each other in a cycle.
+  std::sort(uuids.begin(), uuids.end());
   auto snap = config_.snapshot();
   int changed = 0;
   bool planned = false;
   auto written = store_.WriteSync([&](store::Writer& w) -> Result<void> {
+    changed = 0;  // the store may run a unit again
     for (const auto& uuid : uuids) {
       auto found = w.FindCall(uuid);
       if (!found) return std::move(found).error();

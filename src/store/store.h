@@ -1,6 +1,7 @@
 // The store: everything callpost keeps, behind one interface that the embedded SQLite store
-// implements and a PostgreSQL store will. Writes run as units of work on the store's writer,
-// which commits them in groups; a unit's completion is called only after its data is durable.
+// and the PostgreSQL store (several nodes on one database) implement. Writes run as units of work
+// on the store's writer, which commits them in groups; a unit's completion is called only after its
+// data is durable.
 #pragma once
 
 #include <functional>
@@ -239,5 +240,16 @@ struct SqliteOptions {
 };
 
 core::Result<std::unique_ptr<Store>> OpenSqlite(const SqliteOptions& options);
+
+struct PostgresOptions {
+  std::string url;            // postgresql://user:password@host:port/database?…
+  int writers = 8;            // connections running units of work, one transaction each
+  int read_connections = 8;   // connections for Read()
+  size_t max_queue = 100000;  // Write() beyond this fails fast with kUnavailable
+};
+
+// Connects, migrates (once, under an advisory lock, however many nodes start together) and
+// starts the writers. Several nodes may share one database (shared() is true).
+core::Result<std::unique_ptr<Store>> OpenPostgres(const PostgresOptions& options);
 
 }  // namespace store
