@@ -290,14 +290,13 @@ Result<int> CallService::StepEach(std::vector<std::string> uuids, core::Millis n
   return changed;
 }
 
-Result<int> CallService::FireDueDeadlines(core::Millis now, int limit) {
+Result<int> CallService::FireDueDeadlines(core::Millis now, int limit, core::Millis lease) {
   // Claimed under a lease first (one short write that never waits for a call's lock), then
   // decided: with several nodes on one database each deadline is claimed by one of them, and
   // deciding locks the call, so a postback racing the deadline sees the decision or makes it.
-  constexpr core::Millis kDeadlineLease = 30'000;
   std::vector<std::string> due;
   auto r = store_.WriteSync([&](store::Writer& w) -> Result<void> {
-    auto d = w.ClaimDueDeadlines(now, now + kDeadlineLease, limit);
+    auto d = w.ClaimDueDeadlines(now, now + lease, limit);
     if (!d) return std::move(d).error();
     for (auto& [uuid, at] : *d) due.push_back(std::move(uuid));
     return {};
