@@ -151,9 +151,20 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
         started.call = engine::StartCall(core::NewUuidV4(), input, previous, ctx, outcome);
         started.call.edge_call_id = edge_call_id;
         if (route) {
-          auto live = w.LiveCallsByBuyer(account->id);
-          if (!live) return std::move(live).error();
-          auto buyer = engine::ChooseBuyer(started.call, previous, *live, random, ctx);
+          // Live calls are counted only when a buyer of the campaign has a concurrency cap
+          // (on a shared store, counting takes the account's routing lock).
+          std::map<Id, int64_t> live;
+          const bool capped = std::any_of(
+              in.campaign->buyers.begin(), in.campaign->buyers.end(), [&](const auto& cb) {
+                const auto* b = config::Snapshot::Find(snap->buyers, account->id, cb.buyer_id);
+                return b != nullptr && b->concurrency_cap.has_value();
+              });
+          if (capped) {
+            auto counted = w.LiveCallsByBuyer(account->id);
+            if (!counted) return std::move(counted).error();
+            live = std::move(*counted);
+          }
+          auto buyer = engine::ChooseBuyer(started.call, previous, live, random, ctx);
           if (buyer) {
             engine::Event routed{engine::EventType::kRouted, in.at, *buyer, std::nullopt, ""};
             auto r = engine::ApplyEvent(started.call, routed, ctx);
