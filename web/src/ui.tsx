@@ -26,9 +26,12 @@ export function Link(props: { href: string; children: ComponentChildren; class?:
 
 /** A labelled field; `err` is the form's last API error, shown here when it names `name`. */
 export function Field(props: { label: string; name: string; err?: unknown; hint?: ComponentChildren; children: ComponentChildren }) {
-  const message = errorFor(props.err, props.name);
+  // An error stays until the field is edited (then until the next answer).
+  const [editedAfter, setEditedAfter] = useState<unknown>(null);
+  const message = editedAfter === props.err ? null : errorFor(props.err, props.name);
+  const edited = () => message && setEditedAfter(props.err);
   return (
-    <div class={'field' + (message ? ' has-error' : '')} data-field={props.name}>
+    <div class={'field' + (message ? ' has-error' : '')} data-field={props.name} onInput={edited} onChange={edited}>
       <label>
         <span class="label">{props.label}</span>
         {props.children}
