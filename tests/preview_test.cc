@@ -148,7 +148,7 @@ TEST(Preview, WebhookRequestErrorsNameTheFieldAsOnAGroup) {
   EXPECT_EQ(Str(r.json().at("error").at("field")), "requests");
 }
 
-TEST(Console, ServedFromTheBinaryWithoutAKey) {
+TEST(ConsoleServer, ServedFromTheBinaryWithoutAKey) {
   Server s;
   auto r = Http("GET", s.url("/console"));
   EXPECT_EQ(r.status, 308);
