@@ -138,5 +138,6 @@ describe('timeline', () => {
     expect(t.find((e) => e.title === 'converted')!.detail).toBe('group 7, revenue 10.00 → payout 8.00');
     expect(t.find((e) => e.title.startsWith('postback'))!.detail).toBe('value=10.00 → conversion recorded');
     expect(t[3].ok).toBe(false);
+    expect(t[3].detail).toBe('HTTP 500: oops');
   });
 });

@@ -100,11 +100,13 @@ export function buildTimeline(call: CallDetails): TimelineEntry[] {
     }
     d.attempts.forEach((a, i) => {
       const status = a.http_status !== null ? `HTTP ${a.http_status}` : a.error ?? 'no answer';
+      const excerpt = (a.response_excerpt ?? '').trim();
+      const shown = excerpt.length > 80 ? `${excerpt.slice(0, 80)}…` : excerpt;
       add({
         at: a.at,
         kind: 'webhook',
         title: `webhook ${d.trigger} #${d.id}, attempt ${i + 1}`,
-        detail: status,
+        detail: shown ? `${status}: ${shown}` : status,
         ok: a.http_status !== null && a.http_status >= 200 && a.http_status < 300,
         delivery: d,
       });
