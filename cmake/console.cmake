@@ -48,7 +48,7 @@ else()
 endif()
 target_sources(callpost_http PRIVATE ${CONSOLE_ASSETS_CC})
 
-# Tests: the helpers' unit tests (vitest) and the end-to-end test (Playwright driving Debian's
+# Tests: the console's unit tests (vitest) and the end-to-end test (Playwright driving Debian's
 # chromium against the real server). They fail, not skip, when node or chromium is missing.
 if(CALLPOST_WEB_CONSOLE)
   add_test(NAME console_unit COMMAND ${CALLPOST_NPM} run --silent test WORKING_DIRECTORY ${WEB_BUILD})

@@ -1,4 +1,4 @@
-// Shared pieces: links, fields with their errors, the copy button, and the helpers that keep
+// Shared pieces: links, fields with their errors, the copy button, and the aids that keep
 // operators from making mistakes (filter builder, token picker, payout-modifier preview).
 import type { ComponentChildren, JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';

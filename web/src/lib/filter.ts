@@ -1,6 +1,6 @@
 // The tag-filter ("matches") language, for the filter builder: conditions "key:op value",
 // OR within a key, AND across keys (the server's grammar: src/core/tag_filter.h). The server
-// stays the judge (POST /api/v1/preview/matches); these helpers build text that parses and
+// stays the judge (POST /api/v1/preview/matches); these functions build text that parses and
 // catch the common mistakes early.
 
 export type Op = '==' | '!=' | '>=' | '<=' | '>' | '<' | '~';
