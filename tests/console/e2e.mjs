@@ -6,7 +6,9 @@
 // the token picker) and a postback conversion group (payout modifier preview), copy the
 // postback URL from the copy button. Then a call goes through the API (start, answered,
 // ended), the buyer posts back to the copied URL, and the call page shows the call converted
-// with its webhook attempts; a failing delivery is resent from the call page.
+// with its webhook attempts; a failing delivery is resent from the call page. Last, a
+// publisher, a number (a reserved tag refused beside the tags), account settings (a bad call
+// key lifetime refused beside the field) and an API key created, used and revoked.
 //
 // Environment: CALLPOST_BINARY (the built server), CONSOLE_NODE_MODULES (where npm ci put
 // playwright-core), CHROMIUM (default /usr/bin/chromium), CONSOLE_SCREENSHOTS (a folder to
@@ -293,22 +295,57 @@ async function main() {
   await until('two attempts shown', async () => (await failing.locator('table.attempts tbody tr').count()) === 2);
   step('resend');
 
-  // The remaining screens render.
-  for (const [link, heading, name] of [
-    ['Publishers', 'Publishers', 'publishers'],
-    ['Numbers', 'Numbers', 'numbers'],
-    ['Account', 'Account settings', 'account'],
-    ['API keys', 'API keys', 'api-keys'],
-  ]) {
-    await page.getByRole('link', { name: link, exact: true }).click();
-    await page.getByRole('heading', { name: heading }).waitFor();
-    if (name === 'account') {
-      await page.getByTestId('call-key-ttl').fill('10');
-      await page.getByRole('button', { name: 'Save' }).click();
-      await expectText(page.locator('[data-error-for="call_key_ttl_seconds"]'), /between 60 and/, 'the TTL error');
-    }
-    await shot(name);
-  }
+  // Publishers, numbers (a reserved tag refused beside the tags), account settings, API keys.
+  page.on('dialog', (d) => d.accept());
+  await page.getByRole('link', { name: 'Publishers', exact: true }).click();
+  await page.getByRole('heading', { name: 'Publishers' }).waitFor();
+  await form.locator('input[name="name"]').fill('Lead Gen Co');
+  await form.locator('input[name="external_id"]').fill('afid-1');
+  await form.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('cell', { name: 'afid-1' }).waitFor();
+  await shot('publishers');
+
+  await page.getByRole('link', { name: 'Numbers', exact: true }).click();
+  await page.getByRole('heading', { name: 'Numbers' }).waitFor();
+  await form.locator('input[name="number"]').fill('+1 800 555 0100');
+  await form.locator('select[name="campaign_id"]').selectOption({ label: 'Auto insurance' });
+  await form.locator('select[name="publisher_id"]').selectOption({ label: 'Lead Gen Co' });
+  await form.locator('textarea[name="tags"]').fill('system_x=1');
+  await form.getByRole('button', { name: 'Create' }).click();
+  await expectText(page.locator('[data-error-for="tags"]'), /set by callpost/, 'the reserved tag refused beside the tags');
+  await form.locator('textarea[name="tags"]').fill('traffic=search');
+  await form.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('cell', { name: '+18005550100' }).waitFor();
+  const number = (await call('GET', '/api/v1/numbers')).data[0];
+  if (number.campaign_id !== campaignId || number.tags.traffic !== 'search') fail(`number ${JSON.stringify(number)}`);
+  await shot('numbers');
+
+  await page.getByRole('link', { name: 'Account', exact: true }).click();
+  await page.getByRole('heading', { name: 'Account settings' }).waitFor();
+  await page.getByTestId('call-key-ttl').fill('10');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expectText(page.locator('[data-error-for="call_key_ttl_seconds"]'), /between 60 and/, 'the TTL error');
+  await page.getByTestId('call-key-ttl').fill('604800');
+  await page.getByTestId('account-form').locator('input[type="checkbox"]').uncheck();
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.locator('.saved').waitFor();
+  const account = await call('GET', '/api/v1/account');
+  if (account.call_key_ttl_seconds !== 604800 || account.carry_over_postback_tags !== false) fail(`account ${JSON.stringify(account)}`);
+  await shot('account');
+
+  await page.getByRole('link', { name: 'API keys', exact: true }).click();
+  await page.getByRole('heading', { name: 'API keys' }).waitFor();
+  await page.getByPlaceholder('kamailio edge').fill('edge');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const newKey = await page.getByTestId('new-api-key').textContent();
+  const withKey = (k) => fetch(`${base}/api/v1/account`, { headers: { Authorization: `Bearer ${k}` } });
+  if ((await withKey(newKey)).status !== 200) fail('the new key does not work');
+  await shot('api-keys');
+  await page.getByRole('row', { name: /edge/ }).getByRole('button', { name: 'Revoke' }).click();
+  await until('the key revoked', async () => (await page.getByRole('row', { name: /edge/ }).count()) === 0);
+  if ((await withKey(newKey)).status !== 401) fail('the revoked key still works');
+  step('publishers, numbers, account, API keys');
+
   if (errors.length) fail(`browser errors: ${errors.join(' | ')}`);
   step('passed');
 }

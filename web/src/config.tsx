@@ -706,14 +706,14 @@ function Collection(props: { title: string; path: string; columns: Column[]; dep
             {props.columns.map((c) => (
               <Field label={c.label} name={c.name} err={err} hint={c.hint}>
                 {c.kind === 'select' ? (
-                  <select value={form[c.name]} onChange={(e) => setForm({ ...form, [c.name]: e.currentTarget.value })}>
+                  <select name={c.name} value={form[c.name]} onChange={(e) => setForm({ ...form, [c.name]: e.currentTarget.value })}>
                     <option value="">{c.nullable ? 'none' : 'choose…'}</option>
                     {c.options!().map((o) => (
                       <option value={o.value}>{o.label}</option>
                     ))}
                   </select>
                 ) : c.kind === 'tags' ? (
-                  <textarea class="mono" rows={3} placeholder="key=value, one a line" value={form[c.name]} onInput={(e) => setForm({ ...form, [c.name]: e.currentTarget.value })} />
+                  <textarea name={c.name} class="mono" rows={3} placeholder="key=value, one a line" value={form[c.name]} onInput={(e) => setForm({ ...form, [c.name]: e.currentTarget.value })} />
                 ) : (
                   <input
                     name={c.name}
