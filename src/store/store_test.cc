@@ -293,13 +293,14 @@ TEST_P(StoreContract, ACallRoundTripsWithEveryField) {
   Call again = *found;
   Outcome more;
   more.changed = true;
-  engine::Tag extra{"sale", "1", engine::TagSource::kPostback, 2000};
+  engine::Tag extra{"note", R"(say "hi" \ {bye}, NULL)", engine::TagSource::kPostback, 2000};
   again.tags.push_back(extra);
   more.new_tags = {extra};
   Write([&](Writer& w) { return w.SaveCall(again, more); });
   auto after = Read<std::optional<Call>>([&](Reader& r) { return r.FindCall(c.uuid); });
   ASSERT_EQ(after->tags.size(), 4u);
-  EXPECT_EQ(after->tags[3].key, "sale");
+  EXPECT_EQ(after->tags[3].key, "note");
+  EXPECT_EQ(after->tags[3].value, R"(say "hi" \ {bye}, NULL)");
   EXPECT_EQ(after->conversion.revenue->cents(), 1234);
 }
 
