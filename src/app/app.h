@@ -27,7 +27,12 @@ struct AppOptions {
   bool background = true;      // run the deadline and reload loops (tests may drive them)
   int webhook_max_in_flight = 256;
   int64_t max_call_seconds = 4 * 3600;  // calls still open this long after start are closed
-  const core::Clock* clock = nullptr;   // null = the system clock
+  // Overload (docs/operations.md#limits-and-overload): per-key token buckets (requests a
+  // second and burst; a rate of 0 turns a limit off) and open connections served at once.
+  double api_key_rate = 200, api_key_burst = 400;  // each API key or publisher postback key
+  double call_key_rate = 20, call_key_burst = 40;  // each call, on its buyer routes
+  int max_connections = 4096;                      // also kept under the open-files limit
+  const core::Clock* clock = nullptr;              // null = the system clock
 };
 
 class App {
