@@ -29,10 +29,10 @@ struct AppOptions {
   int64_t max_call_seconds = 4 * 3600;  // calls still open this long after start are closed
   // Overload (docs/operations.md#limits-and-overload): per-key token buckets (requests a
   // second and burst; a rate of 0 turns a limit off) and open connections served at once.
-  double api_key_rate = 200, api_key_burst = 400;  // each API key or publisher postback key
-  double call_key_rate = 20, call_key_burst = 40;  // each call, on its buyer routes
-  int max_connections = 4096;                      // also kept under the open-files limit
-  const core::Clock* clock = nullptr;              // null = the system clock
+  double api_key_rate = 500, api_key_burst = 1000;  // each API key or publisher postback key
+  double call_key_rate = 20, call_key_burst = 40;   // each call, on its buyer routes
+  int max_connections = 4096;                       // also kept under the open-files limit
+  const core::Clock* clock = nullptr;               // null = the system clock
 };
 
 class App {
