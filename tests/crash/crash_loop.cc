@@ -12,7 +12,9 @@
 // again. Exit status 0 when every check held.
 //
 //   crash_loop --binary build/callpost [--cycles 5] [--seed N] [--log-dir DIR] [--workers 4]
-//              [--min-load-ms 150] [--max-load-ms 1200]
+//              [--min-load-ms 150] [--max-load-ms 1200] [--lose-wal]
+// --lose-wal is the loop's own test: it deletes the write-ahead log after each kill, as if the
+// server had acknowledged writes before they were durable, and the checks must then fail.
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
@@ -55,6 +57,7 @@ struct Options {
   int min_load_ms = 150;
   int max_load_ms = 1200;
   int timeout_seconds = 1;  // the conversion group's postback timeout
+  bool lose_wal = false;    // self-test: delete the WAL after each kill; the checks must fail
 };
 
 int failures = 0;
@@ -663,6 +666,12 @@ int Run(const Options& o) {
     server.Kill();
     stop = true;
     for (auto& t : workers) t.join();
+    if (o.lose_wal) {
+      // What a store that acknowledged before its commit was durable would look like.
+      std::error_code ec;
+      std::filesystem::remove(db + "-wal", ec);
+      std::filesystem::remove(db + "-shm", ec);
+    }
     if (std::string ic = IntegrityCheck(db); ic != "ok") {
       Fail("cycle " + std::to_string(cycle) + ": integrity_check: " + ic);
     }
@@ -702,8 +711,18 @@ int Run(const Options& o) {
 int main(int argc, char** argv) {
   Options o;
   o.seed = std::random_device{}();
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i], v = argv[i + 1];
+  for (int i = 1; i < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--lose-wal") {
+      o.lose_wal = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::cerr << "crash_loop: " << a << " needs a value" << std::endl;
+      return 2;
+    }
+    std::string v = argv[i + 1];
     if (a == "--binary")
       o.binary = v;
     else if (a == "--cycles")
@@ -725,7 +744,7 @@ int main(int argc, char** argv) {
   }
   if (o.binary.empty() || o.cycles < 1 || o.min_load_ms < 1 || o.max_load_ms < o.min_load_ms) {
     std::cerr << "usage: crash_loop --binary PATH [--cycles N] [--seed N] [--log-dir DIR] "
-                 "[--workers N] [--min-load-ms N] [--max-load-ms N]"
+                 "[--workers N] [--min-load-ms N] [--max-load-ms N] [--lose-wal]"
               << std::endl;
     return 2;
   }
