@@ -8,8 +8,8 @@
 //     and one `completed` webhook-id per call);
 //   - every webhook the calls caused is delivered or still pending: none lost, and a duplicate
 //     only ever repeats the same webhook-id.
-// At the end it stops killing, waits for every deadline and delivery, and checks everything
-// again. Exit status 0 when every check held.
+// At the end (or after the cycle in progress on SIGINT or SIGTERM) it stops killing, waits for
+// every deadline and delivery, and checks everything again. Exit status 0 when every check held.
 //
 //   crash_loop --binary build/callpost [--cycles 5] [--seed N] [--log-dir DIR] [--workers 4]
 //              [--min-load-ms 150] [--max-load-ms 1200] [--lose-wal]
@@ -61,6 +61,8 @@ struct Options {
 };
 
 int failures = 0;
+// SIGINT or SIGTERM: finish the cycle, run the final checks, report what was run.
+volatile sig_atomic_t interrupted = 0;
 
 void Fail(const std::string& what) {
   ++failures;
@@ -686,7 +688,7 @@ int Run(const Options& o) {
                 << " webhooks received (" << hooks.duplicates() << " repeats of an id), "
                 << failures << " failures" << std::endl;
     }
-    if (failures > 20) break;
+    if (failures > 20 || interrupted) break;
   }
   checker.Pass(ledger, true);
   if (!server.Terminate()) Fail("the server did not stop cleanly on SIGTERM");
@@ -750,6 +752,8 @@ int main(int argc, char** argv) {
   }
   if (o.log_dir.empty()) o.log_dir = std::filesystem::temp_directory_path().string();
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGINT, [](int) { interrupted = 1; });
+  signal(SIGTERM, [](int) { interrupted = 1; });
   curl_global_init(CURL_GLOBAL_DEFAULT);
   std::cerr << "crash_loop: seed " << o.seed << std::endl;
   int rc = Run(o);
