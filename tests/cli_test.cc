@@ -75,7 +75,8 @@ TEST(Cli, ServeStopsGracefullyOnSigterm) {
   if (pid == 0) {
     // Options come from a config file and the environment as well as flags.
     std::string config = dir.path() + "/callpost.toml";
-    std::ofstream(config) << "[serve]\nlisten = \"127.0.0.1:" << port << "\"\n";
+    std::ofstream(config) << "[serve]\nlisten = \"127.0.0.1:" << port
+                          << "\"\nmax-connections = 100\napi-key-rate = 1000\n";
     freopen(log.c_str(), "w", stderr);
     setenv("CALLPOST_DATA_DIR", dir.path().c_str(), 1);
     execl(CALLPOST_BINARY, CALLPOST_BINARY, "--config", config.c_str(), "serve", nullptr);
@@ -107,6 +108,7 @@ TEST(Cli, ServeStopsGracefullyOnSigterm) {
     EXPECT_FALSE(ec) << "log lines are JSON: " << line;
   }
   EXPECT_NE(all.find("\"stopped\""), std::string::npos) << all;
+  EXPECT_NE(all.find("\"max_connections\":100,"), std::string::npos) << "from the config file";
 }
 
 }  // namespace
