@@ -298,8 +298,8 @@ void Api::DataWriting(const CtxPtr& ctx) {
   }
   service::DataWritingRequest req;
   req.key = ctx->segments[1];
-  // Publisher postback keys are account credentials: each has a bucket of the API-key limit.
-  // Unknown keys are refused (401) by the service whatever the rate.
+  // Publisher postback keys are account credentials: each has a bucket of the API-key limit,
+  // checked first (the key is not looked up for a refused request; buckets are bounded).
   if (!Admit(ctx, api_key_limiter_, "publisher:" + req.key, "publisher postback key", text)) {
     return;
   }
