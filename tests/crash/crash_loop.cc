@@ -524,14 +524,21 @@ struct Checker {
     for (const CallRecord& c : ledger.Snapshot()) {
       const bool due =
           c.ended && !c.decided && (final || SteadyClock::now() > c.ended_at + deadline_slack);
-      if (!c.dirty && !due) continue;
+      if (!c.dirty && !due && !final) continue;
       json::value call = CheckWrites(c);
       if (call.is_null()) {
         ledger.MarkChecked(c.uuid, false);
         continue;
       }
       if (!due) {
-        CheckWebhooks(c);
+        // At the end every webhook must have arrived, also those of calls decided earlier.
+        bool complete = CheckWebhooks(c);
+        for (auto until = SteadyClock::now() + 30s;
+             final && !complete && SteadyClock::now() < until;) {
+          std::this_thread::sleep_for(100ms);
+          complete = CheckWebhooks(c);
+        }
+        if (final && !complete) Fail("call " + c.uuid + ": webhooks still pending at the end");
         ledger.MarkChecked(c.uuid, false);
         continue;
       }
