@@ -2,13 +2,14 @@
 #   make        install what is missing, build build/callpost
 #   make run    ... and serve on 127.0.0.1:8080 with SQLite under ./data
 #   make test   ... and build and run every test
+#   make crash-test CYCLES=1000   ... and SIGKILL the server under load that many times
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure callpost run test format clean sip-edge
+.PHONY: all deps configure callpost run test format clean sip-edge crash-test
 
 all: callpost
 
@@ -43,6 +44,14 @@ sip-edge: deps
 test: configure
 	@ninja -C $(BUILD_DIR) -j $(JOBS)
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+# The crash loop (docs/reliability.md): SIGKILL the server under load CYCLES times, checking
+# every acknowledged write, deadline and webhook after each restart.
+CYCLES ?= 1000
+crash-test: configure
+	@ninja -C $(BUILD_DIR) -j $(JOBS) callpost crash_loop
+	@$(BUILD_DIR)/tests/crash_loop --binary $(BUILD_DIR)/callpost --cycles $(CYCLES) \
+	  --log-dir $(BUILD_DIR)/test-logs
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i

@@ -130,6 +130,36 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2, 3600))
       ->capture_default_str();
   serve
+      ->add_option("--api-key-rate", options.api_key_rate,
+                   "Requests a second allowed per API key or publisher postback key (0 = no limit)")
+      ->envname("CALLPOST_API_KEY_RATE")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  serve
+      ->add_option("--api-key-burst", options.api_key_burst,
+                   "Requests one API key may send at once above its rate")
+      ->envname("CALLPOST_API_KEY_BURST")
+      ->check(CLI::Range(1.0, 1e7))
+      ->capture_default_str();
+  serve
+      ->add_option("--call-key-rate", options.call_key_rate,
+                   "Requests a second allowed per call on the buyer routes (0 = no limit)")
+      ->envname("CALLPOST_CALL_KEY_RATE")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  serve
+      ->add_option("--call-key-burst", options.call_key_burst,
+                   "Requests one call's key may send at once above its rate")
+      ->envname("CALLPOST_CALL_KEY_BURST")
+      ->check(CLI::Range(1.0, 1e7))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-connections", options.max_connections,
+                   "Open connections served at once; more get 503 (0 = no limit)")
+      ->envname("CALLPOST_MAX_CONNECTIONS")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  serve
       ->add_option("--secret", options.secret,
                    "Call-key secret shared by all nodes (default: <data-dir>/secret, created once)")
       ->envname("CALLPOST_SECRET");

@@ -31,8 +31,9 @@ TEST(Cli, HelpAndAccountsCreate) {
   int status = 0;
   std::string help = RunCommand(std::string(CALLPOST_BINARY) + " serve --help", &status);
   EXPECT_EQ(status, 0);
-  for (const char* flag : {"--listen", "--data-dir", "--database", "--public-url",
-                           "--allow-private-webhooks", "CALLPOST_LISTEN"}) {
+  for (const char* flag :
+       {"--listen", "--data-dir", "--database", "--public-url", "--allow-private-webhooks",
+        "CALLPOST_LISTEN", "--api-key-rate", "--call-key-rate", "--max-connections"}) {
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
   }
   std::string out = RunCommand(std::string(CALLPOST_BINARY) +
@@ -62,18 +63,20 @@ TEST(Cli, ServeStopsGracefullyOnSigterm) {
   std::string out = RunCommand(
       std::string(CALLPOST_BINARY) + " accounts create --name a --data-dir " + dir.path(), &status);
   std::string key(json::parse(out).at("api_key").as_string());
+  RecordSecret(key);
   // Find a free port by binding port 0 through a short-lived server.
   uint16_t port;
   {
     Server probe;
     port = probe.app().port();
   }
+  const std::string log = LogDir() + "/cli-serve-" + std::to_string(getpid()) + ".log";
   pid_t pid = fork();
   if (pid == 0) {
     // Options come from a config file and the environment as well as flags.
     std::string config = dir.path() + "/callpost.toml";
-    std::ofstream(config) << "[serve]\nlisten = \"127.0.0.1:" << port << "\"\n";
-    std::string log = dir.path() + "/serve.log";
+    std::ofstream(config) << "[serve]\nlisten = \"127.0.0.1:" << port
+                          << "\"\nmax-connections = 100\napi-key-rate = 1000\n";
     freopen(log.c_str(), "w", stderr);
     setenv("CALLPOST_DATA_DIR", dir.path().c_str(), 1);
     execl(CALLPOST_BINARY, CALLPOST_BINARY, "--config", config.c_str(), "serve", nullptr);
@@ -95,9 +98,9 @@ TEST(Cli, ServeStopsGracefullyOnSigterm) {
   waitpid(pid, &wstatus, 0);
   EXPECT_TRUE(WIFEXITED(wstatus));
   EXPECT_EQ(WEXITSTATUS(wstatus), 0);
-  std::ifstream log(dir.path() + "/serve.log");
+  std::ifstream log_file(log);
   std::string line, all;
-  while (std::getline(log, line)) {
+  while (std::getline(log_file, line)) {
     all += line + "\n";
     EXPECT_EQ(line.find(key), std::string::npos) << "an API key reached the log";
     json::error_code ec;
@@ -105,6 +108,7 @@ TEST(Cli, ServeStopsGracefullyOnSigterm) {
     EXPECT_FALSE(ec) << "log lines are JSON: " << line;
   }
   EXPECT_NE(all.find("\"stopped\""), std::string::npos) << all;
+  EXPECT_NE(all.find("\"max_connections\":100,"), std::string::npos) << "from the config file";
 }
 
 }  // namespace

@@ -75,6 +75,8 @@ class Cluster {
     json::error_code ec;
     json::value v = json::parse(buf, ec);
     if (!ec && v.is_object()) key_ = Str(v.at("api_key"));
+    RecordSecret(key_);
+    RecordSecret(kSecret);
   }
   ~Cluster() {
     for (auto& n : nodes_) n.Kill(SIGTERM);
@@ -89,7 +91,7 @@ class Cluster {
     const std::string data = dir_.path() + "/" + name;
     pid_t pid = fork();
     if (pid == 0) {
-      std::string log = dir_.path() + "/" + name + ".log";
+      std::string log = LogDir() + "/cluster-" + name + "-" + std::to_string(getppid()) + ".log";
       freopen(log.c_str(), "a", stderr);
       // Short leases and attempts, so that a dead node's claims are taken over in seconds.
       execl(CALLPOST_BINARY, CALLPOST_BINARY, "serve", "--listen", listen.c_str(), "--database",

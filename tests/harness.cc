@@ -2,21 +2,67 @@
 
 #include <curl/curl.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <mutex>
 
 namespace testing_harness {
 
 namespace json = boost::json;
 
+std::string LogDir() { return CALLPOST_TEST_LOG_DIR; }
+
 namespace {
-// Tests read what they need over HTTP; the request log would only bury failures.
-const bool kQuietLogs = [] {
-  spdlog::set_level(spdlog::level::warn);
+
+// <log dir>/<stem>-<pid>.<ext>: each test process writes its own files.
+std::string ProcessFile(const std::string& stem, const std::string& ext) {
+  return LogDir() + "/" + stem + "-" + std::to_string(getpid()) + "." + ext;
+}
+
+// The servers of this process log (at info, every request) to a file of the log folder, where
+// the failure output stays readable and the log scan can read them.
+const bool kLogToFile = [] {
+  std::filesystem::create_directories(LogDir());
+  auto logger = spdlog::basic_logger_mt("callpost", ProcessFile("integration_test", "log"));
+  logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","event":%v})",
+                      spdlog::pattern_time_type::utc);
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::info);
   return true;
 }();
+
+std::mutex secrets_mu;
+
+// Keys and secrets in an answer: API keys, call keys, publisher postback keys, webhook
+// signing secrets.
+void CollectSecrets(const json::value& v) {
+  if (const auto* o = v.if_object()) {
+    for (const auto& kv : *o) {
+      const auto* s = kv.value().if_string();
+      const std::string_view k = kv.key();
+      if (s && (k == "api_key" || k == "signing_secret" || k == "previous_secret" ||
+                (k == "key" && (s->size() == 32 || s->starts_with("cp"))))) {
+        if (s->size() >= 24) RecordSecret(std::string(*s));
+      } else {
+        CollectSecrets(kv.value());
+      }
+    }
+  } else if (const auto* a = v.if_array()) {
+    for (const auto& e : *a) CollectSecrets(e);
+  }
+}
+
 }  // namespace
+
+void RecordSecret(const std::string& secret) {
+  std::lock_guard lock(secrets_mu);
+  std::ofstream(ProcessFile("secrets-integration_test", "txt"), std::ios::app) << secret << "\n";
+}
 
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "callpost-test-XXXXXX").string();
@@ -91,15 +137,29 @@ HttpResponse TryHttp(const std::string& method, const std::string& url, const st
   }
   curl_slist_free_all(list);
   curl_easy_cleanup(c);
+  CollectSecrets(r.json());
   return r;
 }
 
+// The call-key secret of servers on PostgreSQL (which needs one configured).
+constexpr const char* kPostgresSecret = "a-secret-for-the-tests-of-at-least-32-characters";
+
 Server::Server(bool allow_private_webhooks)
     : allow_private_webhooks_(allow_private_webhooks), clock_(1'795'876'796'000) {  // 14:39:56Z
+  Init();
+}
+
+Server::Server(ConfigureOptions configure)
+    : configure_(std::move(configure)), clock_(1'795'876'796'000) {
+  Init();
+}
+
+void Server::Init() {
   if (const char* store = std::getenv("CALLPOST_TEST_STORE");
       store && std::string(store) == "postgresql") {
     pg_ = std::make_unique<store::PgTestSchema>(CALLPOST_TEST_PG_STATE);
     EXPECT_FALSE(pg_->url().empty()) << pg_->error();
+    RecordSecret(kPostgresSecret);
   }
   Start();
   app::AppOptions options;
@@ -107,6 +167,10 @@ Server::Server(bool allow_private_webhooks)
   auto account = app::CreateAccount(options, "test account");
   EXPECT_TRUE(account.has_value());
   api_key_ = account->api_key;
+  RecordSecret(api_key_);
+  std::ifstream secret(dir_.path() + "/secret");
+  std::string line;
+  if (std::getline(secret, line) && !line.empty()) RecordSecret(line);  // the call-key secret
 }
 
 Server::~Server() { Stop(); }
@@ -115,7 +179,7 @@ void Server::Configure(app::AppOptions& o) const {
   o.data_dir = dir_.path();
   if (pg_) {
     o.database = pg_->url();
-    o.secret = "a-secret-for-the-tests-of-at-least-32-characters";
+    o.secret = kPostgresSecret;
   }
 }
 
@@ -127,6 +191,10 @@ void Server::Start() {
   o.background = false;  // tests fire deadlines themselves, with the fake clock
   o.threads = 2;
   o.allow_private_webhooks = allow_private_webhooks_;
+  // No rate limits unless a test asks: tests send bursts far above a buyer's.
+  o.api_key_rate = 0;
+  o.call_key_rate = 0;
+  if (configure_) configure_(o);
   auto a = app::App::Start(o);
   ASSERT_TRUE(a.has_value()) << a.error().message;
   app_ = std::move(*a);
@@ -167,6 +235,7 @@ int64_t Server::Create(const std::string& path, const json::value& body) const {
 std::string Server::NewAccount(const std::string& name) {
   auto account = app().config().CreateAccount(name);
   EXPECT_TRUE(account.has_value());
+  RecordSecret(account->api_key);
   return account->api_key;
 }
 

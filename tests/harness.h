@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -12,6 +13,12 @@
 #include "store/pg_test_schema.h"
 
 namespace testing_harness {
+
+// The folder every test's server log goes to (build/test-logs), and the secrets the tests were
+// handed: the log scan (tests/scan_logs.sh) fails if any log holds one of them.
+std::string LogDir();
+// Records a key or secret for the log scan. Http() records those in every answer by itself.
+void RecordSecret(const std::string& secret);
 
 // A fresh directory under the system temp dir, removed at destruction.
 class TempDir {
@@ -41,12 +48,17 @@ HttpResponse Http(const std::string& method, const std::string& url, const std::
 HttpResponse TryHttp(const std::string& method, const std::string& url,
                      const std::string& body = {}, const std::vector<std::string>& headers = {});
 
+// Changes a test server's options: Server s(ConfigureOptions([](app::AppOptions& o) {…})).
+using ConfigureOptions = std::function<void(app::AppOptions&)>;
+
 // A running server with its own data directory, API key and fake clock.
 class Server {
  public:
   // Starts on a fresh data directory and creates an account. Webhooks may reach loopback
   // receivers unless `allow_private_webhooks` is false.
   explicit Server(bool allow_private_webhooks = true);
+  // The same, with options changed by `configure` (rate limits, connection limit, ...).
+  explicit Server(ConfigureOptions configure);
   ~Server();
 
   // Stops the server (gracefully) and starts it again on the same data directory.
@@ -70,6 +82,7 @@ class Server {
   const std::string& data_dir() const { return dir_.path(); }
 
  private:
+  void Init();
   void Start();
   // The database: SQLite in dir_, or with CALLPOST_TEST_STORE=postgresql a schema of its own
   // on the tests' PostgreSQL server.
@@ -77,6 +90,7 @@ class Server {
   TempDir dir_;
   std::unique_ptr<store::PgTestSchema> pg_;
   bool allow_private_webhooks_ = true;
+  ConfigureOptions configure_;
   core::FakeClock clock_;
   std::unique_ptr<app::App> app_;
   std::string api_key_;

@@ -308,7 +308,7 @@ pid_t Serve(const std::string& data_dir, uint16_t port) {
   pid_t pid = fork();
   if (pid == 0) {
     std::string listen = "127.0.0.1:" + std::to_string(port);
-    std::string log = data_dir + "/serve.log";
+    std::string log = LogDir() + "/webhook-serve-" + std::to_string(getppid()) + ".log";
     freopen(log.c_str(), "a", stderr);
     execl(CALLPOST_BINARY, CALLPOST_BINARY, "serve", "--listen", listen.c_str(), "--data-dir",
           data_dir.c_str(), "--allow-private-webhooks", nullptr);
@@ -342,6 +342,7 @@ TEST(Webhooks, KilledBetweenSendAndRecordSendsAgainWithTheSameId) {
   fread(buf, 1, sizeof buf - 1, p);
   pclose(p);
   std::string key(json::parse(buf).at("api_key").as_string());
+  RecordSecret(key);
   std::atomic<bool> release{false};
   Receiver r([&](const Received&, int index) {
     while (index == 0 && !release) std::this_thread::sleep_for(5ms);  // hold the first answer

@@ -1,8 +1,10 @@
 #include "app/app.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <condition_variable>
 #include <filesystem>
@@ -104,6 +106,24 @@ void LogEvent(const char* what, json::object fields = {}) {
   spdlog::info(json::serialize(fields));
 }
 
+// The connections the HTTP server may hold: `wanted`, raising the soft open-files limit up to
+// the hard one if needed, and leaving 512 descriptors for the database, webhooks and logs.
+size_t ConnectionLimit(int wanted) {
+  if (wanted <= 0) return 0;
+  constexpr rlim_t kReserve = 512;
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0) return static_cast<size_t>(wanted);
+  const rlim_t needed = static_cast<rlim_t>(wanted) + kReserve;
+  if (files.rlim_cur != RLIM_INFINITY && files.rlim_cur < needed) {
+    rlimit raised = files;
+    raised.rlim_cur = files.rlim_max == RLIM_INFINITY ? needed : std::min(needed, files.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) files = raised;
+  }
+  if (files.rlim_cur == RLIM_INFINITY || files.rlim_cur >= needed) return wanted;
+  return static_cast<size_t>(std::max<rlim_t>(
+      64, files.rlim_cur > kReserve * 2 ? files.rlim_cur - kReserve : files.rlim_cur / 2));
+}
+
 }  // namespace
 
 struct App::Impl {
@@ -200,6 +220,8 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   impl->dispatcher->Start();
   http::ApiOptions api_options;
   api_options.public_url = options.public_url;
+  api_options.api_key_limit = {options.api_key_rate, options.api_key_burst};
+  api_options.call_key_limit = {options.call_key_rate, options.call_key_burst};
   impl->api = std::make_unique<http::Api>(api_options, *impl->config, *impl->calls, *impl->store);
   impl->api->SetExtraMetrics([raw](std::string& out) { raw->dispatcher->RenderMetrics(out); });
   http::ServerOptions so;
@@ -207,6 +229,7 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   so.port = listen->second;
   so.threads = options.threads;
   so.max_body_bytes = options.max_body_bytes;
+  so.max_connections = ConnectionLimit(options.max_connections);
   impl->server =
       std::make_unique<http::Server>(so, [raw](http::Request req, http::Responder respond) {
         raw->api->Handle(std::move(req), std::move(respond));
@@ -222,7 +245,8 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   }
   if (options.background) impl->loop = std::thread([raw] { raw->Loop(); });
   LogEvent("serving", {{"listen", so.address + ":" + std::to_string(*port)},
-                       {"public_url", api_options.public_url}});
+                       {"public_url", api_options.public_url},
+                       {"max_connections", so.max_connections}});
   return std::unique_ptr<App>(new App(std::move(impl)));
 }
 

@@ -32,7 +32,12 @@ struct AppOptions {
   int lease_seconds = 60;
   int webhook_timeout_seconds = 15;     // one webhook attempt, whole (R4); leases are at least 2×
   int64_t max_call_seconds = 4 * 3600;  // calls still open this long after start are closed
-  const core::Clock* clock = nullptr;   // null = the system clock
+  // Overload (docs/operations.md#limits-and-overload): per-key token buckets (requests a
+  // second and burst; a rate of 0 turns a limit off) and open connections served at once.
+  double api_key_rate = 500, api_key_burst = 1000;  // each API key or publisher postback key
+  double call_key_rate = 20, call_key_burst = 40;   // each call, on its buyer routes
+  int max_connections = 4096;                       // also kept under the open-files limit
+  const core::Clock* clock = nullptr;               // null = the system clock
 };
 
 class App {

@@ -67,7 +67,12 @@ core::Result<PageRequest> ReadPage(const engine::Params& query) {
 
 Api::Api(ApiOptions options, service::ConfigService& config, service::CallService& calls,
          store::Store& store)
-    : options_(std::move(options)), config_(config), calls_(calls), store_(store) {}
+    : options_(std::move(options)),
+      config_(config),
+      calls_(calls),
+      store_(store),
+      api_key_limiter_(options_.api_key_limit),
+      call_key_limiter_(options_.call_key_limit) {}
 
 void Api::SetPublicUrl(std::string url) {
   std::lock_guard lock(options_mu_);
@@ -183,7 +188,28 @@ bool Api::Authenticate(const CtxPtr& ctx, const engine::Params* query) {
     return false;
   }
   ctx->account_id = *account;
-  return true;
+  return Admit(ctx, api_key_limiter_, key, "API key");
+}
+
+bool Api::Admit(const CtxPtr& ctx, RateLimiter& limiter, std::string_view key, const char* what,
+                bool text) {
+  if (!limiter.enabled()) return true;
+  const int wait = limiter.Take(key, std::chrono::steady_clock::now());
+  if (wait == 0) return true;
+  const std::string message = std::string("too many requests with this ") + what +
+                              "; retry after " + std::to_string(wait) + " s";
+  Response r;
+  r.status = 429;
+  if (text) {
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = "FAILED " + message;
+  } else {
+    r = ErrorResponse(core::MakeError(core::ErrorCode::kRateLimited, message));
+    std::erase_if(r.headers, [](const Header& h) { return h.name == "Retry-After"; });
+  }
+  r.headers.push_back({"Retry-After", std::to_string(wait)});
+  ctx->Reply(std::move(r));
+  return false;
 }
 
 void Api::Operator(const CtxPtr& ctx) {

@@ -11,6 +11,7 @@
 
 #include "http/message.h"
 #include "http/metrics.h"
+#include "http/rate_limit.h"
 #include "service/call_service.h"
 #include "service/config_service.h"
 
@@ -18,6 +19,11 @@ namespace http {
 
 struct ApiOptions {
   std::string public_url = "http://127.0.0.1:8080";  // base of postback instructions
+  // Per-key rate limits (429 with Retry-After past them): each account API key, and each
+  // publisher postback key, has its own bucket of api_key_limit; each call (buyer routes with
+  // the right call key) one of call_key_limit. A rate of 0 turns a limit off.
+  RateLimit api_key_limit;
+  RateLimit call_key_limit;
 };
 
 // Thread-safe: Handle() is called from every server thread at once.
@@ -66,6 +72,10 @@ class Api {
   void Console(const CtxPtr& ctx);
   // POST /api/v1/preview/...: payout modifier, tag filter, webhook requests (api_preview.cc).
   void PreviewRoutes(const CtxPtr& ctx);
+  // Takes a token from `limiter` for `key`; when there is none, answers 429 with Retry-After
+  // (as text when `text`) and returns false. `what` names the key kind in the message.
+  bool Admit(const CtxPtr& ctx, RateLimiter& limiter, std::string_view key, const char* what,
+             bool text = false);
 
   // Adds operator-only fields (postback instructions) to an encoded configuration object.
   void Decorate(boost::json::object& object, bool is_conversion_group) const;
@@ -76,6 +86,8 @@ class Api {
   service::CallService& calls_;
   store::Store& store_;
   Metrics metrics_;
+  RateLimiter api_key_limiter_;
+  RateLimiter call_key_limiter_;
   std::function<void(std::string&)> extra_metrics_;
 };
 

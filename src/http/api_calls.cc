@@ -298,6 +298,11 @@ void Api::DataWriting(const CtxPtr& ctx) {
   }
   service::DataWritingRequest req;
   req.key = ctx->segments[1];
+  // Publisher postback keys are account credentials: each has a bucket of the API-key limit,
+  // checked first (the key is not looked up for a refused request; buckets are bounded).
+  if (!Admit(ctx, api_key_limiter_, "publisher:" + req.key, "publisher postback key", text)) {
+    return;
+  }
   auto params = RequestParams(ctx->request, ctx->query);
   if (!params) {
     req.malformed = params.error().message;
@@ -355,6 +360,12 @@ void Api::Postback(const CtxPtr& ctx) {
   if (!req.key) {
     if (const std::string* h = ctx->request.FindHeader("X-Call-Key")) req.key = *h;
   }
+  // Only the call's own key spends the call's tokens: a wrong key is refused (401) whatever
+  // the rate, and cannot use up the buyer's.
+  if (req.key && calls_.KeyMatches(req.uuid, *req.key) &&
+      !Admit(ctx, call_key_limiter_, req.uuid, "call key", text)) {
+    return;
+  }
   calls_.Postback(std::move(req), [ctx, text, refuse](core::Result<service::PostbackAnswer> r) {
     if (!r) return ctx->Fail(r.error());
     if (r->http_status != 200) return refuse(r->http_status, r->message);
@@ -383,6 +394,10 @@ void Api::BuyerView(const CtxPtr& ctx) {
     key = *k;
   } else if (const std::string* h = ctx->request.FindHeader("X-Call-Key")) {
     key = *h;
+  }
+  if (calls_.KeyMatches(ctx->segments[1], key) &&
+      !Admit(ctx, call_key_limiter_, ctx->segments[1], "call key")) {
+    return;
   }
   auto call = calls_.GetWithKey(ctx->segments[1], key);
   if (!call) return ctx->Fail(call.error());

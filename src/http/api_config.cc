@@ -104,6 +104,12 @@ void Api::ConfigRoutes(const CtxPtr& ctx) {
     Decorate(*r, group);
     ctx->Json(status, *r);
   };
+  if (parent != 0) {
+    // The campaign or publisher in the path must be the account's: another account's answers
+    // 404, as a missing one does, for lists and creation too.
+    auto owner = config_.Get(publisher_key ? Kind::kPublisher : Kind::kCampaign, account, parent);
+    if (!owner) return ctx->Fail(owner.error());
+  }
   if (!id && m == "GET") {
     engine::Params query;
     if (!ctx->Query(query)) return;

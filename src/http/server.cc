@@ -259,6 +259,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Where this connection sits in ServerCore's list; guarded by the ServerCore's mutex.
   std::list<std::weak_ptr<Connection>>::iterator registration;
+  // Set before Run(): the server was at max_connections; answer 503 and close.
+  bool over_limit = false;
 
  private:
   enum class Phase { kIdle, kReading, kHandling, kWriting, kClosing };
@@ -432,7 +434,12 @@ asio::awaitable<void> Connection::Run(std::shared_ptr<Connection> self) {
   if (!self->closed_) {
     self->ArmWatchdog();
     try {
-      co_await self->Serve();
+      if (self->over_limit) {
+        co_await self->SendErrorAndLinger(503, "unavailable",
+                                          "the server has too many open connections; retry later");
+      } else {
+        co_await self->Serve();
+      }
     } catch (...) {
       // Out of memory or a bug; drop this connection, keep the server.
     }
@@ -613,6 +620,7 @@ asio::awaitable<void> Connection::SendErrorAndLinger(int status, std::string_vie
   phase_ = Phase::kWriting;
   SetDeadline(server_->options().read_timeout);
   Response r = ErrorResponse(status, code, message);
+  if (status == 503) r.headers.push_back({"Retry-After", "1"});
   BuildHead(r, request_id, /*head_request=*/false, /*close=*/true, /*keep_alive_1_0=*/false);
   std::array<asio::const_buffer, 2> buffers = {asio::buffer(head_), asio::buffer(r.body)};
   auto [ec, n] = co_await asio::async_write(socket_, buffers, kNoThrow);
@@ -875,6 +883,12 @@ void ServerCore::StartConnection(Socket socket) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping()) return;  // the socket closes with `connection`
+    if (options_.max_connections > 0 && connections_.size() >= options_.max_connections) {
+      // Refused connections linger a little to deliver their 503; past twice the limit they
+      // are closed at once, so refusing stays bounded too.
+      if (connections_.size() >= 2 * options_.max_connections) return;
+      connection->over_limit = true;
+    }
     connection->registration = connections_.insert(connections_.end(), connection);
   }
   asio::co_spawn(connection->strand(), Connection::Run(connection), asio::detached);

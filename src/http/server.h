@@ -18,6 +18,10 @@
 //     {"error":{"code":"headers_too_large",...}}
 //   - malformed HTTP                                 -> 400
 //   {"error":{"code":"invalid_argument",...}}
+//   - a new connection while max_connections are
+//     open                                           -> 503 {"error":{"code":"unavailable",...}}
+//     with Retry-After: 1, sent at once (the request is not read); past twice the limit new
+//     connections are closed without an answer
 //   - a handler that throws, or that drops its
 //     Responder without calling it                   -> 500 {"error":{"code":"internal",...}}
 //   - a request not fully received within read_timeout, or a keep-alive connection idle for
@@ -53,6 +57,7 @@ struct ServerOptions {
   std::chrono::seconds read_timeout{30};    // to receive one whole request; also to send a response
   std::chrono::seconds idle_timeout{75};    // a keep-alive connection waiting for its next request
   std::chrono::seconds shutdown_grace{10};  // Stop() waits at most this for in-flight requests
+  size_t max_connections = 0;               // open connections served at once; 0 = no limit
 };
 
 // Serves HTTP/1.1 (and 1.0) with keep-alive on `threads` I/O threads.

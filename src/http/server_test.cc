@@ -796,3 +796,51 @@ TEST(ServerTest, ManyConnectionsWithAsynchronousAnswers) {
 
 }  // namespace
 }  // namespace http
+
+namespace http {
+namespace {
+
+// R10: past max_connections a new connection gets 503 with Retry-After at once; once a
+// connection closes, new ones are served again.
+TEST(ServerTest, MaxConnectionsAnswers503ThenRecovers) {
+  ServerOptions options = TestOptions();
+  options.max_connections = 4;
+  Server server(options, EchoHandler);
+  uint16_t port = StartOrDie(server);
+  std::vector<std::unique_ptr<Client>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(std::make_unique<Client>(port));
+    ASSERT_TRUE(held.back()->Send(Get("/held")));
+    ASSERT_TRUE(held.back()->Read().has_value()) << i;  // served, now idle on keep-alive
+  }
+  {
+    Client extra(port);
+    ASSERT_TRUE(extra.connected());
+    extra.Send(Get("/extra"));
+    auto r = extra.Read();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 503);
+    EXPECT_EQ(r->Get("Retry-After"), "1");
+    EXPECT_EQ(r->Get("Connection"), "close");
+    EXPECT_NE(r->body.find("\"unavailable\""), std::string::npos) << r->body;
+  }
+  // The held connections still work.
+  ASSERT_TRUE(held[0]->Send(Get("/again")));
+  auto again = held[0]->Read();
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->status, 200);
+  held.clear();
+  // Closed connections free their places (the server notices the close asynchronously).
+  int status = 0;
+  for (int i = 0; i < 100 && status != 200; ++i) {
+    Client c(port);
+    c.Send(Get("/after"));
+    auto r = c.Read();
+    status = r ? r->status : 0;
+    if (status != 200) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(status, 200);
+}
+
+}  // namespace
+}  // namespace http

@@ -123,6 +123,10 @@ class CallService {
   core::Result<engine::Call> GetWithKey(std::string_view uuid, std::string_view key);
 
   std::string KeyOf(const engine::Call& call) const { return keys_.Derive(call.uuid); }
+  // Whether `key` is the call key of the call `uuid` (known or not; constant time).
+  bool KeyMatches(std::string_view uuid, std::string_view key) const {
+    return keys_.Verify(uuid, key);
+  }
 
   // Called (on the writer thread, quickly) after a commit that queued webhook deliveries.
   // Set once before serving.

@@ -49,6 +49,13 @@ cleanup() {
     wait "${groups[@]}" 2>/dev/null
     kill "$killer" 2>/dev/null
   fi
+  if [ -n "${CALLPOST_TEST_LOG_DIR:-}" ]; then  # for the log scan (tests/scan_logs.sh)
+    mkdir -p "$CALLPOST_TEST_LOG_DIR"
+    for f in callpost edge; do
+      [ -f "$work/$f.log" ] && cp "$work/$f.log" "$CALLPOST_TEST_LOG_DIR/sip_e2e-$f-$$.log"
+    done
+    [ -n "${token:-}" ] && echo "$token" >>"$CALLPOST_TEST_LOG_DIR/secrets-sip_e2e-$$.txt"
+  fi
   if [ "$failed" = 0 ] && [ "${KEEP:-0}" != 1 ]; then rm -rf "$work"; fi
   exit "$rc"
 }

@@ -1,0 +1,214 @@
+// Limits and overload (docs/reliability.md, R8 and R10): every size limit answers its 4xx and
+// changes nothing; per-key rate limits answer 429 with Retry-After; /healthz stays up while
+// many connections hammer the server.
+#include <curl/curl.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "harness.h"
+
+namespace testing_harness {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+std::string Repeat(char c, size_t n) { return std::string(n, c); }
+
+TEST(Limits, SizeLimitsAnswerTheirStatusAndChangeNothing) {
+  Server s;
+  Fixture f = MakeFixture(s);
+  json::object call = StartCall(s);
+  const std::string uuid = Str(call.at("uuid")), key = Str(call.at("key"));
+  auto tags = [&] {
+    return json::serialize(s.Api("GET", "/api/v1/calls/" + uuid).json().at("tags"));
+  };
+  const std::string before = tags();
+  std::string many;
+  for (int i = 0; i < 101; ++i) many += "&k" + std::to_string(i) + "=v";
+  struct Case {
+    std::string what, query;
+    long status;
+  };
+  const std::vector<Case> postbacks = {
+      {"query string over 16 KiB", "a=" + Repeat('x', 17 << 10), 431},
+      {"101 tags in one postback", many.substr(1), 400},
+      {"a 256-byte tag key", Repeat('k', 256) + "=v", 400},
+      {"a 256-byte tag value", "k=" + Repeat('v', 256), 400},
+      {"bad percent-encoding", "k=%zz", 400},
+      {"invalid UTF-8", "k=%ff%fe", 400},
+  };
+  for (const Case& c : postbacks) {
+    HttpResponse r = Postback(s, uuid, key, c.query);
+    EXPECT_EQ(r.status, c.status) << c.what << ": " << r.body.substr(0, 200);
+  }
+  // A 255-byte key and value are fine (the limits are inclusive).
+  EXPECT_EQ(Postback(s, uuid, key, Repeat('k', 255) + "=" + Repeat('v', 255)).status, 200);
+  const std::string after_ok = tags();
+  EXPECT_NE(after_ok, before);
+
+  // Operator and edge bodies.
+  std::string deep = "{\"name\":\"x\",\"a\":" + Repeat('[', 40) + Repeat(']', 40) + "}";
+  HttpResponse r = s.ApiWithKey(s.api_key(), "POST", "/api/v1/publishers", deep);
+  EXPECT_EQ(r.status, 400) << "JSON nested past the depth limit: " << r.body;
+  r = s.ApiWithKey(s.api_key(), "POST", "/api/v1/publishers",
+                   "{\"name\":\"" + Repeat('n', (1 << 20) + 10) + "\"}");
+  EXPECT_EQ(r.status, 413) << "a body over 1 MiB";
+  r = s.ApiWithKey(s.api_key(), "POST", "/api/v1/publishers",
+                   "{\"name\":\"" + Repeat('n', 256) + "\"}");
+  EXPECT_EQ(r.status, 400) << "a name over 255 bytes: " << r.body;
+  json::object edge_tags;
+  for (int i = 0; i < 101; ++i) edge_tags["k" + std::to_string(i)] = "v";
+  r = s.Api(
+      "POST", "/api/v1/calls",
+      json::object{{"number", f.number}, {"caller_number", "+15551230009"}, {"tags", edge_tags}});
+  EXPECT_EQ(r.status, 400) << "101 edge tags: " << r.body;
+  // Headers over 16 KiB.
+  r = Http("GET", s.url("/healthz"), "", {"X-Big: " + Repeat('h', 17 << 10)});
+  EXPECT_EQ(r.status, 431);
+  EXPECT_EQ(Str(r.json().at("error").at("code")), "headers_too_large");
+  // Nothing above changed the call or created a publisher.
+  EXPECT_EQ(tags(), after_ok);
+  EXPECT_EQ(s.Api("GET", "/api/v1/publishers").json().at("data").as_array().size(), 1u);
+  EXPECT_EQ(s.Api("GET", "/api/v1/calls").json().at("data").as_array().size(), 1u);
+}
+
+TEST(Limits, ApiKeyRateLimitAnswers429WithRetryAfter) {
+  Server s(ConfigureOptions([](app::AppOptions& o) {
+    o.api_key_rate = 0.05;  // one request every 20 s once the burst is spent
+    o.api_key_burst = 10;
+  }));
+  const std::string other = s.NewAccount("other");
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(s.Api("GET", "/api/v1/account").status, 200) << i;
+  HttpResponse r = s.Api("POST", "/api/v1/publishers", json::object{{"name", "refused"}});
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_EQ(Str(r.json().at("error").at("code")), "rate_limited");
+  ASSERT_TRUE(r.headers.count("retry-after"));
+  const int wait = std::stoi(r.headers["retry-after"]);
+  EXPECT_GE(wait, 1);
+  EXPECT_LE(wait, 20);
+  // Keys have their own buckets; health and metrics need no key and are never limited.
+  EXPECT_EQ(s.ApiWithKey(other, "GET", "/api/v1/account").status, 200);
+  EXPECT_EQ(Http("GET", s.url("/healthz")).status, 200);
+  // A wrong key is 401, not 429.
+  EXPECT_EQ(s.ApiWithKey("cpk_wrongwrongwrongwrongwrong", "GET", "/api/v1/account").status, 401);
+  // The refused write changed nothing.
+  EXPECT_EQ(s.ApiWithKey(other, "GET", "/api/v1/publishers").json().at("data").as_array().size(),
+            0u);
+  EXPECT_EQ(s.Api("GET", "/api/v1/account").status, 429);
+  // The SIP hooks count against the same key.
+  EXPECT_EQ(Http("GET", s.url("/sip/route?to=%2B18005550100&token=" + s.api_key())).status, 429);
+}
+
+TEST(Limits, CallKeyRateLimitIsPerCallAndOnlyForTheRightKey) {
+  Server s(ConfigureOptions([](app::AppOptions& o) {
+    o.call_key_rate = 0.05;
+    o.call_key_burst = 3;
+  }));
+  MakeFixture(s);
+  json::object a = StartCall(s, "+15551230001");
+  json::object b = StartCall(s, "+15551230002");
+  const std::string uuid = Str(a.at("uuid")), key = Str(a.at("key"));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Postback(s, uuid, key, "n" + std::to_string(i) + "=1").status, 200) << i;
+  }
+  HttpResponse r = Postback(s, uuid, key, "refused=1");
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_TRUE(r.headers.count("retry-after"));
+  EXPECT_EQ(Str(r.json().at("error").at("code")), "rate_limited");
+  // Text answers for buyers that ask for them.
+  r = Http("GET", s.url("/calls/" + uuid + "/add_tags?key=" + key + "&refused=2"), "",
+           {"Accept: text/plain"});
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.body.rfind("FAILED too many requests", 0), 0u) << r.body;
+  // The buyer's read view shares the call's bucket.
+  EXPECT_EQ(Http("GET", s.url("/calls/" + uuid + "?key=" + key)).status, 429);
+  // Another call has its own bucket; a wrong key is 401 and spends nothing.
+  EXPECT_EQ(Postback(s, Str(b.at("uuid")), Str(b.at("key")), "x=1").status, 200);
+  EXPECT_EQ(Postback(s, uuid, Str(b.at("key")), "x=1").status, 401);
+  json::object tags = s.Api("GET", "/api/v1/calls/" + uuid).json().at("tags").as_object();
+  EXPECT_TRUE(tags.contains("n2"));
+  EXPECT_FALSE(tags.contains("refused")) << "a refused postback changes nothing";
+}
+
+TEST(Limits, PublisherPostbackKeysHaveTheApiKeyLimit) {
+  Server s(ConfigureOptions([](app::AppOptions& o) {
+    o.api_key_rate = 0.05;
+    o.api_key_burst = 30;
+  }));
+  Fixture f = MakeFixture(s);
+  HttpResponse pk =
+      s.Api("POST", "/api/v1/publishers/" + std::to_string(f.publisher) + "/postback_keys",
+            json::object{{"name", "pk"}});
+  ASSERT_EQ(pk.status, 201) << pk.body;
+  const std::string url =
+      s.url("/data_writing/" + Str(pk.json().at("key")) + "?caller_number=%2B15551230000&k=v");
+  int ok = 0, limited = 0;
+  for (int i = 0; i < 31; ++i) {
+    long status = Http("GET", url).status;
+    ok += status == 200;
+    limited += status == 429;
+  }
+  EXPECT_EQ(ok, 30);
+  EXPECT_EQ(limited, 1);
+}
+
+// Many connections hammer one API key past its limit; /healthz keeps answering 200 at once.
+TEST(Limits, HealthzStaysUpUnderOverload) {
+  Server s(ConfigureOptions([](app::AppOptions& o) {
+    o.api_key_rate = 50;
+    o.api_key_burst = 50;
+  }));
+  MakeFixture(s);
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, limited{0}, other{0};
+  std::vector<std::thread> hammers;
+  const std::string url = s.url("/api/v1/calls");
+  const std::string auth = "Authorization: Bearer " + s.api_key();
+  for (int t = 0; t < 32; ++t) {
+    hammers.emplace_back([&] {
+      CURL* c = curl_easy_init();
+      curl_slist* headers = curl_slist_append(nullptr, auth.c_str());
+      std::string sink;
+      curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+      curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+      curl_easy_setopt(
+          c, CURLOPT_WRITEFUNCTION, +[](char*, size_t size, size_t n, void*) { return size * n; });
+      curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+      while (!stop) {
+        long status = 0;
+        if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        (status == 200 ? ok : status == 429 ? limited : other)++;
+      }
+      curl_slist_free_all(headers);
+      curl_easy_cleanup(c);
+    });
+  }
+  std::this_thread::sleep_for(200ms);  // let the hammers get going
+  auto slowest = std::chrono::steady_clock::duration::zero();
+  int probes = 0;
+  const auto until = std::chrono::steady_clock::now() + 2s;
+  while (std::chrono::steady_clock::now() < until) {
+    const auto t0 = std::chrono::steady_clock::now();
+    HttpResponse h = Http("GET", s.url("/healthz"));  // a new connection each time
+    slowest = std::max(slowest, std::chrono::steady_clock::now() - t0);
+    EXPECT_EQ(h.status, 200);
+    ++probes;
+  }
+  stop = true;
+  for (auto& t : hammers) t.join();
+  EXPECT_GT(limited.load(), 0) << "the hammers went past the limit";
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_EQ(other.load(), 0) << "every hammer request was answered 200 or 429";
+  EXPECT_GE(probes, 5);
+  // Not a benchmark: a generous bound that only a stalled server misses.
+  EXPECT_LT(slowest, 2s) << "probes " << probes << ", ok " << ok << ", limited " << limited;
+  std::cerr << "healthz under overload: " << probes << " probes, slowest "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(slowest).count()
+            << " ms; hammers: " << ok << " answered 200, " << limited << " answered 429\n";
+}
+
+}  // namespace
+}  // namespace testing_harness
