@@ -15,6 +15,9 @@ packages=(
   # SIP edge (deploy/kamailio, scripts/sip-edge.sh) and its end-to-end test (tests/sip):
   # http_client is in kamailio-utils-modules, jansson in kamailio-extra-modules; SIPp is sip-tester
   kamailio kamailio-utils-modules kamailio-extra-modules sip-tester
+  # fuzzing (fuzz/, docs/fuzzing.md): clang 14 with libFuzzer and its sanitizer runtimes, and
+  # llvm-symbolizer for readable sanitizer reports (g++'s ASan build uses it too)
+  clang libclang-rt-14-dev llvm
 )
 
 missing=()
