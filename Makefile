@@ -44,6 +44,50 @@ sip-edge: deps
 test: configure
 	@ninja -C $(BUILD_DIR) -j $(JOBS)
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+# Fuzzing and sanitizers (docs/fuzzing.md).
+#   make fuzz-smoke                 the fuzzers of fuzz/ built with clang in build-fuzz/, each
+#                                   replaying its corpus and fuzzing FUZZ_SMOKE_SECONDS (ctest;
+#                                   part of make test; the seconds are fixed when first configured)
+#   make fuzz FUZZ_SECONDS=600      every fuzzer for FUZZ_SECONDS (FUZZ_TARGETS="a b" for some)
+#   make test-asan                  the whole test suite built with g++ and ASan + UBSan in
+#                                   build-asan/
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_TARGETS ?= query_form json_config postback tag_filter token_template payout_modifier sip_params \
+  retry_after
+ASAN_DIR ?= build-asan
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: fuzz-configure fuzz-smoke fuzz test-asan
+fuzz-configure: deps
+	@if [ ! -f $(FUZZ_DIR)/build.ninja ]; then \
+	  cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DCMAKE_CXX_COMPILER=clang++ -DCALLPOST_FUZZ=ON -DFUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS); \
+	fi
+
+fuzz-smoke: fuzz-configure
+	@ninja -C $(FUZZ_DIR) -j $(JOBS)
+	@cd $(FUZZ_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+fuzz: fuzz-configure
+	@ninja -C $(FUZZ_DIR) -j $(JOBS)
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  fuzz/run.sh $(FUZZ_DIR)/fuzz/$${t}_fuzz $$t $(FUZZ_SECONDS) $(FUZZ_DIR)/work || exit 1; \
+	done
+
+test-asan: deps
+	@if [ ! -f $(ASAN_DIR)/build.ninja ]; then \
+	  cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DCMAKE_CXX_FLAGS="$(SANITIZE)" -DCMAKE_EXE_LINKER_FLAGS="$(SANITIZE)"; \
+	fi
+	@ninja -C $(ASAN_DIR) -j $(JOBS)
+	@cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 600
 
 # The crash loop (docs/reliability.md): SIGKILL the server under load CYCLES times, checking
 # every acknowledged write, deadline and webhook after each restart.

@@ -18,6 +18,9 @@ packages=(
   # the PostgreSQL store's tests start their own server on a temporary directory and port
   # (tests/pg/pg.sh); the packaged service is kept from starting, like kamailio's
   postgresql
+  # fuzzing (fuzz/, docs/fuzzing.md): clang 14 with libFuzzer and its sanitizer runtimes, and
+  # llvm-symbolizer for readable sanitizer reports (g++'s ASan build uses it too)
+  clang libclang-rt-14-dev llvm
 )
 
 # The web console (web/): built with Node.js and npm, tested in headless Chromium (with a font,

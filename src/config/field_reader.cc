@@ -78,7 +78,9 @@ core::Result<void> FieldReader::Finish() {
   if (error_) return *error_;
   for (const auto& kv : object_) {
     if (!seen_.contains(std::string_view(kv.key()))) {
-      std::string field = FieldName(kv.key());
+      // An empty name is shown as "" so the error still names the field.
+      std::string field =
+          FieldName(kv.key().empty() ? std::string_view("\"\"") : std::string_view(kv.key()));
       return core::InvalidArgument(field + ": unknown field", field);
     }
   }

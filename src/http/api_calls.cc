@@ -248,18 +248,6 @@ void Api::GetCall(const CtxPtr& ctx) {
 
 namespace {
 
-// The query's parameters followed by a POST body's (form or flat JSON), or why not.
-core::Result<engine::Params> RequestParams(const Request& request, std::string_view query) {
-  auto params = ParseForm(query);
-  if (params && request.method == "POST" && !request.body.empty()) {
-    auto body = MediaType(request) == "application/json" ? ParseFlatJson(request.body)
-                                                         : ParseForm(request.body);
-    if (!body) return std::move(body).error();
-    params->insert(params->end(), body->begin(), body->end());
-  }
-  return params;
-}
-
 // Answers for buyer postbacks and publisher data writing: JSON, or "OK …" / "FAILED …" text.
 Response TextOrJson(int status, bool text, const std::string& sentence, json::object body) {
   if (text) {

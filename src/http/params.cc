@@ -28,7 +28,12 @@ core::Result<std::string> DecodeSegment(std::string_view segment) {
 core::Result<engine::Params> ParseForm(std::string_view text) {
   engine::Params out;
   if (text.empty()) return out;
-  auto parsed = boost::urls::parse_query(text);
+  // Boost.URL 1.81's parse_query measures its input again with strlen (boostorg/url#757): on a
+  // view that is not NUL-terminated it reads past the end and takes the bytes after the view
+  // for part of the last value. A NUL-terminated copy keeps it to `text` (a NUL inside is
+  // refused by the grammar before that).
+  const std::string terminated(text);
+  auto parsed = boost::urls::parse_query(terminated);
   if (!parsed) return core::InvalidArgument("the query string or form body is malformed");
   boost::urls::encoding_opts opts;
   opts.space_as_plus = true;
@@ -109,6 +114,17 @@ core::Result<json::object> ParseJsonObject(std::string_view body) {
   auto v = Parse(body);
   if (!v) return std::move(v).error();
   return std::move(v->as_object());
+}
+
+core::Result<engine::Params> RequestParams(const Request& request, std::string_view query) {
+  auto params = ParseForm(query);
+  if (params && request.method == "POST" && !request.body.empty()) {
+    auto body = MediaType(request) == "application/json" ? ParseFlatJson(request.body)
+                                                         : ParseForm(request.body);
+    if (!body) return std::move(body).error();
+    params->insert(params->end(), body->begin(), body->end());
+  }
+  return params;
 }
 
 const std::string* FindParam(const engine::Params& params, std::string_view name) {

@@ -33,6 +33,10 @@ core::Result<engine::Params> ParseFlatJson(std::string_view body);
 // The body of an operator or edge request: a JSON object (empty body = {}).
 core::Result<boost::json::object> ParseJsonObject(std::string_view body);
 
+// The parameters of a buyer postback or a data writing request: the query's pairs followed by
+// a POST body's (flat JSON when the media type is application/json, else a form), or why not.
+core::Result<engine::Params> RequestParams(const Request& request, std::string_view query);
+
 // The first value of `name` among the pairs, if any.
 const std::string* FindParam(const engine::Params& params, std::string_view name);
 
