@@ -15,6 +15,9 @@ packages=(
   # SIP edge (deploy/kamailio, scripts/sip-edge.sh) and its end-to-end test (tests/sip):
   # http_client is in kamailio-utils-modules, jansson in kamailio-extra-modules; SIPp is sip-tester
   kamailio kamailio-utils-modules kamailio-extra-modules sip-tester
+  # benchmarks (bench/): nginx is the HTTP limit and the webhook receiver; bench/run.sh runs its
+  # own, so the packaged service is kept from starting, like kamailio's
+  nginx-light
 )
 
 missing=()
@@ -31,8 +34,8 @@ fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-# The kamailio package starts a system-wide service on install, which takes UDP/TCP 5060. callpost
-# runs Kamailio itself (scripts/sip-edge.sh), so keep the packaged service from starting: a
+# The kamailio and nginx packages start a system-wide service on install (kamailio takes UDP/TCP
+# 5060, nginx TCP 80). callpost runs Kamailio and the benchmarks run nginx themselves (scripts/sip-edge.sh), so keep the packaged service from starting: a
 # policy-rc.d that answers 101 ("action forbidden") makes invoke-rc.d / deb-systemd-invoke skip
 # the start. Only ours is removed afterwards; an existing one (e.g. in a container) is left alone.
 policy=/usr/sbin/policy-rc.d
@@ -74,4 +77,20 @@ if dpkg-query -W -f='${Status}' kamailio 2>/dev/null | grep -q 'install ok insta
       fi
     fi
   done
+fi
+
+# The same for a packaged nginx (bench/run.sh starts its own, with a generated configuration).
+if dpkg-query -W -f='${Status}' nginx-light 2>/dev/null | grep -q 'install ok installed'; then
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
+  elif command -v update-rc.d >/dev/null 2>&1 && [ -e /etc/init.d/nginx ]; then
+    $SUDO update-rc.d nginx disable >/dev/null 2>&1 || true
+  fi
+  if [ -r /run/nginx.pid ]; then
+    pid=$(cat /run/nginx.pid 2>/dev/null || true)
+    if [ -n "$pid" ] && [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = nginx ]; then
+      echo "stopping the packaged nginx service (pid $pid)"
+      $SUDO kill "$pid" 2>/dev/null || true
+    fi
+  fi
 fi
