@@ -15,6 +15,9 @@ packages=(
   # SIP edge (deploy/kamailio, scripts/sip-edge.sh) and its end-to-end test (tests/sip):
   # http_client is in kamailio-utils-modules, jansson in kamailio-extra-modules; SIPp is sip-tester
   kamailio kamailio-utils-modules kamailio-extra-modules sip-tester
+  # the PostgreSQL store's tests start their own server on a temporary directory and port
+  # (tests/pg/pg.sh); the packaged service is kept from starting, like kamailio's
+  postgresql
   # benchmarks (bench/): nginx is the HTTP limit and the webhook receiver; bench/run.sh runs its
   # own, so the packaged service is kept from starting, like kamailio's
   nginx-light
@@ -34,8 +37,10 @@ fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-# The kamailio and nginx packages start a system-wide service on install (kamailio takes UDP/TCP
-# 5060, nginx TCP 80). callpost runs Kamailio and the benchmarks run nginx themselves (scripts/sip-edge.sh), so keep the packaged service from starting: a
+# The kamailio package starts a system-wide service on install, which takes UDP/TCP 5060 (and
+# postgresql one on 5432, nginx one on 80). callpost runs Kamailio itself (scripts/sip-edge.sh),
+# its tests their own PostgreSQL and its benchmarks their own nginx, so keep the packaged
+# services from starting: a
 # policy-rc.d that answers 101 ("action forbidden") makes invoke-rc.d / deb-systemd-invoke skip
 # the start. Only ours is removed afterwards; an existing one (e.g. in a container) is left alone.
 policy=/usr/sbin/policy-rc.d
@@ -79,7 +84,16 @@ if dpkg-query -W -f='${Status}' kamailio 2>/dev/null | grep -q 'install ok insta
   done
 fi
 
-# The same for a packaged nginx (bench/run.sh starts its own, with a generated configuration).
+# The same for a packaged PostgreSQL (5432): the tests never use a system-wide instance.
+if dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q 'install ok installed'; then
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
+  elif command -v update-rc.d >/dev/null 2>&1 && [ -e /etc/init.d/postgresql ]; then
+    $SUDO update-rc.d postgresql disable >/dev/null 2>&1 || true
+  fi
+fi
+
+# The same for a packaged nginx (80): bench/run.sh starts its own, with a generated configuration.
 if dpkg-query -W -f='${Status}' nginx-light 2>/dev/null | grep -q 'install ok installed'; then
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
     $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true

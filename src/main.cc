@@ -84,6 +84,11 @@ int main(int argc, char** argv) {
     sub->add_option("--database", target.database,
                     "sqlite:PATH (default sqlite:<data-dir>/callpost.db) or postgresql://…")
         ->envname("CALLPOST_DATABASE");
+    sub->add_option("--database-connections", target.database_connections,
+                    "PostgreSQL: connections for writes, and as many for reads")
+        ->envname("CALLPOST_DATABASE_CONNECTIONS")
+        ->check(CLI::Range(1, 256))
+        ->capture_default_str();
   };
 
   CLI::App* serve = cli.add_subcommand("serve", "Serve the HTTP API");

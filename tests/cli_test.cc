@@ -81,7 +81,7 @@ TEST(Cli, ServeStopsGracefullyOnSigterm) {
   }
   std::string url = "http://127.0.0.1:" + std::to_string(port);
   HttpResponse health;
-  for (int i = 0; i < 100; ++i) {
+  for (int i = 0; i < 400; ++i) {
     usleep(50'000);  // waiting for a process to start listening, not for a timer
     health = Http("GET", url + "/healthz");
     if (health.status == 200) break;

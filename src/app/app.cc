@@ -25,26 +25,32 @@ using core::Result;
 
 namespace {
 
-Result<std::string> DatabasePath(const AppOptions& o) {
-  if (o.database.empty()) return (std::filesystem::path(o.data_dir) / "callpost.db").string();
-  if (o.database.rfind("sqlite:", 0) == 0) return o.database.substr(7);
-  if (o.database.rfind("postgresql://", 0) == 0 || o.database.rfind("postgres://", 0) == 0) {
-    return core::InvalidArgument(
-        "--database: this build has no PostgreSQL store yet; use sqlite:PATH", "database");
-  }
-  return core::InvalidArgument("--database: must be sqlite:PATH or postgresql://…", "database");
+bool IsPostgres(const std::string& database) {
+  return database.rfind("postgresql://", 0) == 0 || database.rfind("postgres://", 0) == 0;
 }
 
 Result<std::unique_ptr<store::Store>> OpenStore(const AppOptions& o) {
-  auto path = DatabasePath(o);
-  if (!path) return std::move(path).error();
+  if (IsPostgres(o.database)) {
+    store::PostgresOptions pg;
+    pg.url = o.database;
+    pg.writers = pg.read_connections = o.database_connections;
+    return store::OpenPostgres(pg);
+  }
+  std::string path;
+  if (o.database.empty()) {
+    path = (std::filesystem::path(o.data_dir) / "callpost.db").string();
+  } else if (o.database.rfind("sqlite:", 0) == 0) {
+    path = o.database.substr(7);
+  } else {
+    return core::InvalidArgument("--database: must be sqlite:PATH or postgresql://…", "database");
+  }
   std::error_code ec;
-  auto dir = std::filesystem::path(*path).parent_path();
+  auto dir = std::filesystem::path(path).parent_path();
   if (!dir.empty()) std::filesystem::create_directories(dir, ec);
   if (ec)
     return core::MakeError(core::ErrorCode::kUnavailable,
                            "cannot create " + dir.string() + ": " + ec.message());
-  return store::OpenSqlite(store::SqliteOptions{*path});
+  return store::OpenSqlite(store::SqliteOptions{path});
 }
 
 // The call-key secret: configured, or kept in the data directory (mode 0600).
@@ -53,6 +59,11 @@ Result<std::string> LoadSecret(const AppOptions& o) {
     if (o.secret.size() < 32)
       return core::InvalidArgument("--secret: must be at least 32 characters", "secret");
     return o.secret;
+  }
+  if (IsPostgres(o.database)) {
+    // Every node must derive the same call keys; a secret per data directory would differ.
+    return core::InvalidArgument(
+        "--secret is required with a PostgreSQL database (the same on every node)", "secret");
   }
   auto path = std::filesystem::path(o.data_dir) / "secret";
   std::ifstream in(path);
@@ -173,10 +184,12 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
                                                          std::lock_guard lock(raw->rng_mu);
                                                          return raw->rng();
                                                        });
-  // One node owns the SQLite store: leases left by a crash are free at once.
-  if (auto r = impl->store->WriteSync([](store::Writer& w) { return w.ReleaseDeliveryLeases(); });
-      !r) {
-    return std::move(r).error();
+  // A node alone on its database (SQLite): leases left by a crash are free at once. On a shared
+  // database they may be another node's and run out by themselves.
+  if (!impl->store->shared()) {
+    if (auto r = impl->store->WriteSync([](store::Writer& w) { return w.ReleaseLeases(); }); !r) {
+      return std::move(r).error();
+    }
   }
   webhook::DispatcherOptions dispatch;
   dispatch.allow_private = options.allow_private_webhooks;

@@ -17,9 +17,10 @@ namespace app {
 struct AppOptions {
   std::string listen = "127.0.0.1:8080";  // host:port; [v6]:port; port 0 = any free port
   std::string data_dir = "./data";
-  std::string database;    // "sqlite:PATH"; empty = sqlite:<data_dir>/callpost.db
-  std::string public_url;  // empty = http://<listen>
-  std::string secret;      // call-key secret (≥32 chars); empty = <data_dir>/secret, created once
+  std::string database;  // "sqlite:PATH" or "postgresql://…"; empty = sqlite:<data_dir>/callpost.db
+  int database_connections = 8;  // PostgreSQL: writer connections, and as many for reads
+  std::string public_url;        // empty = http://<listen>
+  std::string secret;  // call-key secret (≥32 chars); empty = <data_dir>/secret, created once
   bool allow_private_webhooks = false;
   int threads = 0;  // HTTP threads; 0 = one per core
   size_t max_body_bytes = 1 << 20;

@@ -1,5 +1,6 @@
 #include "service/call_service.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <memory>
 
@@ -263,13 +264,17 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
       Complete(out, &on_deliveries_, std::move(done)));
 }
 
-Result<int> CallService::StepEach(const std::vector<std::string>& uuids, core::Millis now,
+Result<int> CallService::StepEach(std::vector<std::string> uuids, core::Millis now,
                                   const Step& step) {
   if (uuids.empty()) return 0;
+  // In one order everywhere: a shared store locks each call as it is read, and two nodes
+  // stepping overlapping sets then never wait for each other in a cycle.
+  std::sort(uuids.begin(), uuids.end());
   auto snap = config_.snapshot();
   int changed = 0;
   bool planned = false;
   auto written = store_.WriteSync([&](store::Writer& w) -> Result<void> {
+    changed = 0;  // the store may run a unit again
     for (const auto& uuid : uuids) {
       auto found = w.FindCall(uuid);
       if (!found) return std::move(found).error();
@@ -293,9 +298,13 @@ Result<int> CallService::StepEach(const std::vector<std::string>& uuids, core::M
 }
 
 Result<int> CallService::FireDueDeadlines(core::Millis now, int limit) {
+  // Claimed under a lease first (one short write that never waits for a call's lock), then
+  // decided: with several nodes on one database each deadline is claimed by one of them, and
+  // deciding locks the call, so a postback racing the deadline sees the decision or makes it.
+  constexpr core::Millis kDeadlineLease = 30'000;
   std::vector<std::string> due;
-  auto r = store_.Read([&](store::Reader& rd) -> Result<void> {
-    auto d = rd.DueDeadlines(now, limit);
+  auto r = store_.WriteSync([&](store::Writer& w) -> Result<void> {
+    auto d = w.ClaimDueDeadlines(now, now + kDeadlineLease, limit);
     if (!d) return std::move(d).error();
     for (auto& [uuid, at] : *d) due.push_back(std::move(uuid));
     return {};

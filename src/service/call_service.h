@@ -135,8 +135,7 @@ class CallService {
  private:
   // One engine step on each call (by UUID) in one unit of work; returns how many changed.
   using Step = std::function<core::Result<engine::Outcome>(engine::Call&, const engine::Context&)>;
-  core::Result<int> StepEach(const std::vector<std::string>& uuids, core::Millis now,
-                             const Step& step);
+  core::Result<int> StepEach(std::vector<std::string> uuids, core::Millis now, const Step& step);
 
   store::Store& store_;
   ConfigService& config_;

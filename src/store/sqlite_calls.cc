@@ -1,7 +1,7 @@
 // SqliteTxn: calls with their tags, postback log, effects, postback deadlines and the tags
 // publishers stored for callers.
-#include <cstring>
 
+#include "store/rows.h"
 #include "store/sqlite_txn.h"
 
 namespace store {
@@ -9,12 +9,6 @@ namespace store {
 using core::Result;
 
 namespace {
-
-constexpr const char* kCallColumns =
-    "id, uuid, account_id, campaign_id, publisher_id, buyer_id, number_id, number, "
-    "caller_number, repeat, status, started_at, routed_at, answered_at, ended_at, "
-    "duration_seconds, hung_up_by, conv_state, conv_group_id, revenue_cents, payout_cents, "
-    "conv_late, deadline_at, decided_at, early_postback, edge_call_id";
 
 // Statements (constants: Db caches them by address).
 const std::string kSelectCallByUuid =
@@ -74,8 +68,11 @@ constexpr const char* kSetDeadline =
     " ON CONFLICT (call_id) DO UPDATE SET due_at = ?2, lease_until = NULL";
 constexpr const char* kClearDeadline = "DELETE FROM postback_deadlines WHERE call_id = ?";
 constexpr const char* kDueDeadlines =
-    "SELECT c.uuid, d.due_at FROM postback_deadlines d JOIN calls c ON c.id = d.call_id"
-    " WHERE d.due_at <= ? ORDER BY d.due_at LIMIT ?";
+    "SELECT d.call_id, c.uuid, d.due_at FROM postback_deadlines d JOIN calls c ON c.id = d.call_id"
+    " WHERE d.due_at <= ?1 AND (d.lease_until IS NULL OR d.lease_until <= ?1)"
+    " ORDER BY d.due_at LIMIT ?2";
+constexpr const char* kLeaseDeadline =
+    "UPDATE postback_deadlines SET lease_until = ? WHERE call_id = ?";
 constexpr const char* kInsertPostback =
     "INSERT INTO postbacks (call_id, at, method, params, outcome, http_status)"
     " VALUES (?, ?, ?, ?, ?, ?)";
@@ -84,9 +81,6 @@ constexpr const char* kSelectPostbacks =
 constexpr const char* kSelectEffects =
     "SELECT e.id, c.uuid, e.trigger, e.at FROM call_effects e JOIN calls c ON c.id = e.call_id"
     " WHERE e.call_id = ? ORDER BY e.id";
-constexpr const char* kSelectEffectsAfter =
-    "SELECT e.id, c.uuid, e.trigger, e.at FROM call_effects e JOIN calls c ON c.id = e.call_id"
-    " WHERE e.id > ? ORDER BY e.id LIMIT ?";
 constexpr const char* kPreviousCall =
     "SELECT id, buyer_id FROM calls WHERE account_id = ? AND campaign_id = ? AND"
     " caller_number = ? AND started_at >= ? ORDER BY started_at DESC, id DESC LIMIT 1";
@@ -94,73 +88,8 @@ constexpr const char* kLiveByBuyer =
     "SELECT buyer_id, count(*) FROM calls WHERE status IN (1, 2) AND buyer_id IS NOT NULL"
     " AND account_id = ? GROUP BY buyer_id";
 constexpr const char* kCountByStatus = "SELECT status, count(*) FROM calls GROUP BY status";
-// Params as a blob of length-prefixed strings.
-std::string EncodeParams(const engine::Params& params) {
-  std::string out;
-  auto put = [&](const std::string& s) {
-    uint32_t n = static_cast<uint32_t>(s.size());
-    out.append(reinterpret_cast<const char*>(&n), 4).append(s);
-  };
-  for (const auto& [k, v] : params) put(k), put(v);
-  return out;
-}
-
-engine::Params DecodeParams(const std::string& blob) {
-  engine::Params out;
-  size_t i = 0;
-  auto get = [&](std::string& s) {
-    uint32_t n;
-    if (i + 4 > blob.size()) return false;
-    std::memcpy(&n, blob.data() + i, 4);
-    i += 4;
-    if (i + n > blob.size()) return false;
-    s.assign(blob, i, n);
-    i += n;
-    return true;
-  };
-  std::string k, v;
-  while (get(k) && get(v)) out.emplace_back(k, v);
-  return out;
-}
-
-std::optional<core::Money> OptMoney(const Stmt& s, int col) {
-  auto v = s.OptInt(col);
-  return v ? std::optional<core::Money>(core::Money::FromCents(*v)) : std::nullopt;
-}
-
-std::optional<int64_t> Cents(const std::optional<core::Money>& m) {
-  return m ? std::optional<int64_t>(m->cents()) : std::nullopt;
-}
-
-engine::Call ReadCall(const Stmt& s) {
-  engine::Call c;
-  c.id = s.Int(0);
-  c.uuid = s.Text(1);
-  c.account_id = s.Int(2);
-  c.campaign_id = s.Int(3);
-  c.publisher_id = s.OptInt(4);
-  c.buyer_id = s.OptInt(5);
-  c.number_id = s.OptInt(6);
-  c.number = s.Text(7);
-  c.caller_number = s.Text(8);
-  c.repeat = s.Int(9) != 0;
-  c.status = static_cast<engine::Status>(s.Int(10));
-  c.started_at = s.Int(11);
-  c.routed_at = s.OptInt(12);
-  c.answered_at = s.OptInt(13);
-  c.ended_at = s.OptInt(14);
-  c.duration_seconds = s.OptInt(15);
-  c.hung_up_by = s.Text(16);
-  c.conversion.state = static_cast<engine::ConversionState>(s.Int(17));
-  c.conversion.group_id = s.OptInt(18);
-  c.conversion.revenue = OptMoney(s, 19);
-  c.conversion.payout = OptMoney(s, 20);
-  c.conversion.late = s.Int(21) != 0;
-  c.conversion.deadline_at = s.OptInt(22);
-  c.conversion.decided_at = s.OptInt(23);
-  if (!s.IsNull(24)) c.early_postback = DecodeParams(s.Text(24));
-  c.edge_call_id = s.Text(25);
-  return c;
+engine::Call ReadCallRow(const Stmt& s) {
+  return ReadCall(s, s.IsNull(24) ? std::nullopt : std::optional<std::string>(s.Text(24)));
 }
 
 }  // namespace
@@ -192,7 +121,7 @@ Result<std::vector<engine::Call>> SqliteTxn::ListCalls(const CallFilter& f) {
     else
       s.BindNull(4);
     s.Bind(5, f.since).Bind(6, f.until).Bind(7, f.before_id).Bind(8, int64_t{f.limit});
-    while (s.Step()) out.push_back(ReadCall(s));
+    while (s.Step()) out.push_back(ReadCallRow(s));
     if (auto st = s.status(); !st) return std::move(st).error();
   }
   for (auto& c : out) {
@@ -215,12 +144,6 @@ Result<std::vector<PostbackLog>> SqliteTxn::ListPostbacks(Id call_id) {
 Result<std::vector<EffectRow>> SqliteTxn::ListEffects(Id call_id) {
   Stmt s = db_.Prepare(kSelectEffects);
   s.Bind(1, call_id);
-  return ReadEffects(s);
-}
-
-Result<std::vector<EffectRow>> SqliteTxn::ListEffectsAfter(Id after_id, int limit) {
-  Stmt s = db_.Prepare(kSelectEffectsAfter);
-  s.Bind(1, after_id).Bind(2, int64_t{limit});
   return ReadEffects(s);
 }
 
@@ -253,13 +176,22 @@ Result<std::map<Id, int64_t>> SqliteTxn::LiveCallsByBuyer(Id account_id) {
   return Finish(s, std::move(out));
 }
 
-Result<std::vector<std::pair<std::string, core::Millis>>> SqliteTxn::DueDeadlines(
-    core::Millis until, int limit) {
+Result<std::vector<std::pair<std::string, core::Millis>>> SqliteTxn::ClaimDueDeadlines(
+    core::Millis now, core::Millis lease_until, int limit) {
   std::vector<std::pair<std::string, core::Millis>> out;
-  Stmt s = db_.Prepare(kDueDeadlines);
-  s.Bind(1, until).Bind(2, int64_t{limit});
-  while (s.Step()) out.emplace_back(s.Text(0), s.Int(1));
-  return Finish(s, std::move(out));
+  std::vector<Id> ids;
+  {
+    Stmt s = db_.Prepare(kDueDeadlines);
+    s.Bind(1, now).Bind(2, int64_t{limit});
+    while (s.Step()) ids.push_back(s.Int(0)), out.emplace_back(s.Text(1), s.Int(2));
+    if (auto st = s.status(); !st) return std::move(st).error();
+  }
+  for (Id id : ids) {
+    Stmt s = db_.Prepare(kLeaseDeadline);
+    s.Bind(1, lease_until).Bind(2, id);
+    if (auto st = s.Run(); !st) return std::move(st).error();
+  }
+  return out;
 }
 
 Result<std::map<std::string, int64_t>> SqliteTxn::CountCallsByStatus() {
@@ -400,7 +332,7 @@ Result<std::vector<std::string>> SqliteTxn::ListOpenCalls(core::Millis started_b
 
 Result<std::optional<engine::Call>> SqliteTxn::OneCall(Stmt& s) {
   std::optional<engine::Call> call;
-  if (s.Step()) call = ReadCall(s);
+  if (s.Step()) call = ReadCallRow(s);
   if (auto st = s.status(); !st) return std::move(st).error();
   if (call) {
     if (auto t = LoadTags(*call); !t) return std::move(t).error();

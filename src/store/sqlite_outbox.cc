@@ -1,4 +1,5 @@
 // SqliteTxn: the webhook outbox (deliveries with their attempts).
+#include "store/rows.h"
 #include "store/sqlite_txn.h"
 
 namespace store {
@@ -7,9 +8,6 @@ using core::Result;
 
 namespace {
 
-constexpr const char* kDeliveryColumns =
-    "d.id, d.account_id, d.call_id, c.uuid, d.group_id, d.request_index, d.trigger, "
-    "d.webhook_id, d.state, d.attempt_count, d.next_attempt_at, d.created_at, d.updated_at, d.url";
 const std::string kSelectDeliveries =
     std::string("SELECT ") + kDeliveryColumns +
     " FROM webhook_deliveries d JOIN calls c ON c.id = d.call_id WHERE d.account_id = ?1"
@@ -38,31 +36,13 @@ constexpr const char* kResendDelivery =
     "UPDATE webhook_deliveries SET state = CASE WHEN attempt_count = 0 THEN 0 ELSE 1 END,"
     " next_attempt_at = ?1, lease_until = NULL, updated_at = ?1 WHERE id = ?2 AND account_id = ?3";
 constexpr const char* kReleaseLeases =
-    "UPDATE webhook_deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL";
+    "UPDATE webhook_deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL;"
+    "UPDATE postback_deadlines SET lease_until = NULL WHERE lease_until IS NOT NULL";
 constexpr const char* kCountDeliveries =
     "SELECT state, count(*) FROM webhook_deliveries GROUP BY state";
 constexpr const char* kNextDeliveryDue =
     "SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM webhook_deliveries"
     " WHERE next_attempt_at IS NOT NULL";
-
-Delivery ReadDelivery(const Stmt& s) {
-  Delivery d;
-  d.id = s.Int(0);
-  d.account_id = s.Int(1);
-  d.call_id = s.Int(2);
-  d.call_uuid = s.Text(3);
-  d.group_id = s.Int(4);
-  d.request_index = static_cast<int>(s.Int(5));
-  d.trigger = s.Text(6);
-  d.webhook_id = s.Text(7);
-  d.state = static_cast<DeliveryState>(s.Int(8));
-  d.attempt_count = static_cast<int>(s.Int(9));
-  d.next_attempt_at = s.OptInt(10);
-  d.created_at = s.Int(11);
-  d.updated_at = s.Int(12);
-  d.url = s.Text(13);
-  return d;
-}
 
 }  // namespace
 
@@ -155,7 +135,7 @@ Result<void> SqliteTxn::ResendDelivery(Id account_id, Id id, core::Millis now) {
   return {};
 }
 
-Result<void> SqliteTxn::ReleaseDeliveryLeases() { return db_.Prepare(kReleaseLeases).Run(); }
+Result<void> SqliteTxn::ReleaseLeases() { return db_.Exec(kReleaseLeases); }
 
 Result<void> SqliteTxn::LoadAttempts(Delivery& d) {
   Stmt s = db_.Prepare(kSelectAttempts);

@@ -88,6 +88,8 @@ class SqliteStore final : public Store {
     return r;
   }
 
+  bool shared() const override { return false; }
+
   void Close() override {
     {
       std::lock_guard lock(mu_);

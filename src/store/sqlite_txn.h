@@ -22,15 +22,14 @@ class SqliteTxn final : public Writer {
   core::Result<std::vector<engine::Call>> ListCalls(const CallFilter& f) override;
   core::Result<std::vector<PostbackLog>> ListPostbacks(Id call_id) override;
   core::Result<std::vector<EffectRow>> ListEffects(Id call_id) override;
-  core::Result<std::vector<EffectRow>> ListEffectsAfter(Id after_id, int limit) override;
   core::Result<std::optional<engine::PreviousCall>> FindPreviousCall(Id account_id, Id campaign_id,
                                                                      std::string_view caller,
                                                                      core::Millis since) override;
   core::Result<std::map<Id, int64_t>> LiveCallsByBuyer(Id account_id) override;
   core::Result<std::vector<std::string>> ListOpenCalls(core::Millis started_before,
                                                        int limit) override;
-  core::Result<std::vector<std::pair<std::string, core::Millis>>> DueDeadlines(core::Millis until,
-                                                                               int limit) override;
+  core::Result<std::vector<std::pair<std::string, core::Millis>>> ClaimDueDeadlines(
+      core::Millis now, core::Millis lease_until, int limit) override;
   core::Result<std::map<std::string, int64_t>> CountCallsByStatus() override;
   core::Result<Id> InsertConfig(const ConfigRow& r) override;
   core::Result<void> UpdateConfig(const ConfigRow& r) override;
@@ -56,7 +55,7 @@ class SqliteTxn final : public Writer {
   core::Result<std::vector<PrecallTag>> TakePrecallTags(Id account_id, std::string_view caller,
                                                         core::Millis now) override;
   core::Result<int64_t> DeleteExpiredPrecallTags(core::Millis now) override;
-  core::Result<void> ReleaseDeliveryLeases() override;
+  core::Result<void> ReleaseLeases() override;
   core::Result<void> AppendPostback(Id call_id, const PostbackLog& e) override;
 
  private:

@@ -1,6 +1,7 @@
 // The store: everything callpost keeps, behind one interface that the embedded SQLite store
-// implements and a PostgreSQL store will. Writes run as units of work on the store's writer,
-// which commits them in groups; a unit's completion is called only after its data is durable.
+// and the PostgreSQL store (several nodes on one database) implement. Writes run as units of work
+// on the store's writer, which commits them in groups; a unit's completion is called only after its
+// data is durable.
 #pragma once
 
 #include <functional>
@@ -132,8 +133,6 @@ class Reader {
   virtual core::Result<std::vector<engine::Call>> ListCalls(const CallFilter& filter) = 0;
   virtual core::Result<std::vector<PostbackLog>> ListPostbacks(Id call_id) = 0;
   virtual core::Result<std::vector<EffectRow>> ListEffects(Id call_id) = 0;
-  // Effects recorded after `after_id`, oldest first (what the webhook outbox will consume).
-  virtual core::Result<std::vector<EffectRow>> ListEffectsAfter(Id after_id, int limit) = 0;
   // The caller's latest call in the campaign started at or after `since`.
   virtual core::Result<std::optional<engine::PreviousCall>> FindPreviousCall(
       Id account_id, Id campaign_id, std::string_view caller_number, core::Millis since) = 0;
@@ -146,9 +145,6 @@ class Reader {
                                                                int limit) = 0;
   // Calls in progress (routed or answered) per buyer of the account.
   virtual core::Result<std::map<Id, int64_t>> LiveCallsByBuyer(Id account_id) = 0;
-  // Pending postback deadlines due at or before `until`, earliest first: (call uuid, due).
-  virtual core::Result<std::vector<std::pair<std::string, core::Millis>>> DueDeadlines(
-      core::Millis until, int limit) = 0;
   // Calls per status name, for metrics.
   virtual core::Result<std::map<std::string, int64_t>> CountCallsByStatus() = 0;
 
@@ -184,6 +180,11 @@ class Writer : public Reader {
   virtual core::Result<std::vector<Delivery>> ClaimDueDeliveries(core::Millis now,
                                                                  core::Millis lease_until,
                                                                  int limit) = 0;
+  // Claims up to `limit` postback deadlines due at `now` whose lease is free, earliest first,
+  // leasing them until `lease_until`: (call uuid, due). Deciding the call removes its row; a
+  // node that dies first leaves the lease to run out, and another node claims it again.
+  virtual core::Result<std::vector<std::pair<std::string, core::Millis>>> ClaimDueDeadlines(
+      core::Millis now, core::Millis lease_until, int limit) = 0;
   // Records an attempt and its verdict, and frees the lease.
   virtual core::Result<void> RecordAttempt(Id delivery_id, const AttemptResult& result) = 0;
   // Makes a delivery due again now (operator's resend), whatever its state.
@@ -200,8 +201,9 @@ class Writer : public Reader {
                                                                 core::Millis now) = 0;
   // Drops every expired stored tag; returns how many.
   virtual core::Result<int64_t> DeleteExpiredPrecallTags(core::Millis now) = 0;
-  // Frees every lease: a single-node store calls this at start (no other sender exists).
-  virtual core::Result<void> ReleaseDeliveryLeases() = 0;
+  // Frees every lease of deliveries and deadlines: a single node calls this at start (no other
+  // node can hold one).
+  virtual core::Result<void> ReleaseLeases() = 0;
 };
 
 class Store {
@@ -224,6 +226,10 @@ class Store {
 
   // Finishes queued writes and closes. Write() after Close() completes with kUnavailable.
   virtual void Close() = 0;
+
+  // True when other nodes may use the same database at once (leases are then honoured at
+  // start instead of freed).
+  virtual bool shared() const = 0;
 };
 
 struct SqliteOptions {
@@ -234,5 +240,16 @@ struct SqliteOptions {
 };
 
 core::Result<std::unique_ptr<Store>> OpenSqlite(const SqliteOptions& options);
+
+struct PostgresOptions {
+  std::string url;            // postgresql://user:password@host:port/database?…
+  int writers = 8;            // connections running units of work, one transaction each
+  int read_connections = 8;   // connections for Read()
+  size_t max_queue = 100000;  // Write() beyond this fails fast with kUnavailable
+};
+
+// Connects, migrates (once, under an advisory lock, however many nodes start together) and
+// starts the writers. Several nodes may share one database (shared() is true).
+core::Result<std::unique_ptr<Store>> OpenPostgres(const PostgresOptions& options);
 
 }  // namespace store

@@ -1,0 +1,144 @@
+// PgTxn: the webhook outbox (deliveries with their attempts).
+#include "store/pg_txn.h"
+#include "store/rows.h"
+
+namespace store {
+
+using core::Result;
+
+namespace {
+
+const std::string kSelectDeliveries =
+    std::string("SELECT ") + kDeliveryColumns +
+    " FROM webhook_deliveries d JOIN calls c ON c.id = d.call_id WHERE d.account_id = $1"
+    " AND ($2::bigint IS NULL OR d.call_id = $2) AND ($3::integer IS NULL OR d.state = $3)"
+    " AND ($4::bigint IS NULL OR d.id < $4) ORDER BY d.id DESC LIMIT $5";
+const std::string kSelectDelivery = std::string("SELECT ") + kDeliveryColumns +
+                                    " FROM webhook_deliveries d JOIN calls c ON c.id = d.call_id"
+                                    " WHERE d.account_id = $1 AND d.id = $2";
+// Rows another node is claiming right now are skipped, never waited for.
+const std::string kClaimDeliveries =
+    std::string(
+        "WITH due AS (SELECT id FROM webhook_deliveries WHERE next_attempt_at <= $1"
+        " AND (lease_until IS NULL OR lease_until <= $1) ORDER BY next_attempt_at LIMIT $3"
+        " FOR UPDATE SKIP LOCKED),"
+        " leased AS (UPDATE webhook_deliveries w SET lease_until = $2 FROM due"
+        " WHERE w.id = due.id RETURNING w.*) SELECT ") +
+    kDeliveryColumns + " FROM leased d JOIN calls c ON c.id = d.call_id ORDER BY d.next_attempt_at";
+constexpr const char* kSelectAttempts =
+    "SELECT at, http_status, latency_ms, error, response_excerpt FROM webhook_attempts"
+    " WHERE delivery_id = $1 ORDER BY seq";
+constexpr const char* kInsertAttempt =
+    "INSERT INTO webhook_attempts (delivery_id, seq, at, http_status, latency_ms, error,"
+    " response_excerpt) VALUES ($1, (SELECT attempt_count FROM webhook_deliveries WHERE id = $1),"
+    " $2, $3, $4, $5, $6)";
+constexpr const char* kUpdateAfterAttempt =
+    "UPDATE webhook_deliveries SET state = $1, next_attempt_at = $2, lease_until = NULL,"
+    " attempt_count = attempt_count + 1, updated_at = $3, url = $4 WHERE id = $5";
+constexpr const char* kResendDelivery =
+    "UPDATE webhook_deliveries SET state = CASE WHEN attempt_count = 0 THEN 0 ELSE 1 END,"
+    " next_attempt_at = $1, lease_until = NULL, updated_at = $1 WHERE id = $2 AND account_id = $3";
+constexpr const char* kReleaseLeases =
+    "UPDATE webhook_deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL;"
+    "UPDATE postback_deadlines SET lease_until = NULL WHERE lease_until IS NOT NULL";
+constexpr const char* kCountDeliveries =
+    "SELECT state, count(*) FROM webhook_deliveries GROUP BY state";
+constexpr const char* kNextDeliveryDue =
+    "SELECT min(greatest(next_attempt_at, coalesce(lease_until, 0))) FROM webhook_deliveries"
+    " WHERE next_attempt_at IS NOT NULL";
+
+}  // namespace
+
+Result<std::vector<Delivery>> PgTxn::ListDeliveries(const DeliveryFilter& f) {
+  PgParams p;
+  p.Add(f.account_id).Add(f.call_id);
+  if (f.state)
+    p.Add(static_cast<int64_t>(*f.state));
+  else
+    p.AddNull();
+  p.Add(f.before_id).Add(int64_t{f.limit});
+  auto r = db_.Run(kSelectDeliveries.c_str(), p);
+  if (!r) return std::move(r).error();
+  std::vector<Delivery> out;
+  for (int i = 0; i < r->rows(); ++i) out.push_back(ReadDelivery(r->row(i)));
+  for (auto& d : out) {
+    if (auto a = LoadAttempts(d); !a) return std::move(a).error();
+  }
+  return out;
+}
+
+Result<std::optional<Delivery>> PgTxn::FindDelivery(Id account_id, Id id) {
+  auto r = db_.Run(kSelectDelivery.c_str(), PgParams().Add(account_id).Add(id));
+  if (!r) return std::move(r).error();
+  std::optional<Delivery> d;
+  if (r->rows() > 0) d = ReadDelivery(r->row(0));
+  if (d) {
+    if (auto a = LoadAttempts(*d); !a) return std::move(a).error();
+  }
+  return d;
+}
+
+Result<std::map<std::string, int64_t>> PgTxn::CountDeliveriesByState() {
+  auto r = db_.Run(kCountDeliveries);
+  if (!r) return std::move(r).error();
+  std::map<std::string, int64_t> out;
+  for (int i = 0; i < r->rows(); ++i) {
+    out[ToString(static_cast<DeliveryState>(r->row(i).Int(0)))] = r->row(i).Int(1);
+  }
+  return out;
+}
+
+Result<std::optional<core::Millis>> PgTxn::NextDeliveryDue() {
+  auto r = db_.Run(kNextDeliveryDue);
+  if (!r) return std::move(r).error();
+  return r->rows() > 0 ? r->row(0).OptInt(0) : std::nullopt;
+}
+
+Result<std::vector<Delivery>> PgTxn::ClaimDueDeliveries(core::Millis now, core::Millis lease_until,
+                                                        int limit) {
+  auto r =
+      db_.Run(kClaimDeliveries.c_str(), PgParams().Add(now).Add(lease_until).Add(int64_t{limit}));
+  if (!r) return std::move(r).error();
+  std::vector<Delivery> out;
+  for (int i = 0; i < r->rows(); ++i) out.push_back(ReadDelivery(r->row(i)));
+  return out;
+}
+
+Result<void> PgTxn::RecordAttempt(Id delivery_id, const AttemptResult& r) {
+  PgParams a;
+  a.Add(delivery_id).Add(r.attempt.at);
+  if (r.attempt.http_status)
+    a.Add(int64_t{*r.attempt.http_status});
+  else
+    a.AddNull();
+  a.Add(r.attempt.latency_ms).Add(r.attempt.error).Add(r.attempt.response_excerpt);
+  if (auto i = db_.Run(kInsertAttempt, a); !i) return std::move(i).error();
+  PgParams u;
+  u.Add(static_cast<int64_t>(r.state)).Add(r.next_attempt_at).Add(r.attempt.at);
+  u.Add(r.url).Add(delivery_id);
+  if (auto x = db_.Run(kUpdateAfterAttempt, u); !x) return std::move(x).error();
+  return {};
+}
+
+Result<void> PgTxn::ResendDelivery(Id account_id, Id id, core::Millis now) {
+  auto r = db_.Run(kResendDelivery, PgParams().Add(now).Add(id).Add(account_id));
+  if (!r) return std::move(r).error();
+  if (r->changed() == 0) return core::NotFound("no such delivery");
+  return {};
+}
+
+Result<void> PgTxn::ReleaseLeases() { return db_.Exec(kReleaseLeases); }
+
+Result<void> PgTxn::LoadAttempts(Delivery& d) {
+  auto r = db_.Run(kSelectAttempts, PgParams().Add(d.id));
+  if (!r) return std::move(r).error();
+  for (int i = 0; i < r->rows(); ++i) {
+    PgRow s = r->row(i);
+    std::optional<int> status;
+    if (!s.IsNull(1)) status = static_cast<int>(s.Int(1));
+    d.attempts.push_back(Attempt{s.Int(0), status, s.Int(2), s.Text(3), s.Text(4)});
+  }
+  return {};
+}
+
+}  // namespace store

@@ -1,0 +1,172 @@
+// The shared store: PostgreSQL through libpq. Each unit of work runs in its own transaction on
+// one of a pool of writer connections (PostgreSQL's own group commit joins the flushes of
+// concurrent commits); the calls a unit changes are locked with SELECT … FOR UPDATE, so units
+// on one call run one after the other whichever node runs them. Reads use a pool of read-only
+// REPEATABLE READ transactions.
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "store/pg_db.h"
+#include "store/pg_txn.h"
+#include "store/schema.h"
+#include "store/store.h"
+
+namespace store {
+
+namespace {
+
+using core::Result;
+
+// How many times a unit runs when PostgreSQL asks for it again (deadlock, serialization).
+constexpr int kMaxAttempts = 5;
+
+class PgStore final : public Store {
+ public:
+  PgStore(PostgresOptions options, std::vector<std::unique_ptr<PgConn>> writers,
+          std::vector<std::unique_ptr<PgConn>> readers)
+      : options_(std::move(options)), writers_(std::move(writers)) {
+    for (auto& r : readers) free_readers_.push_back(r.get()), readers_.push_back(std::move(r));
+    for (auto& w : writers_) threads_.emplace_back([this, conn = w.get()] { WriterLoop(*conn); });
+  }
+
+  ~PgStore() override { Close(); }
+
+  void Write(Work work, Done done) override {
+    {
+      std::lock_guard lock(mu_);
+      if (!closed_ && queue_.size() < options_.max_queue) {
+        queue_.push_back(Item{std::move(work), std::move(done)});
+        cv_.notify_one();
+        return;
+      }
+    }
+    done(core::MakeError(core::ErrorCode::kUnavailable,
+                         closed_ ? "the store is closed" : "the store is overloaded; retry"));
+  }
+
+  Result<void> Read(const std::function<Result<void>(Reader&)>& fn) override {
+    PgConn* db;
+    {
+      std::unique_lock lock(readers_mu_);
+      readers_cv_.wait(lock, [this] { return !free_readers_.empty(); });
+      db = free_readers_.back();
+      free_readers_.pop_back();
+    }
+    Result<void> r = db->broken() ? db->Reset() : Result<void>();
+    if (r) r = db->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    if (r) {
+      PgTxn txn(*db, false);
+      r = Guarded([&] { return fn(txn); });
+      (void)db->Exec("COMMIT");
+    }
+    {
+      std::lock_guard lock(readers_mu_);
+      free_readers_.push_back(db);
+    }
+    readers_cv_.notify_one();
+    return r;
+  }
+
+  void Close() override {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return;
+      closed_ = true;
+      cv_.notify_all();
+    }
+    for (auto& t : threads_) t.join();
+  }
+
+  bool shared() const override { return true; }
+
+ private:
+  struct Item {
+    Work work;
+    Done done;
+  };
+
+  template <typename F>
+  static Result<void> Guarded(F&& f) {
+    try {
+      return f();
+    } catch (const std::exception& e) {
+      return core::Internal(std::string("unit of work failed: ") + e.what());
+    }
+  }
+
+  void WriterLoop(PgConn& db) {
+    for (;;) {
+      Item item;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return closed_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // closed and drained
+        item = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      item.done(RunUnit(db, item.work));
+    }
+  }
+
+  // One unit in one transaction, run again when PostgreSQL says so: after a deadlock or a
+  // serialization failure, and once after a unique violation (another node inserted the same
+  // row first; running again finds it). Never after a lost connection: the commit may have
+  // happened.
+  Result<void> RunUnit(PgConn& db, const Work& work) {
+    Result<void> r = core::Internal("unit of work");
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      if (db.broken()) {
+        if (auto reset = db.Reset(); !reset) return reset;
+      }
+      if (auto b = db.Exec("BEGIN"); !b) return b;
+      PgTxn txn(db, true);
+      r = Guarded([&] { return work(txn); });
+      if (r) r = db.Exec("COMMIT");
+      const std::string state = db.last_sqlstate();
+      if (r) return r;
+      (void)db.Exec("ROLLBACK");
+      const bool again = PgRetryable(state) || (PgUniqueViolation(state) && attempt == 0);
+      if (!again || db.broken()) return r;
+    }
+    return r;
+  }
+
+  const PostgresOptions options_;
+  std::vector<std::unique_ptr<PgConn>> writers_;  // one a writer thread
+  std::vector<std::thread> threads_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;  // guarded by mu_
+  bool closed_ = false;     // guarded by mu_
+
+  std::vector<std::unique_ptr<PgConn>> readers_;
+  std::mutex readers_mu_;
+  std::condition_variable readers_cv_;
+  std::vector<PgConn*> free_readers_;  // guarded by readers_mu_
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenPostgres(const PostgresOptions& options) {
+  auto first = PgConn::Open(options.url);
+  if (!first) return std::move(first).error();
+  if (auto m = MigratePostgres(**first); !m) return std::move(m).error();
+  std::vector<std::unique_ptr<PgConn>> writers, readers;
+  writers.push_back(std::move(*first));
+  for (int i = 1; i < std::max(1, options.writers); ++i) {
+    auto c = PgConn::Open(options.url);
+    if (!c) return std::move(c).error();
+    writers.push_back(std::move(*c));
+  }
+  for (int i = 0; i < std::max(1, options.read_connections); ++i) {
+    auto c = PgConn::Open(options.url);
+    if (!c) return std::move(c).error();
+    readers.push_back(std::move(*c));
+  }
+  return std::unique_ptr<Store>(new PgStore(options, std::move(writers), std::move(readers)));
+}
+
+}  // namespace store

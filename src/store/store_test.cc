@@ -1,0 +1,702 @@
+// The store contract: one suite that runs unchanged against the SQLite store and the
+// PostgreSQL store (a server the tests start: tests/pg/pg.sh, the ctest fixture `postgres`).
+// Each test gets a fresh database: a temporary SQLite file, or a schema of its own.
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "store/pg_db.h"
+
+namespace store {
+namespace {
+
+using engine::Call;
+using engine::Outcome;
+
+// The URL of the tests' PostgreSQL server: $CALLPOST_TEST_POSTGRES, or what tests/pg/pg.sh wrote.
+std::string PostgresUrl() {
+  if (const char* env = std::getenv("CALLPOST_TEST_POSTGRES"); env && *env) return env;
+  std::ifstream in(std::string(CALLPOST_TEST_PG_STATE) + "/url");
+  std::string url;
+  std::getline(in, url);
+  return url;
+}
+
+std::string RandomName(const char* prefix) {
+  std::random_device rd;
+  return prefix + std::to_string(rd()) + std::to_string(rd());
+}
+
+// Inserts a call with two tags inside a unit of work; `c` gets its id.
+core::Result<void> SaveNewCall(Writer& w, Call& c) {
+  c.tags = {engine::Tag{"system_campaign_id", "7", engine::TagSource::kSystem, c.started_at},
+            engine::Tag{"zip", "10001", engine::TagSource::kEdge, c.started_at}};
+  Outcome out;
+  out.changed = out.call_changed = true;
+  out.new_tags = c.tags;
+  out.effects = {engine::Effect{"started", c.started_at}};
+  return w.SaveCall(c, out);
+}
+
+core::Result<void> NewCallIn(Writer& w, Id account_id, const std::string& uuid) {
+  Call c;
+  c.uuid = uuid;
+  c.account_id = account_id;
+  c.campaign_id = 7;
+  c.started_at = 1000;
+  return SaveNewCall(w, c);
+}
+
+class StoreContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "sqlite") {
+      dir_ = std::filesystem::temp_directory_path() / RandomName("callpost-store-");
+      std::filesystem::create_directories(dir_);
+    } else {
+      const std::string url = PostgresUrl();
+      ASSERT_FALSE(url.empty()) << "no PostgreSQL for the tests: run through ctest (fixture "
+                                   "`postgres`) or set CALLPOST_TEST_POSTGRES";
+      auto admin = PgConn::Open(url);
+      ASSERT_TRUE(admin) << admin.error().message;
+      admin_ = std::move(*admin);
+      schema_ = RandomName("contract_");
+      ASSERT_TRUE(admin_->Exec(("CREATE SCHEMA " + schema_).c_str()));
+      pg_url_ = url + (url.find('?') == std::string::npos ? "?" : "&") +
+                "options=-csearch_path%3D" + schema_;
+    }
+    auto s = Open();
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+  }
+
+  void TearDown() override {
+    store_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+    if (admin_) (void)admin_->Exec(("DROP SCHEMA " + schema_ + " CASCADE").c_str());
+  }
+
+  // Another store on the same database (another node, or the same one after a restart).
+  core::Result<std::unique_ptr<Store>> Open() {
+    if (GetParam() == "sqlite") return OpenSqlite(SqliteOptions{(dir_ / "callpost.db").string()});
+    PostgresOptions o;
+    o.url = pg_url_;
+    o.writers = 4;
+    o.read_connections = 2;
+    return OpenPostgres(o);
+  }
+
+  Store& s() { return *store_; }
+
+  // Runs `fn` as one unit of work and expects it to commit.
+  void Write(const std::function<core::Result<void>(Writer&)>& fn) {
+    auto r = s().WriteSync(fn);
+    ASSERT_TRUE(r) << r.error().message;
+  }
+
+  template <typename T>
+  T Read(const std::function<core::Result<T>(Reader&)>& fn) {
+    T out{};
+    auto r = s().Read([&](Reader& rd) -> core::Result<void> {
+      auto v = fn(rd);
+      if (!v) return std::move(v).error();
+      out = std::move(*v);
+      return {};
+    });
+    EXPECT_TRUE(r) << r.error().message;
+    return out;
+  }
+
+  Id NewAccount(const std::string& name = "acme") {
+    Id id = 0;
+    Write([&](Writer& w) -> core::Result<void> {
+      config::Account a;
+      a.name = name;
+      a.created_at = 1000;
+      auto r = w.InsertAccount(a);
+      if (!r) return std::move(r).error();
+      id = *r;
+      return {};
+    });
+    return id;
+  }
+
+  // Inserts a call with two tags; returns it with its id.
+  Call NewCall(Id account_id, const std::string& uuid, core::Millis started_at,
+               const std::string& caller = "+15551230000", Id campaign_id = 7) {
+    Call c;
+    c.uuid = uuid;
+    c.account_id = account_id;
+    c.campaign_id = campaign_id;
+    c.caller_number = caller;
+    c.number = "+18005550100";
+    c.started_at = started_at;
+    Write([&](Writer& w) { return SaveNewCall(w, c); });
+    return c;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<PgConn> admin_;
+  std::string schema_, pg_url_;
+  std::unique_ptr<Store> store_;
+};
+
+std::string Uuid(int i) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", i);
+  return buf;
+}
+
+TEST_P(StoreContract, AccountsKeysAndConfigurationBumpTheVersion) {
+  const int64_t v0 = Read<int64_t>([](Reader& r) { return r.ConfigVersion(); });
+  const Id a = NewAccount("first");
+  const Id b = NewAccount("second");
+  EXPECT_NE(a, b);
+  Id key_id = 0, obj = 0;
+  Write([&](Writer& w) -> core::Result<void> {
+    auto k = w.InsertApiKey(config::ApiKey{0, a, "default", "cpk_abc", "hash-1", 5});
+    if (!k) return std::move(k).error();
+    key_id = *k;
+    auto o = w.InsertConfig(ConfigRow{0, a, "number", 0, R"({"number":"+18005550100"})", 1, 1});
+    if (!o) return std::move(o).error();
+    obj = *o;
+    return {};
+  });
+  EXPECT_GT(Read<int64_t>([](Reader& r) { return r.ConfigVersion(); }), v0);
+  auto accounts = Read<std::vector<config::Account>>([](Reader& r) { return r.LoadAccounts(); });
+  ASSERT_EQ(accounts.size(), 2u);
+  EXPECT_EQ(accounts[0].name, "first");
+  EXPECT_TRUE(accounts[0].carry_over_postback_tags);
+  auto keys = Read<std::vector<config::ApiKey>>([](Reader& r) { return r.LoadApiKeys(); });
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0].hash, "hash-1");
+  EXPECT_EQ(keys[0].id, key_id);
+
+  // A number is unique across accounts: the second insert conflicts and changes nothing.
+  auto dup = s().WriteSync([&](Writer& w) {
+    return w.InsertConfig(ConfigRow{0, b, "number", 0, R"({"number":"+18005550100"})", 1, 1})
+                   .has_value()
+               ? core::Result<void>()
+               : core::Result<void>(core::MakeError(core::ErrorCode::kConflict, "dup"));
+  });
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, core::ErrorCode::kConflict);
+
+  // Another account's object is not found, and nothing changes.
+  auto wrong = s().WriteSync([&](Writer& w) {
+    return w.UpdateConfig(ConfigRow{obj, b, "", 0, "{}", 0, 2});
+  });
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, core::ErrorCode::kNotFound);
+  Write([&](Writer& w) {
+    return w.UpdateConfig(ConfigRow{obj, a, "", 0, R"({"number":"+18005550101"})", 0, 2});
+  });
+  auto rows = Read<std::vector<ConfigRow>>([](Reader& r) { return r.LoadConfigRows(); });
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].doc, R"({"number":"+18005550101"})");
+  EXPECT_EQ(rows[0].updated_at, 2);
+  Write([&](Writer& w) { return w.DeleteConfig(a, obj); });
+  EXPECT_TRUE(Read<std::vector<ConfigRow>>([](Reader& r) { return r.LoadConfigRows(); }).empty());
+  Write([&](Writer& w) { return w.DeleteApiKey(a, key_id); });
+  EXPECT_TRUE(Read<std::vector<config::ApiKey>>([](Reader& r) { return r.LoadApiKeys(); }).empty());
+}
+
+TEST_P(StoreContract, ACallRoundTripsWithEveryField) {
+  const Id a = NewAccount();
+  Call c;
+  c.uuid = Uuid(1);
+  c.account_id = a;
+  c.campaign_id = 3;
+  c.publisher_id = 4;
+  c.buyer_id = 5;
+  c.number_id = 6;
+  c.number = "+18005550100";
+  c.caller_number = "+15551230000";
+  c.edge_call_id = "sip-call-id@edge";
+  c.repeat = true;
+  c.status = engine::Status::kEnded;
+  c.started_at = 1000;
+  c.routed_at = 1100;
+  c.answered_at = 1200;
+  c.ended_at = 61200;
+  c.duration_seconds = 60;
+  c.hung_up_by = "caller";
+  c.conversion.state = engine::ConversionState::kAwaitingPostback;
+  c.conversion.group_id = 9;
+  c.conversion.revenue = core::Money::FromCents(1234);
+  c.conversion.payout = core::Money::FromCents(987);
+  c.conversion.late = true;
+  c.conversion.deadline_at = 661200;
+  c.conversion.decided_at = 700000;
+  c.early_postback =
+      engine::Params{{"sale", ""}, {"value", "12.34"}, {"bin", std::string("a\0b", 3)}};
+  c.tags = {engine::Tag{"zip", "10001", engine::TagSource::kEdge, 1000},
+            engine::Tag{"lead", "yes", engine::TagSource::kPublisher, 1001, false, 44},
+            engine::Tag{"intent", "buy", engine::TagSource::kPostback, 1002, true}};
+  Outcome out;
+  out.changed = out.call_changed = true;
+  out.new_tags = c.tags;
+  Write([&](Writer& w) { return w.SaveCall(c, out); });
+  ASSERT_GT(c.id, 0);
+
+  auto found = Read<std::optional<Call>>([&](Reader& r) { return r.FindCall(c.uuid); });
+  ASSERT_TRUE(found.has_value());
+  const Call& f = *found;
+  EXPECT_EQ(f.id, c.id);
+  EXPECT_EQ(f.publisher_id, 4);
+  EXPECT_EQ(f.buyer_id, 5);
+  EXPECT_EQ(f.number_id, 6);
+  EXPECT_EQ(f.edge_call_id, "sip-call-id@edge");
+  EXPECT_TRUE(f.repeat);
+  EXPECT_EQ(f.status, engine::Status::kEnded);
+  EXPECT_EQ(f.routed_at, 1100);
+  EXPECT_EQ(f.answered_at, 1200);
+  EXPECT_EQ(f.ended_at, 61200);
+  EXPECT_EQ(f.duration_seconds, 60);
+  EXPECT_EQ(f.hung_up_by, "caller");
+  EXPECT_EQ(f.conversion.state, engine::ConversionState::kAwaitingPostback);
+  EXPECT_EQ(f.conversion.group_id, 9);
+  EXPECT_EQ(f.conversion.revenue->cents(), 1234);
+  EXPECT_EQ(f.conversion.payout->cents(), 987);
+  EXPECT_TRUE(f.conversion.late);
+  EXPECT_EQ(f.conversion.deadline_at, 661200);
+  EXPECT_EQ(f.conversion.decided_at, 700000);
+  ASSERT_TRUE(f.early_postback.has_value());
+  EXPECT_EQ(*f.early_postback, *c.early_postback);
+  ASSERT_EQ(f.tags.size(), 3u);
+  EXPECT_EQ(f.tags[1].key, "lead");
+  EXPECT_EQ(f.tags[1].source, engine::TagSource::kPublisher);
+  EXPECT_EQ(f.tags[1].publisher_id, 44);
+  EXPECT_TRUE(f.tags[2].carried);
+  EXPECT_EQ(f.tags[2].at, 1002);
+
+  auto by_edge = Read<std::optional<Call>>(
+      [&](Reader& r) { return r.FindCallByEdgeId(a, "sip-call-id@edge"); });
+  ASSERT_TRUE(by_edge.has_value());
+  EXPECT_EQ(by_edge->uuid, c.uuid);
+  EXPECT_FALSE(Read<std::optional<Call>>([&](Reader& r) {
+                 return r.FindCallByEdgeId(a + 1, "sip-call-id@edge");
+               }).has_value());
+  EXPECT_FALSE(
+      Read<std::optional<Call>>([&](Reader& r) { return r.FindCall(Uuid(2)); }).has_value());
+
+  // An update with only new tags appends them after the others; the row is kept.
+  Call again = *found;
+  Outcome more;
+  more.changed = true;
+  engine::Tag extra{"sale", "1", engine::TagSource::kPostback, 2000};
+  again.tags.push_back(extra);
+  more.new_tags = {extra};
+  Write([&](Writer& w) { return w.SaveCall(again, more); });
+  auto after = Read<std::optional<Call>>([&](Reader& r) { return r.FindCall(c.uuid); });
+  ASSERT_EQ(after->tags.size(), 4u);
+  EXPECT_EQ(after->tags[3].key, "sale");
+  EXPECT_EQ(after->conversion.revenue->cents(), 1234);
+}
+
+TEST_P(StoreContract, ListsAndLookupsOfCalls) {
+  const Id a = NewAccount();
+  const Id other = NewAccount("other");
+  for (int i = 1; i <= 5; ++i)
+    NewCall(a, Uuid(i), i * 1000, i % 2 ? "+15550000001" : "+15550000002", i <= 3 ? 7 : 8);
+  NewCall(other, Uuid(99), 500);
+  // Call 2 answered by buyer 5, call 3 converted and ended.
+  Write([&](Writer& w) -> core::Result<void> {
+    for (int i : {2, 3}) {
+      auto f = w.FindCall(Uuid(i));
+      if (!f) return std::move(f).error();
+      Call c = **f;
+      c.buyer_id = 5;
+      c.status = i == 2 ? engine::Status::kAnswered : engine::Status::kEnded;
+      if (i == 3) {
+        c.ended_at = 9000;
+        c.conversion.state = engine::ConversionState::kConverted;
+      }
+      Outcome o;
+      o.changed = o.call_changed = true;
+      if (auto s = w.SaveCall(c, o); !s) return s;
+    }
+    return {};
+  });
+  auto all = Read<std::vector<Call>>([&](Reader& r) { return r.ListCalls(CallFilter{a}); });
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all[0].uuid, Uuid(5));  // newest first
+  EXPECT_EQ(all[0].tags.size(), 2u);
+  CallFilter f{a};
+  f.campaign_id = 8;
+  EXPECT_EQ(Read<std::vector<Call>>([&](Reader& r) { return r.ListCalls(f); }).size(), 2u);
+  f = CallFilter{a};
+  f.converted = true;
+  auto converted = Read<std::vector<Call>>([&](Reader& r) { return r.ListCalls(f); });
+  ASSERT_EQ(converted.size(), 1u);
+  EXPECT_EQ(converted[0].uuid, Uuid(3));
+  f = CallFilter{a};
+  f.status = engine::Status::kAnswered;
+  EXPECT_EQ(Read<std::vector<Call>>([&](Reader& r) { return r.ListCalls(f); }).size(), 1u);
+  f = CallFilter{a};
+  f.since = 2000;
+  f.until = 4000;
+  EXPECT_EQ(Read<std::vector<Call>>([&](Reader& r) { return r.ListCalls(f); }).size(), 2u);
+  f = CallFilter{a};
+  f.before_id = all[1].id;
+  f.limit = 2;
+  auto page = Read<std::vector<Call>>([&](Reader& r) { return r.ListCalls(f); });
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_EQ(page[0].uuid, Uuid(3));
+  EXPECT_EQ(page[1].uuid, Uuid(2));
+
+  auto live = Read<std::map<Id, int64_t>>([&](Reader& r) { return r.LiveCallsByBuyer(a); });
+  EXPECT_EQ(live, (std::map<Id, int64_t>{{5, 1}}));
+  auto prev = Read<std::optional<engine::PreviousCall>>(
+      [&](Reader& r) { return r.FindPreviousCall(a, 7, "+15550000001", 0); });
+  ASSERT_TRUE(prev.has_value());
+  EXPECT_EQ(prev->buyer_id, 5);  // call 3: the latest of that caller in campaign 7
+  EXPECT_EQ(prev->tags.size(), 2u);
+  EXPECT_FALSE(Read<std::optional<engine::PreviousCall>>([&](Reader& r) {
+                 return r.FindPreviousCall(a, 7, "+15550000001", 3500);
+               }).has_value());
+  auto recent = Read<std::optional<Call>>(
+      [&](Reader& r) { return r.FindRecentCallByCaller(a, "+15550000001", 0); });
+  ASSERT_TRUE(recent.has_value());
+  EXPECT_EQ(recent->uuid, Uuid(5));
+  auto open = Read<std::vector<std::string>>([](Reader& r) { return r.ListOpenCalls(3500, 10); });
+  EXPECT_EQ(open, (std::vector<std::string>{Uuid(99), Uuid(1), Uuid(2)}));
+  auto by_status =
+      Read<std::map<std::string, int64_t>>([](Reader& r) { return r.CountCallsByStatus(); });
+  EXPECT_EQ(by_status["started"], 4);
+  EXPECT_EQ(by_status["answered"], 1);
+  EXPECT_EQ(by_status["ended"], 1);
+}
+
+TEST_P(StoreContract, PostbacksAndEffectsAreKeptWithTheirCall) {
+  const Id a = NewAccount();
+  Call c = NewCall(a, Uuid(1), 1000);
+  Write([&](Writer& w) {
+    return w.AppendPostback(
+        c.id, PostbackLog{2000, "GET", R"({"sale":[""],"key":"[redacted]"})", "converted", 200});
+  });
+  auto logs = Read<std::vector<PostbackLog>>([&](Reader& r) { return r.ListPostbacks(c.id); });
+  ASSERT_EQ(logs.size(), 1u);
+  EXPECT_EQ(logs[0].params_json, R"({"sale":[""],"key":"[redacted]"})");
+  EXPECT_EQ(logs[0].http_status, 200);
+  auto effects = Read<std::vector<EffectRow>>([&](Reader& r) { return r.ListEffects(c.id); });
+  ASSERT_EQ(effects.size(), 1u);
+  EXPECT_EQ(effects[0].trigger, "started");
+  EXPECT_EQ(effects[0].call_uuid, c.uuid);
+}
+
+TEST_P(StoreContract, DeadlinesAreClaimedUnderALeaseAndClearedByTheDecision) {
+  const Id a = NewAccount();
+  std::vector<Call> calls;
+  for (int i = 1; i <= 3; ++i) calls.push_back(NewCall(a, Uuid(i), 1000));
+  Write([&](Writer& w) -> core::Result<void> {
+    for (int i = 0; i < 3; ++i) {
+      Outcome o;
+      o.changed = true;
+      o.timer = Outcome::Timer::kSet;
+      o.timer_at = 10'000 + i * 1000;  // due at 10 s, 11 s, 12 s
+      if (auto s = w.SaveCall(calls[i], o); !s) return s;
+    }
+    return {};
+  });
+  using Due = std::vector<std::pair<std::string, core::Millis>>;
+  auto claim = [&](core::Millis now, core::Millis lease) {
+    Due out;
+    Write([&](Writer& w) -> core::Result<void> {
+      auto c = w.ClaimDueDeadlines(now, lease, 10);
+      if (!c) return std::move(c).error();
+      out = std::move(*c);
+      return {};
+    });
+    return out;
+  };
+  EXPECT_TRUE(claim(9'999, 40'000).empty());
+  EXPECT_EQ(claim(11'000, 40'000), (Due{{Uuid(1), 10'000}, {Uuid(2), 11'000}}));
+  EXPECT_EQ(claim(20'000, 40'000), (Due{{Uuid(3), 12'000}}));  // the others are leased
+  EXPECT_TRUE(claim(39'999, 50'000).empty());
+  // Deciding call 1 removes its row; the lease of call 2 runs out and it is claimed again.
+  Write([&](Writer& w) {
+    Outcome o;
+    o.changed = true;
+    o.timer = Outcome::Timer::kClear;
+    return w.SaveCall(calls[0], o);
+  });
+  EXPECT_EQ(claim(40'000, 70'000), (Due{{Uuid(2), 11'000}, {Uuid(3), 12'000}}));
+  // Setting a deadline again frees its lease; freeing every lease frees the rest.
+  Write([&](Writer& w) {
+    Outcome o;
+    o.changed = true;
+    o.timer = Outcome::Timer::kSet;
+    o.timer_at = 45'000;
+    return w.SaveCall(calls[1], o);
+  });
+  EXPECT_EQ(claim(45'000, 70'000), (Due{{Uuid(2), 45'000}}));
+  Write([](Writer& w) { return w.ReleaseLeases(); });
+  EXPECT_EQ(claim(45'000, 70'000), (Due{{Uuid(3), 12'000}, {Uuid(2), 45'000}}));
+}
+
+TEST_P(StoreContract, DeliveriesAreClaimedAttemptedAndResent) {
+  const Id a = NewAccount();
+  const Id other = NewAccount("other");
+  Call c = NewCall(a, Uuid(1), 1000);
+  Write([&](Writer& w) {
+    Outcome o;
+    o.changed = true;
+    o.effects = {engine::Effect{"answered", 2000}};
+    o.deliveries = {engine::PlannedDelivery{11, 0, "answered", 2000, "msg_one"},
+                    engine::PlannedDelivery{11, 1, "answered", 2000, "msg_two"}};
+    return w.SaveCall(c, o);
+  });
+  EXPECT_EQ(Read<std::optional<core::Millis>>([](Reader& r) { return r.NextDeliveryDue(); }), 2000);
+  std::vector<Delivery> claimed;
+  Write([&](Writer& w) -> core::Result<void> {
+    auto d = w.ClaimDueDeliveries(2000, 62'000, 10);
+    if (!d) return std::move(d).error();
+    claimed = std::move(*d);
+    return {};
+  });
+  ASSERT_EQ(claimed.size(), 2u);
+  EXPECT_EQ(claimed[0].call_uuid, c.uuid);
+  EXPECT_EQ(claimed[0].state, DeliveryState::kPending);
+  std::set<std::string> ids{claimed[0].webhook_id, claimed[1].webhook_id};
+  EXPECT_EQ(ids, (std::set<std::string>{"msg_one", "msg_two"}));
+  // Leased: not claimed again before the lease ends.
+  Write([&](Writer& w) -> core::Result<void> {
+    auto d = w.ClaimDueDeliveries(3000, 63'000, 10);
+    if (!d) return std::move(d).error();
+    EXPECT_TRUE(d->empty());
+    return {};
+  });
+  EXPECT_EQ(Read<std::optional<core::Millis>>([](Reader& r) { return r.NextDeliveryDue(); }),
+            62'000);
+  const Id first = claimed[0].id;
+  AttemptResult failed{Attempt{2100, 503, 12, "", "busy"}, DeliveryState::kRetrying, 7100,
+                       "https://buyer.example/hook?key=[redacted]"};
+  Write([&](Writer& w) { return w.RecordAttempt(first, failed); });
+  AttemptResult ok{Attempt{7200, 200, 8, "", "ok"}, DeliveryState::kDelivered, std::nullopt,
+                   "https://buyer.example/hook?key=[redacted]"};
+  Write([&](Writer& w) { return w.RecordAttempt(first, ok); });
+  auto d = Read<std::optional<Delivery>>([&](Reader& r) { return r.FindDelivery(a, first); });
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->state, DeliveryState::kDelivered);
+  EXPECT_EQ(d->attempt_count, 2);
+  EXPECT_FALSE(d->next_attempt_at.has_value());
+  ASSERT_EQ(d->attempts.size(), 2u);
+  EXPECT_EQ(d->attempts[0].http_status, 503);
+  EXPECT_EQ(d->attempts[0].response_excerpt, "busy");
+  EXPECT_EQ(d->attempts[1].at, 7200);
+  EXPECT_EQ(d->url, "https://buyer.example/hook?key=[redacted]");
+  EXPECT_FALSE(Read<std::optional<Delivery>>([&](Reader& r) {
+                 return r.FindDelivery(other, first);
+               }).has_value());
+
+  DeliveryFilter f{a};
+  f.state = DeliveryState::kDelivered;
+  EXPECT_EQ(Read<std::vector<Delivery>>([&](Reader& r) { return r.ListDeliveries(f); }).size(), 1u);
+  f = DeliveryFilter{a};
+  f.call_id = c.id;
+  auto both = Read<std::vector<Delivery>>([&](Reader& r) { return r.ListDeliveries(f); });
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_GT(both[0].id, both[1].id);  // newest first
+  auto counts =
+      Read<std::map<std::string, int64_t>>([](Reader& r) { return r.CountDeliveriesByState(); });
+  EXPECT_EQ(counts["delivered"], 1);
+  EXPECT_EQ(counts["pending"], 1);
+
+  // Resend: due again now, whatever its state; another account's delivery is not found.
+  auto wrong = s().WriteSync([&](Writer& w) { return w.ResendDelivery(other, first, 9000); });
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, core::ErrorCode::kNotFound);
+  Write([&](Writer& w) { return w.ResendDelivery(a, first, 9000); });
+  Write([&](Writer& w) -> core::Result<void> {
+    auto again = w.ClaimDueDeliveries(9000, 69'000, 10);
+    if (!again) return std::move(again).error();
+    EXPECT_EQ(again->size(), 1u);
+    if (!again->empty()) {
+      EXPECT_EQ((*again)[0].id, first);
+      EXPECT_EQ((*again)[0].state, DeliveryState::kRetrying);
+      EXPECT_EQ((*again)[0].webhook_id, d->webhook_id);
+    }
+    return {};
+  });
+  Write([](Writer& w) { return w.ReleaseLeases(); });
+  Write([&](Writer& w) -> core::Result<void> {
+    auto freed = w.ClaimDueDeliveries(9000, 69'000, 10);
+    if (!freed) return std::move(freed).error();
+    EXPECT_EQ(freed->size(), 2u);
+    return {};
+  });
+}
+
+TEST_P(StoreContract, PrecallTagsAreTakenOnceAndExpire) {
+  const Id a = NewAccount();
+  Write([&](Writer& w) -> core::Result<void> {
+    if (auto r = w.InsertPrecallTags(a, 4, "+15550000001", {{"old", "1"}}, 1000, 2000); !r)
+      return r;
+    if (auto r = w.InsertPrecallTags(a, 4, "+15550000001", {{"lead", "hot"}, {"zip", "10001"}},
+                                     1500, 900'000);
+        !r) {
+      return r;
+    }
+    return w.InsertPrecallTags(a, 5, "+15550000002", {{"other", "x"}}, 1500, 900'000);
+  });
+  std::vector<PrecallTag> taken;
+  Write([&](Writer& w) -> core::Result<void> {
+    auto t = w.TakePrecallTags(a, "+15550000001", 3000);
+    if (!t) return std::move(t).error();
+    taken = std::move(*t);
+    return {};
+  });
+  ASSERT_EQ(taken.size(), 2u);  // the expired one is not applied
+  EXPECT_EQ(taken[0].key, "lead");
+  EXPECT_EQ(taken[1].value, "10001");
+  EXPECT_EQ(taken[0].publisher_id, 4);
+  Write([&](Writer& w) -> core::Result<void> {
+    auto t = w.TakePrecallTags(a, "+15550000001", 3000);
+    if (!t) return std::move(t).error();
+    EXPECT_TRUE(t->empty());  // used up
+    return {};
+  });
+  Write([&](Writer& w) -> core::Result<void> {
+    auto n = w.DeleteExpiredPrecallTags(1'000'000);
+    if (!n) return std::move(n).error();
+    EXPECT_EQ(*n, 1);
+    return {};
+  });
+}
+
+TEST_P(StoreContract, AFailedUnitChangesNothingAndOthersCommit) {
+  const Id a = NewAccount();
+  std::atomic<int> done{0};
+  core::Result<void> bad = core::Internal("unset"), good = core::Internal("unset");
+  s().Write(
+      [&](Writer& w) -> core::Result<void> {
+        NewCallIn(w, a, Uuid(1));
+        return core::InvalidArgument("changed my mind");
+      },
+      [&](core::Result<void> r) { bad = std::move(r), ++done; });
+  s().Write([&](Writer& w) -> core::Result<void> { return NewCallIn(w, a, Uuid(2)); },
+            [&](core::Result<void> r) { good = std::move(r), ++done; });
+  while (done < 2) std::this_thread::yield();
+  EXPECT_FALSE(bad);
+  EXPECT_TRUE(good);
+  EXPECT_FALSE(
+      Read<std::optional<Call>>([](Reader& r) { return r.FindCall(Uuid(1)); }).has_value());
+  EXPECT_TRUE(Read<std::optional<Call>>([](Reader& r) { return r.FindCall(Uuid(2)); }).has_value());
+}
+
+TEST_P(StoreContract, AnAcknowledgedWriteIsThereAfterARestart) {
+  const Id a = NewAccount();
+  NewCall(a, Uuid(1), 1000);
+  store_->Close();
+  auto done = s().WriteSync([](Writer&) { return core::Result<void>(); });
+  ASSERT_FALSE(done);  // closed
+  EXPECT_EQ(done.error().code, core::ErrorCode::kUnavailable);
+  store_.reset();
+  auto reopened = Open();
+  ASSERT_TRUE(reopened) << reopened.error().message;
+  store_ = std::move(*reopened);
+  auto c = Read<std::optional<Call>>([](Reader& r) { return r.FindCall(Uuid(1)); });
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->tags.size(), 2u);
+}
+
+// Units on one call from many threads and two stores on one database (two nodes) run one
+// after the other: every tag lands, each at its own position.
+TEST_P(StoreContract, ConcurrentUnitsOnOneCallRunOneAfterTheOther) {
+  const Id a = NewAccount();
+  NewCall(a, Uuid(1), 1000);
+  auto second = Open();
+  ASSERT_TRUE(second) << second.error().message;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  constexpr int kThreads = 4, kEach = 25;
+  for (int t = 0; t < kThreads; ++t) {
+    Store& target = t % 2 ? **second : s();
+    threads.emplace_back([&, t, &target = target] {
+      for (int i = 0; i < kEach; ++i) {
+        auto r = target.WriteSync([&](Writer& w) -> core::Result<void> {
+          auto f = w.FindCall(Uuid(1));
+          if (!f) return std::move(f).error();
+          Call c = std::move(**f);
+          engine::Tag tag{"n", "v" + std::to_string(t * 1000 + i), engine::TagSource::kPostback,
+                          2000};
+          c.tags.push_back(tag);
+          Outcome o;
+          o.changed = true;
+          o.new_tags = {tag};
+          return w.SaveCall(c, o);
+        });
+        if (!r) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  auto c = Read<std::optional<Call>>([](Reader& r) { return r.FindCall(Uuid(1)); });
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->tags.size(), 2u + kThreads * kEach);
+  std::set<std::string> values;
+  for (const auto& t : c->tags) values.insert(t.value);
+  EXPECT_EQ(values.size(), 2u + kThreads * kEach);
+}
+
+// Two stores claiming the same due work at once (two nodes) never claim one item twice.
+TEST_P(StoreContract, TwoNodesClaimDisjointWork) {
+  const Id a = NewAccount();
+  constexpr int kCalls = 60;
+  Write([&](Writer& w) -> core::Result<void> {
+    for (int i = 1; i <= kCalls; ++i) {
+      if (auto r = NewCallIn(w, a, Uuid(i)); !r) return r;
+      auto f = w.FindCall(Uuid(i));
+      if (!f) return std::move(f).error();
+      Outcome o;
+      o.changed = true;
+      o.timer = Outcome::Timer::kSet;
+      o.timer_at = 5000;
+      o.deliveries = {engine::PlannedDelivery{1, 0, "ended", 5000, "msg_" + std::to_string(i)}};
+      if (auto r = w.SaveCall(**f, o); !r) return r;
+    }
+    return {};
+  });
+  auto second = Open();
+  ASSERT_TRUE(second) << second.error().message;
+  std::mutex mu;
+  std::multiset<std::string> deadlines, deliveries;
+  auto node = [&](Store& st) {
+    for (int round = 0; round < 20; ++round) {
+      auto r = st.WriteSync([&](Writer& w) -> core::Result<void> {
+        auto d = w.ClaimDueDeadlines(6000, 60'000, 3);
+        if (!d) return std::move(d).error();
+        auto o = w.ClaimDueDeliveries(6000, 60'000, 3);
+        if (!o) return std::move(o).error();
+        std::lock_guard lock(mu);
+        for (auto& [uuid, due] : *d) deadlines.insert(uuid);
+        for (auto& x : *o) deliveries.insert(x.webhook_id);
+        return {};
+      });
+      EXPECT_TRUE(r) << r.error().message;
+    }
+  };
+  std::thread t1([&] { node(s()); }), t2([&] { node(**second); });
+  t1.join(), t2.join();
+  EXPECT_EQ(deadlines.size(), size_t{kCalls});
+  EXPECT_EQ(std::set<std::string>(deadlines.begin(), deadlines.end()).size(), size_t{kCalls});
+  EXPECT_EQ(deliveries.size(), size_t{kCalls});
+  EXPECT_EQ(std::set<std::string>(deliveries.begin(), deliveries.end()).size(), size_t{kCalls});
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoreContract, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace store
