@@ -8,13 +8,14 @@
 # description of the machine to that file (`make bench` writes BENCHMARKS.md).
 #
 #   bench/run.sh [--bin-dir DIR] [--out FILE] [--smoke] [--seconds N] [--connections N]
-#                [--deadlines N] [--pg URL | --pg-start | --no-pg]
+#                [--deadlines N] [--backlog N] [--pg URL | --pg-start | --no-pg]
 #
 # --bin-dir   where callpost, bench_sqlite_limit and bench_lifecycle are (default build-release)
 # --smoke     seconds-long run with small counts (CI: checks that the suite works, not speed)
 # --pg URL    also run add_tags against callpost on this PostgreSQL database (it must be empty
 #             or callpost's own); --pg-start starts a throwaway PostgreSQL on a temporary
-#             directory as the `postgres` user (the default when PostgreSQL is installed)
+#             directory as the `postgres` user with tests/pg/pg.sh (the default when
+#             PostgreSQL is installed; --no-pg skips the row)
 # Every server listens on 127.0.0.1 on a free port; everything is stopped at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,7 @@ SMOKE=0
 SECONDS_RUN=""
 CONNECTIONS=""
 DEADLINES=""
+BACKLOG_ARG=""
 PG_MODE=auto
 PG_URL=""
 while [ $# -gt 0 ]; do
@@ -36,6 +38,7 @@ while [ $# -gt 0 ]; do
     --seconds) SECONDS_RUN=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
     --deadlines) DEADLINES=$2; shift 2 ;;
+    --backlog) BACKLOG_ARG=$2; shift 2 ;;
     --pg) PG_MODE=url; PG_URL=$2; shift 2 ;;
     --pg-start) PG_MODE=start; shift ;;
     --no-pg) PG_MODE=off; shift ;;
@@ -52,11 +55,11 @@ LEAD_MS=12000         # from the restart to the first deadline of the firing win
 if [ "$SMOKE" = 1 ]; then
   SECONDS_RUN=${SECONDS_RUN:-1}; CONNECTIONS=${CONNECTIONS:-8}; DEADLINES=${DEADLINES:-10000}
   CALLS=50; FIRE_SECONDS=1; BACKLOG=300; LEAD_MS=3000
-  [ "$PG_MODE" = auto ] && PG_MODE=off
 fi
 SECONDS_RUN=${SECONDS_RUN:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 DEADLINES=${DEADLINES:-1000000}
+BACKLOG=${BACKLOG_ARG:-$BACKLOG}
 FIRE_COUNT=$((FIRE_RATE * FIRE_SECONDS))
 [ "$FIRE_COUNT" -gt "$DEADLINES" ] && FIRE_COUNT=$DEADLINES
 
@@ -74,13 +77,11 @@ THREADS=$(nproc)  # callpost's HTTP threads (its default: one per core) = nginx'
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/callpost-bench.XXXXXX")
 PIDS=()
-PG_DIR=""
+PG_STATE=""
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -n "$PG_DIR" ] && [ -f "$PG_DIR/data/postmaster.pid" ]; then
-    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
-  fi
+  if [ -n "$PG_STATE" ]; then bash tests/pg/pg.sh stop "$PG_STATE" >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -112,6 +113,31 @@ start_callpost() {  # data-dir [extra serve flags]: starts callpost, sets SERVER
 stop_callpost() {
   kill -TERM "$SERVER" 2>/dev/null || true
   wait "$SERVER" 2>/dev/null || true
+}
+# CPU time (ms) of each of callpost's threads by name so far, when BENCH_THREADS=1 (profiling).
+thread_cpu() {  # label
+  [ "${BENCH_THREADS:-0}" = 1 ] || return 0
+  local tick; tick=$(getconf CLK_TCK)
+  for t in /proc/"$SERVER"/task/*; do
+    awk -v tick="$tick" '{ sub(/^[^(]*\(/, ""); name = $0; sub(/\).*/, "", name);
+      sub(/^[^)]*\) /, ""); split($0, f, " "); print name, (f[12] + f[13]) * 1000 / tick }' "$t/stat"
+  done | awk -v label="$1" '{ cpu[$1] += $2 } END { printf "bench: %s: thread ms:", label;
+      for (n in cpu) printf " %s=%d", n, cpu[n]; printf "\n" }' >&2
+}
+# With BENCH_PERF=DIR, `perf record` samples callpost during a section into DIR/NAME.data.
+PERF_PID=""
+perf_start() {  # name
+  [ -n "${BENCH_PERF:-}" ] || return 0
+  mkdir -p "$BENCH_PERF"
+  perf record -q -g -F 999 -p "$SERVER" -o "$BENCH_PERF/$1.data" >/dev/null 2>&1 &
+  PERF_PID=$!
+  sleep 0.2
+}
+perf_stop() {
+  [ -n "$PERF_PID" ] || return 0
+  kill -INT "$PERF_PID" 2>/dev/null || true
+  wait "$PERF_PID" 2>/dev/null || true
+  PERF_PID=""
 }
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # Percentage with two figures: ratio a b
@@ -222,8 +248,10 @@ API_KEY=$(new_account "$DATA")
 start_callpost "$DATA"
 python3 "$WORK/setup.py" "$PORT" "$API_KEY" "$RECEIVER_PORT" "$CALLS" "$WORK/calls" webhooks
 log "add_tags (SQLite), $CONNECTIONS connections, ${SECONDS_RUN}s"
+perf_start add_tags
 read -r AT_RPS AT_P50 AT_P99 AT_ERR < <(run_wrk "http://127.0.0.1:$PORT" bench/add_tags.lua \
   CALLS_FILE="$WORK/calls")
+perf_stop
 [ "$AT_ERR" = 0 ] || { log "add_tags: $AT_ERR errors"; exit 1; }
 
 # ---------------------------------------------------------------- lifecycle
@@ -231,12 +259,15 @@ read -r AT_RPS AT_P50 AT_P99 AT_ERR < <(run_wrk "http://127.0.0.1:$PORT" bench/a
 # other, so the rate is about LC_CONNECTIONS / (4 × commit time).
 LC_CONNECTIONS=$((CONNECTIONS * 4))
 log "call lifecycle, $LC_CONNECTIONS calls at once, ${SECONDS_RUN}s"
+perf_start lifecycle
 LC_START=$(now_ms)
 read -r LC_CALLS LC_ELAPSED LC_ERR < <("$BIN_DIR/bench/bench_lifecycle" 127.0.0.1 "$PORT" "$API_KEY" \
   +18005550100 "$SECONDS_RUN" "$LC_CONNECTIONS")
+thread_cpu "add_tags + lifecycle requests"
 # The lifecycle ends when its webhooks are delivered.
 for _ in $(seq 6000); do [ "$(outbox_depth "$DATA/callpost.db")" = 0 ] && break; sleep 0.01; done
 LC_END=$(now_ms)
+perf_stop
 [ "$(outbox_depth "$DATA/callpost.db")" = 0 ] || { log "lifecycle: webhooks still queued"; exit 1; }
 [ "$LC_ERR" = 0 ] || { log "lifecycle: $LC_ERR errors"; exit 1; }
 LC_DELIVERED=$(sql "$DATA/callpost.db" "SELECT count(*) FROM webhook_deliveries WHERE state = 2")
@@ -265,10 +296,13 @@ COMMIT;
 SQL
 log "webhook dispatch: $BACKLOG deliveries"
 start_callpost "$DATA"
+perf_start dispatch
 for _ in $(seq 12000); do [ "$(outbox_depth "$DATA/callpost.db")" = 0 ] && break; sleep 0.02; done
 read -r WH_N WH_SPAN WH_OK < <(sql -separator ' ' "$DATA/callpost.db" \
   "SELECT count(*), max(a.at) - min(a.at), sum(d.state = 2) FROM webhook_attempts a
    JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE a.delivery_id >= $FIRST_NEW")
+perf_stop
+thread_cpu "webhook dispatch"
 [ "$WH_OK" = "$BACKLOG" ] || { log "webhook dispatch: $WH_OK of $BACKLOG delivered"; exit 1; }
 WH_RATE=$(python3 -c "print($WH_N / max($WH_SPAN, 1) * 1000)")
 log "webhook dispatch: $WH_N attempts in $WH_SPAN ms"
@@ -331,8 +365,12 @@ T_READY=$(now_ms)
 READY_S=$(python3 -c "print(($T_READY - $T_RESTART) / 1000)")
 log "timers: ready after ${READY_S}s; the first deadline is due $(( T0 - T_READY )) ms later"
 RSS_MAX=$(rss_mb "$SERVER")
-T_END=$(( T0 + FIRE_SECONDS * 1000 + 3000 ))
-while [ "$(now_ms)" -lt "$T_END" ]; do
+# Until the window has passed and every deadline in it is decided (at most 60 s more).
+T_END=$(( T0 + FIRE_SECONDS * 1000 + 1000 ))
+decided() {
+  sql "$TDATA/callpost.db" "SELECT count(*) FROM calls WHERE deadline_at < $FAR AND decided_at IS NOT NULL"
+}
+while [ "$(now_ms)" -lt "$T_END" ] || { [ "$(decided)" -lt "$FIRE_COUNT" ] && [ "$(now_ms)" -lt $((T_END + 60000)) ]; }; do
   r=$(rss_mb "$SERVER"); [ "$r" -gt "$RSS_MAX" ] && RSS_MAX=$r
   sleep 0.2
 done
@@ -351,30 +389,27 @@ stop_callpost
 [ "$FIRED" = "$FIRE_COUNT" ] || { log "timers: $FIRED of $FIRE_COUNT deadlines decided"; exit 1; }
 
 # ---------------------------------------------------------------- add_tags (PostgreSQL)
-PG_ROW="pending"
+PG_ROW="not run"
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 if [ "$PG_MODE" = auto ]; then
   if [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] && id postgres >/dev/null 2>&1; then PG_MODE=start; else PG_MODE=off; fi
 fi
 if [ "$PG_MODE" = start ]; then
-  PG_DIR=$WORK/pg
-  PG_PORT=$(free_port)
-  mkdir -p "$PG_DIR"
-  chown postgres "$PG_DIR"
-  chmod 755 "$WORK"
-  runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres >/dev/null
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
-    -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
-  PG_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
+  # The tests' throwaway server: initdb on a temporary directory as the postgres user, a free
+  # port, fsync and synchronous_commit on (tests/pg/pg.sh).
+  PG_STATE=$WORK/pgstate
+  bash tests/pg/pg.sh start "$PG_STATE" >/dev/null
+  PG_URL=$(cat "$PG_STATE/url")
 fi
 if [ -n "$PG_URL" ]; then
   PDATA=$WORK/pgdata
   mkdir -p "$PDATA"
   if ! PKEY=$("$CALLPOST" accounts create --name bench --data-dir "$PDATA" --database "$PG_URL" 2>"$WORK/pg-create.txt" |
       python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])' 2>/dev/null); then
-    log "PostgreSQL: this callpost has no PostgreSQL store yet ($(head -c 200 "$WORK/pg-create.txt"))"
+    log "PostgreSQL: callpost could not use $PG_URL: $(head -c 300 "$WORK/pg-create.txt")"
+    PG_ROW="pending"
   else
-    start_callpost "$PDATA" --database "$PG_URL"
+    start_callpost "$PDATA" --database "$PG_URL" --secret "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     python3 "$WORK/setup.py" "$PORT" "$PKEY" "$RECEIVER_PORT" "$CALLS" "$WORK/pgcalls"
     log "add_tags (PostgreSQL), $CONNECTIONS connections, ${SECONDS_RUN}s"
     read -r PG_RPS PG_P50 PG_P99 PG_ERR < <(run_wrk "http://127.0.0.1:$PORT" bench/add_tags.lua \
@@ -410,7 +445,7 @@ if [ "$PG_ROW" = ok ]; then
   row "add_tags durable on PostgreSQL, req/s vs nginx static (p50 / p99 ms: $PG_P50 / $PG_P99)" \
     "$(fmt "$PG_RPS")" "$(fmt "$NGINX_RPS")" "$(ratio "$PG_RPS" "$NGINX_RPS")" "" ""
 else
-  row "add_tags durable on PostgreSQL, req/s vs nginx static" "pending" "$(fmt "$NGINX_RPS")" "" "" ""
+  row "add_tags durable on PostgreSQL, req/s vs nginx static" "$PG_ROW" "$(fmt "$NGINX_RPS")" "" "" ""
 fi
 
 TABLE="| figure | callpost | limit | ratio | target | met |

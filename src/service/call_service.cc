@@ -155,9 +155,22 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
         started.call = engine::StartCall(core::NewUuidV4(), input, previous, ctx, outcome);
         started.call.edge_call_id = edge_call_id;
         if (route) {
-          auto live = w.LiveCallsByBuyer(account->id);
-          if (!live) return std::move(live).error();
-          auto buyer = engine::ChooseBuyer(started.call, previous, *live, random, ctx);
+          // Calls in progress matter only to buyers with a concurrency cap; counting them
+          // costs a scan of the account's live calls, so only when one of them has a cap.
+          bool capped = false;
+          auto has_cap = [&](Id buyer_id) {
+            const auto* b = config::Snapshot::Find(snap->buyers, account->id, buyer_id);
+            return b != nullptr && b->concurrency_cap.has_value();
+          };
+          for (const auto& cb : in.campaign->buyers) capped = capped || has_cap(cb.buyer_id);
+          if (previous && previous->buyer_id) capped = capped || has_cap(*previous->buyer_id);
+          std::map<Id, int64_t> live;
+          if (capped) {
+            auto counted = w.LiveCallsByBuyer(account->id);
+            if (!counted) return std::move(counted).error();
+            live = std::move(*counted);
+          }
+          auto buyer = engine::ChooseBuyer(started.call, previous, live, random, ctx);
           if (buyer) {
             engine::Event routed{engine::EventType::kRouted, in.at, *buyer, std::nullopt, ""};
             auto r = engine::ApplyEvent(started.call, routed, ctx);
