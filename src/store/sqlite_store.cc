@@ -1,8 +1,7 @@
 // The embedded store: SQLite in WAL mode, one writer thread with group commit and
-// synchronous=FULL, read-only connections for reads. Completions run on a thread of their own,
-// so that the writer starts on the next group while the last one's answers are being made, and
-// checkpoints (copying the WAL into the database file, with its fsync) run on a third, with a
-// connection of its own, so that a commit never waits for one.
+// synchronous=FULL, read-only connections for reads. Checkpoints (copying the WAL into the
+// database file, with its fsync) run on a thread of their own, with a connection of its own, so
+// that a commit never waits for one.
 #include <pthread.h>
 
 #include <chrono>
@@ -38,10 +37,6 @@ class SqliteStore final : public Store {
     thread_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "store-writer");
       WriterLoop();
-    });
-    completion_thread_ = std::thread([this] {
-      pthread_setname_np(pthread_self(), "store-done");
-      CompletionLoop();
     });
     checkpoint_thread_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "store-ckpt");
@@ -97,13 +92,7 @@ class SqliteStore final : public Store {
       closed_ = true;
       cv_.notify_one();
     }
-    thread_.join();  // every queued unit has run and its completion is queued
-    {
-      std::lock_guard lock(done_mu_);
-      done_closed_ = true;
-      done_cv_.notify_one();
-    }
-    completion_thread_.join();
+    thread_.join();
     {
       std::lock_guard lock(checkpoint_mu_);
       checkpoint_closed_ = true;
@@ -117,11 +106,6 @@ class SqliteStore final : public Store {
     Work work;
     Done done;
   };
-  // A committed (or failed) group: each unit's completion with its result.
-  struct Finished {
-    std::vector<Item> items;
-    std::vector<Result<void>> results;
-  };
 
   void WriterLoop() {
     SqliteTxn txn(*writer_db_);
@@ -132,9 +116,11 @@ class SqliteStore final : public Store {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [this] { return closed_ || !queue_.empty(); });
         if (queue_.empty()) return;  // closed and drained
-        // Group commit pays one fsync per group: when fewer units are queued than the last
-        // group held (their senders are still getting their answers), wait a moment for them.
-        const size_t want = std::min(last_group_ * 3 / 4, options_.max_batch);
+        // Group commit pays one fsync per group, so groups should hold every sender. Those of
+        // the last group are just getting their answers; those queued meanwhile are here. Until
+        // three quarters of both are queued, wait a moment (else the senders split into halves
+        // that take turns, each paying an fsync).
+        const size_t want = std::min((last_group_ + queue_.size()) * 3 / 4, options_.max_batch);
         if (queue_.size() < want) {
           waiting_for_ = want;
           cv_.wait_for(lock, std::chrono::microseconds(1000),
@@ -148,11 +134,9 @@ class SqliteStore final : public Store {
       }
       last_group_ = batch.size();
       RunBatch(txn, batch, results);
-      {
-        std::lock_guard lock(done_mu_);
-        finished_.push_back(Finished{std::move(batch), std::move(results)});
-        done_cv_.notify_one();
-      }
+      // On this thread: while it makes the answers, the senders of the next group gather
+      // (tried on a thread of their own: the groups got smaller and fsyncs more frequent).
+      for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
       batch.clear();
       results.clear();
     }
@@ -182,23 +166,6 @@ class SqliteStore final : public Store {
       sqlite3_wal_checkpoint_v2(checkpoint_db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
                                 nullptr, nullptr);
       lock.lock();
-    }
-  }
-
-  // Runs the completions of committed groups, in commit order.
-  void CompletionLoop() {
-    std::deque<Finished> groups;
-    for (;;) {
-      {
-        std::unique_lock lock(done_mu_);
-        done_cv_.wait(lock, [this] { return done_closed_ || !finished_.empty(); });
-        if (finished_.empty()) return;  // closed and drained
-        groups.swap(finished_);
-      }
-      for (auto& g : groups) {
-        for (size_t i = 0; i < g.items.size(); ++i) g.items[i].done(std::move(g.results[i]));
-      }
-      groups.clear();
     }
   }
 
@@ -249,12 +216,6 @@ class SqliteStore final : public Store {
   std::condition_variable checkpoint_cv_;
   bool checkpoint_wanted_ = false;  // guarded by checkpoint_mu_
   bool checkpoint_closed_ = false;  // guarded by checkpoint_mu_
-
-  std::thread completion_thread_;
-  std::mutex done_mu_;
-  std::condition_variable done_cv_;
-  std::deque<Finished> finished_;  // guarded by done_mu_
-  bool done_closed_ = false;       // guarded by done_mu_
 
   std::vector<std::unique_ptr<Db>> readers_;
   std::mutex readers_mu_;

@@ -215,7 +215,7 @@ class Store {
 
   // Queues `work` for the writer. `work` runs on the writer thread inside a transaction shared
   // with other queued work (each in its own savepoint: an error rolls back that work alone).
-  // `done` runs on a store thread after the commit is durable, or with the error; it must
+  // `done` runs on the writer thread after the commit is durable, or with the error; it must
   // be quick (hand the result to another thread). Thread-safe.
   virtual void Write(Work work, Done done) = 0;
   // Write() and wait.
