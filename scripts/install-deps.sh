@@ -23,6 +23,12 @@ packages=(
   nginx-light
 )
 
+# The web console (web/): built with Node.js and npm, tested in headless Chromium (with a font,
+# for readable screenshots). A nodejs from elsewhere (nodesource) bundles npm and conflicts with
+# Debian's npm package, so npm is added only when the command is missing.
+packages+=(nodejs chromium fonts-dejavu-core)
+if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

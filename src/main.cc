@@ -115,6 +115,21 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{60}, int64_t{7 * 86400}))
       ->capture_default_str();
   serve
+      ->add_option("--webhook-timeout-seconds", options.webhook_timeout_seconds,
+                   "How long one webhook attempt may take, connection included")
+      ->envname("CALLPOST_WEBHOOK_TIMEOUT_SECONDS")
+      ->check(CLI::Range(1, 60))
+      ->capture_default_str();
+  serve
+      ->add_option(
+          "--lease-seconds", options.lease_seconds,
+          "Several nodes: how long a node's claim on a webhook delivery or a postback "
+          "deadline lasts (at least twice the webhook timeout); a dead node's claims are taken "
+          "over after it")
+      ->envname("CALLPOST_LEASE_SECONDS")
+      ->check(CLI::Range(2, 3600))
+      ->capture_default_str();
+  serve
       ->add_option("--secret", options.secret,
                    "Call-key secret shared by all nodes (default: <data-dir>/secret, created once)")
       ->envname("CALLPOST_SECRET");

@@ -83,7 +83,7 @@ TEST(Cli, ServeStopsGracefullyOnSigterm) {
   HttpResponse health;
   for (int i = 0; i < 400; ++i) {
     usleep(50'000);  // waiting for a process to start listening, not for a timer
-    health = Http("GET", url + "/healthz");
+    health = TryHttp("GET", url + "/healthz");
     if (health.status == 200) break;
   }
   ASSERT_EQ(health.status, 200);

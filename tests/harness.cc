@@ -59,6 +59,13 @@ size_t OnHeader(char* data, size_t size, size_t n, void* out) {
 
 HttpResponse Http(const std::string& method, const std::string& url, const std::string& body,
                   const std::vector<std::string>& headers) {
+  HttpResponse r = TryHttp(method, url, body, headers);
+  EXPECT_NE(r.status, 0) << method << " " << url << ": " << r.body;
+  return r;
+}
+
+HttpResponse TryHttp(const std::string& method, const std::string& url, const std::string& body,
+                     const std::vector<std::string>& headers) {
   HttpResponse r;
   CURL* c = curl_easy_init();
   curl_slist* list = nullptr;
@@ -77,8 +84,11 @@ HttpResponse Http(const std::string& method, const std::string& url, const std::
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
   CURLcode rc = curl_easy_perform(c);
-  EXPECT_EQ(rc, CURLE_OK) << method << " " << url << ": " << curl_easy_strerror(rc);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  if (rc == CURLE_OK) {
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  } else {
+    r.body = curl_easy_strerror(rc);
+  }
   curl_slist_free_all(list);
   curl_easy_cleanup(c);
   return r;

@@ -33,9 +33,12 @@ struct HttpResponse {
 // The text of a JSON string (throws when `v` is not a string, failing the test).
 inline std::string Str(const boost::json::value& v) { return std::string(v.as_string()); }
 
-// Sends one request. `headers` are "Name: value" lines.
+// Sends one request and expects an answer. `headers` are "Name: value" lines.
 HttpResponse Http(const std::string& method, const std::string& url, const std::string& body = {},
                   const std::vector<std::string>& headers = {});
+// Sends one request; status 0 (and curl's reason as the body) when no answer came.
+HttpResponse TryHttp(const std::string& method, const std::string& url,
+                     const std::string& body = {}, const std::vector<std::string>& headers = {});
 
 // A running server with its own data directory, API key and fake clock.
 class Server {

@@ -135,7 +135,7 @@ struct App::Impl {
       // A full batch means more may be due: go on (at most 50 batches a tick) rather than
       // wait a tick per 1,000 deadlines.
       for (int batch = 0; batch < 50; ++batch) {
-        auto r = calls->FireDueDeadlines(clock->Now());
+        auto r = calls->FireDueDeadlines(clock->Now(), 1000, options.lease_seconds * 1000);
         if (!r) {
           spdlog::error(
               json::serialize(json::object{{"msg", "deadlines"}, {"error", r.error().message}}));
@@ -144,7 +144,8 @@ struct App::Impl {
       }
       if (std::chrono::steady_clock::now() >= next_reload) {
         (void)config->ReloadIfChanged();
-        next_reload = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        // Changes made by another node (or process) take effect here within half a second.
+        next_reload = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
       }
       if (std::chrono::steady_clock::now() >= next_sweep) {
         // Once a minute: drop stored data-writing tags past their storage duration (expired
@@ -194,6 +195,8 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   webhook::DispatcherOptions dispatch;
   dispatch.allow_private = options.allow_private_webhooks;
   dispatch.max_in_flight = options.webhook_max_in_flight;
+  dispatch.lease = std::chrono::seconds(options.lease_seconds);
+  dispatch.attempt_timeout = std::chrono::seconds(options.webhook_timeout_seconds);
   impl->dispatcher = std::make_unique<webhook::Dispatcher>(dispatch, *impl->store, *impl->config,
                                                            *impl->keys, *impl->clock, [raw] {
                                                              std::lock_guard lock(raw->rng_mu);
@@ -233,7 +236,10 @@ uint16_t App::port() const { return impl_->server->port(); }
 
 service::ConfigService& App::config() { return *impl_->config; }
 
-Result<int> App::FireDueDeadlines() { return impl_->calls->FireDueDeadlines(impl_->clock->Now()); }
+Result<int> App::FireDueDeadlines() {
+  return impl_->calls->FireDueDeadlines(impl_->clock->Now(), 1000,
+                                        impl_->options.lease_seconds * 1000);
+}
 
 Result<int> App::CloseStaleCalls() {
   return impl_->calls->CloseStaleCalls(impl_->clock->Now(), impl_->options.max_call_seconds);

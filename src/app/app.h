@@ -27,6 +27,10 @@ struct AppOptions {
   int deadline_poll_ms = 200;  // how often due postback deadlines are looked for
   bool background = true;      // run the deadline and reload loops (tests may drive them)
   int webhook_max_in_flight = 256;
+  // How long a node's claim on a delivery or a deadline lasts: a node that dies holding claims
+  // has them taken over by another node after this. Longer than any webhook attempt (15 s).
+  int lease_seconds = 60;
+  int webhook_timeout_seconds = 15;     // one webhook attempt, whole (R4); leases are at least 2×
   int64_t max_call_seconds = 4 * 3600;  // calls still open this long after start are closed
   const core::Clock* clock = nullptr;   // null = the system clock
 };

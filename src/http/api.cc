@@ -102,6 +102,7 @@ void Api::Route(const CtxPtr& ctx) {
   const auto& s = ctx->segments;
   if (s.size() >= 2 && s[0] == "api" && s[1] == "v1") return Operator(ctx);
   if (s.size() == 2 && s[0] == "sip") return SipRoutes(ctx);
+  if (!s.empty() && s[0] == "console") return Console(ctx);
   if (!s.empty() && s[0] == "data_writing") {
     ctx->path = "/data_writing/[redacted]";  // the path holds the publisher's key
     if (s.size() == 2) return DataWriting(ctx);
@@ -192,6 +193,7 @@ void Api::Operator(const CtxPtr& ctx) {
   if (s.size() >= 3 && s[2] == "calls") return CallRoutes(ctx);
   if (s.size() >= 3 && s[2] == "webhook_deliveries") return DeliveryRoutes(ctx);
   if (s.size() >= 3 && (s[2] == "account" || s[2] == "api_keys")) return AccountRoutes(ctx);
+  if (s.size() == 4 && s[2] == "preview") return PreviewRoutes(ctx);
   ConfigRoutes(ctx);
 }
 

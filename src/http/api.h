@@ -62,6 +62,10 @@ class Api {
   // wrong.
   bool Authenticate(const CtxPtr& ctx, const engine::Params* query);
   void Ops(const CtxPtr& ctx);
+  // GET /console...: the embedded web console (console.cc).
+  void Console(const CtxPtr& ctx);
+  // POST /api/v1/preview/...: payout modifier, tag filter, webhook requests (api_preview.cc).
+  void PreviewRoutes(const CtxPtr& ctx);
 
   // Adds operator-only fields (postback instructions) to an encoded configuration object.
   void Decorate(boost::json::object& object, bool is_conversion_group) const;

@@ -19,8 +19,8 @@ namespace json = boost::json;
 
 using Route = std::pair<std::string, std::string>;  // {method, path template}
 
-// Every route of api.cc, api_config.cc, api_calls.cc and api_sip.cc. Add a route here when
-// adding it to the code, and to openapi.json.
+// Every route of api.cc, api_config.cc, api_calls.cc, api_sip.cc, api_preview.cc and console.cc.
+// Add a route here when adding it to the code, and to openapi.json.
 const std::set<Route>& ImplementedRoutes() {
   static const std::set<Route> routes = [] {
     std::set<Route> r;
@@ -91,6 +91,13 @@ const std::set<Route>& ImplementedRoutes() {
         {"head", "/metrics"},
         {"get", "/openapi.json"},
         {"head", "/openapi.json"},
+        {"post", "/api/v1/preview/payout_modifier"},
+        {"post", "/api/v1/preview/matches"},
+        {"post", "/api/v1/preview/webhook_requests"},
+        {"get", "/console"},
+        {"head", "/console"},
+        {"get", "/console/{path}"},
+        {"head", "/console/{path}"},
     };
     r.insert(more.begin(), more.end());
     return r;

@@ -155,16 +155,14 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
         started.call = engine::StartCall(core::NewUuidV4(), input, previous, ctx, outcome);
         started.call.edge_call_id = edge_call_id;
         if (route) {
-          // Calls in progress matter only to buyers with a concurrency cap; counting them
-          // costs a scan of the account's live calls, so only when one of them has a cap.
-          bool capped = false;
-          auto has_cap = [&](Id buyer_id) {
-            const auto* b = config::Snapshot::Find(snap->buyers, account->id, buyer_id);
-            return b != nullptr && b->concurrency_cap.has_value();
-          };
-          for (const auto& cb : in.campaign->buyers) capped = capped || has_cap(cb.buyer_id);
-          if (previous && previous->buyer_id) capped = capped || has_cap(*previous->buyer_id);
+          // Live calls are counted only when a buyer of the campaign has a concurrency cap
+          // (on a shared store, counting takes the account's routing lock).
           std::map<Id, int64_t> live;
+          const bool capped = std::any_of(
+              in.campaign->buyers.begin(), in.campaign->buyers.end(), [&](const auto& cb) {
+                const auto* b = config::Snapshot::Find(snap->buyers, account->id, cb.buyer_id);
+                return b != nullptr && b->concurrency_cap.has_value();
+              });
           if (capped) {
             auto counted = w.LiveCallsByBuyer(account->id);
             if (!counted) return std::move(counted).error();
@@ -310,14 +308,13 @@ Result<int> CallService::StepEach(std::vector<std::string> uuids, core::Millis n
   return changed;
 }
 
-Result<int> CallService::FireDueDeadlines(core::Millis now, int limit) {
+Result<int> CallService::FireDueDeadlines(core::Millis now, int limit, core::Millis lease) {
   // Claimed under a lease first (one short write that never waits for a call's lock), then
   // decided: with several nodes on one database each deadline is claimed by one of them, and
   // deciding locks the call, so a postback racing the deadline sees the decision or makes it.
-  constexpr core::Millis kDeadlineLease = 30'000;
   std::vector<std::string> due;
   auto r = store_.WriteSync([&](store::Writer& w) -> Result<void> {
-    auto d = w.ClaimDueDeadlines(now, now + kDeadlineLease, limit);
+    auto d = w.ClaimDueDeadlines(now, now + lease, limit);
     if (!d) return std::move(d).error();
     for (auto& [uuid, at] : *d) due.push_back(std::move(uuid));
     return {};

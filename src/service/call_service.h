@@ -112,7 +112,10 @@ class CallService {
 
   // Decides every postback deadline due at `now` (at most `limit`); returns how many calls
   // changed. Called by the deadline scheduler, and by tests with a fake clock.
-  core::Result<int> FireDueDeadlines(core::Millis now, int limit = 1000);
+  // Claims due deadlines under a lease of `lease` ms (another node takes them over when it
+  // runs out) and decides their calls.
+  core::Result<int> FireDueDeadlines(core::Millis now, int limit = 1000,
+                                     core::Millis lease = 60000);
 
   core::Result<CallDetails> Get(Id account_id, std::string_view uuid);
   core::Result<std::vector<engine::Call>> List(const store::CallFilter& filter);

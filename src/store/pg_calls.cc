@@ -91,6 +91,10 @@ constexpr const char* kSelectEffects =
 constexpr const char* kPreviousCall =
     "SELECT id, buyer_id FROM calls WHERE account_id = $1 AND campaign_id = $2 AND"
     " caller_number = $3 AND started_at >= $4 ORDER BY started_at DESC, id DESC LIMIT 1";
+// Routing on several nodes: a writer counting an account's live calls first takes the
+// account's routing lock (to the end of its transaction), so two calls routed at once on two
+// nodes cannot both take a buyer's last free line.
+constexpr const char* kLockRouting = "SELECT pg_advisory_xact_lock(1, $1::integer)";
 constexpr const char* kLiveByBuyer =
     "SELECT buyer_id, count(*) FROM calls WHERE status IN (1, 2) AND buyer_id IS NOT NULL"
     " AND account_id = $1 GROUP BY buyer_id";
@@ -169,6 +173,9 @@ Result<std::optional<engine::PreviousCall>> PgTxn::FindPreviousCall(Id account_i
 }
 
 Result<std::map<Id, int64_t>> PgTxn::LiveCallsByBuyer(Id account_id) {
+  if (writing_) {
+    if (auto l = db_.Run(kLockRouting, PgParams().Add(account_id)); !l) return std::move(l).error();
+  }
   auto r = db_.Run(kLiveByBuyer, PgParams().Add(account_id));
   if (!r) return std::move(r).error();
   std::map<Id, int64_t> out;

@@ -1,7 +1,6 @@
 #include "store/pg_db.h"
 
 #include <charconv>
-#include <cstdio>
 #include <cstdlib>
 
 #include "core/crypto.h"
@@ -21,6 +20,11 @@ core::ErrorCode CodeFor(std::string_view state) {
   }
   return core::ErrorCode::kInternal;
 }
+
+// No statement runs or waits for a lock for ever, and a node that stops in the middle of a
+// transaction (paused, cut off) lets go of the calls it locked.
+constexpr const char* kSessionSettings =
+    "SET statement_timeout = '30s'; SET idle_in_transaction_session_timeout = '60s'";
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -77,6 +81,7 @@ core::Result<std::unique_ptr<PgConn>> PgConn::Open(const std::string& url) {
   // Warnings (notices) would go to stderr as plain text; the store's logs are JSON.
   PQsetNoticeProcessor(
       c, [](void*, const char*) {}, nullptr);
+  if (auto s = conn->Exec(kSessionSettings); !s) return std::move(s).error();
   return conn;
 }
 
@@ -97,13 +102,9 @@ core::Result<PgResult> PgConn::Run(const char* sql, const PgParams& params) {
     std::string name = "s" + std::to_string(prepared_.size() + 1);
     PgResult p(PQprepare(conn_, name.c_str(), sql, 0, nullptr));
     if (PQresultStatus(p.raw()) != PGRES_COMMAND_OK) {
-      auto e = Failure(p.raw(), "database");
-      if (e.code == core::ErrorCode::kInternal) {
-        // Statements are constants of this program: failing to prepare one is a bug.
-        std::fprintf(stderr, "callpost: bad SQL (%s): %s\n", e.message.c_str(), sql);
-        std::abort();
-      }
-      return e;
+      // A bug in a statement, or a database changed behind callpost's back (a dropped table,
+      // a role without rights): the request fails with the server's message.
+      return Failure(p.raw(), "database");
     }
     it = prepared_.emplace(sql, std::move(name)).first;
   }
@@ -131,7 +132,7 @@ core::Result<void> PgConn::Reset() {
     return core::MakeError(core::ErrorCode::kUnavailable,
                            std::string("cannot reconnect to PostgreSQL: ") + PQerrorMessage(conn_));
   }
-  return {};
+  return Exec(kSessionSettings);
 }
 
 bool PgRetryable(std::string_view sqlstate) {

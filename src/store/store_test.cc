@@ -356,6 +356,12 @@ TEST_P(StoreContract, ListsAndLookupsOfCalls) {
 
   auto live = Read<std::map<Id, int64_t>>([&](Reader& r) { return r.LiveCallsByBuyer(a); });
   EXPECT_EQ(live, (std::map<Id, int64_t>{{5, 1}}));
+  Write([&](Writer& w) -> core::Result<void> {  // a writer's count (routing) is the same
+    auto counted = w.LiveCallsByBuyer(a);
+    if (!counted) return std::move(counted).error();
+    EXPECT_EQ(*counted, (std::map<Id, int64_t>{{5, 1}}));
+    return {};
+  });
   auto prev = Read<std::optional<engine::PreviousCall>>(
       [&](Reader& r) { return r.FindPreviousCall(a, 7, "+15550000001", 0); });
   ASSERT_TRUE(prev.has_value());

@@ -1,0 +1,944 @@
+// Configuration screens: campaigns (with their buyers, repeat-caller settings, webhook groups
+// and conversion groups), buyers, publishers, numbers, account settings and API keys.
+import type { ComponentChildren } from 'preact';
+import { useState } from 'preact/hooks';
+import { api, listAll } from './api';
+import { moveChanges, sortByPosition } from './lib/order';
+import { instructionsText } from './lib/postback';
+import { navigate } from './router';
+import { CopyButton, Field, FilterBuilder, FormError, Link, Named, Notice, PayoutModifierField, TokenInput, useAsync, useDebounced, when } from './ui';
+
+const TRIGGERS = ['started', 'routed', 'answered', 'ended', 'completed', 'converted', 'not_converted'];
+
+function Section(props: { title: string; children: ComponentChildren; actions?: ComponentChildren; testid?: string }) {
+  return (
+    <section class="card" data-testid={props.testid}>
+      <div class="card-head">
+        <h2>{props.title}</h2>
+        {props.actions}
+      </div>
+      {props.children}
+    </section>
+  );
+}
+
+/** Submits with busy state and keeps the API error for the fields. */
+function useSubmit(fn: () => Promise<void>): [(e?: Event) => void, boolean, unknown, (e: unknown) => void] {
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<unknown>(null);
+  const submit = (e?: Event) => {
+    e?.preventDefault();
+    setBusy(true);
+    fn().then(
+      () => (setErr(null), setBusy(false)),
+      (x) => (setErr(x), setBusy(false)),
+    );
+  };
+  return [submit, busy, err, setErr];
+}
+
+// ---------------------------------------------------------------- campaigns
+
+export function Campaigns() {
+  const list = useAsync(() => listAll('/api/v1/campaigns'), []);
+  const [name, setName] = useState('');
+  const [submit, busy, err] = useSubmit(async () => {
+    const c = await api('POST', '/api/v1/campaigns', { name });
+    navigate(`/campaigns/${c.id}`);
+  });
+  return (
+    <>
+      <h1>Campaigns</h1>
+      <Section title="New campaign">
+        <form onSubmit={submit} class="inline">
+          <Field label="Name" name="name" err={err}>
+            <input data-testid="new-campaign-name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+          </Field>
+          <button disabled={busy}>Create campaign</button>
+        </form>
+        <FormError err={err} fields={['name']} />
+      </Section>
+      <Section title="All campaigns">
+        <FormError err={list.err} fields={[]} />
+        <table>
+          <thead>
+            <tr>
+              <th>id</th>
+              <th>name</th>
+              <th>buyers</th>
+              <th>repeat callers</th>
+            </tr>
+          </thead>
+          <tbody>
+            {(list.data ?? []).map((c: any) => (
+              <tr>
+                <td>{c.id}</td>
+                <td>
+                  <Link href={`/campaigns/${c.id}`}>{c.name}</Link>
+                </td>
+                <td>{c.buyers.length}</td>
+                <td>{c.repeat_callers.enabled ? `${c.repeat_callers.route}, ${c.repeat_callers.window_seconds} s` : 'off'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Section>
+    </>
+  );
+}
+
+export function CampaignPage(props: { id: string }) {
+  const campaign = useAsync(() => api('GET', `/api/v1/campaigns/${props.id}`), [props.id]);
+  const refs = useAsync(async () => ({ buyers: await listAll<Named>('/api/v1/buyers'), publishers: await listAll<Named>('/api/v1/publishers') }), []);
+  if (campaign.err) return <FormError err={campaign.err} fields={[]} />;
+  if (!campaign.data || !refs.data) return <p>Loading…</p>;
+  const c = campaign.data;
+  return (
+    <>
+      <p class="crumbs">
+        <Link href="/campaigns">Campaigns</Link> / {c.name}
+      </p>
+      <h1>
+        {c.name} <span class="muted">campaign {c.id}</span>
+      </h1>
+      <CampaignSettings campaign={c} buyers={refs.data.buyers} onSaved={campaign.reload} />
+      <WebhookGroups campaignId={c.id} buyers={refs.data.buyers} publishers={refs.data.publishers} />
+      <ConversionGroups campaignId={c.id} buyers={refs.data.buyers} publishers={refs.data.publishers} />
+      <DangerZone label="Delete campaign" onDelete={async () => (await api('DELETE', `/api/v1/campaigns/${c.id}`), navigate('/campaigns'))} />
+    </>
+  );
+}
+
+function CampaignSettings(props: { campaign: any; buyers: Named[]; onSaved: () => void }) {
+  const [name, setName] = useState<string>(props.campaign.name);
+  const [buyers, setBuyers] = useState<any[]>(props.campaign.buyers);
+  const [repeat, setRepeat] = useState<any>(props.campaign.repeat_callers);
+  const [saved, setSaved] = useState(false);
+  const [submit, busy, err] = useSubmit(async () => {
+    setSaved(false);
+    await api('PATCH', `/api/v1/campaigns/${props.campaign.id}`, { name, buyers, repeat_callers: repeat });
+    setSaved(true);
+    props.onSaved();
+  });
+  const setBuyer = (i: number, patch: any) => setBuyers(buyers.map((b, j) => (i === j ? { ...b, ...patch } : b)));
+  const unused = props.buyers.filter((b) => !buyers.some((x) => x.buyer_id === b.id));
+  return (
+    <Section title="Settings" testid="campaign-settings">
+      <form onSubmit={submit}>
+        <Field label="Name" name="name" err={err}>
+          <input value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </Field>
+        <h3>Buyers</h3>
+        <p class="hint">Lower priority is tried first; weight shares calls among buyers of equal priority.</p>
+        <table>
+          <thead>
+            <tr>
+              <th>buyer</th>
+              <th>priority</th>
+              <th>weight</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {buyers.map((b, i) => (
+              <tr>
+                <td>{props.buyers.find((x) => x.id === b.buyer_id)?.name ?? `buyer ${b.buyer_id}`}</td>
+                <td>
+                  <Field label="" name={`buyers[${i}].priority`} err={err}>
+                    <input type="number" class="narrow" value={b.priority} onInput={(e) => setBuyer(i, { priority: Number(e.currentTarget.value) })} />
+                  </Field>
+                </td>
+                <td>
+                  <Field label="" name={`buyers[${i}].weight`} err={err}>
+                    <input type="number" class="narrow" value={b.weight} onInput={(e) => setBuyer(i, { weight: Number(e.currentTarget.value) })} />
+                  </Field>
+                </td>
+                <td>
+                  <button type="button" class="small" onClick={() => setBuyers(buyers.filter((_, j) => j !== i))}>
+                    Remove
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {unused.length > 0 && (
+          <select
+            data-testid="add-buyer"
+            value=""
+            onChange={(e) => {
+              const id = Number(e.currentTarget.value);
+              if (id) setBuyers([...buyers, { buyer_id: id, priority: 1, weight: 1 }]);
+            }}
+          >
+            <option value="">Add a buyer…</option>
+            {unused.map((b) => (
+              <option value={String(b.id)}>{b.name}</option>
+            ))}
+          </select>
+        )}
+        {props.buyers.length === 0 && (
+          <Notice>
+            No buyers yet: <Link href="/buyers">create one</Link>.
+          </Notice>
+        )}
+        <h3>Repeat callers</h3>
+        <Field label="Handle repeat callers" name="repeat_callers.enabled" err={err}>
+          <input type="checkbox" checked={repeat.enabled} onChange={(e) => setRepeat({ ...repeat, enabled: e.currentTarget.checked })} />
+        </Field>
+        <div class="row">
+          <Field label="Window (seconds)" name="repeat_callers.window_seconds" err={err} hint={`${(repeat.window_seconds / 86400).toFixed(1)} days`}>
+            <input type="number" value={repeat.window_seconds} onInput={(e) => setRepeat({ ...repeat, window_seconds: Number(e.currentTarget.value) })} />
+          </Field>
+          <Field label="Route a repeat caller to" name="repeat_callers.route" err={err}>
+            <select value={repeat.route} onChange={(e) => setRepeat({ ...repeat, route: e.currentTarget.value })}>
+              <option value="same_buyer">the same buyer</option>
+              <option value="new_buyer">a new buyer</option>
+              <option value="any">any buyer</option>
+            </select>
+          </Field>
+        </div>
+        <FormError err={err} fields={['name', 'buyers', 'repeat_callers']} />
+        <button disabled={busy} data-testid="save-campaign">
+          Save settings
+        </button>
+        {saved && <span class="saved">Saved</span>}
+      </form>
+    </Section>
+  );
+}
+
+function OrderButtons(props: { list: any[]; index: number; path: (id: number) => string; onDone: () => void }) {
+  const move = async (dir: -1 | 1) => {
+    for (const ch of moveChanges(props.list, props.index, dir)) await api('PATCH', props.path(ch.id), { position: ch.position });
+    props.onDone();
+  };
+  return (
+    <span class="order">
+      <button type="button" class="small" title="earlier" disabled={props.index === 0} onClick={() => move(-1)}>
+        ↑
+      </button>
+      <button type="button" class="small" title="later" disabled={props.index === props.list.length - 1} onClick={() => move(1)}>
+        ↓
+      </button>
+    </span>
+  );
+}
+
+// ---------------------------------------------------------------- webhook groups
+
+function headersText(h: Record<string, string>): string {
+  return Object.entries(h)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\n');
+}
+function headersObject(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const i = line.indexOf(':');
+    if (line.trim() === '') continue;
+    if (i < 0) out[line.trim()] = '';
+    else out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+function WebhookGroups(props: { campaignId: number; buyers: Named[]; publishers: Named[] }) {
+  const list = useAsync(() => listAll(`/api/v1/campaigns/${props.campaignId}/webhook_groups`), [props.campaignId]);
+  const [editing, setEditing] = useState<any | null>(null);
+  const groups = sortByPosition((list.data ?? []) as any[]);
+  return (
+    <Section
+      title="Webhook groups"
+      testid="webhook-groups"
+      actions={
+        !editing && (
+          <button type="button" data-testid="add-webhook-group" onClick={() => setEditing({})}>
+            Add webhook group
+          </button>
+        )
+      }
+    >
+      <p class="hint">Requests sent when a call reaches a trigger and its tags pass the filter; in this order.</p>
+      <table>
+        <thead>
+          <tr>
+            <th>order</th>
+            <th>name</th>
+            <th>trigger</th>
+            <th>matches</th>
+            <th>requests</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {groups.map((g, i) => (
+            <tr>
+              <td>
+                <OrderButtons list={groups} index={i} path={(id) => `/api/v1/webhook_groups/${id}`} onDone={list.reload} />
+              </td>
+              <td>
+                {g.name} {!g.enabled && <span class="badge">disabled</span>} {g.sign && <span class="badge">signed</span>}
+              </td>
+              <td>{g.trigger}</td>
+              <td class="mono">{g.matches || 'every call'}</td>
+              <td class="mono">{g.requests.map((r: any) => `${r.method} ${r.url}`).join('\n')}</td>
+              <td>
+                <button type="button" class="small" onClick={() => setEditing(g)}>
+                  Edit
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {editing && (
+        <WebhookGroupForm
+          campaignId={props.campaignId}
+          group={editing}
+          buyers={props.buyers}
+          publishers={props.publishers}
+          onDone={() => (setEditing(null), list.reload())}
+        />
+      )}
+    </Section>
+  );
+}
+
+interface RequestForm {
+  method: string;
+  url: string;
+  headers: string;
+  body: string;
+}
+
+function WebhookGroupForm(props: { campaignId: number; group: any; buyers: Named[]; publishers: Named[]; onDone: () => void }) {
+  const g = props.group;
+  const [name, setName] = useState<string>(g.name ?? '');
+  const [trigger, setTrigger] = useState<string>(g.trigger ?? 'answered');
+  const [matches, setMatches] = useState<string>(g.matches ?? '');
+  const [enabled, setEnabled] = useState<boolean>(g.enabled ?? true);
+  const [sign, setSign] = useState<boolean>(g.sign ?? false);
+  const [requests, setRequests] = useState<RequestForm[]>(
+    (g.requests ?? [{ method: 'GET', url: 'https://', headers: {}, body: null }]).map((r: any) => ({
+      method: r.method,
+      url: r.url,
+      headers: headersText(r.headers ?? {}),
+      body: r.body ?? '',
+    })),
+  );
+  const payloadRequests = () =>
+    requests.map((r) => ({
+      method: r.method,
+      url: r.url,
+      headers: headersObject(r.headers),
+      body: r.method === 'GET' || r.method === 'HEAD' || r.body === '' ? null : r.body,
+    }));
+  const [submit, busy, err] = useSubmit(async () => {
+    const body = { name, trigger, matches, enabled, sign, requests: payloadRequests() };
+    if (g.id) await api('PATCH', `/api/v1/webhook_groups/${g.id}`, body);
+    else await api('POST', `/api/v1/campaigns/${props.campaignId}/webhook_groups`, body);
+    props.onDone();
+  });
+  const setReq = (i: number, patch: Partial<RequestForm>) => setRequests(requests.map((r, j) => (i === j ? { ...r, ...patch } : r)));
+  return (
+    <form class="subform" onSubmit={submit} data-testid="webhook-group-form">
+      <h3>{g.id ? `Edit webhook group ${g.id}` : 'New webhook group'}</h3>
+      <div class="row">
+        <Field label="Name" name="name" err={err}>
+          <input data-testid="wg-name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </Field>
+        <Field label="Trigger" name="trigger" err={err}>
+          <select data-testid="wg-trigger" value={trigger} onChange={(e) => setTrigger(e.currentTarget.value)}>
+            {TRIGGERS.map((t) => (
+              <option value={t}>{t}</option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Enabled" name="enabled" err={err}>
+          <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.currentTarget.checked)} />
+        </Field>
+        <Field label="Sign (Standard Webhooks)" name="sign" err={err}>
+          <input type="checkbox" checked={sign} onChange={(e) => setSign(e.currentTarget.checked)} />
+        </Field>
+      </div>
+      <FilterBuilder value={matches} onChange={setMatches} err={err} buyers={props.buyers} publishers={props.publishers} />
+      {requests.map((r, i) => (
+        <fieldset class="request">
+          <legend>Request {i + 1}</legend>
+          <Field label="Method" name={`requests[${i}].method`} err={err}>
+            <select data-testid={`req-${i}-method`} value={r.method} onChange={(e) => setReq(i, { method: e.currentTarget.value })}>
+              {['GET', 'POST', 'PUT', 'HEAD'].map((m) => (
+                <option value={m}>{m}</option>
+              ))}
+            </select>
+          </Field>
+          <TokenInput label="URL" name={`requests[${i}].url`} testid={`req-${i}-url`} err={err} value={r.url} onChange={(v) => setReq(i, { url: v })} />
+          <TokenInput label="Headers (one Name: value a line)" multiline name={`requests[${i}].headers`} err={err} value={r.headers} onChange={(v) => setReq(i, { headers: v })} />
+          {(r.method === 'POST' || r.method === 'PUT') && (
+            <TokenInput label="Body" multiline name={`requests[${i}].body`} testid={`req-${i}-body`} err={err} value={r.body} onChange={(v) => setReq(i, { body: v })} />
+          )}
+          {requests.length > 1 && (
+            <button type="button" class="small" onClick={() => setRequests(requests.filter((_, j) => j !== i))}>
+              Remove request
+            </button>
+          )}
+        </fieldset>
+      ))}
+      {requests.length < 10 && (
+        <button type="button" class="small" onClick={() => setRequests([...requests, { method: 'POST', url: 'https://', headers: '', body: '' }])}>
+          Add request
+        </button>
+      )}
+      <WebhookPreview requests={payloadRequests()} />
+      <FormError err={err} fields={['name', 'trigger', 'matches', 'enabled', 'sign', 'requests']} />
+      <div class="actions">
+        <button disabled={busy} data-testid="save-webhook-group">
+          {g.id ? 'Save webhook group' : 'Create webhook group'}
+        </button>
+        <button type="button" class="secondary" onClick={props.onDone}>
+          Cancel
+        </button>
+        {g.id && (
+          <button type="button" class="danger" onClick={async () => (await api('DELETE', `/api/v1/webhook_groups/${g.id}`), props.onDone())}>
+            Delete
+          </button>
+        )}
+      </div>
+      {g.sign && g.signing_secret && (
+        <p class="hint">
+          Signing secret: <code>{g.signing_secret}</code> <CopyButton text={g.signing_secret} />
+        </p>
+      )}
+    </form>
+  );
+}
+
+/** The requests as the server would render them now, from the newest call (or an example). */
+function WebhookPreview(props: { requests: any[] }) {
+  const [out, setOut] = useState<any>(null);
+  const [err, setErr] = useState<string | null>(null);
+  const key = JSON.stringify(props.requests);
+  useDebounced(() => {
+    let live = true;
+    api('POST', '/api/v1/preview/webhook_requests', { requests: props.requests }).then(
+      (r) => live && (setOut(r), setErr(null)),
+      (e) => live && setErr(e.message),
+    );
+    return () => {
+      live = false;
+    };
+  }, [key]);
+  return (
+    <div class="preview" data-testid="webhook-preview">
+      <h4>Preview {out && (out.example_call ? '(an example call: no call yet)' : `(call ${out.call_uuid})`)}</h4>
+      {err && <div class="verdict bad">{err}</div>}
+      {!err &&
+        out?.requests.map((r: any) => (
+          <pre class="mono">
+            {r.method} {r.url}
+            {r.body ? '\n\n' + r.body : ''}
+          </pre>
+        ))}
+      <p class="hint">The call key shows as REDACTED here; the receiver gets the real one.</p>
+    </div>
+  );
+}
+
+// ---------------------------------------------------------------- conversion groups
+
+function ConversionGroups(props: { campaignId: number; buyers: Named[]; publishers: Named[] }) {
+  const list = useAsync(() => listAll(`/api/v1/campaigns/${props.campaignId}/conversion_groups`), [props.campaignId]);
+  const [editing, setEditing] = useState<any | null>(null);
+  const groups = sortByPosition((list.data ?? []) as any[]);
+  return (
+    <Section
+      title="Conversion groups"
+      testid="conversion-groups"
+      actions={
+        !editing && (
+          <button type="button" data-testid="add-conversion-group" onClick={() => setEditing({})}>
+            Add conversion group
+          </button>
+        )
+      }
+    >
+      <p class="hint">When a call ends, the first group (in this order) whose filter the call passes decides its conversion.</p>
+      <table>
+        <thead>
+          <tr>
+            <th>order</th>
+            <th>name</th>
+            <th>type</th>
+            <th>matches</th>
+            <th>rule</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {groups.map((g, i) => (
+            <tr>
+              <td>
+                <OrderButtons list={groups} index={i} path={(id) => `/api/v1/conversion_groups/${id}`} onDone={list.reload} />
+              </td>
+              <td>{g.name}</td>
+              <td>{g.type}</td>
+              <td class="mono">{g.matches || 'every call'}</td>
+              <td class="mono">
+                {g.type === 'duration' && `${g.seconds} s → ${g.revenue} / ${g.payout}`}
+                {g.type === 'postback_value' && `${g.value_param}=… ${g.payout_modifier || '(payout = revenue)'}`}
+                {g.type === 'postback_trigger' && `${g.trigger} → ${g.revenue} / ${g.payout}`}
+              </td>
+              <td>
+                <button type="button" class="small" onClick={() => setEditing(g)}>
+                  Edit
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {groups
+        .filter((g) => g.postback_instructions)
+        .map((g) => (
+          <div class="instructions" data-testid={`postback-instructions-${g.id}`}>
+            <h4>Postback instructions: {g.name}</h4>
+            <p>
+              The buyer sends <b>{g.postback_instructions.method}</b> to this URL, with <code>[call_uuid]</code> and <code>[call_key]</code> replaced by the values sent with the call
+              {g.type === 'postback_value' ? <> and <code>REVENUE</code> by the sale's revenue</> : null}:
+            </p>
+            <div class="row">
+              <code class="url" data-testid="postback-url">
+                {g.postback_instructions.url}
+              </code>
+              <CopyButton text={g.postback_instructions.url} label="Copy URL" testid="copy-postback-url" />
+              <CopyButton text={instructionsText(g.name, g.postback_instructions, g.type === 'postback_value' ? g.value_param : undefined)} label="Copy instructions" />
+            </div>
+          </div>
+        ))}
+      {editing && <ConversionGroupForm campaignId={props.campaignId} group={editing} buyers={props.buyers} publishers={props.publishers} onDone={() => (setEditing(null), list.reload())} />}
+    </Section>
+  );
+}
+
+function ConversionGroupForm(props: { campaignId: number; group: any; buyers: Named[]; publishers: Named[]; onDone: () => void }) {
+  const g = props.group;
+  const [v, setV] = useState<any>({
+    name: '',
+    type: 'postback_value',
+    matches: '',
+    seconds: 90,
+    revenue: '',
+    payout: '',
+    value_param: 'value',
+    payout_modifier: '',
+    trigger: 'sale',
+    postback_timeout_seconds: 600,
+    ...g,
+  });
+  const set = (patch: any) => setV({ ...v, ...patch });
+  const [submit, busy, err] = useSubmit(async () => {
+    const body: any = { name: v.name, type: v.type, matches: v.matches };
+    if (v.type === 'duration') Object.assign(body, { seconds: Number(v.seconds), revenue: v.revenue, payout: v.payout });
+    if (v.type === 'postback_value') Object.assign(body, { value_param: v.value_param, payout_modifier: v.payout_modifier, postback_timeout_seconds: Number(v.postback_timeout_seconds) });
+    if (v.type === 'postback_trigger')
+      Object.assign(body, { trigger: v.trigger, revenue: v.revenue, payout: v.payout, postback_timeout_seconds: Number(v.postback_timeout_seconds) });
+    if (g.id) await api('PATCH', `/api/v1/conversion_groups/${g.id}`, body);
+    else await api('POST', `/api/v1/campaigns/${props.campaignId}/conversion_groups`, body);
+    props.onDone();
+  });
+  return (
+    <form class="subform" onSubmit={submit} data-testid="conversion-group-form">
+      <h3>{g.id ? `Edit conversion group ${g.id}` : 'New conversion group'}</h3>
+      <div class="row">
+        <Field label="Name" name="name" err={err}>
+          <input data-testid="cg-name" value={v.name} onInput={(e) => set({ name: e.currentTarget.value })} />
+        </Field>
+        <Field label="Type" name="type" err={err}>
+          <select data-testid="cg-type" value={v.type} disabled={!!g.id} onChange={(e) => set({ type: e.currentTarget.value })}>
+            <option value="postback_value">postback with a revenue value</option>
+            <option value="postback_trigger">postback with a trigger keyword</option>
+            <option value="duration">call duration</option>
+          </select>
+        </Field>
+      </div>
+      <FilterBuilder value={v.matches} onChange={(m) => set({ matches: m })} err={err} buyers={props.buyers} publishers={props.publishers} />
+      {v.type === 'duration' && (
+        <Field label="Converts after (seconds answered)" name="seconds" err={err}>
+          <input type="number" value={v.seconds} onInput={(e) => set({ seconds: e.currentTarget.value })} />
+        </Field>
+      )}
+      {v.type === 'postback_value' && (
+        <>
+          <Field label="Revenue parameter" name="value_param" err={err}>
+            <input class="mono" value={v.value_param} onInput={(e) => set({ value_param: e.currentTarget.value })} />
+          </Field>
+          <PayoutModifierField value={v.payout_modifier} onChange={(m) => set({ payout_modifier: m })} err={err} />
+        </>
+      )}
+      {v.type === 'postback_trigger' && (
+        <Field label="Trigger keyword" name="trigger" err={err}>
+          <input class="mono" value={v.trigger} onInput={(e) => set({ trigger: e.currentTarget.value })} />
+        </Field>
+      )}
+      {v.type !== 'postback_value' && (
+        <div class="row">
+          <Field label="Revenue" name="revenue" err={err}>
+            <input class="mono" value={v.revenue} placeholder="20.00" onInput={(e) => set({ revenue: e.currentTarget.value })} />
+          </Field>
+          <Field label="Payout" name="payout" err={err}>
+            <input class="mono" value={v.payout} placeholder="10.00" onInput={(e) => set({ payout: e.currentTarget.value })} />
+          </Field>
+        </div>
+      )}
+      {v.type !== 'duration' && (
+        <Field label="Postback timeout (seconds after the call ends)" name="postback_timeout_seconds" err={err}>
+          <input type="number" value={v.postback_timeout_seconds} onInput={(e) => set({ postback_timeout_seconds: e.currentTarget.value })} />
+        </Field>
+      )}
+      <FormError err={err} fields={['name', 'type', 'matches', 'seconds', 'revenue', 'payout', 'value_param', 'payout_modifier', 'trigger', 'postback_timeout_seconds']} />
+      <div class="actions">
+        <button disabled={busy} data-testid="save-conversion-group">
+          {g.id ? 'Save conversion group' : 'Create conversion group'}
+        </button>
+        <button type="button" class="secondary" onClick={props.onDone}>
+          Cancel
+        </button>
+        {g.id && (
+          <button type="button" class="danger" onClick={async () => (await api('DELETE', `/api/v1/conversion_groups/${g.id}`), props.onDone())}>
+            Delete
+          </button>
+        )}
+      </div>
+    </form>
+  );
+}
+
+function DangerZone(props: { label: string; onDelete: () => Promise<void> }) {
+  const [err, setErr] = useState<unknown>(null);
+  return (
+    <div class="danger-zone">
+      <button
+        type="button"
+        class="danger"
+        onClick={() => {
+          if (confirm(`${props.label}?`)) props.onDelete().catch(setErr);
+        }}
+      >
+        {props.label}
+      </button>
+      <FormError err={err} fields={[]} />
+    </div>
+  );
+}
+
+// ---------------------------------------------------------------- simple collections
+
+interface Column {
+  name: string;
+  label: string;
+  kind?: 'text' | 'number' | 'nullable-number' | 'select' | 'tags';
+  options?: () => { value: string; label: string }[];
+  nullable?: boolean;
+  show?: (o: any) => ComponentChildren;
+  hint?: string;
+}
+
+function toForm(col: Column, value: any): string {
+  if (col.kind === 'tags') return Object.entries(value ?? {}).map(([k, v]) => `${k}=${v}`).join('\n');
+  return value === null || value === undefined ? '' : String(value);
+}
+function fromForm(col: Column, text: string): any {
+  if (col.kind === 'tags') {
+    const out: Record<string, string> = {};
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      const i = line.indexOf('=');
+      out[(i < 0 ? line : line.slice(0, i)).trim()] = i < 0 ? '' : line.slice(i + 1).trim();
+    }
+    return out;
+  }
+  if (col.kind === 'number' || col.kind === 'nullable-number' || col.kind === 'select') {
+    return text === '' ? null : Number(text);
+  }
+  return text;
+}
+
+function Collection(props: { title: string; path: string; columns: Column[]; deps?: unknown[]; intro?: ComponentChildren }) {
+  const list = useAsync(() => listAll(props.path), [props.path]);
+  const blank = () => Object.fromEntries(props.columns.map((c) => [c.name, '']));
+  const [editing, setEditing] = useState<any | null>(null);
+  const [form, setForm] = useState<Record<string, string>>(blank());
+  const [submit, busy, err, setErr] = useSubmit(async () => {
+    const body: any = {};
+    for (const c of props.columns) {
+      const v = fromForm(c, form[c.name]);
+      if (v === null && !editing && c.kind !== 'nullable-number' && !c.nullable) continue;
+      body[c.name] = v;
+    }
+    if (editing) await api('PATCH', `${props.path}/${editing.id}`, body);
+    else await api('POST', props.path, body);
+    setEditing(null);
+    setForm(blank());
+    list.reload();
+  });
+  const edit = (o: any) => {
+    setEditing(o);
+    setErr(null);
+    setForm(Object.fromEntries(props.columns.map((c) => [c.name, toForm(c, o[c.name])])));
+  };
+  const remove = async (o: any) => {
+    if (!confirm(`Delete ${o.name ?? o.number ?? o.id}?`)) return;
+    try {
+      await api('DELETE', `${props.path}/${o.id}`);
+      list.reload();
+    } catch (e) {
+      setErr(e);
+    }
+  };
+  return (
+    <>
+      <h1>{props.title}</h1>
+      {props.intro}
+      <Section title={editing ? `Edit ${editing.id}` : 'New'}>
+        <form onSubmit={submit} data-testid="collection-form">
+          <div class="row wrap">
+            {props.columns.map((c) => (
+              <Field label={c.label} name={c.name} err={err} hint={c.hint}>
+                {c.kind === 'select' ? (
+                  <select name={c.name} value={form[c.name]} onChange={(e) => setForm({ ...form, [c.name]: e.currentTarget.value })}>
+                    <option value="">{c.nullable ? 'none' : 'choose…'}</option>
+                    {c.options!().map((o) => (
+                      <option value={o.value}>{o.label}</option>
+                    ))}
+                  </select>
+                ) : c.kind === 'tags' ? (
+                  <textarea name={c.name} class="mono" rows={3} placeholder="key=value, one a line" value={form[c.name]} onInput={(e) => setForm({ ...form, [c.name]: e.currentTarget.value })} />
+                ) : (
+                  <input
+                    name={c.name}
+                    type={c.kind === 'number' || c.kind === 'nullable-number' ? 'number' : 'text'}
+                    value={form[c.name]}
+                    onInput={(e) => setForm({ ...form, [c.name]: e.currentTarget.value })}
+                  />
+                )}
+              </Field>
+            ))}
+          </div>
+          <FormError err={err} fields={props.columns.map((c) => c.name)} />
+          <div class="actions">
+            <button disabled={busy}>{editing ? 'Save' : 'Create'}</button>
+            {editing && (
+              <button type="button" class="secondary" onClick={() => (setEditing(null), setForm(blank()), setErr(null))}>
+                Cancel
+              </button>
+            )}
+          </div>
+        </form>
+      </Section>
+      <Section title="All">
+        <FormError err={list.err} fields={[]} />
+        <table>
+          <thead>
+            <tr>
+              <th>id</th>
+              {props.columns.map((c) => (
+                <th>{c.label}</th>
+              ))}
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {(list.data ?? []).map((o: any) => (
+              <tr>
+                <td>{o.id}</td>
+                {props.columns.map((c) => (
+                  <td class={c.kind === 'tags' ? 'mono' : ''}>{c.show ? c.show(o) : toForm(c, o[c.name]) || '—'}</td>
+                ))}
+                <td class="nowrap">
+                  <button type="button" class="small" onClick={() => edit(o)}>
+                    Edit
+                  </button>{' '}
+                  <button type="button" class="small danger" onClick={() => remove(o)}>
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Section>
+    </>
+  );
+}
+
+export function Buyers() {
+  return (
+    <Collection
+      title="Buyers"
+      path="/api/v1/buyers"
+      intro={<p class="hint">Who takes calls and pays the revenue. A call routed to a buyer gets the tag system_buyer_id with the buyer's id.</p>}
+      columns={[
+        { name: 'name', label: 'Name' },
+        { name: 'destination', label: 'Destination', hint: 'E.164 number or sip: URI' },
+        { name: 'concurrency_cap', label: 'Concurrency cap', kind: 'nullable-number', hint: 'empty: no cap' },
+      ]}
+    />
+  );
+}
+
+export function Publishers() {
+  return (
+    <Collection
+      title="Publishers"
+      path="/api/v1/publishers"
+      intro={<p class="hint">Who sends calls and gets the payout.</p>}
+      columns={[
+        { name: 'name', label: 'Name' },
+        { name: 'external_id', label: 'External id' },
+      ]}
+    />
+  );
+}
+
+export function Numbers() {
+  const refs = useAsync(async () => ({ campaigns: await listAll<Named>('/api/v1/campaigns'), publishers: await listAll<Named>('/api/v1/publishers') }), []);
+  if (!refs.data) return <FormError err={refs.err} fields={[]} />;
+  const { campaigns, publishers } = refs.data;
+  const name = (list: Named[], id: number | null) => (id === null ? '—' : list.find((x) => x.id === id)?.name ?? String(id));
+  return (
+    <Collection
+      title="Numbers"
+      path="/api/v1/numbers"
+      intro={<p class="hint">Tracking numbers: a call to one belongs to its campaign and publisher, and gets its tags.</p>}
+      columns={[
+        { name: 'number', label: 'Number', hint: 'stored as E.164' },
+        { name: 'campaign_id', label: 'Campaign', kind: 'select', options: () => campaigns.map((c) => ({ value: String(c.id), label: c.name })), show: (o) => name(campaigns, o.campaign_id) },
+        {
+          name: 'publisher_id',
+          label: 'Publisher',
+          kind: 'select',
+          nullable: true,
+          options: () => publishers.map((p) => ({ value: String(p.id), label: p.name })),
+          show: (o) => name(publishers, o.publisher_id),
+        },
+        { name: 'tags', label: 'Tags', kind: 'tags' },
+      ]}
+    />
+  );
+}
+
+// ---------------------------------------------------------------- account and API keys
+
+export function Account() {
+  const account = useAsync(() => api('GET', '/api/v1/account'), []);
+  if (!account.data) return <FormError err={account.err} fields={[]} />;
+  return <AccountForm account={account.data} onSaved={account.reload} />;
+}
+
+function AccountForm(props: { account: any; onSaved: () => void }) {
+  const [name, setName] = useState<string>(props.account.name);
+  const [carry, setCarry] = useState<boolean>(props.account.carry_over_postback_tags);
+  const [ttl, setTtl] = useState<string>(String(props.account.call_key_ttl_seconds));
+  const [saved, setSaved] = useState(false);
+  const [submit, busy, err] = useSubmit(async () => {
+    setSaved(false);
+    await api('PATCH', '/api/v1/account', { name, carry_over_postback_tags: carry, call_key_ttl_seconds: Number(ttl) });
+    setSaved(true);
+    props.onSaved();
+  });
+  return (
+    <>
+      <h1>Account settings</h1>
+      <Section title={`Account ${props.account.id}`}>
+        <form onSubmit={submit} data-testid="account-form">
+          <Field label="Name" name="name" err={err}>
+            <input value={name} onInput={(e) => setName(e.currentTarget.value)} />
+          </Field>
+          <Field
+            label="Carry over postback tags to repeat callers"
+            name="carry_over_postback_tags"
+            err={err}
+            hint="Off: tags buyers posted back stay on their call; a repeat caller's next call does not get them (repeat routing still works)."
+          >
+            <input type="checkbox" checked={carry} onChange={(e) => setCarry(e.currentTarget.checked)} />
+          </Field>
+          <Field label="Call key lifetime (seconds after the call ends)" name="call_key_ttl_seconds" err={err} hint={`${(Number(ttl) / 86400).toFixed(1)} days; 60 to 316224000`}>
+            <input type="number" data-testid="call-key-ttl" value={ttl} onInput={(e) => setTtl(e.currentTarget.value)} />
+          </Field>
+          <FormError err={err} fields={['name', 'carry_over_postback_tags', 'call_key_ttl_seconds']} />
+          <button disabled={busy}>Save</button>
+          {saved && <span class="saved">Saved</span>}
+        </form>
+        <p class="hint">Created {when(props.account.created_at)}.</p>
+      </Section>
+    </>
+  );
+}
+
+export function ApiKeys() {
+  const keys = useAsync(() => api('GET', '/api/v1/api_keys'), []);
+  const [name, setName] = useState('');
+  const [created, setCreated] = useState<any>(null);
+  const [submit, busy, err, setErr] = useSubmit(async () => {
+    setCreated(await api('POST', '/api/v1/api_keys', { name: name || undefined }));
+    setName('');
+    keys.reload();
+  });
+  const revoke = async (k: any) => {
+    if (!confirm(`Revoke the key "${k.name}" (${k.prefix}…)? It stops working at once.`)) return;
+    try {
+      await api('DELETE', `/api/v1/api_keys/${k.id}`);
+      keys.reload();
+    } catch (e) {
+      setErr(e);
+    }
+  };
+  return (
+    <>
+      <h1>API keys</h1>
+      <Section title="New key">
+        <form onSubmit={submit} class="inline">
+          <Field label="Name" name="name" err={err}>
+            <input value={name} placeholder="kamailio edge" onInput={(e) => setName(e.currentTarget.value)} />
+          </Field>
+          <button disabled={busy}>Create key</button>
+        </form>
+        {created && (
+          <Notice>
+            The new key, shown only this once: <code data-testid="new-api-key">{created.key}</code> <CopyButton text={created.key} />
+          </Notice>
+        )}
+        <FormError err={err} fields={['name']} />
+      </Section>
+      <Section title="Keys">
+        <table>
+          <thead>
+            <tr>
+              <th>id</th>
+              <th>name</th>
+              <th>starts with</th>
+              <th>created</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {(keys.data?.data ?? []).map((k: any) => (
+              <tr>
+                <td>{k.id}</td>
+                <td>{k.name}</td>
+                <td class="mono">{k.prefix}…</td>
+                <td>{when(k.created_at)}</td>
+                <td>
+                  <button type="button" class="small danger" onClick={() => revoke(k)}>
+                    Revoke
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Section>
+    </>
+  );
+}
