@@ -75,6 +75,7 @@ done
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 THREADS=$(nproc)  # callpost's HTTP threads (its default: one per core) = nginx's workers
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/callpost-bench.XXXXXX")
 PIDS=()
 PG_STATE=""
@@ -459,7 +460,8 @@ log "timers: $STILL deadlines still pending after the window (expected $((DEADLI
 
 if [ -n "$OUT" ]; then
   disk_dev=$(df --output=source "$WORK" | tail -1)
-  disk=$(lsblk -ndo NAME,SIZE,ROTA,MODEL "$disk_dev" 2>/dev/null | head -1 || true)
+  disk=$(lsblk -ndo NAME,SIZE,ROTA "$disk_dev" 2>/dev/null | head -1 |
+    awk '{print $1 ", " $2 ", rotational " ($3 == 1 ? "yes" : "no") " (as the kernel reports it)"}' || true)
   fs=$(df --output=fstype "$WORK" | tail -1)
   cat >"$OUT" <<EOF
 # Benchmarks
@@ -501,6 +503,7 @@ How each figure is made (bench/run.sh):
 | kernel | $(uname -sr) |
 | disk | ${disk:-$disk_dev} ($fs) |
 | OS | $(. /etc/os-release && echo "$PRETTY_NAME") |
+| load average before the run | $LOAD_BEFORE (other work on the machine shares its 2 cores and its disk) |
 | callpost | $(git describe --always --dirty 2>/dev/null || echo unknown) |
 | compiler | $(c++ --version | head -1) |
 | SQLite | $(sqlite3 --version | cut -d' ' -f1) |
