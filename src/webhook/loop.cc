@@ -80,8 +80,16 @@ int Dispatcher::Loop::FreeCapacity() const {
          static_cast<int>(d_.queued_.load());
 }
 
+bool Dispatcher::Loop::ClaimDeferred() const {
+  // Each claim is a durable write that this thread waits for: while enough is queued to keep
+  // every host's slots busy, wait until half the capacity is free and claim that in one go,
+  // rather than a few deliveries per write.
+  return d_.queued_.load() >= d_.options_.max_per_host &&
+         FreeCapacity() < d_.options_.max_in_flight / 2;
+}
+
 bool Dispatcher::Loop::ShouldClaim() {
-  if (FreeCapacity() <= 0) return false;
+  if (FreeCapacity() <= 0 || ClaimDeferred()) return false;
   const bool poked = poked_.exchange(false);
   return poked || last_claim_full_ || std::chrono::steady_clock::now() >= next_claim_at_;
 }
@@ -301,7 +309,9 @@ std::chrono::milliseconds Dispatcher::Loop::NextClaimDelay() {
 int Dispatcher::Loop::WaitMillis() {
   using std::chrono::milliseconds;
   const milliseconds poll = d_.options_.poll;
-  if (d_.stop_.load() || FreeCapacity() <= 0) return static_cast<int>(poll.count());
+  if (d_.stop_.load() || FreeCapacity() <= 0 || ClaimDeferred()) {
+    return static_cast<int>(poll.count());  // a finished transfer wakes the poll
+  }
   if (last_claim_full_ || poked_.load()) return 0;
   const auto until_claim =
       std::chrono::duration_cast<milliseconds>(next_claim_at_ - std::chrono::steady_clock::now());

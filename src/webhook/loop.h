@@ -50,6 +50,8 @@ class Dispatcher::Loop {
   // Whether to look at the outbox in this round: poked, a full claim last time (more may be
   // due), or its due time reached; never without free capacity.
   bool ShouldClaim();
+  // Whether to put the next claim off: plenty queued, little capacity free.
+  bool ClaimDeferred() const;
   // Claims up to the free capacity, queues what it claimed, and plans the next claim.
   void Claim();
   // Renders one claimed delivery for its call (null: the call is gone) and queues it, or
