@@ -14,13 +14,12 @@
 #include <deque>
 #include <fstream>
 #include <map>
-#include <random>
 #include <set>
 #include <thread>
 
 #include "harness.h"
 #include "receiver.h"
-#include "store/pg_db.h"
+#include "store/pg_test_schema.h"
 
 namespace testing_harness {
 namespace {
@@ -29,14 +28,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 constexpr const char* kSecret = "a-secret-shared-by-every-node-of-the-test-cluster";
-
-std::string PostgresUrl() {
-  if (const char* env = std::getenv("CALLPOST_TEST_POSTGRES"); env && *env) return env;
-  std::ifstream in(std::string(CALLPOST_TEST_PG_STATE) + "/url");
-  std::string url;
-  std::getline(in, url);
-  return url;
-}
 
 uint16_t FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -71,17 +62,9 @@ struct Node {
 // A database of the test's own (a schema on the tests' server) and the nodes on it.
 class Cluster {
  public:
-  Cluster() {
-    const std::string url = PostgresUrl();
-    if (url.empty()) return;
-    auto admin = store::PgConn::Open(url);
-    if (!admin) return;
-    admin_ = std::move(*admin);
-    std::random_device rd;
-    schema_ = "cluster_" + std::to_string(rd()) + std::to_string(rd());
-    if (!admin_->Exec(("CREATE SCHEMA " + schema_).c_str())) return;
-    url_ = url + (url.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" +
-           schema_;
+  Cluster() : pg_(CALLPOST_TEST_PG_STATE) {
+    if (pg_.url().empty()) return;
+    url_ = pg_.url();
     FILE* p = popen((std::string(CALLPOST_BINARY) + " accounts create --name net --database '" +
                      url_ + "' --data-dir " + dir_.path())
                         .c_str(),
@@ -95,7 +78,6 @@ class Cluster {
   }
   ~Cluster() {
     for (auto& n : nodes_) n.Kill(SIGTERM);
-    if (admin_) (void)admin_->Exec(("DROP SCHEMA " + schema_ + " CASCADE").c_str());
   }
   bool ok() const { return !key_.empty(); }
   const std::string& key() const { return key_; }
@@ -125,9 +107,9 @@ class Cluster {
   }
 
  private:
+  store::PgTestSchema pg_;
   TempDir dir_;
-  std::unique_ptr<store::PgConn> admin_;
-  std::string schema_, url_, key_;
+  std::string url_, key_;
   std::deque<Node> nodes_;
 };
 

@@ -96,9 +96,14 @@ HttpResponse TryHttp(const std::string& method, const std::string& url, const st
 
 Server::Server(bool allow_private_webhooks)
     : allow_private_webhooks_(allow_private_webhooks), clock_(1'795'876'796'000) {  // 14:39:56Z
+  if (const char* store = std::getenv("CALLPOST_TEST_STORE");
+      store && std::string(store) == "postgresql") {
+    pg_ = std::make_unique<store::PgTestSchema>(CALLPOST_TEST_PG_STATE);
+    EXPECT_FALSE(pg_->url().empty()) << pg_->error();
+  }
   Start();
   app::AppOptions options;
-  options.data_dir = dir_.path();
+  Configure(options);
   auto account = app::CreateAccount(options, "test account");
   EXPECT_TRUE(account.has_value());
   api_key_ = account->api_key;
@@ -106,10 +111,18 @@ Server::Server(bool allow_private_webhooks)
 
 Server::~Server() { Stop(); }
 
+void Server::Configure(app::AppOptions& o) const {
+  o.data_dir = dir_.path();
+  if (pg_) {
+    o.database = pg_->url();
+    o.secret = "a-secret-for-the-tests-of-at-least-32-characters";
+  }
+}
+
 void Server::Start() {
   app::AppOptions o;
   o.listen = "127.0.0.1:0";
-  o.data_dir = dir_.path();
+  Configure(o);
   o.clock = &clock_;
   o.background = false;  // tests fire deadlines themselves, with the fake clock
   o.threads = 2;

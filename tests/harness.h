@@ -9,6 +9,7 @@
 
 #include "app/app.h"
 #include "core/time.h"
+#include "store/pg_test_schema.h"
 
 namespace testing_harness {
 
@@ -70,7 +71,11 @@ class Server {
 
  private:
   void Start();
+  // The database: SQLite in dir_, or with CALLPOST_TEST_STORE=postgresql a schema of its own
+  // on the tests' PostgreSQL server.
+  void Configure(app::AppOptions& o) const;
   TempDir dir_;
+  std::unique_ptr<store::PgTestSchema> pg_;
   bool allow_private_webhooks_ = true;
   core::FakeClock clock_;
   std::unique_ptr<app::App> app_;

@@ -14,12 +14,25 @@ namespace {
 // Statements (constants: PgConn caches them by address). A writer's reads of the call it is
 // about to change lock the row (FOR UPDATE): units of work on one call, from any node, run one
 // after the other.
-const std::string kSelectCallByUuid =
-    std::string("SELECT ") + kCallColumns + " FROM calls WHERE uuid = $1";
-const std::string kLockCallByUuid = kSelectCallByUuid + " FOR UPDATE";
-const std::string kSelectCallByEdgeId = std::string("SELECT ") + kCallColumns +
-                                        " FROM calls WHERE account_id = $1 AND edge_call_id = $2";
-const std::string kLockCallByEdgeId = kSelectCallByEdgeId + " FOR UPDATE";
+// A reader gets one call with its tags in one round trip: the call's row joined with its tags,
+// one row a tag (columns 26–31), or one row with null tag columns.
+std::string WithTags(const std::string& where) {
+  return std::string(
+             "SELECT c.*, t.key, t.value, t.source, t.carried, t.at, t.publisher_id FROM"
+             " (SELECT ") +
+         kCallColumns + " FROM calls WHERE " + where +
+         ") c LEFT JOIN call_tags t ON t.call_id = c.id ORDER BY t.seq";
+}
+// A writer locks the row first and reads the tags in a statement of their own: a statement
+// that waited for the lock still sees the data of before the wait, without the tags the unit
+// it waited for added.
+std::string Locking(const std::string& where) {
+  return std::string("SELECT ") + kCallColumns + " FROM calls WHERE " + where + " FOR UPDATE";
+}
+const std::string kSelectCallByUuid = WithTags("uuid = $1");
+const std::string kLockCallByUuid = Locking("uuid = $1");
+const std::string kSelectCallByEdgeId = WithTags("account_id = $1 AND edge_call_id = $2");
+const std::string kLockCallByEdgeId = Locking("account_id = $1 AND edge_call_id = $2");
 const std::string kSelectCalls =
     std::string("SELECT ") + kCallColumns +
     " FROM calls WHERE account_id = $1 AND ($2::bigint IS NULL OR campaign_id = $2)"
@@ -44,14 +57,17 @@ constexpr const char* kUpdateCall =
     " duration_seconds = $15, hung_up_by = $16, conv_state = $17, conv_group_id = $18,"
     " revenue_cents = $19, payout_cents = $20, conv_late = $21, deadline_at = $22,"
     " decided_at = $23, early_postback = $24, edge_call_id = $25 WHERE id = $26";
-constexpr const char* kInsertTag =
+// A step's new tags in one statement: parallel arrays, one element a tag.
+constexpr const char* kInsertTags =
     "INSERT INTO call_tags (call_id, seq, key, value, source, carried, at, publisher_id)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-const std::string kRecentCallByCaller =
-    std::string("SELECT ") + kCallColumns +
-    " FROM calls WHERE account_id = $1 AND caller_number = $2"
-    " AND (ended_at IS NULL OR ended_at >= $3) ORDER BY started_at DESC, id DESC LIMIT 1";
-const std::string kLockRecentCallByCaller = kRecentCallByCaller + " FOR UPDATE";
+    " SELECT $1, * FROM unnest($2::integer[], $3::text[], $4::text[], $5::integer[],"
+    " $6::integer[], $7::bigint[], $8::bigint[])";
+// The latest of the caller's calls (a subquery: LIMIT before the join).
+constexpr const char* kRecentByCaller =
+    "id = (SELECT id FROM calls WHERE account_id = $1 AND caller_number = $2"
+    " AND (ended_at IS NULL OR ended_at >= $3) ORDER BY started_at DESC, id DESC LIMIT 1)";
+const std::string kRecentCallByCaller = WithTags(kRecentByCaller);
+const std::string kLockRecentCallByCaller = Locking(kRecentByCaller);
 constexpr const char* kInsertPrecallTag =
     "INSERT INTO precall_tags (account_id, publisher_id, caller_number, key, value, created_at,"
     " expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -231,11 +247,17 @@ Result<void> PgTxn::SaveCall(engine::Call& c, const engine::Outcome& out) {
   }
   // New tags are the last ones of call.tags; seq is a tag's position on its call.
   int64_t seq = static_cast<int64_t>(c.tags.size() - out.new_tags.size());
-  for (const auto& t : out.new_tags) {
+  if (!out.new_tags.empty()) {
+    PgArray seqs, keys, values, sources, carried, ats, publishers;
+    for (const auto& t : out.new_tags) {
+      seqs.Add(seq++), keys.Add(t.key), values.Add(t.value);
+      sources.Add(static_cast<int64_t>(t.source)), carried.Add(int64_t{t.carried});
+      ats.Add(t.at), publishers.Add(t.publisher_id);
+    }
     PgParams p;
-    p.Add(c.id).Add(seq++).Add(t.key).Add(t.value);
-    p.Add(static_cast<int64_t>(t.source)).Add(int64_t{t.carried}).Add(t.at).Add(t.publisher_id);
-    if (auto r = db_.Run(kInsertTag, p); !r) return std::move(r).error();
+    p.Add(c.id).Add(seqs.text()).Add(keys.text()).Add(values.text()).Add(sources.text());
+    p.Add(carried.text()).Add(ats.text()).Add(publishers.text());
+    if (auto r = db_.Run(kInsertTags, p); !r) return std::move(r).error();
   }
   for (const auto& e : out.effects) {
     if (auto r = db_.Run(kInsertEffect, PgParams().Add(c.id).Add(e.trigger).Add(e.at)); !r) {
@@ -342,9 +364,18 @@ Result<std::optional<engine::Call>> PgTxn::OneCall(const char* sql, const PgPara
   auto r = db_.Run(sql, params);
   if (!r) return std::move(r).error();
   std::optional<engine::Call> call;
-  if (r->rows() > 0) call = ReadCallRow(r->row(0));
-  if (call) {
+  if (r->rows() == 0) return call;
+  call = ReadCallRow(r->row(0));
+  if (!r->has_column(26)) {  // a writer's locking read
     if (auto t = LoadTags(*call); !t) return std::move(t).error();
+    return call;
+  }
+  for (int i = 0; i < r->rows(); ++i) {
+    PgRow s = r->row(i);
+    if (s.IsNull(26)) continue;  // a call without tags
+    call->tags.push_back(engine::Tag{s.Text(26), s.Text(27),
+                                     static_cast<engine::TagSource>(s.Int(28)), s.Int(30),
+                                     s.Int(29) != 0, s.OptInt(31)});
   }
   return call;
 }

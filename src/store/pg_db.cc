@@ -37,6 +37,30 @@ int HexValue(char c) {
 
 PgParams& PgParams::AddBytes(std::string_view bytes) { return Put("\\x" + core::HexEncode(bytes)); }
 
+PgArray& PgArray::Add(int64_t v) {
+  Comma();
+  body_ += std::to_string(v);
+  return *this;
+}
+
+PgArray& PgArray::Add(std::string_view v) {
+  Comma();
+  body_ += '"';
+  for (char c : v) {
+    if (c == '"' || c == '\\') body_ += '\\';
+    body_ += c;
+  }
+  body_ += '"';
+  return *this;
+}
+
+PgArray& PgArray::Add(const std::optional<int64_t>& v) {
+  if (v) return Add(*v);
+  Comma();
+  body_ += "NULL";
+  return *this;
+}
+
 std::vector<const char*> PgParams::pointers() const {
   std::vector<const char*> out;
   out.reserve(values_.size());

@@ -46,6 +46,22 @@ class PgParams {
   std::vector<std::optional<std::string>> values_;
 };
 
+// A PostgreSQL array literal ({…}) built element by element, for unnest() over many rows in
+// one statement.
+class PgArray {
+ public:
+  PgArray& Add(int64_t v);
+  PgArray& Add(std::string_view v);  // quoted and escaped
+  PgArray& Add(const std::optional<int64_t>& v);
+  std::string text() const { return "{" + body_ + "}"; }
+
+ private:
+  void Comma() {
+    if (!body_.empty()) body_ += ',';
+  }
+  std::string body_;
+};
+
 // One row of a result: the column readers store/rows.h expects.
 class PgRow {
  public:
@@ -70,6 +86,7 @@ class PgResult {
  public:
   explicit PgResult(PGresult* r) : r_(r, &PQclear) {}
   int rows() const { return PQntuples(r_.get()); }
+  bool has_column(int col) const { return col < PQnfields(r_.get()); }
   PgRow row(int i) const { return PgRow(r_.get(), i); }
   // Rows a command changed (UPDATE, DELETE, INSERT).
   int64_t changed() const;

@@ -3,15 +3,12 @@
 // concurrent commits); the calls a unit changes are locked with SELECT … FOR UPDATE, so units
 // on one call run one after the other whichever node runs them. Reads use a pool of read-only
 // REPEATABLE READ transactions.
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <thread>
 
 #include "store/pg_db.h"
 #include "store/pg_txn.h"
 #include "store/schema.h"
-#include "store/store.h"
+#include "store/store_base.h"
 
 namespace store {
 
@@ -22,70 +19,36 @@ using core::Result;
 // How many times a unit runs when PostgreSQL asks for it again (deadlock, serialization).
 constexpr int kMaxAttempts = 5;
 
-class PgStore final : public Store {
+class PgStore final : public QueuedStore<PgConn> {
  public:
-  PgStore(PostgresOptions options, std::vector<std::unique_ptr<PgConn>> writers,
+  PgStore(const PostgresOptions& options, std::vector<std::unique_ptr<PgConn>> writers,
           std::vector<std::unique_ptr<PgConn>> readers)
-      : options_(std::move(options)), writers_(std::move(writers)) {
-    for (auto& r : readers) free_readers_.push_back(r.get()), readers_.push_back(std::move(r));
+      : QueuedStore(options.max_queue, std::move(readers)), writers_(std::move(writers)) {
     for (auto& w : writers_) threads_.emplace_back([this, conn = w.get()] { WriterLoop(*conn); });
   }
 
   ~PgStore() override { Close(); }
 
-  void Write(Work work, Done done) override {
-    {
-      std::lock_guard lock(mu_);
-      if (!closed_ && queue_.size() < options_.max_queue) {
-        queue_.push_back(Item{std::move(work), std::move(done)});
-        cv_.notify_one();
-        return;
-      }
-    }
-    done(core::MakeError(core::ErrorCode::kUnavailable,
-                         closed_ ? "the store is closed" : "the store is overloaded; retry"));
-  }
-
-  Result<void> Read(const std::function<Result<void>(Reader&)>& fn) override {
-    PgConn* db;
-    {
-      std::unique_lock lock(readers_mu_);
-      readers_cv_.wait(lock, [this] { return !free_readers_.empty(); });
-      db = free_readers_.back();
-      free_readers_.pop_back();
-    }
-    Result<void> r = db->broken() ? db->Reset() : Result<void>();
-    if (r) r = db->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-    if (r) {
-      PgTxn txn(*db, false);
-      r = Guarded([&] { return fn(txn); });
-      (void)db->Exec("COMMIT");
-    }
-    {
-      std::lock_guard lock(readers_mu_);
-      free_readers_.push_back(db);
-    }
-    readers_cv_.notify_one();
-    return r;
-  }
-
   void Close() override {
-    {
-      std::lock_guard lock(mu_);
-      if (closed_) return;
-      closed_ = true;
-      cv_.notify_all();
+    CloseQueue();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
     }
-    for (auto& t : threads_) t.join();
   }
 
   bool shared() const override { return true; }
 
  private:
-  struct Item {
-    Work work;
-    Done done;
-  };
+  Result<void> ReadOn(PgConn& db, const std::function<Result<void>(Reader&)>& fn) override {
+    Result<void> r = db.broken() ? db.Reset() : Result<void>();
+    if (r) r = db.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    if (r) {
+      PgTxn txn(db, false);
+      r = Guarded([&] { return fn(txn); });
+      (void)db.Exec("COMMIT");
+    }
+    return r;
+  }
 
   template <typename F>
   static Result<void> Guarded(F&& f) {
@@ -97,16 +60,10 @@ class PgStore final : public Store {
   }
 
   void WriterLoop(PgConn& db) {
-    for (;;) {
-      Item item;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return closed_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // closed and drained
-        item = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      item.done(RunUnit(db, item.work));
+    std::vector<Item> one;
+    while (Take(one, 1)) {
+      one[0].done(RunUnit(db, one[0].work));
+      one.clear();
     }
   }
 
@@ -133,19 +90,8 @@ class PgStore final : public Store {
     return r;
   }
 
-  const PostgresOptions options_;
   std::vector<std::unique_ptr<PgConn>> writers_;  // one a writer thread
   std::vector<std::thread> threads_;
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Item> queue_;  // guarded by mu_
-  bool closed_ = false;     // guarded by mu_
-
-  std::vector<std::unique_ptr<PgConn>> readers_;
-  std::mutex readers_mu_;
-  std::condition_variable readers_cv_;
-  std::vector<PgConn*> free_readers_;  // guarded by readers_mu_
 };
 
 }  // namespace

@@ -14,22 +14,13 @@
 #include <set>
 #include <thread>
 
-#include "store/pg_db.h"
+#include "store/pg_test_schema.h"
 
 namespace store {
 namespace {
 
 using engine::Call;
 using engine::Outcome;
-
-// The URL of the tests' PostgreSQL server: $CALLPOST_TEST_POSTGRES, or what tests/pg/pg.sh wrote.
-std::string PostgresUrl() {
-  if (const char* env = std::getenv("CALLPOST_TEST_POSTGRES"); env && *env) return env;
-  std::ifstream in(std::string(CALLPOST_TEST_PG_STATE) + "/url");
-  std::string url;
-  std::getline(in, url);
-  return url;
-}
 
 std::string RandomName(const char* prefix) {
   std::random_device rd;
@@ -63,16 +54,8 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
       dir_ = std::filesystem::temp_directory_path() / RandomName("callpost-store-");
       std::filesystem::create_directories(dir_);
     } else {
-      const std::string url = PostgresUrl();
-      ASSERT_FALSE(url.empty()) << "no PostgreSQL for the tests: run through ctest (fixture "
-                                   "`postgres`) or set CALLPOST_TEST_POSTGRES";
-      auto admin = PgConn::Open(url);
-      ASSERT_TRUE(admin) << admin.error().message;
-      admin_ = std::move(*admin);
-      schema_ = RandomName("contract_");
-      ASSERT_TRUE(admin_->Exec(("CREATE SCHEMA " + schema_).c_str()));
-      pg_url_ = url + (url.find('?') == std::string::npos ? "?" : "&") +
-                "options=-csearch_path%3D" + schema_;
+      pg_ = std::make_unique<PgTestSchema>(CALLPOST_TEST_PG_STATE);
+      ASSERT_FALSE(pg_->url().empty()) << pg_->error();
     }
     auto s = Open();
     ASSERT_TRUE(s) << s.error().message;
@@ -82,14 +65,14 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
   void TearDown() override {
     store_.reset();
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
-    if (admin_) (void)admin_->Exec(("DROP SCHEMA " + schema_ + " CASCADE").c_str());
+    pg_.reset();
   }
 
   // Another store on the same database (another node, or the same one after a restart).
   core::Result<std::unique_ptr<Store>> Open() {
     if (GetParam() == "sqlite") return OpenSqlite(SqliteOptions{(dir_ / "callpost.db").string()});
     PostgresOptions o;
-    o.url = pg_url_;
+    o.url = pg_->url();
     o.writers = 4;
     o.read_connections = 2;
     return OpenPostgres(o);
@@ -145,8 +128,7 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
   }
 
   std::filesystem::path dir_;
-  std::unique_ptr<PgConn> admin_;
-  std::string schema_, pg_url_;
+  std::unique_ptr<PgTestSchema> pg_;
   std::unique_ptr<Store> store_;
 };
 
@@ -293,13 +275,14 @@ TEST_P(StoreContract, ACallRoundTripsWithEveryField) {
   Call again = *found;
   Outcome more;
   more.changed = true;
-  engine::Tag extra{"sale", "1", engine::TagSource::kPostback, 2000};
+  engine::Tag extra{"note", R"(say "hi" \ {bye}, NULL)", engine::TagSource::kPostback, 2000};
   again.tags.push_back(extra);
   more.new_tags = {extra};
   Write([&](Writer& w) { return w.SaveCall(again, more); });
   auto after = Read<std::optional<Call>>([&](Reader& r) { return r.FindCall(c.uuid); });
   ASSERT_EQ(after->tags.size(), 4u);
-  EXPECT_EQ(after->tags[3].key, "sale");
+  EXPECT_EQ(after->tags[3].key, "note");
+  EXPECT_EQ(after->tags[3].value, R"(say "hi" \ {bye}, NULL)");
   EXPECT_EQ(after->conversion.revenue->cents(), 1234);
 }
 
