@@ -117,11 +117,12 @@ class SqliteStore final : public Store {
         cv_.wait(lock, [this] { return closed_ || !queue_.empty(); });
         if (queue_.empty()) return;  // closed and drained
         // Group commit pays one fsync per group, so groups should hold every sender. Those of
-        // the last group are just getting their answers; those queued meanwhile are here. Until
-        // three quarters of both are queued, wait a moment (else the senders split into halves
-        // that take turns, each paying an fsync).
+        // the last group are just getting their answers; those queued meanwhile are here. With
+        // many senders, until three quarters of both are queued, wait a moment (else they split
+        // into halves that take turns, each paying an fsync). With few, never: a sender that
+        // sends one request at a time would wait for company that does not come.
         const size_t want = std::min((last_group_ + queue_.size()) * 3 / 4, options_.max_batch);
-        if (queue_.size() < want) {
+        if (want >= kMinGroupToWaitFor && queue_.size() < want) {
           waiting_for_ = want;
           cv_.wait_for(lock, std::chrono::microseconds(1000),
                        [&] { return closed_ || queue_.size() >= want; });
@@ -142,6 +143,7 @@ class SqliteStore final : public Store {
     }
   }
 
+  static constexpr size_t kMinGroupToWaitFor = 8;
   static constexpr int kCheckpointPages = 4000;  // as PRAGMA wal_autocheckpoint = 4000 did
 
   static int OnWal(void* self, sqlite3*, const char*, int pages) {
