@@ -76,6 +76,7 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 THREADS=$(nproc)  # callpost's HTTP threads (its default: one per core) = nginx's workers
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+VERSION=$(git describe --always --dirty 2>/dev/null || echo unknown)  # before --out is written
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/callpost-bench.XXXXXX")
 PIDS=()
 PG_STATE=""
@@ -504,7 +505,7 @@ How each figure is made (bench/run.sh):
 | disk | ${disk:-$disk_dev} ($fs) |
 | OS | $(. /etc/os-release && echo "$PRETTY_NAME") |
 | load average before the run | $LOAD_BEFORE (other work on the machine shares its 2 cores and its disk) |
-| callpost | $(git describe --always --dirty 2>/dev/null || echo unknown) |
+| callpost | $VERSION |
 | compiler | $(c++ --version | head -1) |
 | SQLite | $(sqlite3 --version | cut -d' ' -f1) |
 | nginx | $("$NGINX" -v 2>&1 | sed 's/.*nginx\///') |
