@@ -3,13 +3,14 @@
 #   make run    ... and serve on 127.0.0.1:8080 with SQLite under ./data
 #   make test   ... and build and run every test
 #   make crash-test CYCLES=1000   ... and SIGKILL the server under load that many times
+#   make bench  ... build in release mode (build-release/) and run bench/run.sh; writes BENCHMARKS.md
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure callpost run test format clean sip-edge crash-test
+.PHONY: all deps configure callpost run test format clean sip-edge crash-test bench
 
 all: callpost
 
@@ -102,3 +103,13 @@ format:
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# Benchmarks against this machine's limits (bench/run.sh; BENCH_ARGS e.g. --pg postgresql://…).
+RELEASE_DIR ?= build-release
+bench: deps
+	@if [ ! -f $(RELEASE_DIR)/build.ninja ]; then \
+	  cmake -S . -B $(RELEASE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	    -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG"; \
+	fi
+	@ninja -C $(RELEASE_DIR) -j $(JOBS) callpost bench_sqlite_limit bench_lifecycle
+	@bash bench/run.sh --bin-dir $(RELEASE_DIR) --out BENCHMARKS.md $(BENCH_ARGS)

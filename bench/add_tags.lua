@@ -24,9 +24,12 @@ function request()
 end
 
 function done(summary, latency, requests)
+  local rps = summary.requests / (summary.duration / 1e6)
+  local errors = summary.errors.status + summary.errors.connect + summary.errors.read +
+                 summary.errors.write + summary.errors.timeout
+  -- For bench/run.sh: requests/s, p50 ms, p99 ms, errors.
+  io.write(string.format("result: %.0f %.2f %.2f %d\n", rps, latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, errors))
   io.write(string.format("add_tags: %.0f requests/s, p50 %.2f ms, p99 %.2f ms, errors %d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000,
-    summary.errors.status + summary.errors.connect + summary.errors.read +
-    summary.errors.write + summary.errors.timeout))
+    rps, latency:percentile(50) / 1000, latency:percentile(99) / 1000, errors))
 end

@@ -26,7 +26,7 @@ buyer = api("/api/v1/buyers", {"name": "B", "destination": "+15550000001"})["id"
 campaign = api("/api/v1/campaigns", {"name": "C", "buyers": [{"buyer_id": buyer}]})["id"]
 api("/api/v1/numbers", {"number": "+18005550100", "campaign_id": campaign})
 with open(out, "w") as f:
-    for i in range(1000):
+    for i in range(int(__import__("os").environ.get("CALLS", "1000"))):
         c = api("/api/v1/calls", {"number": "+18005550100", "caller_number": f"+1555{i:07d}", "route": True})
         f.write(f"{c['uuid']} {c['key']}\n")
 PY

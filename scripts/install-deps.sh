@@ -21,6 +21,9 @@ packages=(
   # fuzzing (fuzz/, docs/fuzzing.md): clang 14 with libFuzzer and its sanitizer runtimes, and
   # llvm-symbolizer for readable sanitizer reports (g++'s ASan build uses it too)
   clang libclang-rt-14-dev llvm
+  # benchmarks (bench/): nginx is the HTTP limit and the webhook receiver; bench/run.sh runs its
+  # own, so the packaged service is kept from starting, like kamailio's
+  nginx-light
 )
 
 # The web console (web/): built with Node.js and npm, tested in headless Chromium (with a font,
@@ -44,8 +47,9 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # The kamailio package starts a system-wide service on install, which takes UDP/TCP 5060 (and
-# postgresql one on 5432). callpost runs Kamailio itself (scripts/sip-edge.sh) and its tests run
-# their own PostgreSQL, so keep the packaged services from starting: a
+# postgresql one on 5432, nginx one on 80). callpost runs Kamailio itself (scripts/sip-edge.sh),
+# its tests their own PostgreSQL and its benchmarks their own nginx, so keep the packaged
+# services from starting: a
 # policy-rc.d that answers 101 ("action forbidden") makes invoke-rc.d / deb-systemd-invoke skip
 # the start. Only ours is removed afterwards; an existing one (e.g. in a container) is left alone.
 policy=/usr/sbin/policy-rc.d
@@ -95,5 +99,21 @@ if dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q 'install ok ins
     $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
   elif command -v update-rc.d >/dev/null 2>&1 && [ -e /etc/init.d/postgresql ]; then
     $SUDO update-rc.d postgresql disable >/dev/null 2>&1 || true
+  fi
+fi
+
+# The same for a packaged nginx (80): bench/run.sh starts its own, with a generated configuration.
+if dpkg-query -W -f='${Status}' nginx-light 2>/dev/null | grep -q 'install ok installed'; then
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
+  elif command -v update-rc.d >/dev/null 2>&1 && [ -e /etc/init.d/nginx ]; then
+    $SUDO update-rc.d nginx disable >/dev/null 2>&1 || true
+  fi
+  if [ -r /run/nginx.pid ]; then
+    pid=$(cat /run/nginx.pid 2>/dev/null || true)
+    if [ -n "$pid" ] && [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = nginx ]; then
+      echo "stopping the packaged nginx service (pid $pid)"
+      $SUDO kill "$pid" 2>/dev/null || true
+    fi
   fi
 fi

@@ -18,6 +18,8 @@
 // used only inside their coroutine, and Stop() ends every coroutine before ServerCore dies.
 #include "http/server.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -767,6 +769,7 @@ core::Result<uint16_t> ServerCore::Start() {
   try {
     for (int i = 0; i < threads; ++i) {
       threads_.emplace_back([io = io_.get()] {
+        pthread_setname_np(pthread_self(), "http-io");  // for top -H and perf
         for (;;) {
           try {
             io->run();

@@ -58,6 +58,14 @@ Result<void> SaveStep(store::Writer& w, engine::Call& call, engine::Outcome& out
   return w.SaveCall(call, outcome);
 }
 
+// When the call's key stops working under this configuration, if the call has ended.
+std::optional<core::Millis> KeyExpiryIn(const config::Snapshot& snap, const engine::Call& call) {
+  if (!call.ended_at) return std::nullopt;
+  const config::Account* account = snap.FindAccount(call.account_id);
+  int64_t ttl = account ? account->call_key_ttl_seconds : 30 * 86400;
+  return *call.ended_at + ttl * 1000;
+}
+
 }  // namespace
 
 CallService::CallService(store::Store& store, ConfigService& config, const core::Clock& clock,
@@ -65,11 +73,7 @@ CallService::CallService(store::Store& store, ConfigService& config, const core:
     : store_(store), config_(config), clock_(clock), keys_(keys), random_(std::move(random)) {}
 
 std::optional<core::Millis> CallService::KeyExpiry(const engine::Call& call) const {
-  if (!call.ended_at) return std::nullopt;
-  auto snap = config_.snapshot();
-  const config::Account* account = snap->FindAccount(call.account_id);
-  int64_t ttl = account ? account->call_key_ttl_seconds : 30 * 86400;
-  return *call.ended_at + ttl * 1000;
+  return KeyExpiryIn(*config_.snapshot(), call);
 }
 
 void CallService::Start(Id account_id, StartRequest req, Callback<Started> done) {
@@ -217,10 +221,14 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
   }
   auto snap = config_.snapshot();
   const core::Millis now = clock_.Now();
+  // What needs no stored state is done here, on the caller's thread, so that the writer does
+  // only the unit itself: the key check (an HMAC of the UUID) and the log line's parameters.
+  const bool key_ok = req.key && !req.key->empty() && keys_.Verify(*normalized, *req.key);
+  std::string log_params = LogParams(req.params, req.key.has_value());
   auto out = std::make_shared<Slot<PostbackAnswer>>();
   store_.Write(
-      [this, snap, req = std::move(req), id = *normalized, now,
-       out](store::Writer& w) -> Result<void> {
+      [snap, req = std::move(req), id = *normalized, now, key_ok,
+       log_params = std::move(log_params), out](store::Writer& w) -> Result<void> {
         auto found = w.FindCall(id);
         if (!found) return std::move(found).error();
         if (!*found) {
@@ -231,12 +239,12 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
         engine::Call& call = **found;
         PostbackAnswer answer;
         const config::Account* account = snap->FindAccount(call.account_id);
-        auto expiry = KeyExpiry(call);
+        auto expiry = KeyExpiryIn(*snap, call);
         if (req.malformed) {
           answer = {400, *req.malformed, std::nullopt, {}};
         } else if (!req.key || req.key->empty()) {
           answer = {401, "the call key is missing", std::nullopt, {}};
-        } else if (!keys_.Verify(call.uuid, *req.key)) {
+        } else if (!key_ok) {
           answer = {401, "the call key is wrong", std::nullopt, {}};
         } else if (expiry && now >= *expiry) {
           answer = {410, "the call key has expired", std::nullopt, {}};
@@ -255,11 +263,10 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
                 return s;
               }
             }
-            answer = {200, result->status, call, std::move(result->tag_values)};
+            answer = {200, result->status, std::nullopt, std::move(result->tag_values)};
           }
         }
-        store::PostbackLog log{now, req.method, LogParams(req.params, req.key.has_value()),
-                               answer.message, answer.http_status};
+        store::PostbackLog log{now, req.method, log_params, answer.message, answer.http_status};
         if (auto a = w.AppendPostback(call.id, log); !a) return a;
         if (!answer.call) answer.call = std::move(call);
         out->value = std::move(answer);

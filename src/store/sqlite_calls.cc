@@ -32,13 +32,14 @@ constexpr const char* kInsertCall =
     " conv_late, deadline_at, decided_at, early_postback, edge_call_id)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
     " ?19, ?20, ?21, ?22, ?23, ?24, ?26)";
+// What a call was started with (uuid, account, campaign, number, caller, repeat, started_at,
+// edge id) never changes, and is left out: setting an indexed column, even to its own value,
+// makes SQLite rewrite that column's index entries.
 constexpr const char* kUpdateCall =
-    "UPDATE calls SET uuid = ?1, account_id = ?2, campaign_id = ?3, publisher_id = ?4,"
-    " buyer_id = ?5, number_id = ?6, number = ?7, caller_number = ?8, repeat = ?9, status = ?10,"
-    " started_at = ?11, routed_at = ?12, answered_at = ?13, ended_at = ?14,"
-    " duration_seconds = ?15, hung_up_by = ?16, conv_state = ?17, conv_group_id = ?18,"
-    " revenue_cents = ?19, payout_cents = ?20, conv_late = ?21, deadline_at = ?22,"
-    " decided_at = ?23, early_postback = ?24, edge_call_id = ?26 WHERE id = ?25";
+    "UPDATE calls SET publisher_id = ?4, buyer_id = ?5, status = ?10, routed_at = ?12,"
+    " answered_at = ?13, ended_at = ?14, duration_seconds = ?15, hung_up_by = ?16,"
+    " conv_state = ?17, conv_group_id = ?18, revenue_cents = ?19, payout_cents = ?20,"
+    " conv_late = ?21, deadline_at = ?22, decided_at = ?23, early_postback = ?24 WHERE id = ?25";
 constexpr const char* kInsertTag =
     "INSERT INTO call_tags (call_id, seq, key, value, source, carried, at, publisher_id)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
@@ -217,11 +218,13 @@ Result<void> SqliteTxn::SaveCall(engine::Call& c, const engine::Outcome& out) {
       s.BindBlob(24, EncodeParams(*c.early_postback));
     else
       s.BindNull(24);
-    if (c.id != 0) s.Bind(25, c.id);
-    if (c.edge_call_id.empty())
+    if (c.id != 0) {
+      s.Bind(25, c.id);
+    } else if (c.edge_call_id.empty()) {
       s.BindNull(26);
-    else
+    } else {
       s.Bind(26, c.edge_call_id);
+    }
     if (auto st = s.Run(); !st) return st;
     if (c.id == 0) c.id = sqlite3_last_insert_rowid(db_.handle());
   }

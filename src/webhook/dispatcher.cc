@@ -1,5 +1,6 @@
 #include "webhook/dispatcher.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -45,7 +46,10 @@ Dispatcher::~Dispatcher() {
 
 void Dispatcher::Start() {
   if (thread_.joinable() || stop_.load()) return;
-  thread_ = std::thread([this] { loop_->Run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "webhooks");  // for top -H and perf
+    loop_->Run();
+  });
 }
 
 void Dispatcher::Stop() {

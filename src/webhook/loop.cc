@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "webhook/retry.h"
 #include "webhook/retry_after.h"
@@ -79,8 +80,16 @@ int Dispatcher::Loop::FreeCapacity() const {
          static_cast<int>(d_.queued_.load());
 }
 
+bool Dispatcher::Loop::ClaimDeferred() const {
+  // Each claim is a durable write that this thread waits for: while enough is queued to keep
+  // every host's slots busy, wait until half the capacity is free and claim that in one go,
+  // rather than a few deliveries per write.
+  return d_.queued_.load() >= d_.options_.max_per_host &&
+         FreeCapacity() < d_.options_.max_in_flight / 2;
+}
+
 bool Dispatcher::Loop::ShouldClaim() {
-  if (FreeCapacity() <= 0) return false;
+  if (FreeCapacity() <= 0 || ClaimDeferred()) return false;
   const bool poked = poked_.exchange(false);
   return poked || last_claim_full_ || std::chrono::steady_clock::now() >= next_claim_at_;
 }
@@ -107,26 +116,36 @@ void Dispatcher::Loop::Claim() {
     claimed.clear();
   }
   last_claim_full_ = static_cast<int>(claimed.size()) >= free;
-  for (store::Delivery& delivery : claimed) Prepare(std::move(delivery), snap, now, lease_until);
+  // The calls of the claimed deliveries, in one read rather than one read each.
+  std::unordered_map<std::string, engine::Call> calls;
+  core::Result<void> read = d_.store_.Read([&](store::Reader& rd) -> core::Result<void> {
+    for (const store::Delivery& delivery : claimed) {
+      if (owned_.count(delivery.id) != 0 || calls.count(delivery.call_uuid) != 0) continue;
+      auto c = rd.FindCall(delivery.call_uuid);
+      if (!c) return std::move(c).error();
+      if (*c) calls.emplace(delivery.call_uuid, std::move(**c));
+    }
+    return {};
+  });
+  if (!read) StoreError("loading calls", read.error());  // claimed again later
+  for (store::Delivery& delivery : claimed) {
+    if (!read && owned_.count(delivery.id) == 0) continue;
+    auto call = calls.find(delivery.call_uuid);
+    Prepare(std::move(delivery), call == calls.end() ? nullptr : &call->second, snap, now,
+            lease_until);
+  }
   d_.claiming_.store(false);
   if (!last_claim_full_) next_claim_at_ = std::chrono::steady_clock::now() + NextClaimDelay();
 }
 
-void Dispatcher::Loop::Prepare(store::Delivery delivery, config::SnapshotPtr& snap,
-                               core::Millis now, core::Millis lease_until) {
+void Dispatcher::Loop::Prepare(store::Delivery delivery, const engine::Call* call,
+                               config::SnapshotPtr& snap, core::Millis now,
+                               core::Millis lease_until) {
   if (auto it = owned_.find(delivery.id); it != owned_.end()) {
     it->second->lease_until = lease_until;  // claimed again while still queued here
     return;
   }
-  std::optional<engine::Call> call;
-  const core::Result<void> read = d_.store_.Read([&](store::Reader& rd) -> core::Result<void> {
-    auto c = rd.FindCall(delivery.call_uuid);
-    if (!c) return std::move(c).error();
-    call = std::move(*c);
-    return {};
-  });
-  if (!read) return StoreError("loading a call", read.error());  // claimed again later
-  if (!call) return FailUnsent(delivery, "call_deleted", delivery.url);
+  if (call == nullptr) return FailUnsent(delivery, "call_deleted", delivery.url);
   auto group = snap->webhook_groups.find(delivery.group_id);
   if (group == snap->webhook_groups.end()) {
     // Perhaps made on another node after this snapshot: look again before failing.
@@ -290,7 +309,9 @@ std::chrono::milliseconds Dispatcher::Loop::NextClaimDelay() {
 int Dispatcher::Loop::WaitMillis() {
   using std::chrono::milliseconds;
   const milliseconds poll = d_.options_.poll;
-  if (d_.stop_.load() || FreeCapacity() <= 0) return static_cast<int>(poll.count());
+  if (d_.stop_.load() || FreeCapacity() <= 0 || ClaimDeferred()) {
+    return static_cast<int>(poll.count());  // a finished transfer wakes the poll
+  }
   if (last_claim_full_ || poked_.load()) return 0;
   const auto until_claim =
       std::chrono::duration_cast<milliseconds>(next_claim_at_ - std::chrono::steady_clock::now());

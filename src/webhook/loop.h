@@ -50,12 +50,14 @@ class Dispatcher::Loop {
   // Whether to look at the outbox in this round: poked, a full claim last time (more may be
   // due), or its due time reached; never without free capacity.
   bool ShouldClaim();
+  // Whether to put the next claim off: plenty queued, little capacity free.
+  bool ClaimDeferred() const;
   // Claims up to the free capacity, queues what it claimed, and plans the next claim.
   void Claim();
-  // Loads what one claimed delivery needs and queues it, or records why it cannot be sent.
-  // May refresh `snap` (a group created on another node).
-  void Prepare(store::Delivery delivery, config::SnapshotPtr& snap, core::Millis now,
-               core::Millis lease_until);
+  // Renders one claimed delivery for its call (null: the call is gone) and queues it, or
+  // records why it cannot be sent. May refresh `snap` (a group created on another node).
+  void Prepare(store::Delivery delivery, const engine::Call* call, config::SnapshotPtr& snap,
+               core::Millis now, core::Millis lease_until);
   // Records a final failure of a delivery that was never sent.
   void FailUnsent(const store::Delivery& delivery, const std::string& error,
                   const std::string& url);
