@@ -37,7 +37,7 @@ std::string FormatRfc3339(Millis t) {
   const year_month_day ymd{days};
   const int64_t ms_of_day = t - duration_cast<milliseconds>(days.time_since_epoch()).count();
   const int64_t secs = ms_of_day / 1000;
-  char buf[32];
+  char buf[64];  // room for any value the compiler can imagine (it warns for 32)
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
                 static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
                 static_cast<unsigned>(ymd.day()), static_cast<long long>(secs / 3600),

@@ -569,8 +569,8 @@ TEST_P(StoreContract, AFailedUnitChangesNothingAndOthersCommit) {
   core::Result<void> bad = core::Internal("unset"), good = core::Internal("unset");
   s().Write(
       [&](Writer& w) -> core::Result<void> {
-        NewCallIn(w, a, Uuid(1));
-        return core::InvalidArgument("changed my mind");
+        if (auto r = NewCallIn(w, a, Uuid(1)); !r) return r;
+        return core::InvalidArgument("changed my mind");  // after a successful insert
       },
       [&](core::Result<void> r) { bad = std::move(r), ++done; });
   s().Write([&](Writer& w) -> core::Result<void> { return NewCallIn(w, a, Uuid(2)); },
