@@ -37,6 +37,8 @@ TEST(ParseForm, StaysWithinTheView) {
   auto form = ParseForm(view);
   ASSERT_TRUE(form.has_value());
   EXPECT_EQ(*form, (Pairs{{"abc", "def"}, {"ghi", "jkl"}, {"mno", "p"}}));
+  // A raw NUL is no query character: refused before anything measures the text.
+  EXPECT_FALSE(ParseForm(std::string_view("a=1\0b=2", 7)).has_value());
 }
 
 TEST(RequestParams, AppendsAFormOrFlatJsonBody) {

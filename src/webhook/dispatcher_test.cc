@@ -371,9 +371,9 @@ TEST_F(DispatcherTest, VerdictsOfMisbehavingReceivers) {
       {"500 retries", Reply{500, "oops"}, store::DeliveryState::kRetrying, 500, ""},
       {"an endless body is cut off", Reply{200, std::string(200'000, 'x')},
        store::DeliveryState::kDelivered, 200, "too_large"},
-      {"200 after the timeout", Reply{200, "late", {}, 800ms}, store::DeliveryState::kRetrying,
+      {"200 after the timeout", Reply{200, "late", {}, 1500ms}, store::DeliveryState::kRetrying,
        std::nullopt, "timeout"},
-      {"slow headers", Reply{200, "", {}, 2000ms}, store::DeliveryState::kRetrying, std::nullopt,
+      {"slow headers", Reply{200, "", {}, 2500ms}, store::DeliveryState::kRetrying, std::nullopt,
        "timeout"},
       {"429 with Retry-After", Reply{429, "slow down", {"Retry-After: 60"}},
        store::DeliveryState::kRetrying, 429, ""},
@@ -385,7 +385,8 @@ TEST_F(DispatcherTest, VerdictsOfMisbehavingReceivers) {
     RawReceiver receiver({c.reply});
     AddDelivery(AddGroup(receiver.url("/x")));
     DispatcherOptions o;
-    o.attempt_timeout = 300ms;
+    // Short, but with room for a loaded machine or a sanitizer build to answer in time.
+    o.attempt_timeout = 1000ms;
     o.max_response_bytes = 10'000;
     Dispatcher& d = StartDispatcher(o);
     ASSERT_TRUE(d.WaitIdle(10s));

@@ -201,12 +201,15 @@ void Dispatcher::Loop::StartQueued() {
     while (!queue.empty() && active_per_host_[it->first] < d_.options_.max_per_host) {
       std::unique_ptr<Job> job = std::move(queue.front());
       queue.pop_front();
-      d_.queued_.fetch_sub(1);
       if (d_.clock_.Now() + d_.options_.attempt_timeout.count() > job->lease_until) {
+        d_.queued_.fetch_sub(1);
         owned_.erase(job->delivery.id);  // could outlive its lease: let it go, claim it later
         continue;
       }
       Start(std::move(job));
+      // Only now: Start() counted the job in flight (or its failure as a pending write), so
+      // WaitIdle never sees a claimed delivery neither queued nor in flight.
+      d_.queued_.fetch_sub(1);
     }
     if (active_per_host_[it->first] == 0) active_per_host_.erase(it->first);
     it = queue.empty() ? queues_.erase(it) : std::next(it);
