@@ -51,7 +51,7 @@ void Writer(sqlite3* db) {
     {
       std::unique_lock lock(mu);
       queued_cv.wait(lock, [] { return stopping || !queue.empty(); });
-      if (queue.empty()) return;
+      if (queue.empty()) break;
       batch.swap(queue);
     }
     Check(sqlite3_step(begin), db, "begin");
@@ -74,6 +74,7 @@ void Writer(sqlite3* db) {
     done_cv.notify_all();
     batch.clear();
   }
+  for (sqlite3_stmt* s : {begin, insert, commit}) sqlite3_finalize(s);
 }
 
 }  // namespace
