@@ -14,7 +14,7 @@
 #include "store/schema.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_txn.h"
-#include "store/store.h"
+#include "store/store_base.h"
 
 namespace store {
 
@@ -28,11 +28,11 @@ class SqliteStore final : public Store {
               std::vector<std::unique_ptr<Db>> readers)
       : options_(std::move(options)),
         writer_db_(std::move(writer)),
-        checkpoint_db_(std::move(checkpointer)) {
+        checkpoint_db_(std::move(checkpointer)),
+        readers_(std::move(readers)) {
     // Instead of the automatic checkpoint inside a commit: a WAL of kCheckpointPages or more
     // wakes the checkpoint thread.
     sqlite3_wal_hook(writer_db_->handle(), &SqliteStore::OnWal, this);
-    for (auto& r : readers) free_readers_.push_back(r.get()), readers_.push_back(std::move(r));
     // Named for top -H and perf.
     thread_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "store-writer");
@@ -60,27 +60,13 @@ class SqliteStore final : public Store {
   }
 
   Result<void> Read(const std::function<Result<void>(Reader&)>& fn) override {
-    Db* db;
-    {
-      std::unique_lock lock(readers_mu_);
-      readers_cv_.wait(lock, [this] { return !free_readers_.empty(); });
-      db = free_readers_.back();
-      free_readers_.pop_back();
-    }
-    Result<void> r = core::Internal("read");
-    if (auto b = Run(*db, "BEGIN"); !b) {
-      r = b;
-    } else {
-      SqliteTxn txn(*db);
-      r = fn(txn);
-      (void)Run(*db, "COMMIT");
-    }
-    {
-      std::lock_guard lock(readers_mu_);
-      free_readers_.push_back(db);
-    }
-    readers_cv_.notify_one();
-    return r;
+    return readers_.Run([&](Db& db) -> Result<void> {
+      if (auto b = Run(db, "BEGIN"); !b) return b;
+      SqliteTxn txn(db);
+      Result<void> r = fn(txn);
+      (void)Run(db, "COMMIT");
+      return r;
+    });
   }
 
   bool shared() const override { return false; }
@@ -219,10 +205,7 @@ class SqliteStore final : public Store {
   bool checkpoint_wanted_ = false;  // guarded by checkpoint_mu_
   bool checkpoint_closed_ = false;  // guarded by checkpoint_mu_
 
-  std::vector<std::unique_ptr<Db>> readers_;
-  std::mutex readers_mu_;
-  std::condition_variable readers_cv_;
-  std::vector<Db*> free_readers_;  // guarded by readers_mu_
+  ReadPool<Db> readers_;
 };
 
 }  // namespace

@@ -1,5 +1,5 @@
-// What the two stores share: the queue that feeds their writer threads (bounded, closed once)
-// and the pool of connections their reads borrow. Internal to store/.
+// What the stores share: the pool of connections their reads borrow (both), and the queue that
+// feeds the writer threads (bounded, closed once; the PostgreSQL store's). Internal to store/.
 #pragma once
 
 #include <condition_variable>
@@ -12,13 +12,45 @@
 
 namespace store {
 
+// Read connections lent one at a time: Run() waits for a free one, runs `fn` on it, gives it
+// back. Thread-safe.
+template <typename Conn>
+class ReadPool {
+ public:
+  explicit ReadPool(std::vector<std::unique_ptr<Conn>> conns) : conns_(std::move(conns)) {
+    for (auto& c : conns_) free_.push_back(c.get());
+  }
+
+  template <typename F>
+  core::Result<void> Run(F&& fn) {
+    Conn* conn;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return !free_.empty(); });
+      conn = free_.back();
+      free_.pop_back();
+    }
+    core::Result<void> r = fn(*conn);
+    {
+      std::lock_guard lock(mu_);
+      free_.push_back(conn);
+    }
+    cv_.notify_one();
+    return r;
+  }
+
+ private:
+  std::vector<std::unique_ptr<Conn>> conns_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Conn*> free_;  // guarded by mu_
+};
+
 template <typename Conn>
 class QueuedStore : public Store {
  public:
   QueuedStore(size_t max_queue, std::vector<std::unique_ptr<Conn>> readers)
-      : max_queue_(max_queue), readers_(std::move(readers)) {
-    for (auto& r : readers_) free_readers_.push_back(r.get());
-  }
+      : max_queue_(max_queue), readers_(std::move(readers)) {}
 
   void Write(Work work, Done done) final {
     {
@@ -34,20 +66,7 @@ class QueuedStore : public Store {
   }
 
   core::Result<void> Read(const std::function<core::Result<void>(Reader&)>& fn) final {
-    Conn* conn;
-    {
-      std::unique_lock lock(readers_mu_);
-      readers_cv_.wait(lock, [this] { return !free_readers_.empty(); });
-      conn = free_readers_.back();
-      free_readers_.pop_back();
-    }
-    core::Result<void> r = ReadOn(*conn, fn);
-    {
-      std::lock_guard lock(readers_mu_);
-      free_readers_.push_back(conn);
-    }
-    readers_cv_.notify_one();
-    return r;
+    return readers_.Run([&](Conn& conn) { return ReadOn(conn, fn); });
   }
 
   // Writes after this fail; the writer threads finish what is queued and stop. Derived stores
@@ -88,10 +107,7 @@ class QueuedStore : public Store {
   std::deque<Item> queue_;  // guarded by mu_
   bool closed_ = false;     // guarded by mu_
 
-  std::vector<std::unique_ptr<Conn>> readers_;
-  std::mutex readers_mu_;
-  std::condition_variable readers_cv_;
-  std::vector<Conn*> free_readers_;  // guarded by readers_mu_
+  ReadPool<Conn> readers_;
 };
 
 }  // namespace store
