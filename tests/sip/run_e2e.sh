@@ -171,7 +171,12 @@ run_call() {
   [ "$uac_rc" = 0 ] || { echo "  caller SIPp exit $uac_rc"; show_err "uac_$name.err"; }
   [ "$uas_rc" = 0 ] || { echo "  buyer SIPp exit $uas_rc"; show_err "uas_$name.err"; }
 }
-show_err() { [ -s "$1" ] && { tail -n 12 "$1"; echo; } | sed 's/^/    | /'; }
+# show_err FILE: why SIPp failed calls (its first reasons), then the end of its error file
+show_err() {
+  [ -s "$1" ] || return 0
+  { grep -m 6 -iE "aborting|unexpected|timeout|retrans|error" "$1"; echo "    ..."; tail -n 8 "$1"; } |
+    cut -c 1-300 | sed 's/^/    | /'
+}
 # what the buyer saw in the INVITE: "uuid key" from the UAS log
 buyer_saw() { sed -n 's/.*BUYER-INVITE callid=.* uuid=\([^ ]*\) key=\([^ ]*\).*/\1 \2/p' "uas_$1.log" 2>/dev/null | head -n 1; }
 # webhook_for UUID: the receiver's "answered" requests for this call
@@ -266,6 +271,10 @@ load_ended() {
 }
 check "e: all 200 load calls answered and ended in callpost (events delivered)" load_ended
 grep -h "Successful call\|Failed call" uac_load.sipp.log 2>/dev/null | sed 's/^/  /' | head -n 6
+# on a failure, SIPp's last table of messages: which step retransmitted, timed out or was unexpected
+[ "$uac_rc$uas_rc" = 00 ] ||
+  awk '/Messages  Retrans/ { t = "" } { t = t "  " $0 "\n" } /Test Terminated/ && t ~ /Retrans/ { last = t; t = "" }
+       END { printf "%s", last }' uac_load.sipp.log 2>/dev/null
 
 # ---- no answered webhook ever reached the receiver for the busy and cancelled calls ----
 sleep 0.5
