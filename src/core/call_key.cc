@@ -5,7 +5,7 @@
 namespace core {
 
 std::string CallKeys::Derive(std::string_view call_uuid) const {
-  std::string mac = HmacSha256(secret_, std::string("callpost call key v1:").append(call_uuid));
+  std::string mac = mac_.Sign(std::string("callpost call key v1:").append(call_uuid));
   return Base64UrlEncode(std::string_view(mac).substr(0, 24));
 }
 

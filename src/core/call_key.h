@@ -6,13 +6,15 @@
 #include <string>
 #include <string_view>
 
+#include "core/crypto.h"
+
 namespace core {
 
 // Thread-safe after construction.
 class CallKeys {
  public:
   // `secret` must hold at least 32 random bytes; all nodes of one deployment share it.
-  explicit CallKeys(std::string secret) : secret_(std::move(secret)) {}
+  explicit CallKeys(std::string_view secret) : mac_(secret) {}
 
   // 32 URL-safe characters carrying 192 bits.
   std::string Derive(std::string_view call_uuid) const;
@@ -20,7 +22,7 @@ class CallKeys {
   bool Verify(std::string_view call_uuid, std::string_view presented) const;
 
  private:
-  const std::string secret_;
+  const HmacSha256Key mac_;  // the secret, prepared once
 };
 
 }  // namespace core

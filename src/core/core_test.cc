@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "core/call_key.h"
 #include "core/crypto.h"
 #include "core/ids.h"
@@ -76,6 +80,9 @@ TEST(CallKeys, DeriveVerify) {
   EXPECT_FALSE(keys.Verify(uuid, key.substr(1)));
   EXPECT_FALSE(keys.Verify(NewUuidV4(), key));
   EXPECT_NE(CallKeys(std::string(32, 't')).Derive(uuid), key);
+  // Keys handed out must keep working across versions: the derivation is pinned.
+  EXPECT_EQ(keys.Derive("00000000-0000-4000-8000-000000000001"),
+            "YuqxDw3wpa-LJK1HFyhDeJZWngBbVwed");
 }
 
 TEST(Crypto, Base64AndHmac) {
@@ -89,6 +96,28 @@ TEST(Crypto, Base64AndHmac) {
   // RFC 4231 test case 2.
   EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(Crypto, PreparedHmacKeySignsManyMessagesFromManyThreads) {
+  const HmacSha256Key jefe("Jefe");
+  const HmacSha256Key other(std::string(20, '\x0b'));  // RFC 4231 test case 1
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 500; ++i) {
+        if (HexEncode(jefe.Sign("what do ya want for nothing?")) !=
+                "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843" ||
+            HexEncode(other.Sign("Hi There")) !=
+                "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7" ||
+            jefe.Sign(std::to_string(i)) != HmacSha256("Jefe", std::to_string(i))) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 }  // namespace

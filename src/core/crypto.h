@@ -1,5 +1,5 @@
 // Cryptographic helpers over OpenSSL: CSPRNG bytes, SHA-256, HMAC-SHA256, base64 (standard and
-// URL-safe) and constant-time comparison. Thread-safe; no state.
+// URL-safe) and constant-time comparison. Thread-safe.
 #pragma once
 
 #include <string>
@@ -13,6 +13,22 @@ std::string RandomBytes(size_t n);
 // Raw 32-byte digests.
 std::string Sha256(std::string_view data);
 std::string HmacSha256(std::string_view key, std::string_view data);
+
+// An HMAC-SHA256 key prepared once (OpenSSL's keyed context), for a key that signs many messages:
+// each Sign copies the prepared context instead of hashing the key again. Thread-safe.
+class HmacSha256Key {
+ public:
+  explicit HmacSha256Key(std::string_view key);
+  ~HmacSha256Key();
+  HmacSha256Key(const HmacSha256Key&) = delete;
+  HmacSha256Key& operator=(const HmacSha256Key&) = delete;
+
+  std::string Sign(std::string_view data) const;  // the raw 32-byte MAC
+
+ private:
+  struct Ctx;
+  Ctx* keyed_;
+};
 
 std::string HexEncode(std::string_view bytes);
 std::string Base64Encode(std::string_view bytes);     // standard alphabet, padded

@@ -155,16 +155,18 @@ void Api::CreateCall(const CtxPtr& ctx) {
   req.campaign_id = campaign;
   req.publisher_id = publisher;
   req.tags = std::move(*tags);
-  calls_.Start(ctx->account_id, std::move(req), [ctx](core::Result<service::Started> r) {
-    if (!r) return ctx->Fail(r.error());
-    json::value route;
-    if (r->buyer) {
-      route = json::object{{"buyer_id", r->buyer->id}, {"destination", r->buyer->destination}};
-    }
-    json::object o = CallJson(r->call, r->key);
-    o["route"] = std::move(route);
-    ctx->Json(r->existing ? 200 : 201, o);
-  });
+  calls_.Start(
+      ctx->account_id, std::move(req),
+      ctx->OnConnection<core::Result<service::Started>>([this, ctx](auto r) {
+        if (!r) return ctx->Fail(r.error());
+        json::value route;
+        if (r->buyer) {
+          route = json::object{{"buyer_id", r->buyer->id}, {"destination", r->buyer->destination}};
+        }
+        json::object o = CallJson(r->call, calls_.KeyOf(r->call));
+        o["route"] = std::move(route);
+        ctx->Json(r->existing ? 200 : 201, o);
+      }));
 }
 
 void Api::CallEvent(const CtxPtr& ctx) {
@@ -195,10 +197,10 @@ void Api::CallEvent(const CtxPtr& ctx) {
   event.buyer_id = buyer;
   event.duration_seconds = duration;
   calls_.ApplyEvent(ctx->account_id, ctx->segments[3], event,
-                    [this, ctx](core::Result<engine::Call> call) {
+                    ctx->OnConnection<core::Result<engine::Call>>([this, ctx](auto call) {
                       if (!call) return ctx->Fail(call.error());
                       ctx->Json(200, CallJson(*call, calls_.KeyOf(*call)));
-                    });
+                    }));
 }
 
 void Api::ListCalls(const CtxPtr& ctx) {
@@ -305,18 +307,20 @@ void Api::DataWriting(const CtxPtr& ctx) {
       }
     }
   }
-  calls_.DataWriting(std::move(req), [ctx, text](core::Result<service::DataWritingAnswer> r) {
-    if (!r) return ctx->Fail(r.error());
-    if (r->http_status != 200) {
-      return ctx->Reply(
-          TextOrJson(r->http_status, text, r->message, RefusalJson(r->http_status, r->message)));
-    }
-    json::object body{{"tag_values", TagValuesJson(r->tag_values)}};
-    if (!r->call_uuid.empty()) body["call_uuid"] = r->call_uuid;
-    if (!r->caller_number.empty()) body["caller_number"] = r->caller_number;
-    body["status"] = r->message;
-    ctx->Reply(TextOrJson(200, text, r->message, std::move(body)));
-  });
+  calls_.DataWriting(
+      std::move(req),
+      ctx->OnConnection<core::Result<service::DataWritingAnswer>>([ctx, text](auto r) {
+        if (!r) return ctx->Fail(r.error());
+        if (r->http_status != 200) {
+          return ctx->Reply(TextOrJson(r->http_status, text, r->message,
+                                       RefusalJson(r->http_status, r->message)));
+        }
+        json::object body{{"tag_values", TagValuesJson(r->tag_values)}};
+        if (!r->call_uuid.empty()) body["call_uuid"] = r->call_uuid;
+        if (!r->caller_number.empty()) body["caller_number"] = r->caller_number;
+        body["status"] = r->message;
+        ctx->Reply(TextOrJson(200, text, r->message, std::move(body)));
+      }));
 }
 
 void Api::Postback(const CtxPtr& ctx) {
@@ -354,20 +358,23 @@ void Api::Postback(const CtxPtr& ctx) {
       !Admit(ctx, call_key_limiter_, req.uuid, "call key", text)) {
     return;
   }
-  calls_.Postback(std::move(req), [ctx, text, refuse](core::Result<service::PostbackAnswer> r) {
-    if (!r) return ctx->Fail(r.error());
-    if (r->http_status != 200) return refuse(r->http_status, r->message);
-    const auto& c = r->call->conversion;
-    json::object conversion{{"state", engine::ToString(c.state)},
-                            {"revenue", c.revenue ? json::value(c.revenue->ToString()) : nullptr},
-                            {"payout", c.payout ? json::value(c.payout->ToString()) : nullptr},
-                            {"late", c.late}};
-    ctx->Reply(TextOrJson(200, text, r->message,
-                          json::object{{"call_uuid", r->call->uuid},
-                                       {"tag_values", TagValuesJson(r->tag_values)},
-                                       {"conversion", std::move(conversion)},
-                                       {"status", r->message}}));
-  });
+  calls_.Postback(
+      std::move(req),
+      ctx->OnConnection<core::Result<service::PostbackAnswer>>([ctx, text, refuse](auto r) {
+        if (!r) return ctx->Fail(r.error());
+        if (r->http_status != 200) return refuse(r->http_status, r->message);
+        const auto& c = r->call->conversion;
+        json::object conversion{
+            {"state", engine::ToString(c.state)},
+            {"revenue", c.revenue ? json::value(c.revenue->ToString()) : nullptr},
+            {"payout", c.payout ? json::value(c.payout->ToString()) : nullptr},
+            {"late", c.late}};
+        ctx->Reply(TextOrJson(200, text, r->message,
+                              json::object{{"call_uuid", r->call->uuid},
+                                           {"tag_values", TagValuesJson(r->tag_values)},
+                                           {"conversion", std::move(conversion)},
+                                           {"status", r->message}}));
+      }));
 }
 
 void Api::BuyerView(const CtxPtr& ctx) {

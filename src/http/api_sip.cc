@@ -30,41 +30,46 @@ void Api::SipRoute(const CtxPtr& ctx, const engine::Params& query) {
   req.caller_number = std::move(q->caller_number);
   req.edge_call_id = std::move(q->edge_call_id);
   const config::Id account = ctx->account_id;
-  calls_.Start(account, std::move(req), [this, ctx, account](core::Result<service::Started> r) {
-    if (!r) return ctx->Fail(r.error());
-    std::string refusal;
-    if (!r->buyer) {
-      refusal = "no buyer can take the call";
-    } else if (r->buyer->destination.rfind("sip:", 0) != 0 &&
-               r->buyer->destination.rfind("sips:", 0) != 0) {
-      refusal = "buyer " + std::to_string(r->buyer->id) + " has no SIP address";
-    }
-    if (refusal.empty()) {
-      return ctx->Json(200,
-                       json::object{{"uuid", r->call.uuid},
-                                    {"key", r->key},
-                                    {"target", r->buyer->destination},
-                                    {"timeout_s", 30},
-                                    {"headers", json::object{{"X-PH-RetreaverUUID", r->call.uuid},
-                                                             {"X-PH-RetreaverKey", r->key}}}});
-    }
-    // The edge answers the caller 404/480; the call is recorded and closed at once.
-    engine::Event ended{engine::EventType::kEnded, 0, std::nullopt, std::nullopt, "no_route", true};
-    calls_.ApplyEvent(account, r->call.uuid, ended, [ctx, refusal](core::Result<engine::Call>) {
-      ctx->Fail(core::NotFound(refusal));
-    });
-  });
+  calls_.Start(
+      account, std::move(req),
+      ctx->OnConnection<core::Result<service::Started>>([this, ctx, account](auto r) {
+        if (!r) return ctx->Fail(r.error());
+        std::string refusal;
+        if (!r->buyer) {
+          refusal = "no buyer can take the call";
+        } else if (r->buyer->destination.rfind("sip:", 0) != 0 &&
+                   r->buyer->destination.rfind("sips:", 0) != 0) {
+          refusal = "buyer " + std::to_string(r->buyer->id) + " has no SIP address";
+        }
+        if (refusal.empty()) {
+          const std::string key = calls_.KeyOf(r->call);
+          return ctx->Json(
+              200, json::object{{"uuid", r->call.uuid},
+                                {"key", key},
+                                {"target", r->buyer->destination},
+                                {"timeout_s", 30},
+                                {"headers", json::object{{"X-PH-RetreaverUUID", r->call.uuid},
+                                                         {"X-PH-RetreaverKey", key}}}});
+        }
+        // The edge answers the caller 404/480; the call is recorded and closed at once.
+        engine::Event ended{
+            engine::EventType::kEnded, 0, std::nullopt, std::nullopt, "no_route", true};
+        calls_.ApplyEvent(account, r->call.uuid, ended,
+                          ctx->OnConnection<core::Result<engine::Call>>(
+                              [ctx, refusal](auto) { ctx->Fail(core::NotFound(refusal)); }));
+      }));
 }
 
 void Api::SipEvent(const CtxPtr& ctx, const engine::Params& query) {
   auto q = ReadSipEvent(query);
   if (!q) return ctx->Fail(q.error());
-  calls_.ApplyEvent(ctx->account_id, q->uuid, q->event, [ctx](core::Result<engine::Call> call) {
-    if (!call) return ctx->Fail(call.error());
-    ctx->Json(200, json::object{{"uuid", call->uuid},
-                                {"status", engine::ToString(call->status)},
-                                {"answered", call->answered_at.has_value()}});
-  });
+  calls_.ApplyEvent(ctx->account_id, q->uuid, q->event,
+                    ctx->OnConnection<core::Result<engine::Call>>([ctx](auto call) {
+                      if (!call) return ctx->Fail(call.error());
+                      ctx->Json(200, json::object{{"uuid", call->uuid},
+                                                  {"status", engine::ToString(call->status)},
+                                                  {"answered", call->answered_at.has_value()}});
+                    }));
 }
 
 }  // namespace http

@@ -23,6 +23,10 @@ struct Request {
   std::string body;
   std::string remote_address;  // peer IP, for logs and rate limits
   std::string request_id;      // set by the server: X-Request-Id if sent and sane, else generated
+  // Set by the server: runs work later on the I/O thread serving this request. A handler that
+  // finishes on another thread (the store's writer) hands the building of its response back
+  // with it, so that thread does only its own work. Empty: there is no such thread (tests).
+  std::function<void(std::function<void()>)> post;
 
   // The first header with this name (case-insensitive), or nullptr.
   const std::string* FindHeader(std::string_view name) const;

@@ -580,6 +580,10 @@ asio::awaitable<error_code> Connection::ReadHeader() {
 void Connection::Dispatch(Request request) {
   ++generation_;
   response_.reset();
+  request.post = [io = server_->io(), connection = shared_from_this()](std::function<void()> f) {
+    (void)io;  // held: the io_context outlives the work posted to it
+    asio::post(connection->strand(), std::move(f));
+  };
   Responder respond = [pending = std::make_shared<PendingResponse>(
                            server_->io(), shared_from_this(), generation_)](Response response) {
     pending->Respond(std::move(response));

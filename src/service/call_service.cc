@@ -128,7 +128,6 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
                   config::Snapshot::Find(snap->buyers, account->id, *again.call.buyer_id);
               if (b != nullptr) again.buyer = *b;
             }
-            again.key = keys_.Derive(again.call.uuid);
             out->value = std::move(again);
             return {};
           }
@@ -179,7 +178,6 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
           }
         }
         if (auto s = SaveStep(w, started.call, outcome, ctx, out->planned_deliveries); !s) return s;
-        started.key = keys_.Derive(started.call.uuid);
         out->value = std::move(started);
         return {};
       },

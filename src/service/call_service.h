@@ -33,8 +33,7 @@ struct StartRequest {
 };
 
 struct Started {
-  engine::Call call;
-  std::string key;
+  engine::Call call;  // its key: CallService::KeyOf (derived where the answer is built)
   std::optional<config::Buyer> buyer;  // when routed
   bool existing = false;               // a repeated start (same edge_call_id)
 };
