@@ -96,9 +96,14 @@ engine::Call ReadCallRow(const Stmt& s) {
 }  // namespace
 
 Result<std::optional<engine::Call>> SqliteTxn::FindCall(std::string_view uuid) {
+  if (cache_ != nullptr) {
+    if (const engine::Call* cached = cache_->Find(std::string(uuid))) return {*cached};
+  }
   Stmt s = db_.Prepare(kSelectCallByUuid.c_str());
   s.Bind(1, uuid);
-  return OneCall(s);
+  auto call = OneCall(s);
+  if (cache_ != nullptr && call && *call) cache_->Put(**call);
+  return call;
 }
 
 Result<std::optional<engine::Call>> SqliteTxn::FindCallByEdgeId(Id account_id,
@@ -203,7 +208,8 @@ Result<std::map<std::string, int64_t>> SqliteTxn::CountCallsByStatus() {
 }
 
 Result<void> SqliteTxn::SaveCall(engine::Call& c, const engine::Outcome& out) {
-  if (c.id == 0 || out.call_changed) {
+  const bool row_written = c.id == 0 || out.call_changed;
+  if (row_written) {
     Stmt s = db_.Prepare(c.id == 0 ? kInsertCall : kUpdateCall);
     s.Bind(1, c.uuid).Bind(2, c.account_id).Bind(3, c.campaign_id).Bind(4, c.publisher_id);
     s.Bind(5, c.buyer_id).Bind(6, c.number_id).Bind(7, c.number).Bind(8, c.caller_number);
@@ -256,6 +262,14 @@ Result<void> SqliteTxn::SaveCall(engine::Call& c, const engine::Outcome& out) {
     Stmt s = db_.Prepare(kClearDeadline);
     s.Bind(1, c.id);
     if (auto st = s.Run(); !st) return st;
+  }
+  if (cache_ != nullptr) {
+    // The cache holds what the database holds: the row only when it was written.
+    if (row_written) {
+      cache_->PutSaved(c);
+    } else {
+      cache_->PutSavedTags(c);
+    }
   }
   return {};
 }

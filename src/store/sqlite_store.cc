@@ -94,7 +94,7 @@ class SqliteStore final : public Store {
   };
 
   void WriterLoop() {
-    SqliteTxn txn(*writer_db_);
+    SqliteTxn txn(*writer_db_, &cache_);
     std::vector<Item> batch;
     std::vector<Result<void>> results;
     for (;;) {
@@ -120,6 +120,7 @@ class SqliteStore final : public Store {
     }
   }
 
+  static constexpr size_t kCachedCalls = 16384;  // ~2 KB each with a dozen tags
   static constexpr int kCheckpointPages = 4000;  // as PRAGMA wal_autocheckpoint = 4000 did
 
   static int OnWal(void* self, sqlite3*, const char*, int pages) {
@@ -157,20 +158,33 @@ class SqliteStore final : public Store {
       results.assign(batch.size(), b);
       return;
     }
+    // Another connection committed since our last group (a second process on the file, the
+    // command line): the cached calls may be older than the database.
+    {
+      Stmt v = db.Prepare("PRAGMA data_version");
+      const int64_t version = v.Step() ? v.Int(0) : -1;
+      if (version == -1 || version != data_version_) cache_.Clear();
+      data_version_ = version;
+    }
     for (auto& item : batch) {
       (void)Run(db, "SAVEPOINT unit");
+      cache_.BeginUnit();
       Result<void> r = core::Internal("unit of work threw");
       try {
         r = item.work(txn);
       } catch (const std::exception& e) {
         r = core::Internal(std::string("unit of work failed: ") + e.what());
       }
-      if (!r) (void)Run(db, "ROLLBACK TO unit");
+      if (!r) {
+        (void)Run(db, "ROLLBACK TO unit");
+        cache_.RollbackUnit();
+      }
       (void)Run(db, "RELEASE unit");
       results.push_back(std::move(r));
     }
     if (auto c = Run(db, "COMMIT"); !c) {
       (void)Run(db, "ROLLBACK");
+      cache_.Clear();
       core::Error e = c.error();
       e.code = core::ErrorCode::kUnavailable;
       results.assign(batch.size(), e);
@@ -179,6 +193,8 @@ class SqliteStore final : public Store {
 
   const SqliteOptions options_;
   std::unique_ptr<Db> writer_db_;  // used by the writer thread only
+  CallCache cache_{kCachedCalls};  // the writer thread's
+  int64_t data_version_ = -1;      // writer thread only: PRAGMA data_version when cache_ was right
   std::thread thread_;
 
   std::mutex mu_;

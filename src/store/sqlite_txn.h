@@ -3,6 +3,7 @@
 // Its methods live in sqlite_config.cc, sqlite_calls.cc and sqlite_outbox.cc.
 #pragma once
 
+#include "store/call_cache.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
 
@@ -10,7 +11,8 @@ namespace store {
 
 class SqliteTxn final : public Writer {
  public:
-  explicit SqliteTxn(Db& db) : db_(db) {}
+  // `cache`: the writer's (call_cache.h); readers have none.
+  explicit SqliteTxn(Db& db, CallCache* cache = nullptr) : db_(db), cache_(cache) {}
 
   core::Result<int64_t> ConfigVersion() override;
   core::Result<std::vector<config::Account>> LoadAccounts() override;
@@ -73,6 +75,7 @@ class SqliteTxn final : public Writer {
   core::Result<void> RunChanging(Stmt& s);
 
   Db& db_;
+  CallCache* const cache_;
 };
 
 }  // namespace store

@@ -583,6 +583,41 @@ TEST_P(StoreContract, AFailedUnitChangesNothingAndOthersCommit) {
   EXPECT_TRUE(Read<std::optional<Call>>([](Reader& r) { return r.FindCall(Uuid(2)); }).has_value());
 }
 
+// A unit that saved a call and then failed leaves no trace for the units after it, whether it
+// changed the call's row or only added tags (the SQLite writer caches the calls it saves).
+TEST_P(StoreContract, TheUnitsAfterAFailedUnitSeeTheCallAsItWas) {
+  const Id a = NewAccount();
+  NewCall(a, Uuid(1), 1000);
+  for (bool row : {true, false}) {
+    auto failed = s().WriteSync([&](Writer& w) -> core::Result<void> {
+      auto f = w.FindCall(Uuid(1));
+      if (!f) return std::move(f).error();
+      Call c = std::move(**f);
+      engine::Tag tag{"gone", "x", engine::TagSource::kPostback, 2000};
+      c.tags.push_back(tag);
+      if (row) c.hung_up_by = "gone";
+      Outcome o;
+      o.changed = true;
+      o.call_changed = row;
+      o.new_tags = {tag};
+      if (auto r = w.SaveCall(c, o); !r) return r;
+      return core::InvalidArgument("changed my mind");  // after the save
+    });
+    EXPECT_FALSE(failed);
+    std::optional<Call> seen;
+    auto r = s().WriteSync([&](Writer& w) -> core::Result<void> {
+      auto f = w.FindCall(Uuid(1));
+      if (!f) return std::move(f).error();
+      seen = std::move(*f);
+      return {};
+    });
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_TRUE(seen.has_value());
+    EXPECT_EQ(seen->tags.size(), 2u) << "row changed: " << row;
+    EXPECT_EQ(seen->hung_up_by, "") << "row changed: " << row;
+  }
+}
+
 TEST_P(StoreContract, AnAcknowledgedWriteIsThereAfterARestart) {
   const Id a = NewAccount();
   NewCall(a, Uuid(1), 1000);
