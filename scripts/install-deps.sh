@@ -8,7 +8,7 @@ packages=(
   g++ cmake ninja-build ccache make pkg-config clang-format
   # libraries
   libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
-  libsqlite3-dev libssl-dev libcurl4-openssl-dev libpq-dev
+  libsqlite3-dev libssl-dev libcurl4-openssl-dev libpq-dev libjemalloc-dev
   libcli11-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   # tests and benchmarks
   sqlite3 curl wrk python3
