@@ -463,8 +463,11 @@ asio::awaitable<void> Connection::Serve() {
       if (server_->stopping()) co_return;
       if (buffer_.capacity() > (64u << 10)) buffer_.shrink_to_fit();  // after a large body
       SetDeadline(options.idle_timeout);
-      auto [ec] = co_await socket_.async_wait(Socket::wait_read, kNoThrow);
-      if (ec) co_return;
+      // The first bytes are read at once (not waited for, then read: one operation, not two).
+      auto [ec, n] = co_await socket_.async_read_some(
+          buffer_.prepare(boost::beast::read_size(buffer_, 65536)), kNoThrow);
+      if (ec) co_return;  // closed by the peer, the idle timeout or shutdown
+      buffer_.commit(n);
     }
 
     phase_ = Phase::kReading;
