@@ -12,6 +12,7 @@ std::string RandomBytes(size_t n);
 
 // Raw 32-byte digests.
 std::string Sha256(std::string_view data);
+// HmacSha256 keeps the last keys (up to 64) each thread signed with prepared (HmacSha256Key).
 std::string HmacSha256(std::string_view key, std::string_view data);
 
 // An HMAC-SHA256 key prepared once (OpenSSL's keyed context), for a key that signs many messages:
