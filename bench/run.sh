@@ -513,5 +513,7 @@ How each figure is made (bench/run.sh):
 | wrk | $(wrk -v 2>&1 | head -1 | cut -d' ' -f2) |
 | PostgreSQL | $( [ -n "$PG_BIN" ] && "$PG_BIN/postgres" --version | awk '{print $3}' || echo "not installed") |
 EOF
+  # The profile's findings (kept by hand in bench/PROFILE.md) follow the figures.
+  if [ -f bench/PROFILE.md ]; then { echo; cat bench/PROFILE.md; } >>"$OUT"; fi
   log "wrote $OUT"
 fi
