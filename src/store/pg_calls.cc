@@ -111,6 +111,11 @@ constexpr const char* kPreviousCall =
 // account's routing lock (to the end of its transaction), so two calls routed at once on two
 // nodes cannot both take a buyer's last free line.
 constexpr const char* kLockRouting = "SELECT pg_advisory_xact_lock(1, $1::integer)";
+// Repeat callers on several nodes: a writer looking up a caller's previous call first takes
+// that caller's lock (to the end of its transaction, after the new call is inserted), so two
+// calls of one caller started at once on two nodes see each other, one after the other.
+constexpr const char* kLockCaller =
+    "SELECT pg_advisory_xact_lock(2, hashtext($1::text || ':' || $2::text || ':' || $3))";
 constexpr const char* kLiveByBuyer =
     "SELECT buyer_id, count(*) FROM calls WHERE status IN (1, 2) AND buyer_id IS NOT NULL"
     " AND account_id = $1 GROUP BY buyer_id";
@@ -176,6 +181,10 @@ Result<std::vector<EffectRow>> PgTxn::ListEffects(Id call_id) {
 Result<std::optional<engine::PreviousCall>> PgTxn::FindPreviousCall(Id account_id, Id campaign_id,
                                                                     std::string_view caller,
                                                                     core::Millis since) {
+  if (writing_) {
+    auto l = db_.Run(kLockCaller, PgParams().Add(account_id).Add(campaign_id).Add(caller));
+    if (!l) return std::move(l).error();
+  }
   auto r =
       db_.Run(kPreviousCall, PgParams().Add(account_id).Add(campaign_id).Add(caller).Add(since));
   if (!r) return std::move(r).error();

@@ -674,6 +674,42 @@ TEST_P(StoreContract, ConcurrentUnitsOnOneCallRunOneAfterTheOther) {
   EXPECT_EQ(values.size(), 2u + kThreads * kEach);
 }
 
+// Calls of one caller started at once from two stores on one database (two nodes) see each
+// other: each start looks up the caller's previous call and inserts its own in one unit, and
+// exactly one of them finds none.
+TEST_P(StoreContract, StartsOfOneCallerFromTwoStoresSeeEachOther) {
+  const Id a = NewAccount();
+  auto second = Open();
+  ASSERT_TRUE(second) << second.error().message;
+  constexpr int kStarts = 6;
+  std::atomic<int> first_calls{0}, failures{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kStarts; ++i) {
+    Store& target = i % 2 ? **second : s();
+    threads.emplace_back([&, i, &target = target] {
+      auto r = target.WriteSync([&](Writer& w) -> core::Result<void> {
+        auto prev = w.FindPreviousCall(a, 7, "+15557770000", 0);
+        if (!prev) return std::move(prev).error();
+        // Widen the window in which another node could start the same caller's call.
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        Call c;
+        c.uuid = Uuid(100 + i);
+        c.account_id = a;
+        c.campaign_id = 7;
+        c.caller_number = "+15557770000";
+        c.started_at = 1000 + i;
+        if (auto s = SaveNewCall(w, c); !s) return s;
+        if (!prev->has_value()) ++first_calls;
+        return {};
+      });
+      if (!r) ++failures;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(first_calls, 1);
+}
+
 // Two stores claiming the same due work at once (two nodes) never claim one item twice.
 TEST_P(StoreContract, TwoNodesClaimDisjointWork) {
   const Id a = NewAccount();
