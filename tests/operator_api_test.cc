@@ -298,6 +298,12 @@ TEST(OperatorApi, OperationsEndpoints) {
       << m.body;
   EXPECT_NE(m.body.find("callpost_calls{status=\"routed\"} 1"), std::string::npos);
   EXPECT_NE(m.body.find("callpost_http_request_duration_seconds_bucket"), std::string::npos);
+  // The store's: every write so far committed (configuration and the call), none failed.
+  EXPECT_EQ(m.body.find("callpost_store_commits_total 0\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("callpost_store_units_total{outcome=\"failed\"} 0\n"), std::string::npos);
+  EXPECT_NE(m.body.find("callpost_store_commit_duration_seconds_bucket{le=\"+Inf\"}"),
+            std::string::npos);
+  EXPECT_NE(m.body.find("callpost_store_write_queue 0\n"), std::string::npos);
   EXPECT_EQ(Http("GET", s.url("/nowhere")).status, 404);
   EXPECT_FALSE(h.headers["x-request-id"].empty());
 }

@@ -6,6 +6,7 @@
 
 #include "core/call_key.h"
 #include "core/crypto.h"
+#include "core/histogram.h"
 #include "core/ids.h"
 #include "core/time.h"
 
@@ -96,6 +97,23 @@ TEST(Crypto, Base64AndHmac) {
   // RFC 4231 test case 2.
   EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(Histogram, PrometheusTextWithAndWithoutLabels) {
+  Histogram h{0.5, 1};
+  h.Observe(0.25);
+  h.Observe(1);
+  h.Observe(3);
+  std::string out;
+  h.Render(out, "x_seconds");
+  EXPECT_EQ(out,
+            "x_seconds_bucket{le=\"0.5\"} 1\nx_seconds_bucket{le=\"1\"} 2\n"
+            "x_seconds_bucket{le=\"+Inf\"} 3\nx_seconds_sum 4.250000\nx_seconds_count 3\n");
+  out.clear();
+  Histogram{0.5}.Render(out, "y", "route=\"/a\"");
+  EXPECT_EQ(out,
+            "y_bucket{route=\"/a\",le=\"0.5\"} 0\ny_bucket{route=\"/a\",le=\"+Inf\"} 0\n"
+            "y_sum{route=\"/a\"} 0.000000\ny_count{route=\"/a\"} 0\n");
 }
 
 TEST(Crypto, PreparedHmacKeySignsManyMessagesFromManyThreads) {

@@ -7,17 +7,18 @@ namespace http {
 void Metrics::Record(const std::string& route, int status, double seconds) {
   std::lock_guard lock(mu_);
   ++requests_[{route, status}];
-  Histogram& h = latency_[route];
-  for (size_t i = 0; i < kBuckets.size(); ++i) {
-    if (seconds <= kBuckets[i]) ++h.buckets[i];
+  auto it = latency_.find(route);
+  if (it == latency_.end()) {
+    it = latency_
+             .emplace(route, core::Histogram{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                             0.25, 0.5, 1, 5})
+             .first;
   }
-  ++h.count;
-  h.sum += seconds;
+  it->second.Observe(seconds);
 }
 
 void Metrics::Render(std::string& out) const {
   std::lock_guard lock(mu_);
-  char buf[64];
   out += "# HELP callpost_http_requests_total HTTP requests by route and status.\n";
   out += "# TYPE callpost_http_requests_total counter\n";
   for (const auto& [key, n] : requests_) {
@@ -27,16 +28,7 @@ void Metrics::Render(std::string& out) const {
   out += "# HELP callpost_http_request_duration_seconds Time to answer, by route.\n";
   out += "# TYPE callpost_http_request_duration_seconds histogram\n";
   for (const auto& [route, h] : latency_) {
-    const std::string prefix = "callpost_http_request_duration_seconds_bucket{route=\"" + route;
-    for (size_t i = 0; i < kBuckets.size(); ++i) {
-      std::snprintf(buf, sizeof buf, "%g", kBuckets[i]);
-      out += prefix + "\",le=\"" + buf + "\"} " + std::to_string(h.buckets[i]) + "\n";
-    }
-    out += prefix + "\",le=\"+Inf\"} " + std::to_string(h.count) + "\n";
-    std::snprintf(buf, sizeof buf, "%.6f", h.sum);
-    out += "callpost_http_request_duration_seconds_sum{route=\"" + route + "\"} " + buf + "\n";
-    out += "callpost_http_request_duration_seconds_count{route=\"" + route + "\"} " +
-           std::to_string(h.count) + "\n";
+    h.Render(out, "callpost_http_request_duration_seconds", "route=\"" + route + "\"");
   }
 }
 

@@ -3,6 +3,7 @@
 // concurrent commits); the calls a unit changes are locked with SELECT … FOR UPDATE, so units
 // on one call run one after the other whichever node runs them. Reads use a pool of read-only
 // REPEATABLE READ transactions.
+#include <chrono>
 #include <thread>
 
 #include "store/pg_db.h"
@@ -77,16 +78,32 @@ class PgStore final : public QueuedStore<PgConn> {
       if (db.broken()) {
         if (auto reset = db.Reset(); !reset) return reset;
       }
-      if (auto b = db.Exec("BEGIN"); !b) return b;
+      if (auto b = db.Exec("BEGIN"); !b) {
+        metrics_.Record(false, 0, 0, 1);
+        return b;
+      }
       PgTxn txn(db, true);
       r = Guarded([&] { return work(txn); });
-      if (r) r = db.Exec("COMMIT");
+      double commit_seconds = 0;
+      if (r) {
+        const auto start = std::chrono::steady_clock::now();
+        r = db.Exec("COMMIT");
+        commit_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
       const std::string state = db.last_sqlstate();
-      if (r) return r;
+      if (r) {
+        metrics_.Record(true, commit_seconds, 1, 0);
+        return r;
+      }
       (void)db.Exec("ROLLBACK");
       const bool again = PgRetryable(state) || (PgUniqueViolation(state) && attempt == 0);
-      if (!again || db.broken()) return r;
+      if (!again || db.broken()) {
+        metrics_.Record(false, 0, 0, 1);
+        return r;
+      }
     }
+    metrics_.Record(false, 0, 0, 1);
     return r;
   }
 

@@ -4,6 +4,7 @@
 // that a commit never waits for one.
 #include <pthread.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -70,6 +71,15 @@ class SqliteStore final : public Store {
   }
 
   bool shared() const override { return false; }
+
+  void RenderMetrics(std::string& out) const override {
+    size_t queued;
+    {
+      std::lock_guard lock(mu_);
+      queued = queue_.size();
+    }
+    metrics_.Render(out, queued);
+  }
 
   void Close() override {
     {
@@ -156,6 +166,7 @@ class SqliteStore final : public Store {
     Db& db = *writer_db_;
     if (auto b = Run(db, "BEGIN IMMEDIATE"); !b) {
       results.assign(batch.size(), b);
+      metrics_.Record(false, 0, 0, batch.size());
       return;
     }
     // Another connection committed since our last group (a second process on the file, the
@@ -182,7 +193,16 @@ class SqliteStore final : public Store {
       (void)Run(db, "RELEASE unit");
       results.push_back(std::move(r));
     }
-    if (auto c = Run(db, "COMMIT"); !c) {
+    const auto commit_start = std::chrono::steady_clock::now();
+    auto c = Run(db, "COMMIT");
+    const double commit_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_start).count();
+    if (c) {
+      const size_t failed =
+          std::count_if(results.begin(), results.end(), [](const Result<void>& r) { return !r; });
+      metrics_.Record(true, commit_seconds, results.size() - failed, failed);
+    } else {
+      metrics_.Record(false, 0, 0, batch.size());
       (void)Run(db, "ROLLBACK");
       cache_.Clear();
       core::Error e = c.error();
@@ -197,10 +217,11 @@ class SqliteStore final : public Store {
   int64_t data_version_ = -1;      // writer thread only: PRAGMA data_version when cache_ was right
   std::thread thread_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;  // guarded by mu_
-  bool closed_ = false;     // guarded by mu_
+  WriteMetrics metrics_;
+  bool closed_ = false;  // guarded by mu_
 
   std::unique_ptr<Db> checkpoint_db_;  // used by the checkpoint thread only
   std::thread checkpoint_thread_;

@@ -230,6 +230,11 @@ class Store {
   // True when other nodes may use the same database at once (leases are then honoured at
   // start instead of freed).
   virtual bool shared() const = 0;
+
+  // Appends the store's metrics in Prometheus text format: units of work by outcome,
+  // transactions committed and how long their COMMIT took, units waiting for a writer.
+  // Thread-safe.
+  virtual void RenderMetrics(std::string& out) const = 0;
 };
 
 struct SqliteOptions {

@@ -1,16 +1,64 @@
-// What the stores share: the pool of connections their reads borrow (both), and the queue that
-// feeds the writer threads (bounded, closed once; the PostgreSQL store's). Internal to store/.
+// What the stores share: the pool of connections their reads borrow (both), their write
+// metrics (both), and the queue that feeds the writer threads (bounded, closed once; the
+// PostgreSQL store's). Internal to store/.
 #pragma once
 
 #include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
+#include "core/histogram.h"
 #include "store/store.h"
 
 namespace store {
+
+// Counts what the writers did, for Store::RenderMetrics. Thread-safe.
+class WriteMetrics {
+ public:
+  // One transaction ended: committed (taking `commit_seconds` to COMMIT) or not, holding
+  // `committed` units that took effect and `failed` units that did not.
+  void Record(bool was_committed, double commit_seconds, size_t committed, size_t failed) {
+    std::lock_guard lock(mu_);
+    if (was_committed) {
+      ++commits_;
+      commit_.Observe(commit_seconds);
+    }
+    units_committed_ += committed;
+    units_failed_ += failed;
+  }
+
+  void Render(std::string& out, size_t queued) const {
+    std::lock_guard lock(mu_);
+    out +=
+        "# HELP callpost_store_units_total Units of work (one change of a call or of the "
+        "configuration) by outcome.\n# TYPE callpost_store_units_total counter\n";
+    out += "callpost_store_units_total{outcome=\"committed\"} " + std::to_string(units_committed_) +
+           "\n";
+    out += "callpost_store_units_total{outcome=\"failed\"} " + std::to_string(units_failed_) + "\n";
+    out +=
+        "# HELP callpost_store_commits_total Transactions committed.\n"
+        "# TYPE callpost_store_commits_total counter\n";
+    out += "callpost_store_commits_total " + std::to_string(commits_) + "\n";
+    out +=
+        "# HELP callpost_store_commit_duration_seconds Time of each COMMIT (durable write).\n"
+        "# TYPE callpost_store_commit_duration_seconds histogram\n";
+    commit_.Render(out, "callpost_store_commit_duration_seconds");
+    out +=
+        "# HELP callpost_store_write_queue Units of work waiting for a writer.\n"
+        "# TYPE callpost_store_write_queue gauge\n";
+    out += "callpost_store_write_queue " + std::to_string(queued) + "\n";
+  }
+
+ private:
+  mutable std::mutex mu_;
+  // Guarded by mu_.
+  uint64_t commits_ = 0, units_committed_ = 0, units_failed_ = 0;
+  core::Histogram commit_{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                          0.01,   0.025,   0.05,   0.1,   0.25,   1};
+};
 
 // Read connections lent one at a time: Run() waits for a free one, runs `fn` on it, gives it
 // back. Thread-safe.
@@ -69,6 +117,15 @@ class QueuedStore : public Store {
     return readers_.Run([&](Conn& conn) { return ReadOn(conn, fn); });
   }
 
+  void RenderMetrics(std::string& out) const final {
+    size_t queued;
+    {
+      std::lock_guard lock(mu_);
+      queued = queue_.size();
+    }
+    metrics_.Render(out, queued);
+  }
+
   // Writes after this fail; the writer threads finish what is queued and stop. Derived stores
   // call it, then join their threads.
   void CloseQueue() {
@@ -87,6 +144,8 @@ class QueuedStore : public Store {
   virtual core::Result<void> ReadOn(Conn& conn,
                                     const std::function<core::Result<void>(Reader&)>& fn) = 0;
 
+  WriteMetrics metrics_;
+
   // For a writer thread: waits for queued work and moves up to `max` items into `out`; false
   // once the queue is closed and drained.
   bool Take(std::vector<Item>& out, size_t max) {
@@ -102,7 +161,7 @@ class QueuedStore : public Store {
 
  private:
   const size_t max_queue_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;  // guarded by mu_
   bool closed_ = false;     // guarded by mu_

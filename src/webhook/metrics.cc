@@ -16,12 +16,7 @@ void Metrics::RecordAttempt(store::DeliveryState verdict, std::optional<double> 
     default:
       ++retry_;
   }
-  if (!seconds) return;
-  for (size_t i = 0; i < kBuckets.size(); ++i) {
-    if (*seconds <= kBuckets[i]) ++buckets_[i];
-  }
-  ++count_;
-  sum_ += *seconds;
+  if (seconds) duration_.Observe(*seconds);
 }
 
 void Metrics::Render(std::string& out, int64_t in_flight, int64_t queued) const {
@@ -38,19 +33,7 @@ void Metrics::Render(std::string& out, int64_t in_flight, int64_t queued) const 
   }
   out += "# HELP callpost_webhook_attempt_duration_seconds Webhook attempt duration.\n";
   out += "# TYPE callpost_webhook_attempt_duration_seconds histogram\n";
-  for (size_t i = 0; i < kBuckets.size(); ++i) {
-    std::snprintf(buf, sizeof buf,
-                  "callpost_webhook_attempt_duration_seconds_bucket{le=\"%g\"} %llu\n", kBuckets[i],
-                  static_cast<unsigned long long>(buckets_[i]));
-    out += buf;
-  }
-  std::snprintf(buf, sizeof buf,
-                "callpost_webhook_attempt_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-                "callpost_webhook_attempt_duration_seconds_sum %.6f\n"
-                "callpost_webhook_attempt_duration_seconds_count %llu\n",
-                static_cast<unsigned long long>(count_), sum_,
-                static_cast<unsigned long long>(count_));
-  out += buf;
+  duration_.Render(out, "callpost_webhook_attempt_duration_seconds");
   out += "# HELP callpost_webhook_in_flight Webhook requests being sent.\n";
   out += "# TYPE callpost_webhook_in_flight gauge\n";
   out += "callpost_webhook_in_flight " + std::to_string(in_flight) + "\n";

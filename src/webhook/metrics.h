@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/histogram.h"
 #include "store/store.h"
 
 namespace webhook {
@@ -25,14 +26,10 @@ class Metrics {
   void Render(std::string& out, int64_t in_flight, int64_t queued) const;
 
  private:
-  static constexpr std::array<double, 11> kBuckets = {0.025, 0.05, 0.1, 0.25, 0.5, 1,
-                                                      2.5,   5,    10,  15,   30};
   mutable std::mutex mu_;
   // Guarded by mu_.
   uint64_t delivered_ = 0, retry_ = 0, failed_ = 0;
-  std::array<uint64_t, kBuckets.size()> buckets_{};
-  uint64_t count_ = 0;
-  double sum_ = 0;
+  core::Histogram duration_{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30};
 };
 
 }  // namespace webhook
