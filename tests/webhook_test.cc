@@ -12,6 +12,7 @@
 #include <atomic>
 #include <thread>
 
+#include "core/time.h"
 #include "core/webhook_signature.h"
 #include "harness.h"
 #include "receiver.h"
@@ -235,6 +236,11 @@ TEST(Webhooks, SignedRequestsVerifyAndBodiesAreEscaped) {
   ASSERT_EQ(rotated.status, 200) << rotated.body;
   std::string fresh = Str(rotated.json().at("signing_secret"));
   EXPECT_NE(fresh, secret);
+  EXPECT_EQ(Str(rotated.json().at("previous_secret")), secret);
+  // An RFC 3339 time, like every time of the API: an hour after the server's clock.
+  auto until = core::ParseRfc3339(Str(rotated.json().at("previous_secret_until")));
+  ASSERT_TRUE(until.has_value()) << rotated.body;
+  EXPECT_EQ(*until, s.clock().Now() + 3600 * 1000);
   ASSERT_EQ(s.Api("POST", "/api/v1/calls", json::object{{"number", f.number}}).status, 201);
   ASSERT_TRUE(r.WaitFor(2));
   got = r.requests()[1];
