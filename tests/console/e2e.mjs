@@ -6,9 +6,12 @@
 // the token picker) and a postback conversion group (payout modifier preview), copy the
 // postback URL from the copy button. Then a call goes through the API (start, answered,
 // ended), the buyer posts back to the copied URL, and the call page shows the call converted
-// with its webhook attempts; a failing delivery is resent from the call page. Last, a
-// publisher, a number (a reserved tag refused beside the tags), account settings (a bad call
-// key lifetime refused beside the field) and an API key created, used and revoked.
+// with its webhook attempts; a failing delivery is resent from the call page. The signed
+// webhook group's secret is rotated (the shown secret and overlap end checked against the
+// API). Last, a publisher, a number (a reserved tag refused beside the tags), a publisher
+// postback key created, used through the shown data-writing URL and deleted (then refused),
+// account settings (a bad call key lifetime refused beside the field) and an API key
+// created, used and revoked.
 //
 // Environment: CALLPOST_BINARY (the built server), CONSOLE_NODE_MODULES (where npm ci put
 // playwright-core), CHROMIUM (default /usr/bin/chromium), CONSOLE_SCREENSHOTS (a folder to
@@ -137,6 +140,8 @@ async function main() {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  const consoleText = [];
+  page.on('console', (m) => consoleText.push(m.text()));
   page.on('console', (m) => m.type() === 'error' && !/status of 4\d\d/.test(m.text()) && errors.push(m.text()));
   page.setDefaultTimeout(10000);
   const shot = async (name) => {
@@ -228,9 +233,42 @@ async function main() {
   await wg.getByTestId('req-0-method').selectOption('POST');
   await wg.getByTestId('req-0-url').fill(`http://127.0.0.1:${rport}/fail`);
   await wg.getByTestId('req-0-body').fill('{"uuid":"[call_uuid]","payout":"[payout]"}');
+  await wg.getByLabel('Sign (Standard Webhooks)').check();
   await wg.getByTestId('save-webhook-group').click();
-  await page.getByTestId('webhook-groups').getByRole('cell', { name: 'crm status' }).waitFor();
+  await page.getByTestId('webhook-groups').getByRole('cell', { name: /crm status/ }).waitFor();
   step('webhook groups');
+
+  // Rotating the signed group's secret: a bad overlap refused beside its field (nothing
+  // changes), then the new secret shown once, the old one still verifying until the time shown.
+  page.on('dialog', (d) => d.accept());
+  const signed = (await call('GET', `/api/v1/campaigns/${campaignId}/webhook_groups`)).data.find((g) => g.name === 'crm status');
+  if (!signed.sign || !signed.signing_secret?.startsWith('whsec_')) fail(`the crm group does not sign: ${JSON.stringify(signed)}`);
+  const oldSecret = signed.signing_secret;
+  await page.getByTestId(`rotate-secret-${signed.id}`).click();
+  const rot = page.getByTestId('rotate-secret-form');
+  await rot.getByTestId('rotate-overlap').fill('9999999');
+  await rot.getByTestId('rotate-secret').click();
+  await expectText(rot.locator('[data-error-for="overlap_seconds"]'), /2592000/, 'the overlap error beside the overlap');
+  if ((await call('GET', `/api/v1/webhook_groups/${signed.id}`)).signing_secret !== oldSecret) fail('a refused rotation changed the secret');
+  await rot.getByTestId('rotate-overlap').fill('3600');
+  const rotatedAt = Date.now();
+  await rot.getByTestId('rotate-secret').click();
+  const shownSecret = await rot.getByTestId('new-signing-secret').textContent();
+  const shownUntil = rot.getByTestId('previous-secret-until');
+  const untilRaw = await shownUntil.getAttribute('data-until');
+  const afterRotation = await call('GET', `/api/v1/webhook_groups/${signed.id}`);
+  // The reference says milliseconds since the epoch; the server answers RFC 3339: take either.
+  const untilApi = afterRotation.previous_secret_until;
+  const untilMs = typeof untilApi === 'number' ? untilApi : Date.parse(untilApi);
+  if (!shownSecret.startsWith('whsec_') || shownSecret === oldSecret) fail(`the shown secret ${shownSecret}`);
+  if (afterRotation.signing_secret !== shownSecret) fail('the shown secret is not the group\'s secret');
+  if (afterRotation.previous_secret !== oldSecret) fail('the old secret is not the previous secret');
+  if (String(untilApi) !== untilRaw) fail(`previous_secret_until ${untilApi}, shown ${untilRaw}`);
+  if (untilMs < rotatedAt + 3600_000 - 5000 || untilMs > Date.now() + 3600_000 + 5000) fail(`the previous secret verifies until ${untilMs}`);
+  await expectText(shownUntil, new RegExp(`still verifies until .*${new Date(untilMs).toISOString().replace(/\./g, '\\.')}`), 'the time the old secret stops');
+  await shot('rotate-secret');
+  await rot.getByRole('button', { name: 'Done' }).click();
+  step('signing secret rotated');
 
   // The postback conversion group; the payout preview follows the modifier as typed.
   await page.getByTestId('add-conversion-group').click();
@@ -296,7 +334,6 @@ async function main() {
   step('resend');
 
   // Publishers, numbers (a reserved tag refused beside the tags), account settings, API keys.
-  page.on('dialog', (d) => d.accept());
   await page.getByRole('link', { name: 'Publishers', exact: true }).click();
   await page.getByRole('heading', { name: 'Publishers' }).waitFor();
   await form.locator('input[name="name"]').fill('Lead Gen Co');
@@ -319,6 +356,50 @@ async function main() {
   const number = (await call('GET', '/api/v1/numbers')).data[0];
   if (number.campaign_id !== campaignId || number.tags.traffic !== 'search') fail(`number ${JSON.stringify(number)}`);
   await shot('numbers');
+
+  // The publisher's postback key: created in the browser (a bad storage time refused beside
+  // its field), shown once with its data-writing URL; that URL writes a tag onto the caller's
+  // call; deleted in the browser, the same request is refused (401).
+  await page.getByRole('link', { name: 'Publishers', exact: true }).click();
+  const publisher = (await call('GET', '/api/v1/publishers')).data[0];
+  await page.getByTestId(`postback-keys-${publisher.id}`).click();
+  const pk = page.getByTestId('publisher-keys');
+  await pk.getByTestId('postback-key-storage').fill('10');
+  await pk.getByTestId('create-postback-key').click();
+  await expectText(pk.locator('[data-error-for="storage_seconds"]'), /between 60 and 7776000/, 'the storage error beside its field');
+  if ((await call('GET', '/api/v1/postback_keys')).data.length !== 0) fail('a refused key was created');
+  await pk.getByTestId('postback-key-name').fill('lead form');
+  await pk.getByTestId('postback-key-storage').fill('3600');
+  await pk.getByTestId('create-postback-key').click();
+  const pkey = await pk.getByTestId('new-postback-key').textContent();
+  const dwUrl = await pk.getByTestId('data-writing-url').textContent();
+  if (!/^cpd_[A-Za-z0-9_-]{43}$/.test(pkey)) fail(`the postback key ${pkey}`);
+  if (dwUrl !== `${base}/data_writing/${pkey}`) fail(`the data-writing URL ${dwUrl}`);
+  await pk.getByTestId('copy-data-writing-url').click();
+  if ((await page.evaluate(() => navigator.clipboard.readText())) !== dwUrl) fail('the copied data-writing URL');
+  const keys = (await call('GET', '/api/v1/postback_keys')).data;
+  if (keys.length !== 1 || keys[0].publisher_id !== publisher.id || keys[0].name !== 'lead form' || keys[0].storage_seconds !== 3600 || !pkey.startsWith(keys[0].prefix)) {
+    fail(`postback keys ${JSON.stringify(keys)}`);
+  }
+  await expectText(pk.locator(`tr[data-key-id="${keys[0].id}"]`), new RegExp(`lead form.*${keys[0].prefix}`), 'the key listed by its first characters');
+  await expectText(page.getByRole('row', { name: /Lead Gen Co/ }), /afid-1\s*1/, 'the key counted on its publisher');
+  const stored = await page.evaluate(() => JSON.stringify([{ ...localStorage }, { ...sessionStorage }]));
+  if (stored.includes(pkey)) fail('the postback key is in the browser storage');
+  await shot('publisher-keys');
+  const write = () => fetch(`${dwUrl}?caller_number=%2B15551230000&lead_id=L-1001`);
+  const w = await write();
+  const wBody = await w.json();
+  if (w.status !== 200 || wBody.status !== 'call found, tags applied' || wBody.call_uuid !== started.uuid) fail(`data writing answered ${w.status} ${JSON.stringify(wBody)}`);
+  const tagged = (await call('GET', `/api/v1/calls/${started.uuid}`)).tag_history.find((t) => t.key === 'lead_id');
+  if (tagged?.value !== 'L-1001' || tagged.source !== 'publisher') fail(`the written tag ${JSON.stringify(tagged)}`);
+  await pk.getByTestId(`delete-postback-key-${keys[0].id}`).click();
+  await until('the key deleted', async () => (await pk.locator(`tr[data-key-id="${keys[0].id}"]`).count()) === 0);
+  if ((await pk.getByTestId('new-postback-key').count()) !== 0) fail('the deleted key is still shown');
+  const refused = await write();
+  if (refused.status !== 401) fail(`the deleted key answered ${refused.status}`);
+  if ((await call('GET', '/api/v1/postback_keys')).data.length !== 0) fail('the key is still listed');
+  if (log.includes(pkey) || consoleText.some((t) => t.includes(pkey))) fail('the postback key was logged');
+  step('publisher postback key');
 
   await page.getByRole('link', { name: 'Account', exact: true }).click();
   await page.getByRole('heading', { name: 'Account settings' }).waitFor();

@@ -4,6 +4,7 @@ import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, listAll } from './api';
 import { moveChanges, sortByPosition } from './lib/order';
+import { dataWritingExample, dataWritingUrl, describeSeconds, secretUntil } from './lib/keys';
 import { instructionsText } from './lib/postback';
 import { navigate } from './router';
 import { CopyButton, Field, FilterBuilder, FormError, Link, Named, Notice, PayoutModifierField, TokenInput, useAsync, useDebounced, when } from './ui';
@@ -246,6 +247,7 @@ function headersObject(text: string): Record<string, string> {
 function WebhookGroups(props: { campaignId: number; buyers: Named[]; publishers: Named[] }) {
   const list = useAsync(() => listAll(`/api/v1/campaigns/${props.campaignId}/webhook_groups`), [props.campaignId]);
   const [editing, setEditing] = useState<any | null>(null);
+  const [rotating, setRotating] = useState<any | null>(null);
   const groups = sortByPosition((list.data ?? []) as any[]);
   return (
     <Section
@@ -286,12 +288,18 @@ function WebhookGroups(props: { campaignId: number; buyers: Named[]; publishers:
               <td>
                 <button type="button" class="small" onClick={() => setEditing(g)}>
                   Edit
-                </button>
+                </button>{' '}
+                {g.sign && (
+                  <button type="button" class="small" data-testid={`rotate-secret-${g.id}`} onClick={() => setRotating(g)}>
+                    Rotate signing secret
+                  </button>
+                )}
               </td>
             </tr>
           ))}
         </tbody>
       </table>
+      {rotating && <RotateSecret key={rotating.id} group={rotating} onRotated={list.reload} onDone={() => setRotating(null)} />}
       {editing && (
         <WebhookGroupForm
           campaignId={props.campaignId}
@@ -340,6 +348,8 @@ function WebhookGroupForm(props: { campaignId: number; group: any; buyers: Named
     else await api('POST', `/api/v1/campaigns/${props.campaignId}/webhook_groups`, body);
     props.onDone();
   });
+  const previousUntil = secretUntil(g.previous_secret_until);
+  const overlapEnd = previousUntil && Date.parse(previousUntil) > Date.now() ? previousUntil : null;
   const setReq = (i: number, patch: Partial<RequestForm>) => setRequests(requests.map((r, j) => (i === j ? { ...r, ...patch } : r)));
   return (
     <form class="subform" onSubmit={submit} data-testid="webhook-group-form">
@@ -408,8 +418,62 @@ function WebhookGroupForm(props: { campaignId: number; group: any; buyers: Named
       {g.sign && g.signing_secret && (
         <p class="hint">
           Signing secret: <code>{g.signing_secret}</code> <CopyButton text={g.signing_secret} />
+          {overlapEnd && <> (the previous secret also verifies until {when(overlapEnd)})</>}
         </p>
       )}
+    </form>
+  );
+}
+
+/**
+ * Rotating a signing group's secret: the overlap (how long the old secret still signs), a
+ * confirmation, then the new secret shown once with its copy button.
+ */
+function RotateSecret(props: { group: any; onRotated: () => void; onDone: () => void }) {
+  const g = props.group;
+  const [overlap, setOverlap] = useState('86400');
+  const [rotated, setRotated] = useState<any>(null);
+  const [submit, busy, err] = useSubmit(async () => {
+    if (!confirm(`Rotate the signing secret of "${g.name}"? Receivers must switch to the new secret before the old one stops verifying.`)) return;
+    const body = overlap.trim() === '' ? {} : { overlap_seconds: Number(overlap) };
+    setRotated(await api('POST', `/api/v1/webhook_groups/${g.id}/rotate_secret`, body));
+    props.onRotated();
+  });
+  const until = rotated ? secretUntil(rotated.previous_secret_until) : null;
+  return (
+    <form class="subform" onSubmit={submit} data-testid="rotate-secret-form">
+      <h3>Rotate the signing secret of {g.name}</h3>
+      {!rotated && (
+        <>
+          <p class="hint">callpost makes a new secret and signs with it at once; during the overlap every request also carries a signature with the previous secret, so receivers can switch without refusing a webhook.</p>
+          <div class="inline">
+            <Field label="Overlap (seconds the previous secret still verifies)" name="overlap_seconds" err={err} hint={`${describeSeconds(Number(overlap))}; 0 to 2592000 (30 days)`}>
+              <input type="number" data-testid="rotate-overlap" value={overlap} onInput={(e) => setOverlap(e.currentTarget.value)} />
+            </Field>
+            <button disabled={busy} data-testid="rotate-secret">
+              Rotate signing secret
+            </button>
+            <button type="button" class="secondary" onClick={props.onDone}>
+              Cancel
+            </button>
+          </div>
+        </>
+      )}
+      {rotated && (
+        <>
+          <Notice>
+            The new signing secret (also shown when you edit the group): <code data-testid="new-signing-secret">{rotated.signing_secret}</code> <CopyButton text={rotated.signing_secret} />
+            <br />
+            <span data-testid="previous-secret-until" data-until={rotated.previous_secret_until ?? ''}>
+              {until ? <>The previous secret still verifies until {when(until)} ({until}).</> : <>The previous secret no longer verifies.</>}
+            </span>
+          </Notice>
+          <button type="button" class="secondary" onClick={props.onDone}>
+            Done
+          </button>
+        </>
+      )}
+      <FormError err={err} fields={['overlap_seconds']} />
     </form>
   );
 }
@@ -664,7 +728,17 @@ function fromForm(col: Column, text: string): any {
   return text;
 }
 
-function Collection(props: { title: string; path: string; columns: Column[]; deps?: unknown[]; intro?: ComponentChildren }) {
+function Collection(props: {
+  title: string;
+  path: string;
+  columns: Column[];
+  deps?: unknown[];
+  intro?: ComponentChildren;
+  extraColumns?: { label: string; show: (o: any) => ComponentChildren }[];
+  rowActions?: (o: any) => ComponentChildren;
+  after?: ComponentChildren;
+  onChanged?: () => void;
+}) {
   const list = useAsync(() => listAll(props.path), [props.path]);
   const blank = () => Object.fromEntries(props.columns.map((c) => [c.name, '']));
   const [editing, setEditing] = useState<any | null>(null);
@@ -692,6 +766,7 @@ function Collection(props: { title: string; path: string; columns: Column[]; dep
     try {
       await api('DELETE', `${props.path}/${o.id}`);
       list.reload();
+      props.onChanged?.();
     } catch (e) {
       setErr(e);
     }
@@ -745,6 +820,9 @@ function Collection(props: { title: string; path: string; columns: Column[]; dep
               {props.columns.map((c) => (
                 <th>{c.label}</th>
               ))}
+              {props.extraColumns?.map((c) => (
+                <th>{c.label}</th>
+              ))}
               <th />
             </tr>
           </thead>
@@ -755,7 +833,11 @@ function Collection(props: { title: string; path: string; columns: Column[]; dep
                 {props.columns.map((c) => (
                   <td class={c.kind === 'tags' ? 'mono' : ''}>{c.show ? c.show(o) : toForm(c, o[c.name]) || '—'}</td>
                 ))}
+                {props.extraColumns?.map((c) => (
+                  <td>{c.show(o)}</td>
+                ))}
                 <td class="nowrap">
+                  {props.rowActions?.(o)}
                   <button type="button" class="small" onClick={() => edit(o)}>
                     Edit
                   </button>{' '}
@@ -768,6 +850,7 @@ function Collection(props: { title: string; path: string; columns: Column[]; dep
           </tbody>
         </table>
       </Section>
+      {props.after}
     </>
   );
 }
@@ -788,16 +871,147 @@ export function Buyers() {
 }
 
 export function Publishers() {
+  // Every publisher's keys (GET /api/v1/postback_keys), for the count in each row.
+  const keys = useAsync(() => listAll('/api/v1/postback_keys'), []);
+  const [selected, setSelected] = useState<any | null>(null);
+  const count = (id: number) => (keys.data ?? []).filter((k: any) => k.publisher_id === id).length;
   return (
     <Collection
       title="Publishers"
       path="/api/v1/publishers"
-      intro={<p class="hint">Who sends calls and gets the payout.</p>}
+      intro={<p class="hint">Who sends calls and gets the payout. A publisher's postback keys let it write tags about its callers (data writing).</p>}
       columns={[
         { name: 'name', label: 'Name' },
         { name: 'external_id', label: 'External id' },
       ]}
+      extraColumns={[{ label: 'Postback keys', show: (o) => (keys.data ? count(o.id) : '…') }]}
+      rowActions={(o) => (
+        <>
+          <button type="button" class="small" data-testid={`postback-keys-${o.id}`} onClick={() => setSelected(o)}>
+            Postback keys
+          </button>{' '}
+        </>
+      )}
+      onChanged={() => (keys.reload(), setSelected(null))}
+      after={selected && <PublisherKeys key={selected.id} publisher={selected} onChanged={keys.reload} onClose={() => setSelected(null)} />}
     />
+  );
+}
+
+/**
+ * One publisher's postback keys: the list (by first characters), a new key shown once with
+ * the data-writing URL to hand to the publisher, pause/resume and delete. The key itself lives
+ * only in this component's state: never stored, never logged, gone when the screen changes.
+ */
+function PublisherKeys(props: { publisher: any; onChanged: () => void; onClose: () => void }) {
+  const p = props.publisher;
+  const path = `/api/v1/publishers/${p.id}/postback_keys`;
+  const list = useAsync(() => listAll(path), [path]);
+  const [name, setName] = useState('');
+  const [storage, setStorage] = useState('');
+  const [created, setCreated] = useState<any>(null);
+  const [rowErr, setRowErr] = useState<unknown>(null);
+  const [submit, busy, err] = useSubmit(async () => {
+    const body: any = {};
+    if (name.trim() !== '') body.name = name;
+    if (storage.trim() !== '') body.storage_seconds = Number(storage);
+    setCreated(await api('POST', path, body));
+    setName('');
+    setStorage('');
+    list.reload();
+    props.onChanged();
+  });
+  const change = async (k: any, fn: () => Promise<unknown>) => {
+    try {
+      setRowErr(null);
+      await fn();
+      if (created && created.id === k.id) setCreated(null);
+      list.reload();
+      props.onChanged();
+    } catch (e) {
+      setRowErr(e);
+    }
+  };
+  const remove = (k: any) => {
+    if (!confirm(`Delete the postback key "${k.name}" (${k.prefix}…)? The publisher's requests with it are refused at once.`)) return;
+    change(k, () => api('DELETE', `${path}/${k.id}`));
+  };
+  const url = created ? dataWritingUrl(location.origin, created.key) : '';
+  return (
+    <Section
+      title={`Postback keys of ${p.name}`}
+      testid="publisher-keys"
+      actions={
+        <button type="button" class="secondary small" onClick={props.onClose}>
+          Close
+        </button>
+      }
+    >
+      <p class="hint">
+        A key lets the publisher write tags about its callers, before or during a call, with <code>GET</code> or <code>POST /data_writing/KEY?caller_number=…&amp;tag=value</code>. Hand it with the
+        data-writing guide (docs/data-writing.md). callpost keeps only its first characters: a lost key cannot be shown again.
+      </p>
+      <form onSubmit={submit} class="inline" data-testid="postback-key-form">
+        <Field label="Name" name="name" err={err}>
+          <input data-testid="postback-key-name" value={name} placeholder="lead form" onInput={(e) => setName(e.currentTarget.value)} />
+        </Field>
+        <Field label="Keep tags for a caller with no call (seconds)" name="storage_seconds" err={err} hint={storage === '' ? 'empty: 1 day' : `${describeSeconds(Number(storage))}; 60 to 7776000 (90 days)`}>
+          <input type="number" data-testid="postback-key-storage" value={storage} placeholder="86400" onInput={(e) => setStorage(e.currentTarget.value)} />
+        </Field>
+        <button disabled={busy} data-testid="create-postback-key">
+          Create postback key
+        </button>
+      </form>
+      <FormError err={err} fields={['name', 'storage_seconds']} />
+      {created && (
+        <Notice>
+          <div>
+            The new key, shown only this once: <code data-testid="new-postback-key">{created.key}</code> <CopyButton text={created.key} testid="copy-postback-key" />
+          </div>
+          <div>
+            The publisher's data-writing URL: <code data-testid="data-writing-url">{url}</code> <CopyButton text={url} label="Copy URL" testid="copy-data-writing-url" />
+          </div>
+          <div class="hint">
+            For example <code>{dataWritingExample(url)}</code> adds the tag lead_id to the caller's current call, or keeps it for the caller's next call ({describeSeconds(created.storage_seconds)}).
+          </div>
+        </Notice>
+      )}
+      <FormError err={rowErr ?? list.err} fields={[]} />
+      <table>
+        <thead>
+          <tr>
+            <th>id</th>
+            <th>name</th>
+            <th>starts with</th>
+            <th>keeps tags</th>
+            <th>state</th>
+            <th>created</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {((list.data ?? []) as any[]).map((k) => (
+            <tr data-key-id={k.id}>
+              <td>{k.id}</td>
+              <td>{k.name}</td>
+              <td class="mono">{k.prefix}…</td>
+              <td>{describeSeconds(k.storage_seconds)}</td>
+              <td>{k.paused ? <span class="badge">paused</span> : 'active'}</td>
+              <td>{when(k.created_at)}</td>
+              <td class="nowrap">
+                <button type="button" class="small" onClick={() => change(k, () => api('PATCH', `${path}/${k.id}`, { paused: !k.paused }))}>
+                  {k.paused ? 'Resume' : 'Pause'}
+                </button>{' '}
+                <button type="button" class="small danger" data-testid={`delete-postback-key-${k.id}`} onClick={() => remove(k)}>
+                  Delete
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {list.data && list.data.length === 0 && <p class="hint">No keys yet.</p>}
+    </Section>
   );
 }
 

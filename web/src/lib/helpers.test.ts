@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, errorFor, formError } from './errors';
 import { conditionError, describeFilter, formatFilter, parseFilter, quoteValue } from './filter';
+import { dataWritingExample, dataWritingUrl, describeSeconds, secretUntil } from './keys';
 import { moveChanges, sortByPosition } from './order';
 import { fillPostbackUrl } from './postback';
 import { buildTimeline, CallDetails } from './timeline';
@@ -139,5 +140,31 @@ describe('timeline', () => {
     expect(t.find((e) => e.title.startsWith('postback'))!.detail).toBe('value=10.00 → conversion recorded');
     expect(t[3].ok).toBe(false);
     expect(t[3].detail).toBe('HTTP 500: oops');
+  });
+});
+
+describe('publisher keys and secrets', () => {
+  it('builds the data-writing URL with the key in the path', () => {
+    const key = 'cpd_63SRfG0-iG9BFm5ggNqlvZcdYZ9vuBi8eRp-tc3odeI';
+    expect(dataWritingUrl('https://calls.example.com', key)).toBe(`https://calls.example.com/data_writing/${key}`);
+    expect(dataWritingUrl('https://calls.example.com/', key)).toBe(`https://calls.example.com/data_writing/${key}`);
+    expect(dataWritingUrl('http://h', 'a/b c')).toBe('http://h/data_writing/a%2Fb%20c');
+    expect(dataWritingExample('http://h/data_writing/k')).toBe('http://h/data_writing/k?caller_number=%2B15551230000&lead_id=L-1001');
+  });
+  it('describes storage times', () => {
+    expect(describeSeconds(86400)).toBe('1 day');
+    expect(describeSeconds(7776000)).toBe('90 days');
+    expect(describeSeconds(7200)).toBe('2 h');
+    expect(describeSeconds(120)).toBe('2 min');
+    expect(describeSeconds(61)).toBe('61 s');
+  });
+  it('reads previous_secret_until in milliseconds or RFC 3339', () => {
+    expect(secretUntil(0)).toBe('1970-01-01T00:00:00.000Z');
+    expect(secretUntil(1795900000000)).toBe(new Date(1795900000000).toISOString());
+    expect(secretUntil('2026-11-28T22:53:30.232Z')).toBe('2026-11-28T22:53:30.232Z');
+    expect(secretUntil('2026-11-28T23:53:30.232+01:00')).toBe('2026-11-28T22:53:30.232Z');
+    expect(secretUntil(undefined)).toBeNull();
+    expect(secretUntil('')).toBeNull();
+    expect(secretUntil('x')).toBeNull();
   });
 });
