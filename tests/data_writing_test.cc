@@ -39,6 +39,17 @@ TEST(DataWriting, KeysAreManagedAndNeverShownAgain) {
   Server s;
   Keyed k = WithKey(s);
   EXPECT_GE(k.key.size(), 40u);
+  // The URL to hand to the publisher, on the server's public URL (here its own address).
+  HttpResponse again =
+      s.Api("POST", "/api/v1/publishers/" + std::to_string(k.f.publisher) + "/postback_keys",
+            json::object{{"name", "second"}});
+  ASSERT_EQ(again.status, 201) << again.body;
+  EXPECT_EQ(Str(again.json().at("data_writing_url")),
+            s.url("/data_writing/" + Str(again.json().at("key"))));
+  ASSERT_EQ(
+      s.Api("DELETE", "/api/v1/postback_keys/" + std::to_string(again.json().at("id").as_int64()))
+          .status,
+      204);
   std::string base = "/api/v1/publishers/" + std::to_string(k.f.publisher) + "/postback_keys";
   HttpResponse list = s.Api("GET", base);
   ASSERT_EQ(list.status, 200);

@@ -79,6 +79,7 @@ class Api {
 
   // Adds operator-only fields (postback instructions) to an encoded configuration object.
   void Decorate(boost::json::object& object, bool is_conversion_group) const;
+  std::string PublicUrl() const;  // --public-url: the base of the URLs handed to partners
 
   mutable std::mutex options_mu_;
   ApiOptions options_;  // guarded by options_mu_

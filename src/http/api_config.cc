@@ -25,17 +25,17 @@ core::Error MethodNotAllowed(const std::string& method, const std::string& path)
 
 }  // namespace
 
+std::string Api::PublicUrl() const {
+  std::lock_guard lock(options_mu_);
+  return options_.public_url;
+}
+
 void Api::Decorate(json::object& o, bool is_conversion_group) const {
   o.erase("hash");  // a publisher key's hash stays in the store
   if (!is_conversion_group) return;
   const std::string type(o.at("type").as_string());
   if (type == "duration") return;
-  std::string base;
-  {
-    std::lock_guard lock(options_mu_);
-    base = options_.public_url;
-  }
-  std::string url = base + "/calls/[call_uuid]/postback?key=[call_key]&";
+  std::string url = PublicUrl() + "/calls/[call_uuid]/postback?key=[call_key]&";
   if (type == "postback_value") {
     url += std::string(o.at("value_param").as_string()) + "=REVENUE";
   } else {
@@ -130,7 +130,8 @@ void Api::ConfigRoutes(const CtxPtr& ctx) {
     if (!k) return ctx->Fail(k.error());
     json::object o = config::Encode(k->key);
     Decorate(o, false);
-    o["key"] = k->secret;  // shown once
+    o["key"] = k->secret;                                                // shown once
+    o["data_writing_url"] = PublicUrl() + "/data_writing/" + k->secret;  // what the publisher calls
     return ctx->Json(201, o);
   }
   if (!id && m == "POST" && (!any_group || parent != 0)) {

@@ -936,7 +936,8 @@ function PublisherKeys(props: { publisher: any; onChanged: () => void; onClose: 
     if (!confirm(`Delete the postback key "${k.name}" (${k.prefix}…)? The publisher's requests with it are refused at once.`)) return;
     change(k, () => api('DELETE', `${path}/${k.id}`));
   };
-  const url = created ? dataWritingUrl(location.origin, created.key) : '';
+  // The server's own (on --public-url); the console's address for a server that sends none.
+  const url = created ? created.data_writing_url ?? dataWritingUrl(location.origin, created.key) : '';
   return (
     <Section
       title={`Postback keys of ${p.name}`}
