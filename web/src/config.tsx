@@ -244,32 +244,48 @@ function headersObject(text: string): Record<string, string> {
   return out;
 }
 
-function WebhookGroups(props: { campaignId: number; buyers: Named[]; publishers: Named[] }) {
-  const list = useAsync(() => listAll(`/api/v1/campaigns/${props.campaignId}/webhook_groups`), [props.campaignId]);
+/**
+ * A campaign's groups of one kind (webhook or conversion), in the order they apply: the add
+ * button, a table (order buttons, name, the kind's own columns, Edit and the kind's own row
+ * buttons), what the kind shows after the table, and the form to add or edit one.
+ */
+function OrderedGroups(props: {
+  campaignId: number;
+  kind: 'webhook_groups' | 'conversion_groups';
+  title: string;
+  addLabel: string;
+  hint: string;
+  name?: (g: any) => ComponentChildren;
+  columns: { label: string; mono?: boolean; cell: (g: any) => ComponentChildren }[];
+  rowActions?: (g: any) => ComponentChildren;
+  after?: (groups: any[], reload: () => void) => ComponentChildren;
+  form: (group: any, done: () => void) => ComponentChildren;
+}) {
+  const list = useAsync(() => listAll(`/api/v1/campaigns/${props.campaignId}/${props.kind}`), [props.campaignId, props.kind]);
   const [editing, setEditing] = useState<any | null>(null);
-  const [rotating, setRotating] = useState<any | null>(null);
   const groups = sortByPosition((list.data ?? []) as any[]);
+  const testid = props.kind.replace(/_/g, '-');
   return (
     <Section
-      title="Webhook groups"
-      testid="webhook-groups"
+      title={props.title}
+      testid={testid}
       actions={
         !editing && (
-          <button type="button" data-testid="add-webhook-group" onClick={() => setEditing({})}>
-            Add webhook group
+          <button type="button" data-testid={`add-${testid.replace(/s$/, '')}`} onClick={() => setEditing({})}>
+            {props.addLabel}
           </button>
         )
       }
     >
-      <p class="hint">Requests sent when a call reaches a trigger and its tags pass the filter; in this order.</p>
+      <p class="hint">{props.hint}</p>
       <table>
         <thead>
           <tr>
             <th>order</th>
             <th>name</th>
-            <th>trigger</th>
-            <th>matches</th>
-            <th>requests</th>
+            {props.columns.map((c) => (
+              <th>{c.label}</th>
+            ))}
             <th />
           </tr>
         </thead>
@@ -277,39 +293,59 @@ function WebhookGroups(props: { campaignId: number; buyers: Named[]; publishers:
           {groups.map((g, i) => (
             <tr>
               <td>
-                <OrderButtons list={groups} index={i} path={(id) => `/api/v1/webhook_groups/${id}`} onDone={list.reload} />
+                <OrderButtons list={groups} index={i} path={(id) => `/api/v1/${props.kind}/${id}`} onDone={list.reload} />
               </td>
-              <td>
-                {g.name} {!g.enabled && <span class="badge">disabled</span>} {g.sign && <span class="badge">signed</span>}
-              </td>
-              <td>{g.trigger}</td>
-              <td class="mono">{g.matches || 'every call'}</td>
-              <td class="mono">{g.requests.map((r: any) => `${r.method} ${r.url}`).join('\n')}</td>
+              <td>{props.name ? props.name(g) : g.name}</td>
+              {props.columns.map((c) => (
+                <td class={c.mono ? 'mono' : ''}>{c.cell(g)}</td>
+              ))}
               <td>
                 <button type="button" class="small" onClick={() => setEditing(g)}>
                   Edit
-                </button>{' '}
-                {g.sign && (
-                  <button type="button" class="small" data-testid={`rotate-secret-${g.id}`} onClick={() => setRotating(g)}>
-                    Rotate signing secret
-                  </button>
-                )}
+                </button>
+                {props.rowActions && <> {props.rowActions(g)}</>}
               </td>
             </tr>
           ))}
         </tbody>
       </table>
-      {rotating && <RotateSecret key={rotating.id} group={rotating} onRotated={list.reload} onDone={() => setRotating(null)} />}
-      {editing && (
-        <WebhookGroupForm
-          campaignId={props.campaignId}
-          group={editing}
-          buyers={props.buyers}
-          publishers={props.publishers}
-          onDone={() => (setEditing(null), list.reload())}
-        />
-      )}
+      {props.after?.(groups, list.reload)}
+      {editing && props.form(editing, () => (setEditing(null), list.reload()))}
     </Section>
+  );
+}
+
+const matchesColumn = { label: 'matches', mono: true, cell: (g: any) => g.matches || 'every call' };
+
+function WebhookGroups(props: { campaignId: number; buyers: Named[]; publishers: Named[] }) {
+  const [rotating, setRotating] = useState<any | null>(null);
+  return (
+    <OrderedGroups
+      campaignId={props.campaignId}
+      kind="webhook_groups"
+      title="Webhook groups"
+      addLabel="Add webhook group"
+      hint="Requests sent when a call reaches a trigger and its tags pass the filter; in this order."
+      name={(g) => (
+        <>
+          {g.name} {!g.enabled && <span class="badge">disabled</span>} {g.sign && <span class="badge">signed</span>}
+        </>
+      )}
+      columns={[
+        { label: 'trigger', cell: (g) => g.trigger },
+        matchesColumn,
+        { label: 'requests', mono: true, cell: (g) => g.requests.map((r: any) => `${r.method} ${r.url}`).join('\n') },
+      ]}
+      rowActions={(g) =>
+        g.sign && (
+          <button type="button" class="small" data-testid={`rotate-secret-${g.id}`} onClick={() => setRotating(g)}>
+            Rotate signing secret
+          </button>
+        )
+      }
+      after={(_, reload) => rotating && <RotateSecret key={rotating.id} group={rotating} onRotated={reload} onDone={() => setRotating(null)} />}
+      form={(group, done) => <WebhookGroupForm campaignId={props.campaignId} group={group} buyers={props.buyers} publishers={props.publishers} onDone={done} />}
+    />
   );
 }
 
@@ -512,76 +548,52 @@ function WebhookPreview(props: { requests: any[] }) {
 // ---------------------------------------------------------------- conversion groups
 
 function ConversionGroups(props: { campaignId: number; buyers: Named[]; publishers: Named[] }) {
-  const list = useAsync(() => listAll(`/api/v1/campaigns/${props.campaignId}/conversion_groups`), [props.campaignId]);
-  const [editing, setEditing] = useState<any | null>(null);
-  const groups = sortByPosition((list.data ?? []) as any[]);
   return (
-    <Section
+    <OrderedGroups
+      campaignId={props.campaignId}
+      kind="conversion_groups"
       title="Conversion groups"
-      testid="conversion-groups"
-      actions={
-        !editing && (
-          <button type="button" data-testid="add-conversion-group" onClick={() => setEditing({})}>
-            Add conversion group
-          </button>
-        )
-      }
-    >
-      <p class="hint">When a call ends, the first group (in this order) whose filter the call passes decides its conversion.</p>
-      <table>
-        <thead>
-          <tr>
-            <th>order</th>
-            <th>name</th>
-            <th>type</th>
-            <th>matches</th>
-            <th>rule</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {groups.map((g, i) => (
-            <tr>
-              <td>
-                <OrderButtons list={groups} index={i} path={(id) => `/api/v1/conversion_groups/${id}`} onDone={list.reload} />
-              </td>
-              <td>{g.name}</td>
-              <td>{g.type}</td>
-              <td class="mono">{g.matches || 'every call'}</td>
-              <td class="mono">
-                {g.type === 'duration' && `${g.seconds} s → ${g.revenue} / ${g.payout}`}
-                {g.type === 'postback_value' && `${g.value_param}=… ${g.payout_modifier || '(payout = revenue)'}`}
-                {g.type === 'postback_trigger' && `${g.trigger} → ${g.revenue} / ${g.payout}`}
-              </td>
-              <td>
-                <button type="button" class="small" onClick={() => setEditing(g)}>
-                  Edit
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {groups
-        .filter((g) => g.postback_instructions)
-        .map((g) => (
-          <div class="instructions" data-testid={`postback-instructions-${g.id}`}>
-            <h4>Postback instructions: {g.name}</h4>
-            <p>
-              The buyer sends <b>{g.postback_instructions.method}</b> to this URL, with <code>[call_uuid]</code> and <code>[call_key]</code> replaced by the values sent with the call
-              {g.type === 'postback_value' ? <> and <code>REVENUE</code> by the sale's revenue</> : null}:
-            </p>
-            <div class="row">
-              <code class="url" data-testid="postback-url">
-                {g.postback_instructions.url}
-              </code>
-              <CopyButton text={g.postback_instructions.url} label="Copy URL" testid="copy-postback-url" />
-              <CopyButton text={instructionsText(g.name, g.postback_instructions, g.type === 'postback_value' ? g.value_param : undefined)} label="Copy instructions" />
-            </div>
-          </div>
-        ))}
-      {editing && <ConversionGroupForm campaignId={props.campaignId} group={editing} buyers={props.buyers} publishers={props.publishers} onDone={() => (setEditing(null), list.reload())} />}
-    </Section>
+      addLabel="Add conversion group"
+      hint="When a call ends, the first group (in this order) whose filter the call passes decides its conversion."
+      columns={[
+        { label: 'type', cell: (g) => g.type },
+        matchesColumn,
+        {
+          label: 'rule',
+          mono: true,
+          cell: (g) => (
+            <>
+              {g.type === 'duration' && `${g.seconds} s → ${g.revenue} / ${g.payout}`}
+              {g.type === 'postback_value' && `${g.value_param}=… ${g.payout_modifier || '(payout = revenue)'}`}
+              {g.type === 'postback_trigger' && `${g.trigger} → ${g.revenue} / ${g.payout}`}
+            </>
+          ),
+        },
+      ]}
+      after={(groups) => groups.filter((g) => g.postback_instructions).map((g) => <PostbackInstructions group={g} />)}
+      form={(group, done) => <ConversionGroupForm campaignId={props.campaignId} group={group} buyers={props.buyers} publishers={props.publishers} onDone={done} />}
+    />
+  );
+}
+
+/** What to hand the buyer for one postback conversion group: the URL and how to fill it in. */
+function PostbackInstructions(props: { group: any }) {
+  const g = props.group;
+  return (
+    <div class="instructions" data-testid={`postback-instructions-${g.id}`}>
+      <h4>Postback instructions: {g.name}</h4>
+      <p>
+        The buyer sends <b>{g.postback_instructions.method}</b> to this URL, with <code>[call_uuid]</code> and <code>[call_key]</code> replaced by the values sent with the call
+        {g.type === 'postback_value' ? <> and <code>REVENUE</code> by the sale's revenue</> : null}:
+      </p>
+      <div class="row">
+        <code class="url" data-testid="postback-url">
+          {g.postback_instructions.url}
+        </code>
+        <CopyButton text={g.postback_instructions.url} label="Copy URL" testid="copy-postback-url" />
+        <CopyButton text={instructionsText(g.name, g.postback_instructions, g.type === 'postback_value' ? g.value_param : undefined)} label="Copy instructions" />
+      </div>
+    </div>
   );
 }
 
