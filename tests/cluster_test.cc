@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "free_port.h"
 #include "harness.h"
 #include "receiver.h"
 #include "store/pg_test_schema.h"
@@ -29,17 +30,7 @@ using namespace std::chrono_literals;
 
 constexpr const char* kSecret = "a-secret-shared-by-every-node-of-the-test-cluster";
 
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+using testing_free_port::FreePort;
 
 // One callpost process serving on a free port.
 struct Node {
@@ -204,7 +195,7 @@ TEST(Cluster, TwoNodesOneKilledEveryCallDecidedOnceEveryWebhookDelivered) {
   };
   auto work = [&](int worker) {
     for (int i = worker; i < kCalls; i += kWorkers) {
-      char caller[16];
+      char caller[24];
       std::snprintf(caller, sizeof caller, "+1555%07d", i);
       HttpResponse made = send(i, "POST", "/api/v1/calls",
                                json::object{{"number", "+18005550100"},

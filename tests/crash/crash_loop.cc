@@ -40,6 +40,7 @@
 #include <thread>
 #include <vector>
 
+#include "free_port.h"
 #include "http/server.h"
 
 namespace {
@@ -250,17 +251,7 @@ class Ledger {
 // ---------------------------------------------------------------------------------------------
 // The server process.
 
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+using testing_free_port::FreePort;
 
 class Process {
  public:
