@@ -2,20 +2,23 @@
 // serializer for responses (one reused string per connection, no per-response allocation).
 //
 // Structure:
-//   ServerCore   owns the io_context, the acceptor, the I/O threads and the set of live
-//                connections; runs the accept loop; implements Start() and Stop().
-//   Connection   one accepted socket on its own strand; one coroutine serves its requests one
+//   ServerCore   owns one io_context per I/O thread, the acceptor and the set of live
+//                connections; runs the accept loop, which hands connections to the threads in
+//                turn; implements Start() and Stop().
+//   Connection   one accepted socket on one thread's io_context (no strand: only
+//                that thread runs its handlers); one coroutine serves its requests one
 //                after the other. A "watchdog" timer closes the socket when the current deadline
 //                (idle, read or write) passes.
 //   PendingResponse  what a Responder holds: it carries the response back to the connection's
-//                strand from whatever thread calls it, exactly once, and answers 500 if the
+//                thread from whatever thread calls it, exactly once, and answers 500 if the
 //                handler drops the Responder without calling it.
 //
-// Lifetimes. Asio objects (sockets, timers, strands) must not outlive their io_context, and a
-// Responder may be called after the Server is gone, so the io_context is held by a shared_ptr and
-// every PendingResponse holds one: posting to a stopped io_context is harmless (the handler is
-// destroyed, never run, when the io_context is). Connections hold a raw pointer to ServerCore,
-// used only inside their coroutine, and Stop() ends every coroutine before ServerCore dies.
+// Lifetimes. Asio objects (sockets, timers) must not outlive their io_context, and a
+// Responder may be called after the Server is gone, so each io_context is held by a shared_ptr
+// and every PendingResponse holds its connection's: posting to a stopped io_context is harmless
+// (the handler is destroyed, never run, when the io_context is). Connections hold a raw pointer to
+// ServerCore, used only inside their coroutine, and Stop() ends every coroutine before ServerCore
+// dies.
 #include "http/server.h"
 
 #include <pthread.h>
@@ -31,7 +34,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -68,10 +70,10 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
-using Strand = asio::strand<asio::io_context::executor_type>;
-using Socket = asio::basic_stream_socket<tcp, Strand>;
-using Acceptor = asio::basic_socket_acceptor<tcp, Strand>;
-using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Strand>;
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
 using RequestParser = bhttp::request_parser<bhttp::string_body>;
 
 // Completion token for co_await that yields (error_code, results...) instead of throwing.
@@ -233,16 +235,17 @@ std::string DescribeEndpoint(std::string_view address, uint16_t port) {
 
 class ServerCore;
 
-// One accepted connection. All members are used only on the connection's strand, except
-// strand(), which is immutable.
+// One accepted connection. All members are used only on the connection's I/O thread, except
+// executor() and io_index(), which are immutable.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(ServerCore* server, Socket socket);
+  Connection(ServerCore* server, size_t io_index, Socket socket);
 
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  const Strand& strand() const { return strand_; }
+  const Executor& executor() const { return executor_; }
+  size_t io_index() const { return io_index_; }
 
   // Serves requests until the connection closes, then unregisters it. Takes a shared_ptr so the
   // connection lives as long as the coroutine does.
@@ -300,7 +303,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void CloseNow();
 
   ServerCore* const server_;
-  const Strand strand_;
+  const size_t io_index_;  // which of the server's io_contexts runs this connection
+  const Executor executor_;
   Socket socket_;
   Timer watchdog_;  // fires at min(deadline_, now + check_period_)
   Timer signal_;    // never expires; cancelled to wake the coroutine when a response arrives
@@ -347,12 +351,12 @@ class PendingResponse {
 
  private:
   void Deliver(Response response) {
-    if (connection_->strand().running_in_this_thread()) {
+    if (connection_->executor().running_in_this_thread()) {
       connection_->Complete(generation_, std::move(response));  // synchronous answer: no hop
       return;
     }
-    asio::post(connection_->strand(), [connection = connection_, generation = generation_,
-                                       response = std::move(response)]() mutable {
+    asio::post(connection_->executor(), [connection = connection_, generation = generation_,
+                                         response = std::move(response)]() mutable {
       connection->Complete(generation, std::move(response));
     });
   }
@@ -383,25 +387,26 @@ class ServerCore {
   // For connections.
   const ServerOptions& options() const { return options_; }
   const Handler& handler() const { return handler_; }
-  const std::shared_ptr<asio::io_context>& io() const { return io_; }
+  const std::shared_ptr<asio::io_context>& io(size_t index) const { return ios_[index]; }
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
   void Unregister(Connection& connection);
 
  private:
   void StopLocked();  // requires lifecycle_mu_
   asio::awaitable<void> AcceptLoop();
-  void StartConnection(Socket socket);
+  void StartConnection(size_t io_index, Socket socket);
   std::vector<std::shared_ptr<Connection>> LiveConnections();  // requires mu_
   bool WaitForConnections(Clock::duration timeout);
 
   ServerOptions options_;
   const Handler handler_;
 
-  // Member order matters: the acceptor and the work guard must be destroyed before io_.
-  std::shared_ptr<asio::io_context> io_;
-  std::optional<Acceptor> acceptor_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  // Member order matters: the acceptor and the work guards must be destroyed before ios_.
+  std::vector<std::shared_ptr<asio::io_context>> ios_;  // one per I/O thread
+  std::optional<Acceptor> acceptor_;                    // on ios_[0]
+  std::vector<asio::executor_work_guard<Executor>> work_;
   std::vector<std::thread> threads_;
+  size_t next_io_ = 0;  // the io_context of the next accepted connection; accept loop only
 
   std::atomic<bool> stopping_{false};
   std::atomic<uint16_t> port_{0};
@@ -418,12 +423,13 @@ class ServerCore {
 // ---------------------------------------------------------------------------------------------
 // Connection
 
-Connection::Connection(ServerCore* server, Socket socket)
+Connection::Connection(ServerCore* server, size_t io_index, Socket socket)
     : server_(server),
-      strand_(socket.get_executor()),
+      io_index_(io_index),
+      executor_(socket.get_executor()),
       socket_(std::move(socket)),
-      watchdog_(strand_),
-      signal_(strand_, Clock::time_point::max()),
+      watchdog_(executor_),
+      signal_(executor_, Clock::time_point::max()),
       check_period_(std::max<Clock::duration>(
           std::chrono::seconds(1),
           std::min(server->options().read_timeout, server->options().idle_timeout))) {
@@ -583,14 +589,14 @@ asio::awaitable<error_code> Connection::ReadHeader() {
 void Connection::Dispatch(Request request) {
   ++generation_;
   response_.reset();
-  request.post = [io = server_->io(), connection = shared_from_this()](std::function<void()> f) {
+  request.post = [io = server_->io(io_index_),
+                  connection = shared_from_this()](std::function<void()> f) {
     (void)io;  // held: the io_context outlives the work posted to it
-    asio::post(connection->strand(), std::move(f));
+    asio::post(connection->executor(), std::move(f));
   };
   Responder respond = [pending = std::make_shared<PendingResponse>(
-                           server_->io(), shared_from_this(), generation_)](Response response) {
-    pending->Respond(std::move(response));
-  };
+                           server_->io(io_index_), shared_from_this(), generation_)](
+                          Response response) { pending->Respond(std::move(response)); };
   try {
     server_->handler()(std::move(request), std::move(respond));
   } catch (...) {
@@ -753,8 +759,11 @@ core::Result<uint16_t> ServerCore::Start() {
   int threads = options_.threads;
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
-  auto io = std::make_shared<asio::io_context>(threads);
-  Acceptor acceptor(asio::make_strand(*io));
+  // One io_context per thread (concurrency hint 1: Asio skips its cross-thread wake-ups for work
+  // a thread posts to itself), like nginx's workers; connections are dealt out in turn.
+  std::vector<std::shared_ptr<asio::io_context>> ios;
+  for (int i = 0; i < threads; ++i) ios.push_back(std::make_shared<asio::io_context>(1));
+  Acceptor acceptor(ios[0]->get_executor());
   tcp::endpoint endpoint(address, options_.port);
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -767,15 +776,15 @@ core::Result<uint16_t> ServerCore::Start() {
                            "cannot listen on " + where + ": " + ec.message());
   }
 
-  io_ = std::move(io);
+  ios_ = std::move(ios);
   acceptor_.emplace(std::move(acceptor));
-  work_.emplace(io_->get_executor());
+  for (const auto& io : ios_) work_.push_back(asio::make_work_guard(io->get_executor()));
   port_.store(port, std::memory_order_release);
   started_ = true;
   asio::co_spawn(acceptor_->get_executor(), AcceptLoop(), asio::detached);
   try {
     for (int i = 0; i < threads; ++i) {
-      threads_.emplace_back([io = io_.get()] {
+      threads_.emplace_back([io = ios_[i].get()] {
         pthread_setname_np(pthread_self(), "http-io");  // for top -H and perf
         for (;;) {
           try {
@@ -817,7 +826,7 @@ void ServerCore::StopLocked() {
     acceptor_->close(ec);
   });
   for (auto& connection : live) {
-    asio::post(connection->strand(), [connection] { connection->BeginShutdown(); });
+    asio::post(connection->executor(), [connection] { connection->BeginShutdown(); });
   }
   live.clear();
 
@@ -828,7 +837,7 @@ void ServerCore::StopLocked() {
       live = LiveConnections();
     }
     for (auto& connection : live) {
-      asio::post(connection->strand(), [connection] { connection->Abort(); });
+      asio::post(connection->executor(), [connection] { connection->Abort(); });
     }
     live.clear();
     WaitForConnections(std::chrono::seconds(1));  // aborted coroutines end at once
@@ -836,8 +845,8 @@ void ServerCore::StopLocked() {
 
   // 3. Stop the I/O threads. Handlers still queued (say, a late Responder's) are destroyed with
   //    the io_context, never run.
-  work_.reset();
-  io_->stop();
+  work_.clear();
+  for (const auto& io : ios_) io->stop();
   for (auto& thread : threads_) thread.join();
   threads_.clear();
   error_code ec;
@@ -866,7 +875,8 @@ void ServerCore::Unregister(Connection& connection) {
 
 asio::awaitable<void> ServerCore::AcceptLoop() {
   for (;;) {
-    auto [ec, socket] = co_await acceptor_->async_accept(asio::make_strand(*io_), kNoThrow);
+    const size_t io_index = next_io_++ % ios_.size();
+    auto [ec, socket] = co_await acceptor_->async_accept(ios_[io_index]->get_executor(), kNoThrow);
     if (stopping() || !acceptor_->is_open() || ec == asio::error::operation_aborted) co_return;
     if (ec) {
       // Out of file descriptors or memory: back off instead of spinning. Other errors (the
@@ -879,17 +889,17 @@ asio::awaitable<void> ServerCore::AcceptLoop() {
       continue;
     }
     try {
-      StartConnection(std::move(socket));
+      StartConnection(io_index, std::move(socket));
     } catch (...) {
       // Out of memory: drop this connection, keep accepting.
     }
   }
 }
 
-void ServerCore::StartConnection(Socket socket) {
+void ServerCore::StartConnection(size_t io_index, Socket socket) {
   error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
-  auto connection = std::make_shared<Connection>(this, std::move(socket));
+  auto connection = std::make_shared<Connection>(this, io_index, std::move(socket));
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping()) return;  // the socket closes with `connection`
@@ -901,7 +911,7 @@ void ServerCore::StartConnection(Socket socket) {
     }
     connection->registration = connections_.insert(connections_.end(), connection);
   }
-  asio::co_spawn(connection->strand(), Connection::Run(connection), asio::detached);
+  asio::co_spawn(connection->executor(), Connection::Run(connection), asio::detached);
 }
 
 }  // namespace
