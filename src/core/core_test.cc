@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <atomic>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -32,6 +35,13 @@ TEST(Rfc3339, RoundTripsAndRejects) {
   }
   EXPECT_EQ(FormatRfc3339(1795876796123), "2026-11-28T14:39:56.123Z");
   EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339(253402300799999), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339(253402300800000), "10000-01-01T00:00:00.000Z");  // past 4 digits
+  // Times all over 2000-02-29 and the day after round trip.
+  for (Millis t = 951782400000; t < 951782400000 + 2 * 86400000; t += 999983) {
+    EXPECT_EQ(ParseRfc3339(FormatRfc3339(t)), t) << t;
+  }
 }
 
 TEST(Uuid, NewIsV4AndNormalizes) {
@@ -97,6 +107,38 @@ TEST(Crypto, Base64AndHmac) {
   // RFC 4231 test case 2.
   EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+// The prepared key against OpenSSL's one-shot HMAC(), for keys shorter than, as long as and longer
+// than SHA-256's 64-byte block (longer keys are hashed first), and RFC 4231 test case 6.
+TEST(Crypto, PreparedHmacMatchesOpenSslForEveryKeyLength) {
+  for (size_t key_size : {0, 1, 20, 63, 64, 65, 131, 300}) {
+    std::string key(key_size, '\0');
+    for (size_t i = 0; i < key_size; ++i) key[i] = static_cast<char>(i * 7 + 1);
+    for (size_t data_size : {0, 1, 55, 56, 64, 200}) {
+      const std::string data(data_size, 'd');
+      unsigned char expected[32];
+      unsigned int len = 0;
+      HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(), expected, &len);
+      EXPECT_EQ(HmacSha256Key(key).Sign(data),
+                std::string(reinterpret_cast<const char*>(expected), len))
+          << key_size << " " << data_size;
+    }
+  }
+  EXPECT_EQ(HexEncode(HmacSha256Key(std::string(131, '\xaa'))
+                          .Sign("Test Using Larger Than Block-Size Key - Hash Key First")),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
+// Random bytes come from a per-thread buffer: requests across its 4 KiB refills, and no two draws
+// alike.
+TEST(Crypto, RandomBytesAcrossBufferRefills) {
+  std::set<std::string> seen;
+  for (size_t n : {0, 1, 16, 4095, 4096, 4097, 10000}) {
+    EXPECT_EQ(RandomBytes(n).size(), n);
+  }
+  for (int i = 0; i < 2000; ++i) EXPECT_TRUE(seen.insert(RandomBytes(16)).second);
 }
 
 TEST(Histogram, PrometheusTextWithAndWithoutLabels) {

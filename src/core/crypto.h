@@ -7,7 +7,8 @@
 
 namespace core {
 
-// `n` bytes from OpenSSL's CSPRNG. Aborts the process if the CSPRNG fails (never silently weak).
+// `n` bytes from OpenSSL's CSPRNG (through a per-thread buffer, each byte handed out once). Aborts
+// the process if the CSPRNG fails (never silently weak).
 std::string RandomBytes(size_t n);
 
 // Raw 32-byte digests.
@@ -15,8 +16,8 @@ std::string Sha256(std::string_view data);
 // HmacSha256 keeps the last keys (up to 64) each thread signed with prepared (HmacSha256Key).
 std::string HmacSha256(std::string_view key, std::string_view data);
 
-// An HMAC-SHA256 key prepared once (OpenSSL's keyed context), for a key that signs many messages:
-// each Sign copies the prepared context instead of hashing the key again. Thread-safe.
+// An HMAC-SHA256 key prepared once (its inner and outer SHA-256 states), for a key that signs many
+// messages: each Sign copies the prepared states instead of hashing the key again. Thread-safe.
 class HmacSha256Key {
  public:
   explicit HmacSha256Key(std::string_view key);
