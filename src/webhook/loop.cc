@@ -105,28 +105,38 @@ void Dispatcher::Loop::Claim() {
   const core::Millis now = d_.clock_.Now();
   const core::Millis lease_until = now + d_.options_.lease.count();
   std::vector<store::Delivery> claimed;
-  const core::Result<void> r = d_.store_.WriteSync([&](store::Writer& w) -> core::Result<void> {
-    auto c = w.ClaimDueDeliveries(now, lease_until, free);
-    if (!c) return std::move(c).error();
-    claimed = std::move(*c);
-    return {};
-  });
-  if (!r) {
-    StoreError("claiming deliveries", r.error());
-    claimed.clear();
-  }
-  last_claim_full_ = static_cast<int>(claimed.size()) >= free;
-  // The calls of the claimed deliveries, in one read rather than one read each.
+  // The calls of the claimed deliveries. On one node (SQLite) they are read in the claiming unit,
+  // where the writer's cache holds the calls it just saved; on a shared database a writer's read
+  // locks the call, so they are read after, in one read rather than one read each.
   std::unordered_map<std::string, engine::Call> calls;
-  core::Result<void> read = d_.store_.Read([&](store::Reader& rd) -> core::Result<void> {
+  // (In the claiming unit this runs on the writer thread while this one waits in WriteSync.)
+  auto load_calls = [&](store::Reader& rd) -> core::Result<void> {
     for (const store::Delivery& delivery : claimed) {
+      // A delivery this loop still holds keeps its prepared request: its call is not needed.
       if (owned_.count(delivery.id) != 0 || calls.count(delivery.call_uuid) != 0) continue;
       auto c = rd.FindCall(delivery.call_uuid);
       if (!c) return std::move(c).error();
       if (*c) calls.emplace(delivery.call_uuid, std::move(**c));
     }
     return {};
+  };
+  const bool calls_in_claim = !d_.store_.shared();
+  const core::Result<void> r = d_.store_.WriteSync([&](store::Writer& w) -> core::Result<void> {
+    auto c = w.ClaimDueDeliveries(now, lease_until, free);
+    if (!c) return std::move(c).error();
+    claimed = std::move(*c);
+    return calls_in_claim ? load_calls(w) : core::Result<void>();
   });
+  if (!r) {
+    StoreError("claiming deliveries", r.error());
+    claimed.clear();
+    calls.clear();
+  }
+  last_claim_full_ = static_cast<int>(claimed.size()) >= free;
+  core::Result<void> read;
+  if (!calls_in_claim) {
+    read = d_.store_.Read(load_calls);
+  }
   if (!read) StoreError("loading calls", read.error());  // claimed again later
   for (store::Delivery& delivery : claimed) {
     if (!read && owned_.count(delivery.id) == 0) continue;
