@@ -1,9 +1,8 @@
 // callpost: the command line. Parses flags, environment variables and the config file into
 // app::AppOptions, then serves or runs an administrative command.
 #include <signal.h>
-#include <spdlog/async.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
@@ -12,14 +11,19 @@
 #include <iostream>
 
 #include "app/app.h"
+#include "app/log_sink.h"
 
 namespace {
 
 constexpr const char* kVersion = "callpost 0.1.0";
 
 void SetUpLogging() {
-  spdlog::init_thread_pool(16384, 1);
-  auto logger = spdlog::create_async<spdlog::sinks::stderr_sink_mt>("callpost");
+  // Batched writes to standard error (app/log_sink.h): an info line reaches it within 100 ms,
+  // a warning or an error at once.
+  auto logger = std::make_shared<spdlog::logger>(
+      "callpost",
+      std::make_shared<app::BatchingSink>(STDERR_FILENO, std::chrono::milliseconds(100)));
+  logger->flush_on(spdlog::level::warn);
   // Every line is one JSON object; messages are JSON objects of their own.
   logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","event":%v})",
                       spdlog::pattern_time_type::utc);
