@@ -162,24 +162,32 @@ class SqliteStore final : public Store {
   // statement again for every unit of work.
   static Result<void> Run(Db& db, const char* sql) { return db.Prepare(sql).Run(); }
 
-  void RunBatch(SqliteTxn& txn, std::vector<Item>& batch, std::vector<Result<void>>& results) {
+  // Begins the group's transaction; on failure every unit gets the error.
+  bool Begin(size_t units, std::vector<Result<void>>& results) {
     Db& db = *writer_db_;
     if (auto b = Run(db, "BEGIN IMMEDIATE"); !b) {
-      results.assign(batch.size(), b);
-      metrics_.Record(false, 0, 0, batch.size());
-      return;
+      results.assign(units, b);
+      metrics_.Record(false, 0, 0, units);
+      return false;
     }
     // Another connection committed since our last group (a second process on the file, the
     // command line): the cached calls may be older than the database.
-    {
-      Stmt v = db.Prepare("PRAGMA data_version");
-      const int64_t version = v.Step() ? v.Int(0) : -1;
-      if (version == -1 || version != data_version_) cache_.Clear();
-      data_version_ = version;
-    }
+    Stmt v = db.Prepare("PRAGMA data_version");
+    const int64_t version = v.Step() ? v.Int(0) : -1;
+    if (version == -1 || version != data_version_) cache_.Clear();
+    data_version_ = version;
+    return true;
+  }
+
+  // Runs the units of a group in order. Without savepoints, returns false (and stops) when a
+  // unit fails after changing rows: only a rollback of the whole group can undo that.
+  bool RunUnits(SqliteTxn& txn, std::vector<Item>& batch, std::vector<Result<void>>& results,
+                bool savepoints) {
+    Db& db = *writer_db_;
     for (auto& item : batch) {
-      (void)Run(db, "SAVEPOINT unit");
+      if (savepoints) (void)Run(db, "SAVEPOINT unit");
       cache_.BeginUnit();
+      const sqlite3_int64 changes_before = sqlite3_total_changes64(db.handle());
       Result<void> r = core::Internal("unit of work threw");
       try {
         r = item.work(txn);
@@ -187,11 +195,32 @@ class SqliteStore final : public Store {
         r = core::Internal(std::string("unit of work failed: ") + e.what());
       }
       if (!r) {
-        (void)Run(db, "ROLLBACK TO unit");
+        if (savepoints) {
+          (void)Run(db, "ROLLBACK TO unit");
+        } else if (sqlite3_total_changes64(db.handle()) != changes_before) {
+          return false;
+        }
         cache_.RollbackUnit();
       }
-      (void)Run(db, "RELEASE unit");
+      if (savepoints) (void)Run(db, "RELEASE unit");
       results.push_back(std::move(r));
+    }
+    return true;
+  }
+
+  // Group commit. The units run without savepoints: a savepoint makes SQLite copy every page a
+  // unit changes into its statement journal first (measured: a tenth of the writer's time). A
+  // unit that fails before it changes a row (most failures: no such call) needs no undoing; one
+  // that fails after sends the group back: rolled back and run again, each unit in a savepoint.
+  void RunBatch(SqliteTxn& txn, std::vector<Item>& batch, std::vector<Result<void>>& results) {
+    Db& db = *writer_db_;
+    if (!Begin(batch.size(), results)) return;
+    if (!RunUnits(txn, batch, results, false)) {
+      (void)Run(db, "ROLLBACK");
+      cache_.Clear();
+      results.clear();
+      if (!Begin(batch.size(), results)) return;
+      RunUnits(txn, batch, results, true);
     }
     const auto commit_start = std::chrono::steady_clock::now();
     auto c = Run(db, "COMMIT");

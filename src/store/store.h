@@ -214,7 +214,9 @@ class Store {
   virtual ~Store() = default;
 
   // Queues `work` for the writer. `work` runs on the writer thread inside a transaction shared
-  // with other queued work (each in its own savepoint: an error rolls back that work alone).
+  // with other queued work; an error undoes that work alone. `work` may run more than once (the
+  // SQLite store runs a group again when one of its units fails after writing; PostgreSQL
+  // retries a deadlock): it must give the same effect whether or not it ran before.
   // `done` runs on the writer thread after the commit is durable, or with the error; it must
   // be quick (hand the result to another thread). Thread-safe.
   virtual void Write(Work work, Done done) = 0;

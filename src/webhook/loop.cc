@@ -122,6 +122,7 @@ void Dispatcher::Loop::Claim() {
   };
   const bool calls_in_claim = !d_.store_.shared();
   const core::Result<void> r = d_.store_.WriteSync([&](store::Writer& w) -> core::Result<void> {
+    calls.clear();  // the store may run a unit again
     auto c = w.ClaimDueDeliveries(now, lease_until, free);
     if (!c) return std::move(c).error();
     claimed = std::move(*c);
