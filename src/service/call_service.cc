@@ -312,6 +312,7 @@ Result<int> CallService::FireDueDeadlines(core::Millis now, int limit, core::Mil
   // deciding locks the call, so a postback racing the deadline sees the decision or makes it.
   std::vector<std::string> due;
   auto r = store_.WriteSync([&](store::Writer& w) -> Result<void> {
+    due.clear();  // the store may run a unit again
     auto d = w.ClaimDueDeadlines(now, now + lease, limit);
     if (!d) return std::move(d).error();
     for (auto& [uuid, at] : *d) due.push_back(std::move(uuid));
