@@ -71,6 +71,10 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return n;
 }
 
+Error ParseError(std::string what) { return InvalidArgument("template: " + std::move(what)); }
+
+}  // namespace
+
 void AppendJsonEscaped(std::string_view value, std::string& out) {
   for (size_t i = 0; i < value.size();) {
     const char c = value[i];
@@ -120,10 +124,6 @@ void AppendJsonEscaped(std::string_view value, std::string& out) {
     ++i;
   }
 }
-
-Error ParseError(std::string what) { return InvalidArgument("template: " + std::move(what)); }
-
-}  // namespace
 
 Encoding EncodingForBody(std::string_view content_type) {
   std::string_view media = content_type.substr(0, content_type.find(';'));

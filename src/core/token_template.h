@@ -77,4 +77,8 @@ class TokenTemplate {
   std::vector<Segment> segments_;
 };
 
+// Appends `value` as the inside of a JSON string, escaped as TokenTemplate's kJson encoding
+// does (invalid UTF-8 becomes U+FFFD): the output is always valid JSON. Also used for log lines.
+void AppendJsonEscaped(std::string_view value, std::string& out);
+
 }  // namespace core
