@@ -155,18 +155,19 @@ void Api::CreateCall(const CtxPtr& ctx) {
   req.campaign_id = campaign;
   req.publisher_id = publisher;
   req.tags = std::move(*tags);
-  calls_.Start(
-      ctx->account_id, std::move(req),
-      ctx->OnConnection<core::Result<service::Started>>([this, ctx](auto r) {
-        if (!r) return ctx->Fail(r.error());
-        json::value route;
-        if (r->buyer) {
-          route = json::object{{"buyer_id", r->buyer->id}, {"destination", r->buyer->destination}};
-        }
-        json::object o = CallJson(r->call, calls_.KeyOf(r->call));
-        o["route"] = std::move(route);
-        ctx->Json(r->existing ? 200 : 201, o);
-      }));
+  calls_.Start(ctx->account_id, std::move(req),
+               ctx->OnConnection<core::Result<service::Started>>([this, ctx](auto r) {
+                 if (!r) return ctx->Fail(r.error());
+                 AnswerBuffer buffer;
+                 json::object o = CallJson(r->call, calls_.KeyOf(r->call), &buffer.resource);
+                 json::value& route = o["route"];
+                 if (r->buyer) {
+                   route = json::object(
+                       {{"buyer_id", r->buyer->id}, {"destination", r->buyer->destination}},
+                       &buffer.resource);
+                 }
+                 ctx->Json(r->existing ? 200 : 201, o);
+               }));
 }
 
 void Api::CallEvent(const CtxPtr& ctx) {
@@ -199,7 +200,8 @@ void Api::CallEvent(const CtxPtr& ctx) {
   calls_.ApplyEvent(ctx->account_id, ctx->segments[3], event,
                     ctx->OnConnection<core::Result<engine::Call>>([this, ctx](auto call) {
                       if (!call) return ctx->Fail(call.error());
-                      ctx->Json(200, CallJson(*call, calls_.KeyOf(*call)));
+                      AnswerBuffer buffer;
+                      ctx->Json(200, CallJson(*call, calls_.KeyOf(*call), &buffer.resource));
                     }));
 }
 
