@@ -64,11 +64,13 @@ void Dispatcher::Loop::Run() {
     int running = 0;
     curl_multi_perform(multi_, &running);
     Reap();
+    FinishClaim();
     if (d_.stop_.load()) {
       DropQueued();
-      if (active_.empty()) return;
+      // A claim under way still calls back into this loop: wait for it.
+      if (active_.empty() && !claim_in_flight_) return;
     } else if (ShouldClaim()) {
-      Claim();
+      StartClaim();
     }
     StartQueued();
     curl_multi_poll(multi_, nullptr, 0, WaitMillis(), nullptr);
@@ -81,69 +83,116 @@ int Dispatcher::Loop::FreeCapacity() const {
 }
 
 bool Dispatcher::Loop::ClaimDeferred() const {
-  // Each claim is a durable write that this thread waits for: while enough is queued to keep
-  // every host's slots busy, wait until half the capacity is free and claim that in one go,
-  // rather than a few deliveries per write.
+  // Each claim is a durable write: while enough is queued to keep every host's slots busy, wait
+  // until half the capacity is free and claim that in one go, rather than a few deliveries per
+  // write.
   return d_.queued_.load() >= d_.options_.max_per_host &&
          FreeCapacity() < d_.options_.max_in_flight / 2;
 }
 
 bool Dispatcher::Loop::ShouldClaim() {
-  if (FreeCapacity() <= 0 || ClaimDeferred()) return false;
+  if (claim_in_flight_ || FreeCapacity() <= 0 || ClaimDeferred()) return false;
   const bool poked = poked_.exchange(false);
   return poked || last_claim_full_ || std::chrono::steady_clock::now() >= next_claim_at_;
 }
 
-void Dispatcher::Loop::Claim() {
-  const int free = FreeCapacity();
-  config::SnapshotPtr snap = d_.config_.snapshot();
-  if (snap == nullptr) {  // configuration not loaded: nothing can be rendered yet
+// A claim on its way through the writer. Filled by the unit of work (on the writer thread), read
+// by the loop once `done` hands it back.
+struct Dispatcher::Loop::ClaimResult {
+  core::Millis now = 0;
+  core::Millis lease_until = 0;
+  int asked = 0;
+  config::SnapshotPtr snap;
+  bool calls_loaded = false;  // in the unit (one node) rather than after it
+  core::Result<void> status;
+  std::vector<store::Delivery> claimed;
+  std::unordered_map<std::string, engine::Call> calls;  // by UUID
+};
+
+namespace {
+
+// The calls of `claimed` not yet in `calls`, except those of deliveries `skip` says to skip.
+template <typename Skip>
+core::Result<void> LoadCalls(store::Reader& rd, const std::vector<store::Delivery>& claimed,
+                             std::unordered_map<std::string, engine::Call>& calls, Skip skip) {
+  for (const store::Delivery& delivery : claimed) {
+    if (skip(delivery) || calls.count(delivery.call_uuid) != 0) continue;
+    auto c = rd.FindCall(delivery.call_uuid);
+    if (!c) return std::move(c).error();
+    if (*c) calls.emplace(delivery.call_uuid, std::move(**c));
+  }
+  return {};
+}
+
+}  // namespace
+
+void Dispatcher::Loop::StartClaim() {
+  auto claim = std::make_shared<ClaimResult>();
+  claim->snap = d_.config_.snapshot();
+  if (claim->snap == nullptr) {  // configuration not loaded: nothing can be rendered yet
     next_claim_at_ = std::chrono::steady_clock::now() + d_.options_.poll;
     return;
   }
   d_.claiming_.store(true);
-  const core::Millis now = d_.clock_.Now();
-  const core::Millis lease_until = now + d_.options_.lease.count();
-  std::vector<store::Delivery> claimed;
-  // The calls of the claimed deliveries. On one node (SQLite) they are read in the claiming unit,
-  // where the writer's cache holds the calls it just saved; on a shared database a writer's read
-  // locks the call, so they are read after, in one read rather than one read each.
-  std::unordered_map<std::string, engine::Call> calls;
-  // (In the claiming unit this runs on the writer thread while this one waits in WriteSync.)
-  auto load_calls = [&](store::Reader& rd) -> core::Result<void> {
-    for (const store::Delivery& delivery : claimed) {
-      // A delivery this loop still holds keeps its prepared request: its call is not needed.
-      if (owned_.count(delivery.id) != 0 || calls.count(delivery.call_uuid) != 0) continue;
-      auto c = rd.FindCall(delivery.call_uuid);
-      if (!c) return std::move(c).error();
-      if (*c) calls.emplace(delivery.call_uuid, std::move(**c));
-    }
-    return {};
-  };
-  const bool calls_in_claim = !d_.store_.shared();
-  const core::Result<void> r = d_.store_.WriteSync([&](store::Writer& w) -> core::Result<void> {
-    calls.clear();  // the store may run a unit again
-    auto c = w.ClaimDueDeliveries(now, lease_until, free);
-    if (!c) return std::move(c).error();
-    claimed = std::move(*c);
-    return calls_in_claim ? load_calls(w) : core::Result<void>();
-  });
-  if (!r) {
-    StoreError("claiming deliveries", r.error());
-    claimed.clear();
-    calls.clear();
+  claim_in_flight_ = true;
+  claim->asked = FreeCapacity();
+  claim->now = d_.clock_.Now();
+  claim->lease_until = claim->now + d_.options_.lease.count();
+  // The calls of the claimed deliveries. On one node (SQLite) they are read in the claiming
+  // unit, where the writer's cache holds the calls it just saved; on a shared database a
+  // writer's read locks the call, so they are read after, in one read rather than one each.
+  claim->calls_loaded = !d_.store_.shared();
+  // Not waited for: the transfers on the wire go on while the claim commits (waiting for it
+  // stalled them a third of the time under load).
+  d_.store_.Write(
+      [claim](store::Writer& w) -> core::Result<void> {
+        claim->claimed.clear();  // the store may run a unit again
+        claim->calls.clear();
+        auto c = w.ClaimDueDeliveries(claim->now, claim->lease_until, claim->asked);
+        if (!c) return std::move(c).error();
+        claim->claimed = std::move(*c);
+        if (!claim->calls_loaded) return {};
+        return LoadCalls(w, claim->claimed, claim->calls, [](const store::Delivery&) {
+          return false;  // the loop's own jobs are its thread's: their calls are loaded too
+        });
+      },
+      [this, claim](core::Result<void> r) {
+        claim->status = std::move(r);
+        {
+          std::lock_guard lock(claim_mu_);
+          claim_done_ = claim;
+        }
+        Wakeup();
+      });
+}
+
+void Dispatcher::Loop::FinishClaim() {
+  std::shared_ptr<ClaimResult> claim;
+  {
+    std::lock_guard lock(claim_mu_);
+    claim = std::move(claim_done_);
   }
-  last_claim_full_ = static_cast<int>(claimed.size()) >= free;
+  if (claim == nullptr) return;
+  claim_in_flight_ = false;
+  if (!claim->status) {
+    StoreError("claiming deliveries", claim->status.error());
+    claim->claimed.clear();
+  }
+  last_claim_full_ = static_cast<int>(claim->claimed.size()) >= claim->asked;
   core::Result<void> read;
-  if (!calls_in_claim) {
-    read = d_.store_.Read(load_calls);
+  if (!claim->calls_loaded) {
+    read = d_.store_.Read([&](store::Reader& rd) {
+      // A delivery this loop still holds keeps its prepared request: its call is not needed.
+      return LoadCalls(rd, claim->claimed, claim->calls,
+                       [this](const store::Delivery& d) { return owned_.count(d.id) != 0; });
+    });
   }
   if (!read) StoreError("loading calls", read.error());  // claimed again later
-  for (store::Delivery& delivery : claimed) {
+  for (store::Delivery& delivery : claim->claimed) {
     if (!read && owned_.count(delivery.id) == 0) continue;
-    auto call = calls.find(delivery.call_uuid);
-    Prepare(std::move(delivery), call == calls.end() ? nullptr : &call->second, snap, now,
-            lease_until);
+    auto call = claim->calls.find(delivery.call_uuid);
+    Prepare(std::move(delivery), call == claim->calls.end() ? nullptr : &call->second, claim->snap,
+            claim->now, claim->lease_until);
   }
   d_.claiming_.store(false);
   if (!last_claim_full_) next_claim_at_ = std::chrono::steady_clock::now() + NextClaimDelay();
@@ -323,8 +372,8 @@ std::chrono::milliseconds Dispatcher::Loop::NextClaimDelay() {
 int Dispatcher::Loop::WaitMillis() {
   using std::chrono::milliseconds;
   const milliseconds poll = d_.options_.poll;
-  if (d_.stop_.load() || FreeCapacity() <= 0 || ClaimDeferred()) {
-    return static_cast<int>(poll.count());  // a finished transfer wakes the poll
+  if (d_.stop_.load() || claim_in_flight_ || FreeCapacity() <= 0 || ClaimDeferred()) {
+    return static_cast<int>(poll.count());  // a finished transfer or claim wakes the poll
   }
   if (last_claim_full_ || poked_.load()) return 0;
   const auto until_claim =

@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -52,8 +53,11 @@ class Dispatcher::Loop {
   bool ShouldClaim();
   // Whether to put the next claim off: plenty queued, little capacity free.
   bool ClaimDeferred() const;
-  // Claims up to the free capacity, queues what it claimed, and plans the next claim.
-  void Claim();
+  // Claims up to the free capacity: a unit of work the loop does not wait for. FinishClaim, once
+  // the unit has committed, queues what it claimed and plans the next claim.
+  struct ClaimResult;
+  void StartClaim();
+  void FinishClaim();
   // Renders one claimed delivery for its call (null: the call is gone) and queues it, or
   // records why it cannot be sent. May refresh `snap` (a group created on another node).
   void Prepare(store::Delivery delivery, const engine::Call* call, config::SnapshotPtr& snap,
@@ -86,6 +90,9 @@ class Dispatcher::Loop {
   std::unordered_map<CURL*, std::unique_ptr<Job>> active_;
   std::unordered_map<store::Id, Job*> owned_;  // every queued or active job by delivery id
   std::atomic<bool> poked_{true};
+  bool claim_in_flight_ = false;
+  std::mutex claim_mu_;
+  std::shared_ptr<ClaimResult> claim_done_;  // guarded by claim_mu_; set on the writer thread
   bool last_claim_full_ = false;
   std::chrono::steady_clock::time_point next_claim_at_{};
   std::chrono::steady_clock::time_point last_store_error_{};
