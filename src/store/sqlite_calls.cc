@@ -303,6 +303,7 @@ Result<std::vector<PrecallTag>> SqliteTxn::TakePrecallTags(Id account_id, std::s
     while (s.Step()) out.push_back(PrecallTag{s.Int(0), s.Text(1), s.Text(2), s.Int(3)});
     if (auto st = s.status(); !st) return std::move(st).error();
   }
+  if (out.empty()) return out;  // most callers have none: no DELETE to run
   Stmt d = db_.Prepare(kDeletePrecallTagsOfCaller);
   d.Bind(1, account_id).Bind(2, caller);
   if (auto st = d.Run(); !st) return std::move(st).error();
