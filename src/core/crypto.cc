@@ -42,9 +42,13 @@ std::string RandomBytes(size_t n) {
 }
 
 std::string Sha256(std::string_view data) {
+  // The block function itself: OpenSSL 3's one-shot SHA256() looks the algorithm up each time,
+  // and every API request hashes its key.
   std::string out(SHA256_DIGEST_LENGTH, '\0');
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         reinterpret_cast<unsigned char*>(out.data()));
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, data.data(), data.size());
+  SHA256_Final(reinterpret_cast<unsigned char*>(out.data()), &ctx);
   return out;
 }
 

@@ -55,8 +55,9 @@ Dispatcher::Loop::~Loop() {
 void Dispatcher::Loop::Wakeup() { curl_multi_wakeup(multi_); }
 
 void Dispatcher::Loop::Poke() {
-  poked_.store(true);
-  Wakeup();
+  // One wake-up for a burst of pokes (every unit that plans deliveries pokes): while poked_ is
+  // set, the loop looks at it before it waits.
+  if (!poked_.exchange(true)) Wakeup();
 }
 
 void Dispatcher::Loop::Run() {
