@@ -480,7 +480,7 @@ $TABLE
 How each figure is made (bench/run.sh):
 - **add_tags**: \`wrk\` with bench/add_tags.lua: GET \`/calls/{uuid}/add_tags?key=…&disposition=sold&seq=N\`
   spread over $CALLS live calls, each acknowledged only after its commit (\`synchronous=FULL\`).
-- **call lifecycle**: bench/lifecycle.cc, $LC_CONNECTIONS keep-alive connections (calls in progress at once) each running calls one
+- **call lifecycle**: bench/lifecycle.cc (one epoll thread, as wrk), $LC_CONNECTIONS keep-alive connections (calls in progress at once) each running calls one
   after another: create (routed), \`answered\`, \`ended\`, converting postback
   (\`value=12.50\`); each call makes two signed webhooks (on \`ended\` and \`converted\`) to a local
   nginx receiver. Calls/s counts until the last webhook is delivered.
