@@ -215,7 +215,6 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   webhook::DispatcherOptions dispatch;
   dispatch.allow_private = options.allow_private_webhooks;
   dispatch.max_in_flight = options.webhook_max_in_flight;
-  if (getenv("MPH")) dispatch.max_per_host = atoi(getenv("MPH"));
   dispatch.lease = std::chrono::seconds(options.lease_seconds);
   dispatch.attempt_timeout = std::chrono::seconds(options.webhook_timeout_seconds);
   impl->dispatcher = std::make_unique<webhook::Dispatcher>(dispatch, *impl->store, *impl->config,
