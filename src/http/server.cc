@@ -236,7 +236,7 @@ std::string DescribeEndpoint(std::string_view address, uint16_t port) {
 class ServerCore;
 
 // One accepted connection. All members are used only on the connection's I/O thread, except
-// executor() and io_index(), which are immutable.
+// executor(), which is immutable.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(ServerCore* server, size_t io_index, Socket socket);
@@ -245,7 +245,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection& operator=(const Connection&) = delete;
 
   const Executor& executor() const { return executor_; }
-  size_t io_index() const { return io_index_; }
 
   // Serves requests until the connection closes, then unregisters it. Takes a shared_ptr so the
   // connection lives as long as the coroutine does.
