@@ -166,7 +166,7 @@ void Api::CreateCall(const CtxPtr& ctx) {
                        {{"buyer_id", r->buyer->id}, {"destination", r->buyer->destination}},
                        &buffer.resource);
                  }
-                 ctx->Json(r->existing ? 200 : 201, o);
+                 ctx->Json(r->existing ? 200 : 201, std::move(o));  // moved: no copy
                }));
 }
 
