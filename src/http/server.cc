@@ -22,6 +22,7 @@
 #include "http/server.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -874,8 +875,10 @@ void ServerCore::Unregister(Connection& connection) {
 
 asio::awaitable<void> ServerCore::AcceptLoop() {
   for (;;) {
-    const size_t io_index = next_io_++ % ios_.size();
-    auto [ec, socket] = co_await acceptor_->async_accept(ios_[io_index]->get_executor(), kNoThrow);
+    // Accepted on the acceptor's io_context, then handed to a thread's as a bare descriptor: a
+    // pending accept thus never holds a socket of another io_context (one that Stop() may have
+    // destroyed before the acceptor's, which a late Responder can keep alive).
+    auto [ec, accepted] = co_await acceptor_->async_accept(kNoThrow);
     if (stopping() || !acceptor_->is_open() || ec == asio::error::operation_aborted) co_return;
     if (ec) {
       // Out of file descriptors or memory: back off instead of spinning. Other errors (the
@@ -887,6 +890,17 @@ asio::awaitable<void> ServerCore::AcceptLoop() {
       }
       continue;
     }
+    const size_t io_index = next_io_++ % ios_.size();
+    Socket socket(ios_[io_index]->get_executor());
+    const tcp protocol = accepted.local_endpoint(ec).protocol();
+    if (!ec) {
+      const auto descriptor = accepted.release(ec);
+      if (!ec) {
+        socket.assign(protocol, descriptor, ec);
+        if (ec) ::close(descriptor);
+      }
+    }
+    if (ec) continue;  // the client went away meanwhile
     try {
       StartConnection(io_index, std::move(socket));
     } catch (...) {
