@@ -63,6 +63,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/token_template.h"
+
 namespace http {
 namespace {
 
@@ -98,33 +100,13 @@ void AppendNumber(std::string& out, uint64_t v) {
   out.append(buf, end);
 }
 
-// Minimal JSON string escaping for the server's own error messages.
-void AppendJsonString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char c : s) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      out += "\\u00";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
-
 // The project's error body: {"error":{"code":"…","message":"…"}}.
 std::string ErrorBody(std::string_view code, std::string_view message) {
-  std::string body = "{\"error\":{\"code\":";
-  AppendJsonString(body, code);
-  body += ",\"message\":";
-  AppendJsonString(body, message);
-  body += "}}";
+  std::string body = "{\"error\":{\"code\":\"";
+  core::AppendJsonEscaped(code, body);
+  body += "\",\"message\":\"";
+  core::AppendJsonEscaped(message, body);
+  body += "\"}}";
   return body;
 }
 
