@@ -102,40 +102,24 @@ class Driver {
     return status;
   }
 
-  // Handles a complete response: sends the call's next request, or returns true when the call
-  // is done (converted). False on an unexpected answer.
+  // Handles a complete response: kSent when the call's next request is on its way, kCallDone
+  // when the call converted, kError on an unexpected answer.
   enum class Next { kSent, kCallDone, kError };
   Next Advance(int status) {
-    switch (step_) {
-      case Step::kCreate: {
-        auto uuid = JsonString(body_, "uuid");
-        auto key = JsonString(body_, "key");
-        if (status != 201 || !uuid || !key) return Next::kError;
-        uuid_ = *uuid, key_ = *key;
-        step_ = Step::kAnswered;
-        return Send("POST", "/api/v1/calls/" + uuid_ + "/events", o_.auth,
-                    "{\"type\":\"answered\"}")
-                   ? Next::kSent
-                   : Next::kError;
-      }
-      case Step::kAnswered:
-        if (status != 200) return Next::kError;
-        step_ = Step::kEnded;
-        return Send("POST", "/api/v1/calls/" + uuid_ + "/events", o_.auth,
-                    "{\"type\":\"ended\",\"hung_up_by\":\"caller\",\"duration_seconds\":95}")
-                   ? Next::kSent
-                   : Next::kError;
-      case Step::kEnded:
-        if (status != 200) return Next::kError;
-        step_ = Step::kPostback;
-        return Send("GET", "/calls/" + uuid_ + "/postback?key=" + key_ + "&value=12.50", "", "")
-                   ? Next::kSent
-                   : Next::kError;
-      case Step::kPostback:
-        return status == 200 && body_.find("\"converted\"") != std::string::npos ? Next::kCallDone
-                                                                                 : Next::kError;
+    if (step_ == Step::kCreate) {
+      auto uuid = JsonString(body_, "uuid");
+      auto key = JsonString(body_, "key");
+      if (status != 201 || !uuid || !key) return Next::kError;
+      uuid_ = *uuid, key_ = *key;
+    } else if (step_ == Step::kPostback) {
+      return status == 200 && body_.find("\"converted\"") != std::string::npos ? Next::kCallDone
+                                                                               : Next::kError;
+    } else if (status != 200) {
+      return Next::kError;
     }
-    return Next::kError;
+    step_ = static_cast<Step>(static_cast<int>(step_) + 1);
+    const NextRequest r = RequestOfStep();
+    return Send(r.method, r.target, r.headers, r.body) ? Next::kSent : Next::kError;
   }
 
   void Close() {
@@ -145,6 +129,24 @@ class Driver {
   }
 
  private:
+  struct NextRequest {
+    const char* method;
+    std::string target, headers, body;
+  };
+  // The request of step_, once the call exists.
+  NextRequest RequestOfStep() const {
+    const std::string events = "/api/v1/calls/" + uuid_ + "/events";
+    switch (step_) {
+      case Step::kAnswered:
+        return {"POST", events, o_.auth, R"({"type":"answered"})"};
+      case Step::kEnded:
+        return {"POST", events, o_.auth,
+                R"({"type":"ended","hung_up_by":"caller","duration_seconds":95})"};
+      default:
+        return {"GET", "/calls/" + uuid_ + "/postback?key=" + key_ + "&value=12.50", "", ""};
+    }
+  }
+
   bool Connect(int epoll) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
