@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, listAll } from './api';
 import { CallDetails, Delivery, buildTimeline } from './lib/timeline';
-import { Field, FormError, Link, Named, useAsync, when } from './ui';
+import { Field, FormError, Link, Named, RowButton, useAsync, when } from './ui';
 
 const POLL_MS = 2000;
 
@@ -223,9 +223,9 @@ function DeliveryCard(props: { d: Delivery; onResent: () => void }) {
         <b>#{d.id}</b> <span class="badge">{d.trigger}</span> <span class={`badge ${d.state}`}>{d.state}</span>
         <span class="mono url">{d.url}</span>
         {(d.state === 'failed' || d.state === 'retrying') && (
-          <button type="button" class="small" disabled={busy} onClick={resend} data-testid={`resend-${d.id}`}>
+          <RowButton disabled={busy} onClick={resend} testid={`resend-${d.id}`}>
             Resend now
-          </button>
+          </RowButton>
         )}
       </div>
       {d.next_attempt_at && <div class="hint">next attempt {when(d.next_attempt_at)}</div>}

@@ -7,7 +7,7 @@ import { moveChanges, sortByPosition } from './lib/order';
 import { dataWritingExample, dataWritingUrl, describeSeconds, secretUntil } from './lib/keys';
 import { instructionsText } from './lib/postback';
 import { navigate } from './router';
-import { CopyButton, Field, FilterBuilder, FormError, Link, Named, Notice, PayoutModifierField, TokenInput, useAsync, useDebounced, when } from './ui';
+import { CopyButton, Field, FilterBuilder, FormError, Link, Named, Notice, PayoutModifierField, RowButton, TokenInput, useAsync, useDebounced, when } from './ui';
 
 const TRIGGERS = ['started', 'routed', 'answered', 'ended', 'completed', 'converted', 'not_converted'];
 
@@ -155,9 +155,9 @@ function CampaignSettings(props: { campaign: any; buyers: Named[]; onSaved: () =
                   </Field>
                 </td>
                 <td>
-                  <button type="button" class="small" onClick={() => setBuyers(buyers.filter((_, j) => j !== i))}>
+                  <RowButton onClick={() => setBuyers(buyers.filter((_, j) => j !== i))}>
                     Remove
-                  </button>
+                  </RowButton>
                 </td>
               </tr>
             ))}
@@ -216,12 +216,12 @@ function OrderButtons(props: { list: any[]; index: number; path: (id: number) =>
   };
   return (
     <span class="order">
-      <button type="button" class="small" title="earlier" disabled={props.index === 0} onClick={() => move(-1)}>
+      <RowButton title="earlier" disabled={props.index === 0} onClick={() => move(-1)}>
         ↑
-      </button>
-      <button type="button" class="small" title="later" disabled={props.index === props.list.length - 1} onClick={() => move(1)}>
+      </RowButton>
+      <RowButton title="later" disabled={props.index === props.list.length - 1} onClick={() => move(1)}>
         ↓
-      </button>
+      </RowButton>
     </span>
   );
 }
@@ -300,9 +300,9 @@ function OrderedGroups(props: {
                 <td class={c.mono ? 'mono' : ''}>{c.cell(g)}</td>
               ))}
               <td>
-                <button type="button" class="small" onClick={() => setEditing(g)}>
+                <RowButton onClick={() => setEditing(g)}>
                   Edit
-                </button>
+                </RowButton>
                 {props.rowActions && <> {props.rowActions(g)}</>}
               </td>
             </tr>
@@ -338,9 +338,9 @@ function WebhookGroups(props: { campaignId: number; buyers: Named[]; publishers:
       ]}
       rowActions={(g) =>
         g.sign && (
-          <button type="button" class="small" data-testid={`rotate-secret-${g.id}`} onClick={() => setRotating(g)}>
+          <RowButton testid={`rotate-secret-${g.id}`} onClick={() => setRotating(g)}>
             Rotate signing secret
-          </button>
+          </RowButton>
         )
       }
       after={(_, reload) => rotating && <RotateSecret key={rotating.id} group={rotating} onRotated={reload} onDone={() => setRotating(null)} />}
@@ -425,16 +425,16 @@ function WebhookGroupForm(props: { campaignId: number; group: any; buyers: Named
             <TokenInput label="Body" multiline name={`requests[${i}].body`} testid={`req-${i}-body`} err={err} value={r.body} onChange={(v) => setReq(i, { body: v })} />
           )}
           {requests.length > 1 && (
-            <button type="button" class="small" onClick={() => setRequests(requests.filter((_, j) => j !== i))}>
+            <RowButton onClick={() => setRequests(requests.filter((_, j) => j !== i))}>
               Remove request
-            </button>
+            </RowButton>
           )}
         </fieldset>
       ))}
       {requests.length < 10 && (
-        <button type="button" class="small" onClick={() => setRequests([...requests, { method: 'POST', url: 'https://', headers: '', body: '' }])}>
+        <RowButton onClick={() => setRequests([...requests, { method: 'POST', url: 'https://', headers: '', body: '' }])}>
           Add request
-        </button>
+        </RowButton>
       )}
       <WebhookPreview requests={payloadRequests()} />
       <FormError err={err} fields={['name', 'trigger', 'matches', 'enabled', 'sign', 'requests']} />
@@ -850,12 +850,12 @@ function Collection(props: {
                 ))}
                 <td class="nowrap">
                   {props.rowActions?.(o)}
-                  <button type="button" class="small" onClick={() => edit(o)}>
+                  <RowButton onClick={() => edit(o)}>
                     Edit
-                  </button>{' '}
-                  <button type="button" class="small danger" onClick={() => remove(o)}>
+                  </RowButton>{' '}
+                  <RowButton danger onClick={() => remove(o)}>
                     Delete
-                  </button>
+                  </RowButton>
                 </td>
               </tr>
             ))}
@@ -899,9 +899,9 @@ export function Publishers() {
       extraColumns={[{ label: 'Postback keys', show: (o) => (keys.data ? count(o.id) : '…') }]}
       rowActions={(o) => (
         <>
-          <button type="button" class="small" data-testid={`postback-keys-${o.id}`} onClick={() => setSelected(o)}>
+          <RowButton testid={`postback-keys-${o.id}`} onClick={() => setSelected(o)}>
             Postback keys
-          </button>{' '}
+          </RowButton>{' '}
         </>
       )}
       onChanged={() => (keys.reload(), setSelected(null))}
@@ -1012,12 +1012,12 @@ function PublisherKeys(props: { publisher: any; onChanged: () => void; onClose: 
               <td>{k.paused ? <span class="badge">paused</span> : 'active'}</td>
               <td>{when(k.created_at)}</td>
               <td class="nowrap">
-                <button type="button" class="small" onClick={() => change(k, () => api('PATCH', `${path}/${k.id}`, { paused: !k.paused }))}>
+                <RowButton onClick={() => change(k, () => api('PATCH', `${path}/${k.id}`, { paused: !k.paused }))}>
                   {k.paused ? 'Resume' : 'Pause'}
-                </button>{' '}
-                <button type="button" class="small danger" data-testid={`delete-postback-key-${k.id}`} onClick={() => remove(k)}>
+                </RowButton>{' '}
+                <RowButton danger testid={`delete-postback-key-${k.id}`} onClick={() => remove(k)}>
                   Delete
-                </button>
+                </RowButton>
               </td>
             </tr>
           ))}
@@ -1157,9 +1157,9 @@ export function ApiKeys() {
                 <td class="mono">{k.prefix}…</td>
                 <td>{when(k.created_at)}</td>
                 <td>
-                  <button type="button" class="small danger" onClick={() => revoke(k)}>
+                  <RowButton danger onClick={() => revoke(k)}>
                     Revoke
-                  </button>
+                  </RowButton>
                 </td>
               </tr>
             ))}

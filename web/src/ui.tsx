@@ -60,6 +60,15 @@ export function Notice(props: { children: ComponentChildren }) {
   return <div class="notice">{props.children}</div>;
 }
 
+/** A small button of a table row; `danger` for the ones that delete or revoke. */
+export function RowButton(props: { onClick: () => void; danger?: boolean; disabled?: boolean; title?: string; testid?: string; children: ComponentChildren }) {
+  return (
+    <button type="button" class={props.danger ? 'small danger' : 'small'} disabled={props.disabled} title={props.title} data-testid={props.testid} onClick={props.onClick}>
+      {props.children}
+    </button>
+  );
+}
+
 export function CopyButton(props: { text: string; label?: string; testid?: string }) {
   const [done, setDone] = useState(false);
   const copy = async () => {
