@@ -4,15 +4,12 @@
 #include "core/crypto.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
-#include <unordered_map>
 
 namespace core {
 
@@ -99,15 +96,8 @@ std::string HmacSha256Key::Sign(std::string_view data) const {
 }
 
 std::string HmacSha256(std::string_view key, std::string_view data) {
-  // The few keys a thread signs with again and again (webhook groups' secrets) are prepared
-  // once; a thread that has seen many starts over.
-  thread_local std::unordered_map<std::string, std::unique_ptr<HmacSha256Key>> prepared;
-  auto it = prepared.find(std::string(key));
-  if (it == prepared.end()) {
-    if (prepared.size() >= 64) prepared.clear();
-    it = prepared.emplace(std::string(key), std::make_unique<HmacSha256Key>(key)).first;
-  }
-  return it->second->Sign(data);
+  // Preparing a key is two block hashes now: no cache of prepared keys (and of secrets) needed.
+  return HmacSha256Key(key).Sign(data);
 }
 
 std::string HexEncode(std::string_view bytes) {

@@ -13,7 +13,6 @@ std::string RandomBytes(size_t n);
 
 // Raw 32-byte digests.
 std::string Sha256(std::string_view data);
-// HmacSha256 keeps the last keys (up to 64) each thread signed with prepared (HmacSha256Key).
 std::string HmacSha256(std::string_view key, std::string_view data);
 
 // An HMAC-SHA256 key prepared once (its inner and outer SHA-256 states), for a key that signs many
