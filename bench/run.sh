@@ -3,7 +3,8 @@
 #   - the HTTP limit: nginx answering a fixed small body (as many worker processes as callpost
 #     has HTTP threads, keep-alive, access_log off), driven by the same wrk command;
 #   - the durable-write limit: bench_sqlite_limit, a minimal program that commits small rows to
-#     SQLite with callpost's durability (WAL, synchronous=FULL) and group commit.
+#     SQLite with callpost's durability (WAL, fsynced before the acknowledgement) and group
+#     commit.
 # It prints one table (figure, callpost, limit, ratio, target) and, with --out, writes it with a
 # description of the machine to that file (`make bench` writes BENCHMARKS.md).
 #
@@ -473,13 +474,13 @@ same machine measured in the same run: nginx answering a fixed small body ($THRE
 processes = callpost's $THREADS HTTP threads, keep-alive, \`access_log off\`) driven by the same
 \`wrk -t2 -c$CONNECTIONS -d${SECONDS_RUN}s\`, and \`bench_sqlite_limit\` (bench/sqlite_limit.cc): $CONNECTIONS clients
 committing one small row each through one writer thread with group commit, WAL and
-\`synchronous=FULL\`, as callpost's store does. Release build (\`-O2 -DNDEBUG\`).
+\`synchronous=FULL\` (each row fsynced before it is acknowledged, as callpost's are). Release build (\`-O2 -DNDEBUG\`).
 
 $TABLE
 
 How each figure is made (bench/run.sh):
 - **add_tags**: \`wrk\` with bench/add_tags.lua: GET \`/calls/{uuid}/add_tags?key=…&disposition=sold&seq=N\`
-  spread over $CALLS live calls, each acknowledged only after its commit (\`synchronous=FULL\`).
+  spread over $CALLS live calls, each acknowledged only after its commit is fsynced.
 - **call lifecycle**: bench/lifecycle.cc (one epoll thread, as wrk), $LC_CONNECTIONS keep-alive connections (calls in progress at once) each running calls one
   after another: create (routed), \`answered\`, \`ended\`, converting postback
   (\`value=12.50\`); each call makes two signed webhooks (on \`ended\` and \`converted\`) to a local

@@ -1,7 +1,8 @@
 // The durable-write limit of this machine: the least a server must do to acknowledge a small
 // write durably with SQLite. `clients` threads each submit one small row and wait for it to be
 // committed; one writer thread commits whatever is queued in one transaction (group commit)
-// with the same settings as callpost's store (WAL, synchronous=FULL), then acknowledges.
+// in WAL mode with synchronous=FULL (the fsync inside the commit), then acknowledges: the
+// durability of callpost's store, which fsyncs its WAL on a thread of its own instead.
 //   bench_sqlite_limit DB_PATH SECONDS CLIENTS
 // prints: commits/s, p50 ms, p99 ms (one line, space-separated)
 #include <sqlite3.h>

@@ -25,9 +25,9 @@ struct Api::Ctx {
   void Reply(Response response);
   void Fail(const core::Error& error) { Reply(ErrorResponse(error)); }
   void Json(int status, const boost::json::value& body) { Reply(JsonResponse(status, body)); }
-  // Wraps the completion of a service call, which the store calls on its writer thread, so
+  // Wraps the completion of a service call, which the store calls on a thread of its own, so
   // that it runs on the request's I/O thread: building the answer and its log line is the
-  // request's work, and the writer is the one thread every write waits for.
+  // request's work, and the store's threads are the ones every write waits for.
   template <typename T>
   std::function<void(T)> OnConnection(std::function<void(T)> done) const {
     if (!request.post) return done;

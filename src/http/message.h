@@ -44,7 +44,7 @@ struct Response {
 using Responder = std::function<void(Response)>;
 
 // Handles one request. Must eventually call the responder exactly once; may do so after
-// returning (asynchronous handlers hand it to the store's writer thread).
+// returning (asynchronous handlers hand it to the store, which answers from a thread of its own).
 using Handler = std::function<void(Request, Responder)>;
 
 }  // namespace http

@@ -127,7 +127,7 @@ class CallService {
     return keys_.Verify(uuid, key);
   }
 
-  // Called (on the writer thread, quickly) after a commit that queued webhook deliveries.
+  // Called (on a store thread, quickly) after a commit that queued webhook deliveries.
   // Set once before serving.
   void OnDeliveries(std::function<void()> notify) { on_deliveries_ = std::move(notify); }
 

@@ -217,8 +217,9 @@ class Store {
   // with other queued work; an error undoes that work alone. `work` may run more than once (the
   // SQLite store runs a group again when one of its units fails after writing; PostgreSQL
   // retries a deadlock): it must give the same effect whether or not it ran before.
-  // `done` runs on the writer thread after the commit is durable, or with the error; it must
-  // be quick (hand the result to another thread). Thread-safe.
+  // `done` runs on a thread of the store once the commit is durable (SQLite: its sync thread;
+  // PostgreSQL: the writer's), or with the error; it must be quick (hand the result to another
+  // thread) and must not wait for the store. Thread-safe.
   virtual void Write(Work work, Done done) = 0;
   // Write() and wait.
   core::Result<void> WriteSync(Work work);
@@ -244,6 +245,8 @@ struct SqliteOptions {
   int read_connections = 4;
   size_t max_batch = 512;     // units of work per commit
   size_t max_queue = 100000;  // Write() beyond this fails fast with kUnavailable
+  // Makes the WAL file durable (fdatasync); tests wrap it to hold a sync back or fail it.
+  std::function<int(int fd)> sync_wal;
 };
 
 core::Result<std::unique_ptr<Store>> OpenSqlite(const SqliteOptions& options);

@@ -18,6 +18,9 @@ namespace store {
 // Counts what the writers did, for Store::RenderMetrics. Thread-safe.
 class WriteMetrics {
  public:
+  // `wal_syncs`: the store fsyncs its WAL apart from its commits (SQLite), and says how often.
+  explicit WriteMetrics(bool wal_syncs = false) : wal_syncs_(wal_syncs) {}
+
   // One transaction ended: committed (taking `commit_seconds` to COMMIT) or not, holding
   // `committed` units that took effect and `failed` units that did not.
   void Record(bool was_committed, double commit_seconds, size_t committed, size_t failed) {
@@ -28,6 +31,13 @@ class WriteMetrics {
     }
     units_committed_ += committed;
     units_failed_ += failed;
+  }
+
+  // One fsync of the WAL, making durable every commit written since the previous one.
+  void RecordSync(double seconds) {
+    std::lock_guard lock(mu_);
+    ++syncs_;
+    sync_.Observe(seconds);
   }
 
   void Render(std::string& out, size_t queued) const {
@@ -46,6 +56,17 @@ class WriteMetrics {
         "# HELP callpost_store_commit_duration_seconds Time of each COMMIT (durable write).\n"
         "# TYPE callpost_store_commit_duration_seconds histogram\n";
     commit_.Render(out, "callpost_store_commit_duration_seconds");
+    if (wal_syncs_) {
+      out +=
+          "# HELP callpost_store_wal_syncs_total fsyncs of the WAL (each makes every commit "
+          "before it durable; answers wait for it).\n# TYPE callpost_store_wal_syncs_total "
+          "counter\n";
+      out += "callpost_store_wal_syncs_total " + std::to_string(syncs_) + "\n";
+      out +=
+          "# HELP callpost_store_wal_sync_duration_seconds Time of each fsync of the WAL.\n"
+          "# TYPE callpost_store_wal_sync_duration_seconds histogram\n";
+      sync_.Render(out, "callpost_store_wal_sync_duration_seconds");
+    }
     out +=
         "# HELP callpost_store_write_queue Units of work waiting for a writer.\n"
         "# TYPE callpost_store_write_queue gauge\n";
@@ -53,11 +74,14 @@ class WriteMetrics {
   }
 
  private:
+  const bool wal_syncs_;
   mutable std::mutex mu_;
   // Guarded by mu_.
-  uint64_t commits_ = 0, units_committed_ = 0, units_failed_ = 0;
+  uint64_t commits_ = 0, units_committed_ = 0, units_failed_ = 0, syncs_ = 0;
   core::Histogram commit_{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                           0.01,   0.025,   0.05,   0.1,   0.25,   1};
+  core::Histogram sync_{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                        0.01,   0.025,   0.05,   0.1,   0.25,   1};
 };
 
 // Read connections lent one at a time: Run() waits for a free one, runs `fn` on it, gives it

@@ -4,6 +4,7 @@
 #include "store/store.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -820,6 +821,84 @@ TEST_P(StoreContract, TwoNodesClaimDisjointWork) {
   EXPECT_EQ(std::set<std::string>(deadlines.begin(), deadlines.end()).size(), size_t{kCalls});
   EXPECT_EQ(deliveries.size(), size_t{kCalls});
   EXPECT_EQ(std::set<std::string>(deliveries.begin(), deliveries.end()).size(), size_t{kCalls});
+}
+
+// The answers of a group wait for the fsync of the WAL holding its commit, made on the store's
+// sync thread while the writer goes on; a group that wrote nothing needs no fsync.
+TEST_P(SqliteStore, AnswersWaitForTheFsyncOfTheWal) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int syncs = 0;
+  bool hold = true;
+  SqliteOptions o{(dir_ / "synced.db").string()};
+  o.sync_wal = [&](int fd) {
+    std::unique_lock lock(mu);
+    ++syncs;
+    cv.notify_all();
+    cv.wait(lock, [&] { return !hold; });
+    return ::fdatasync(fd);
+  };
+  auto opened = OpenSqlite(o);
+  ASSERT_TRUE(opened) << opened.error().message;
+  Store& synced = **opened;
+  std::optional<core::Result<void>> answer;
+  const auto answered = [&](core::Result<void> r) {
+    std::lock_guard lock(mu);
+    answer = std::move(r);
+    cv.notify_all();
+  };
+  synced.Write([](Writer& w) { return NewCallIn(w, 1, "5f0c0d1e-0000-4000-8000-000000000001"); },
+               answered);
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return syncs == 1; }));
+  }
+  // Committed and visible, not yet answered: the fsync is held back.
+  auto visible = synced.Read([](Reader& r) -> core::Result<void> {
+    auto c = r.FindCall("5f0c0d1e-0000-4000-8000-000000000001");
+    if (!c) return std::move(c).error();
+    if (!*c) return core::NotFound("not visible yet");
+    return {};
+  });
+  EXPECT_TRUE(visible) << visible.error().message;
+  {
+    std::unique_lock lock(mu);
+    EXPECT_FALSE(answer.has_value());
+    hold = false;
+    cv.notify_all();
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return answer.has_value(); }));
+    EXPECT_TRUE(*answer);
+  }
+  // A unit that fails before writing: answered without another fsync.
+  auto failed = synced.WriteSync([](Writer& w) -> core::Result<void> {
+    auto c = w.FindCall("5f0c0d1e-0000-4000-8000-00000000ffff");
+    if (!c) return std::move(c).error();
+    return core::NotFound("no such call");
+  });
+  EXPECT_FALSE(failed);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(syncs, 1);
+}
+
+// A failed fsync leaves changes visible that the disk may not hold: the process stops rather
+// than answer either way, and a restart recovers what the disk holds.
+TEST_P(SqliteStore, AFailedFsyncOfTheWalStopsTheProcess) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const std::string path = (dir_ / "failing.db").string();
+  EXPECT_DEATH(
+      {
+        SqliteOptions o{path};
+        o.sync_wal = [](int) {
+          errno = EIO;
+          return -1;
+        };
+        auto opened = OpenSqlite(o);
+        if (opened) {
+          (void)(*opened)->WriteSync(
+              [](Writer& w) { return NewCallIn(w, 1, "5f0c0d1e-0000-4000-8000-000000000002"); });
+        }
+      },
+      "fsync of the SQLite WAL failed");
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StoreContract, ::testing::Values("sqlite", "postgresql"),

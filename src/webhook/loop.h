@@ -92,7 +92,7 @@ class Dispatcher::Loop {
   std::atomic<bool> poked_{true};
   bool claim_in_flight_ = false;
   std::mutex claim_mu_;
-  std::shared_ptr<ClaimResult> claim_done_;  // guarded by claim_mu_; set on the writer thread
+  std::shared_ptr<ClaimResult> claim_done_;  // guarded by claim_mu_; set on a store thread
   bool last_claim_full_ = false;
   std::chrono::steady_clock::time_point next_claim_at_{};
   std::chrono::steady_clock::time_point last_store_error_{};
