@@ -39,7 +39,7 @@ class SqliteStore final : public Store {
         writer_db_(std::move(writer)),
         checkpoint_db_(std::move(checkpointer)),
         readers_(std::move(readers)) {
-    // Instead of the automatic checkpoint inside a commit: a WAL of kCheckpointPages or more
+    // Instead of the automatic checkpoint inside a commit: a WAL of checkpoint_pages or more
     // wakes the checkpoint thread.
     sqlite3_wal_hook(writer_db_->handle(), &SqliteStore::OnWal, this);
     // Named for top -H and perf.
@@ -159,7 +159,7 @@ class SqliteStore final : public Store {
       }
       batch = {};
       results = {};
-      if (wal_pages_ >= kWriterCheckpointPages) FinishCheckpoint();
+      if (wal_pages_ >= 4 * options_.checkpoint_pages) FinishCheckpoint();  // see OnWal
     }
   }
 
@@ -169,7 +169,7 @@ class SqliteStore final : public Store {
   // of postbacks), and every page lookup through it gets slower. So once it is this long, the
   // writer copies the rest itself between two groups (the checkpoint thread has copied most
   // of it) and its next write starts the WAL over. Busy when a checkpoint runs: tried again
-  // after the next commit.
+  // after the next commit. (4 × checkpoint_pages: 64 MB by default.)
   void FinishCheckpoint() {
     int log_frames = 0;
     int copied = 0;
@@ -214,15 +214,16 @@ class SqliteStore final : public Store {
   }
 
   static constexpr size_t kCachedCalls = 16384;  // ~2 KB each with a dozen tags
-  static constexpr int kCheckpointPages = 4000;  // as PRAGMA wal_autocheckpoint = 4000 did
-  static constexpr int kWriterCheckpointPages = 4 * kCheckpointPages;  // 64 MB of WAL
 
   // Called on the writer thread by each COMMIT that wrote into the WAL.
   static int OnWal(void* self, sqlite3*, const char*, int pages) {
     auto* store = static_cast<SqliteStore*>(self);
     store->wal_written_ = true;
     store->wal_pages_ = pages;
-    if (pages >= kCheckpointPages) {
+    // Past four times the threshold the writer finishes the checkpoint (FinishCheckpoint); the
+    // checkpoint thread is not started again meanwhile, or its passes would keep the writer's
+    // from getting the checkpoint lock.
+    if (pages >= store->options_.checkpoint_pages && pages < 4 * store->options_.checkpoint_pages) {
       std::lock_guard lock(store->checkpoint_mu_);
       store->checkpoint_wanted_ = true;
       store->checkpoint_cv_.notify_one();

@@ -245,6 +245,9 @@ struct SqliteOptions {
   int read_connections = 4;
   size_t max_batch = 512;     // units of work per commit
   size_t max_queue = 100000;  // Write() beyond this fails fast with kUnavailable
+  // A WAL this many pages long wakes the checkpoint thread; at four times as long the writer
+  // finishes the checkpoint itself so that the WAL starts over (4 KiB pages: 16 and 64 MB).
+  int checkpoint_pages = 4000;
   // Makes the WAL file durable (fdatasync); tests wrap it to hold a sync back or fail it.
   std::function<int(int fd)> sync_wal;
 };

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -878,6 +879,38 @@ TEST_P(SqliteStore, AnswersWaitForTheFsyncOfTheWal) {
   EXPECT_FALSE(failed);
   std::lock_guard lock(mu);
   EXPECT_EQ(syncs, 1);
+}
+
+// Under writes that never pause, the checkpoint thread never copies the whole WAL, and SQLite
+// starts the WAL over only when a write begins with every frame copied: without the writer
+// finishing the checkpoint itself, the WAL grows for as long as the writes go on.
+TEST_P(SqliteStore, TheWalStartsOverUnderWritesThatNeverPause) {
+  SqliteOptions o{(dir_ / "busy.db").string()};
+  o.checkpoint_pages = 64;  // the writer finishes a checkpoint past 256 pages (1 MB)
+  o.max_batch = 64;
+  auto opened = OpenSqlite(o);
+  ASSERT_TRUE(opened) << opened.error().message;
+  Store& busy = **opened;
+  // All queued at once: the writer runs one group after the other without a pause.
+  constexpr int kUnits = 6000;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0, failed = 0;
+  for (int i = 0; i < kUnits; ++i) {
+    char uuid[40];
+    std::snprintf(uuid, sizeof uuid, "5f0c0d1e-0000-4000-8000-%012d", i);
+    busy.Write([id = std::string(uuid)](Writer& w) { return NewCallIn(w, 1, id); },
+               [&](core::Result<void> r) {
+                 std::lock_guard lock(mu);
+                 failed += r ? 0 : 1;
+                 if (++answered == kUnits) cv.notify_one();
+               });
+  }
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return answered == kUnits; }));
+  EXPECT_EQ(failed, 0);
+  // 6,000 calls wrote ~15 MB of WAL frames; the WAL starts over past ~1 MB.
+  EXPECT_LT(std::filesystem::file_size(dir_ / "busy.db-wal"), uintmax_t{4} << 20);
 }
 
 // A failed fsync leaves changes visible that the disk may not hold: the process stops rather
