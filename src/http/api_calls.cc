@@ -50,17 +50,30 @@ core::Result<engine::Params> ReadEdgeTags(const json::value* v) {
 }
 
 // {"data":[…],"next_cursor":…} from rows fetched with limit + 1: the extra row only says that
-// there is a next page, which starts after the last row shown.
-template <typename Row, typename ToJson>
-json::object PageJson(std::vector<Row>& rows, int limit, ToJson to_json) {
-  json::value next;
+// there is a next page, which starts after the last row shown. `write(j, row)` writes a row.
+template <typename Row, typename Write>
+std::string PageJson(std::vector<Row>& rows, int limit, Write write) {
+  std::optional<std::string> next;
   if (static_cast<int>(rows.size()) > limit) {
     rows.pop_back();
     next = std::to_string(rows.back().id);
   }
-  json::array data;
-  for (const auto& row : rows) data.push_back(to_json(row));
-  return json::object{{"data", std::move(data)}, {"next_cursor", std::move(next)}};
+  std::string out;
+  JsonText j(out);
+  j.BeginObject().Key("data").BeginArray();
+  for (const auto& row : rows) write(j, row);
+  j.EndArray().Key("next_cursor");
+  if (next) {
+    j.String(*next);
+  } else {
+    j.Null();
+  }
+  j.EndObject();
+  return out;
+}
+
+void WriteDelivery(JsonText& j, const store::Delivery& d) {
+  j.Raw(json::serialize(DeliveryJson(d)));
 }
 
 // Postback answers: JSON, or "OK …" / "FAILED …" for clients that want text.
@@ -158,15 +171,19 @@ void Api::CreateCall(const CtxPtr& ctx) {
   calls_.Start(ctx->account_id, std::move(req),
                ctx->OnConnection<core::Result<service::Started>>([this, ctx](auto r) {
                  if (!r) return ctx->Fail(r.error());
-                 AnswerBuffer buffer;
-                 json::object o = CallJson(r->call, calls_.KeyOf(r->call), &buffer.resource);
-                 json::value& route = o["route"];
+                 std::string body;
+                 JsonText j(body);
+                 j.BeginObject();
+                 WriteCallMembers(j, r->call, calls_.KeyOf(r->call));
+                 j.Key("route");
                  if (r->buyer) {
-                   route = json::object(
-                       {{"buyer_id", r->buyer->id}, {"destination", r->buyer->destination}},
-                       &buffer.resource);
+                   j.BeginObject().Key("buyer_id").Int(r->buyer->id);
+                   j.Key("destination").String(r->buyer->destination).EndObject();
+                 } else {
+                   j.Null();
                  }
-                 ctx->Json(r->existing ? 200 : 201, std::move(o));  // moved: no copy
+                 j.EndObject();
+                 ctx->JsonText(r->existing ? 200 : 201, std::move(body));
                }));
 }
 
@@ -200,8 +217,7 @@ void Api::CallEvent(const CtxPtr& ctx) {
   calls_.ApplyEvent(ctx->account_id, ctx->segments[3], event,
                     ctx->OnConnection<core::Result<engine::Call>>([this, ctx](auto call) {
                       if (!call) return ctx->Fail(call.error());
-                      AnswerBuffer buffer;
-                      ctx->Json(200, CallJson(*call, calls_.KeyOf(*call), &buffer.resource));
+                      ctx->JsonText(200, CallJson(*call, calls_.KeyOf(*call)));
                     }));
 }
 
@@ -240,14 +256,15 @@ void Api::ListCalls(const CtxPtr& ctx) {
   }
   auto calls = calls_.List(f);
   if (!calls) return ctx->Fail(calls.error());
-  ctx->Json(200, PageJson(*calls, page->limit,
-                          [this](const engine::Call& c) { return CallJson(c, calls_.KeyOf(c)); }));
+  ctx->JsonText(200, PageJson(*calls, page->limit, [this](JsonText& j, const engine::Call& c) {
+                  WriteCall(j, c, calls_.KeyOf(c));
+                }));
 }
 
 void Api::GetCall(const CtxPtr& ctx) {
   auto d = calls_.Get(ctx->account_id, ctx->segments[3]);
   if (!d) return ctx->Fail(d.error());
-  ctx->Json(200, CallDetailsJson(*d, calls_.KeyOf(d->call)));
+  ctx->JsonText(200, CallDetailsJson(*d, calls_.KeyOf(d->call)));
 }
 
 namespace {
@@ -398,7 +415,7 @@ void Api::BuyerView(const CtxPtr& ctx) {
   }
   auto call = calls_.GetWithKey(ctx->segments[1], key);
   if (!call) return ctx->Fail(call.error());
-  ctx->Json(200, BuyerCallJson(*call));
+  ctx->JsonText(200, BuyerCallJson(*call));
 }
 
 void Api::DeliveryRoutes(const CtxPtr& ctx) {
@@ -436,7 +453,7 @@ void Api::DeliveryRoutes(const CtxPtr& ctx) {
     }
     auto list = calls_.ListDeliveries(f);
     if (!list) return ctx->Fail(list.error());
-    return ctx->Json(200, PageJson(*list, page->limit, DeliveryJson));
+    return ctx->JsonText(200, PageJson(*list, page->limit, WriteDelivery));
   }
   if (s.size() == 5 && s[4] == "resend" && m == "POST") {
     ctx->route = "/api/v1/webhook_deliveries/{id}/resend";

@@ -77,9 +77,13 @@ Response ErrorResponse(const core::Error& error) {
 }
 
 Response JsonResponse(int status, const boost::json::value& body) {
+  return JsonTextResponse(status, boost::json::serialize(body));
+}
+
+Response JsonTextResponse(int status, std::string body) {
   Response r;
   r.status = status;
-  r.body = boost::json::serialize(body);
+  r.body = std::move(body);
   return r;
 }
 

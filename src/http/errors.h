@@ -15,5 +15,7 @@ const char* CodeName(core::ErrorCode code);
 // {"error":{"code","message","field"?}} with the error's status.
 Response ErrorResponse(const core::Error& error);
 Response JsonResponse(int status, const boost::json::value& body);
+// `body`: JSON text already written.
+Response JsonTextResponse(int status, std::string body);
 
 }  // namespace http

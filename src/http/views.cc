@@ -8,114 +8,153 @@ namespace json = boost::json;
 
 namespace {
 
-json::value Time(const std::optional<core::Millis>& t, const json::storage_ptr& sp = {}) {
-  return t ? json::value(core::FormatRfc3339(*t), sp) : json::value(sp);
+void Time(JsonText& j, core::Millis t) { j.String(core::FormatRfc3339(t)); }
+
+void Time(JsonText& j, const std::optional<core::Millis>& t) {
+  if (t) {
+    Time(j, *t);
+  } else {
+    j.Null();
+  }
 }
 
-template <typename T>
-json::value Opt(const std::optional<T>& v, const json::storage_ptr& sp = {}) {
-  return v ? json::value(*v, sp) : json::value(sp);
+void Money(JsonText& j, const std::optional<core::Money>& m) {
+  if (m) {
+    j.String(m->ToString());
+  } else {
+    j.Null();
+  }
 }
 
-json::value MoneyJson(const std::optional<core::Money>& m, const json::storage_ptr& sp) {
-  return m ? json::value(m->ToString(), sp) : json::value(sp);
+// {"state","group_id","revenue","payout","late","deadline_at","decided_at"}
+void WriteConversion(JsonText& j, const engine::Conversion& c) {
+  j.BeginObject();
+  j.Key("state").String(engine::ToString(c.state));
+  j.Key("group_id").OptionalInt(c.group_id);
+  j.Key("revenue");
+  Money(j, c.revenue);
+  j.Key("payout");
+  Money(j, c.payout);
+  j.Key("late").Bool(c.late);
+  j.Key("deadline_at");
+  Time(j, c.deadline_at);
+  j.Key("decided_at");
+  Time(j, c.decided_at);
+  j.EndObject();
+}
+
+// Tags as {"key":"v1,v2"}: one member a key, in the order the keys first appear, its values
+// joined by commas.
+void WriteTags(JsonText& j, const engine::Call& call) {
+  const auto& tags = call.tags;
+  j.BeginObject();
+  std::string joined;
+  for (size_t i = 0; i < tags.size(); ++i) {
+    bool seen = false;
+    for (size_t k = 0; k < i && !seen; ++k) seen = tags[k].key == tags[i].key;
+    if (seen) continue;
+    joined = tags[i].value;
+    for (size_t k = i + 1; k < tags.size(); ++k) {
+      if (tags[k].key == tags[i].key) joined.append(",").append(tags[k].value);
+    }
+    j.Key(tags[i].key).String(joined);
+  }
+  j.EndObject();
 }
 
 }  // namespace
 
-// Built field by field with emplace, every value made in `sp` (a request's monotonic buffer on
-// the hot paths): nothing is copied, and nothing is freed one by one.
-json::object ConversionJson(const engine::Conversion& c, const json::storage_ptr& sp) {
-  json::object o(sp);
-  o.reserve(7);
-  o.emplace("state", engine::ToString(c.state));
-  o.emplace("group_id", Opt(c.group_id, sp));
-  o.emplace("revenue", MoneyJson(c.revenue, sp));
-  o.emplace("payout", MoneyJson(c.payout, sp));
-  o.emplace("late", c.late);
-  o.emplace("deadline_at", Time(c.deadline_at, sp));
-  o.emplace("decided_at", Time(c.decided_at, sp));
-  return o;
-}
-
-json::object TagsJson(const engine::Call& call, const json::storage_ptr& sp) {
-  json::object tags(sp);
-  for (const auto& t : call.tags) {
-    auto& slot = tags[t.key];
-    if (slot.is_string()) {
-      json::string& joined = slot.get_string();
-      joined.append(",");
-      joined.append(t.value);
-    } else {
-      slot = t.value;
-    }
+void WriteCallMembers(JsonText& j, const engine::Call& call, const std::string& key) {
+  j.Key("uuid").String(call.uuid);
+  j.Key("status").String(engine::ToString(call.status));
+  j.Key("caller_number").String(call.caller_number);
+  j.Key("campaign_id").Int(call.campaign_id);
+  j.Key("publisher_id").OptionalInt(call.publisher_id);
+  j.Key("buyer_id").OptionalInt(call.buyer_id);
+  j.Key("number_id").OptionalInt(call.number_id);
+  j.Key("number").String(call.number);
+  j.Key("edge_call_id");
+  if (call.edge_call_id.empty()) {
+    j.Null();
+  } else {
+    j.String(call.edge_call_id);
   }
-  return tags;
-}
-
-json::object CallJson(const engine::Call& call, const std::string& key,
-                      const json::storage_ptr& sp) {
-  json::object o(sp);
-  o.reserve(21);
-  o.emplace("uuid", call.uuid);
-  o.emplace("status", engine::ToString(call.status));
-  o.emplace("caller_number", call.caller_number);
-  o.emplace("campaign_id", call.campaign_id);
-  o.emplace("publisher_id", Opt(call.publisher_id, sp));
-  o.emplace("buyer_id", Opt(call.buyer_id, sp));
-  o.emplace("number_id", Opt(call.number_id, sp));
-  o.emplace("number", call.number);
-  o.emplace("edge_call_id",
-            call.edge_call_id.empty() ? json::value(sp) : json::value(call.edge_call_id, sp));
-  o.emplace("repeat", call.repeat);
-  o.emplace("started_at", Time(call.started_at, sp));
-  o.emplace("routed_at", Time(call.routed_at, sp));
-  o.emplace("answered_at", Time(call.answered_at, sp));
-  o.emplace("ended_at", Time(call.ended_at, sp));
-  o.emplace("duration_seconds", Opt(call.duration_seconds, sp));
-  o.emplace("hung_up_by", call.hung_up_by);
-  o.emplace("tags", TagsJson(call, sp));
-  o.emplace("conversion", ConversionJson(call.conversion, sp));
-  if (!key.empty()) o.emplace("key", key);
-  json::array history(sp);
-  history.reserve(call.tags.size());
+  j.Key("repeat").Bool(call.repeat);
+  j.Key("started_at");
+  Time(j, call.started_at);
+  j.Key("routed_at");
+  Time(j, call.routed_at);
+  j.Key("answered_at");
+  Time(j, call.answered_at);
+  j.Key("ended_at");
+  Time(j, call.ended_at);
+  j.Key("duration_seconds").OptionalInt(call.duration_seconds);
+  j.Key("hung_up_by").String(call.hung_up_by);
+  j.Key("tags");
+  WriteTags(j, call);
+  j.Key("conversion");
+  WriteConversion(j, call.conversion);
+  if (!key.empty()) j.Key("key").String(key);
+  j.Key("tag_history").BeginArray();
   for (const auto& t : call.tags) {
-    json::object h(sp);
-    h.reserve(6);
-    h.emplace("key", t.key);
-    h.emplace("value", t.value);
-    h.emplace("source", engine::ToString(t.source));
-    h.emplace("carried", t.carried);
-    h.emplace("publisher_id", Opt(t.publisher_id, sp));
-    h.emplace("at", core::FormatRfc3339(t.at));
-    history.emplace_back(std::move(h));
+    j.BeginObject();
+    j.Key("key").String(t.key);
+    j.Key("value").String(t.value);
+    j.Key("source").String(engine::ToString(t.source));
+    j.Key("carried").Bool(t.carried);
+    j.Key("publisher_id").OptionalInt(t.publisher_id);
+    j.Key("at");
+    Time(j, t.at);
+    j.EndObject();
   }
-  o.emplace("tag_history", std::move(history));
-  return o;
+  j.EndArray();
 }
 
-json::object CallDetailsJson(const service::CallDetails& d, const std::string& key) {
-  json::object o = CallJson(d.call, key);
-  json::array postbacks;
+void WriteCall(JsonText& j, const engine::Call& call, const std::string& key) {
+  j.BeginObject();
+  WriteCallMembers(j, call, key);
+  j.EndObject();
+}
+
+std::string CallJson(const engine::Call& call, const std::string& key) {
+  std::string out;
+  JsonText j(out);
+  WriteCall(j, call, key);
+  return out;
+}
+
+std::string CallDetailsJson(const service::CallDetails& d, const std::string& key) {
+  std::string out;
+  JsonText j(out);
+  j.BeginObject();
+  WriteCallMembers(j, d.call, key);
+  j.Key("postbacks").BeginArray();
   for (const auto& p : d.postbacks) {
     json::error_code ec;
     json::value params = json::parse(p.params_json, ec);
-    postbacks.push_back(json::object{{"at", core::FormatRfc3339(p.at)},
-                                     {"method", p.method},
-                                     {"params", ec ? json::value(json::object()) : params},
-                                     {"outcome", p.outcome},
-                                     {"http_status", p.http_status}});
+    j.BeginObject();
+    j.Key("at");
+    Time(j, p.at);
+    j.Key("method").String(p.method);
+    j.Key("params").Raw(ec ? "{}" : json::serialize(params));
+    j.Key("outcome").String(p.outcome);
+    j.Key("http_status").Int(p.http_status);
+    j.EndObject();
   }
-  o["postbacks"] = std::move(postbacks);
-  json::array effects;
+  j.EndArray();
+  j.Key("effects").BeginArray();
   for (const auto& e : d.effects) {
-    effects.push_back(json::object{{"trigger", e.trigger}, {"at", core::FormatRfc3339(e.at)}});
+    j.BeginObject().Key("trigger").String(e.trigger);
+    j.Key("at");
+    Time(j, e.at);
+    j.EndObject();
   }
-  o["effects"] = std::move(effects);
-  json::array webhooks;
-  for (const auto& w : d.deliveries) webhooks.push_back(DeliveryJson(w));
-  o["webhooks"] = std::move(webhooks);
-  return o;
+  j.EndArray();
+  j.Key("webhooks").BeginArray();
+  for (const auto& w : d.deliveries) j.Raw(json::serialize(DeliveryJson(w)));
+  j.EndArray();
+  j.EndObject();
+  return out;
 }
 
 json::object DeliveryJson(const store::Delivery& d) {
@@ -128,30 +167,42 @@ json::object DeliveryJson(const store::Delivery& d) {
                      {"error", a.error.empty() ? json::value() : json::value(a.error)},
                      {"response_excerpt", a.response_excerpt}});
   }
-  return json::object{{"id", d.id},
-                      {"call_uuid", d.call_uuid},
-                      {"group_id", d.group_id},
-                      {"request_index", d.request_index},
-                      {"trigger", d.trigger},
-                      {"webhook_id", d.webhook_id},
-                      {"url", d.url},
-                      {"state", store::ToString(d.state)},
-                      {"attempt_count", d.attempt_count},
-                      {"next_attempt_at", Time(d.next_attempt_at)},
-                      {"created_at", core::FormatRfc3339(d.created_at)},
-                      {"attempts", std::move(attempts)}};
+  return json::object{
+      {"id", d.id},
+      {"call_uuid", d.call_uuid},
+      {"group_id", d.group_id},
+      {"request_index", d.request_index},
+      {"trigger", d.trigger},
+      {"webhook_id", d.webhook_id},
+      {"url", d.url},
+      {"state", store::ToString(d.state)},
+      {"attempt_count", d.attempt_count},
+      {"next_attempt_at",
+       d.next_attempt_at ? json::value(core::FormatRfc3339(*d.next_attempt_at)) : json::value()},
+      {"created_at", core::FormatRfc3339(d.created_at)},
+      {"attempts", std::move(attempts)}};
 }
 
-json::object BuyerCallJson(const engine::Call& call) {
-  return json::object{{"uuid", call.uuid},
-                      {"status", engine::ToString(call.status)},
-                      {"caller_number", call.caller_number},
-                      {"started_at", Time(call.started_at)},
-                      {"answered_at", Time(call.answered_at)},
-                      {"ended_at", Time(call.ended_at)},
-                      {"duration_seconds", Opt(call.duration_seconds)},
-                      {"tags", TagsJson(call)},
-                      {"conversion", ConversionJson(call.conversion)}};
+std::string BuyerCallJson(const engine::Call& call) {
+  std::string out;
+  JsonText j(out);
+  j.BeginObject();
+  j.Key("uuid").String(call.uuid);
+  j.Key("status").String(engine::ToString(call.status));
+  j.Key("caller_number").String(call.caller_number);
+  j.Key("started_at");
+  Time(j, call.started_at);
+  j.Key("answered_at");
+  Time(j, call.answered_at);
+  j.Key("ended_at");
+  Time(j, call.ended_at);
+  j.Key("duration_seconds").OptionalInt(call.duration_seconds);
+  j.Key("tags");
+  WriteTags(j, call);
+  j.Key("conversion");
+  WriteConversion(j, call.conversion);
+  j.EndObject();
+  return out;
 }
 
 }  // namespace http

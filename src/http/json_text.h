@@ -1,0 +1,101 @@
+// JSON text written straight into a string, member by member, for the answers of the call
+// requests: building a boost::json object first (each member checked against the others for a
+// duplicate key) and then serializing it cost a twentieth of the server's CPU in the call
+// lifecycle. The writer puts the commas and escapes the strings (as core::AppendJsonEscaped
+// does: invalid UTF-8 becomes U+FFFD); the caller opens and closes what it begins, and writes
+// each key of an object once.
+#pragma once
+
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/token_template.h"
+
+namespace http {
+
+class JsonText {
+ public:
+  explicit JsonText(std::string& out) : out_(out) {}
+
+  JsonText& BeginObject() { return Open('{'); }
+  JsonText& EndObject() { return Close('}'); }
+  JsonText& BeginArray() { return Open('['); }
+  JsonText& EndArray() { return Close(']'); }
+
+  // An object's member name; its value comes next.
+  JsonText& Key(std::string_view name) {
+    Separate();
+    Quoted(name);
+    out_ += ':';
+    after_key_ = true;
+    return *this;
+  }
+
+  JsonText& String(std::string_view value) {
+    Separate();
+    Quoted(value);
+    return *this;
+  }
+  JsonText& Int(int64_t value) {
+    Separate();
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+    out_.append(digits, end);
+    return *this;
+  }
+  JsonText& Bool(bool value) {
+    Separate();
+    out_ += value ? "true" : "false";
+    return *this;
+  }
+  JsonText& Null() {
+    Separate();
+    out_ += "null";
+    return *this;
+  }
+  // Text that is already one JSON value.
+  JsonText& Raw(std::string_view json) {
+    Separate();
+    out_ += json;
+    return *this;
+  }
+  JsonText& OptionalInt(const std::optional<int64_t>& value) {
+    return value ? Int(*value) : Null();
+  }
+
+ private:
+  JsonText& Open(char bracket) {
+    Separate();
+    out_ += bracket;
+    first_ = true;
+    return *this;
+  }
+  JsonText& Close(char bracket) {
+    out_ += bracket;
+    first_ = false;  // the value just closed precedes any next one
+    return *this;
+  }
+  // A comma before every value of an object or array but its first; none after a key.
+  void Separate() {
+    if (after_key_) {
+      after_key_ = false;
+    } else if (!first_) {
+      out_ += ',';
+    }
+    first_ = false;
+  }
+  void Quoted(std::string_view text) {
+    out_ += '"';
+    core::AppendJsonEscaped(text, out_);
+    out_ += '"';
+  }
+
+  std::string& out_;
+  bool first_ = true;
+  bool after_key_ = false;
+};
+
+}  // namespace http
