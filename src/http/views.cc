@@ -31,15 +31,11 @@ void WriteConversion(JsonText& j, const engine::Conversion& c) {
   j.BeginObject();
   j.Key("state").String(engine::ToString(c.state));
   j.Key("group_id").OptionalInt(c.group_id);
-  j.Key("revenue");
-  Money(j, c.revenue);
-  j.Key("payout");
-  Money(j, c.payout);
+  Money(j.Key("revenue"), c.revenue);
+  Money(j.Key("payout"), c.payout);
   j.Key("late").Bool(c.late);
-  j.Key("deadline_at");
-  Time(j, c.deadline_at);
-  j.Key("decided_at");
-  Time(j, c.decided_at);
+  Time(j.Key("deadline_at"), c.deadline_at);
+  Time(j.Key("decided_at"), c.decided_at);
   j.EndObject();
 }
 
@@ -80,20 +76,14 @@ void WriteCallMembers(JsonText& j, const engine::Call& call, const std::string& 
     j.String(call.edge_call_id);
   }
   j.Key("repeat").Bool(call.repeat);
-  j.Key("started_at");
-  Time(j, call.started_at);
-  j.Key("routed_at");
-  Time(j, call.routed_at);
-  j.Key("answered_at");
-  Time(j, call.answered_at);
-  j.Key("ended_at");
-  Time(j, call.ended_at);
+  Time(j.Key("started_at"), call.started_at);
+  Time(j.Key("routed_at"), call.routed_at);
+  Time(j.Key("answered_at"), call.answered_at);
+  Time(j.Key("ended_at"), call.ended_at);
   j.Key("duration_seconds").OptionalInt(call.duration_seconds);
   j.Key("hung_up_by").String(call.hung_up_by);
-  j.Key("tags");
-  WriteTags(j, call);
-  j.Key("conversion");
-  WriteConversion(j, call.conversion);
+  WriteTags(j.Key("tags"), call);
+  WriteConversion(j.Key("conversion"), call.conversion);
   if (!key.empty()) j.Key("key").String(key);
   j.Key("tag_history").BeginArray();
   for (const auto& t : call.tags) {
@@ -103,8 +93,7 @@ void WriteCallMembers(JsonText& j, const engine::Call& call, const std::string& 
     j.Key("source").String(engine::ToString(t.source));
     j.Key("carried").Bool(t.carried);
     j.Key("publisher_id").OptionalInt(t.publisher_id);
-    j.Key("at");
-    Time(j, t.at);
+    Time(j.Key("at"), t.at);
     j.EndObject();
   }
   j.EndArray();
@@ -133,8 +122,7 @@ std::string CallDetailsJson(const service::CallDetails& d, const std::string& ke
     json::error_code ec;
     json::value params = json::parse(p.params_json, ec);
     j.BeginObject();
-    j.Key("at");
-    Time(j, p.at);
+    Time(j.Key("at"), p.at);
     j.Key("method").String(p.method);
     j.Key("params").Raw(ec ? "{}" : json::serialize(params));
     j.Key("outcome").String(p.outcome);
@@ -145,8 +133,7 @@ std::string CallDetailsJson(const service::CallDetails& d, const std::string& ke
   j.Key("effects").BeginArray();
   for (const auto& e : d.effects) {
     j.BeginObject().Key("trigger").String(e.trigger);
-    j.Key("at");
-    Time(j, e.at);
+    Time(j.Key("at"), e.at);
     j.EndObject();
   }
   j.EndArray();
@@ -190,17 +177,12 @@ std::string BuyerCallJson(const engine::Call& call) {
   j.Key("uuid").String(call.uuid);
   j.Key("status").String(engine::ToString(call.status));
   j.Key("caller_number").String(call.caller_number);
-  j.Key("started_at");
-  Time(j, call.started_at);
-  j.Key("answered_at");
-  Time(j, call.answered_at);
-  j.Key("ended_at");
-  Time(j, call.ended_at);
+  Time(j.Key("started_at"), call.started_at);
+  Time(j.Key("answered_at"), call.answered_at);
+  Time(j.Key("ended_at"), call.ended_at);
   j.Key("duration_seconds").OptionalInt(call.duration_seconds);
-  j.Key("tags");
-  WriteTags(j, call);
-  j.Key("conversion");
-  WriteConversion(j, call.conversion);
+  WriteTags(j.Key("tags"), call);
+  WriteConversion(j.Key("conversion"), call.conversion);
   j.EndObject();
   return out;
 }
