@@ -183,7 +183,7 @@ void Api::CreateCall(const CtxPtr& ctx) {
                    j.Null();
                  }
                  j.EndObject();
-                 ctx->JsonText(r->existing ? 200 : 201, std::move(body));
+                 ctx->JsonBody(r->existing ? 200 : 201, std::move(body));
                }));
 }
 
@@ -217,7 +217,7 @@ void Api::CallEvent(const CtxPtr& ctx) {
   calls_.ApplyEvent(ctx->account_id, ctx->segments[3], event,
                     ctx->OnConnection<core::Result<engine::Call>>([this, ctx](auto call) {
                       if (!call) return ctx->Fail(call.error());
-                      ctx->JsonText(200, CallJson(*call, calls_.KeyOf(*call)));
+                      ctx->JsonBody(200, CallJson(*call, calls_.KeyOf(*call)));
                     }));
 }
 
@@ -256,7 +256,7 @@ void Api::ListCalls(const CtxPtr& ctx) {
   }
   auto calls = calls_.List(f);
   if (!calls) return ctx->Fail(calls.error());
-  ctx->JsonText(200, PageJson(*calls, page->limit, [this](JsonText& j, const engine::Call& c) {
+  ctx->JsonBody(200, PageJson(*calls, page->limit, [this](JsonText& j, const engine::Call& c) {
                   WriteCall(j, c, calls_.KeyOf(c));
                 }));
 }
@@ -264,7 +264,7 @@ void Api::ListCalls(const CtxPtr& ctx) {
 void Api::GetCall(const CtxPtr& ctx) {
   auto d = calls_.Get(ctx->account_id, ctx->segments[3]);
   if (!d) return ctx->Fail(d.error());
-  ctx->JsonText(200, CallDetailsJson(*d, calls_.KeyOf(d->call)));
+  ctx->JsonBody(200, CallDetailsJson(*d, calls_.KeyOf(d->call)));
 }
 
 namespace {
@@ -415,7 +415,7 @@ void Api::BuyerView(const CtxPtr& ctx) {
   }
   auto call = calls_.GetWithKey(ctx->segments[1], key);
   if (!call) return ctx->Fail(call.error());
-  ctx->JsonText(200, BuyerCallJson(*call));
+  ctx->JsonBody(200, BuyerCallJson(*call));
 }
 
 void Api::DeliveryRoutes(const CtxPtr& ctx) {
@@ -453,7 +453,7 @@ void Api::DeliveryRoutes(const CtxPtr& ctx) {
     }
     auto list = calls_.ListDeliveries(f);
     if (!list) return ctx->Fail(list.error());
-    return ctx->JsonText(200, PageJson(*list, page->limit, WriteDelivery));
+    return ctx->JsonBody(200, PageJson(*list, page->limit, WriteDelivery));
   }
   if (s.size() == 5 && s[4] == "resend" && m == "POST") {
     ctx->route = "/api/v1/webhook_deliveries/{id}/resend";

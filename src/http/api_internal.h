@@ -26,7 +26,7 @@ struct Api::Ctx {
   void Fail(const core::Error& error) { Reply(ErrorResponse(error)); }
   void Json(int status, const boost::json::value& body) { Reply(JsonResponse(status, body)); }
   // `body`: JSON text already written.
-  void JsonText(int status, std::string body) { Reply(JsonTextResponse(status, std::move(body))); }
+  void JsonBody(int status, std::string body) { Reply(JsonTextResponse(status, std::move(body))); }
   // Wraps the completion of a service call, which the store calls on a thread of its own, so
   // that it runs on the request's I/O thread: building the answer and its log line is the
   // request's work, and the store's threads are the ones every write waits for.
