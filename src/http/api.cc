@@ -1,7 +1,7 @@
 #include <spdlog/spdlog.h>
 
-#include "core/token_template.h"
 #include "http/api_internal.h"
+#include "http/json_text.h"
 
 namespace http {
 
@@ -16,21 +16,14 @@ void Api::Ctx::Reply(Response response) {
   // The access-log line, written straight into a reused buffer (building it as a JSON object
   // and serializing that allocated a dozen times per request).
   thread_local std::string line;
-  line.assign(R"({"msg":"request","request_id":")");
-  core::AppendJsonEscaped(request.request_id, line);
-  line.append(R"(","method":")");
-  core::AppendJsonEscaped(request.method, line);
-  line.append(R"(","route":")");
-  core::AppendJsonEscaped(route, line);
-  line.append(R"(","path":")");
-  core::AppendJsonEscaped(path, line);
-  line.append(R"(","status":)").append(std::to_string(response.status));
-  line.append(R"(,"us":)").append(std::to_string(static_cast<int64_t>(seconds * 1e6)));
-  line.append(R"(,"remote":")");
-  core::AppendJsonEscaped(request.remote_address, line);
-  line.push_back('"');
-  if (account_id != 0) line.append(R"(,"account_id":)").append(std::to_string(account_id));
-  line.push_back('}');
+  line.clear();
+  JsonText j(line);
+  j.BeginObject().Key("msg").String("request").Key("request_id").String(request.request_id);
+  j.Key("method").String(request.method).Key("route").String(route).Key("path").String(path);
+  j.Key("status").Int(response.status).Key("us").Int(static_cast<int64_t>(seconds * 1e6));
+  j.Key("remote").String(request.remote_address);
+  if (account_id != 0) j.Key("account_id").Int(account_id);
+  j.EndObject();
   if (response.status >= 500) {
     spdlog::error(line);
   } else {

@@ -72,10 +72,6 @@ std::string PageJson(std::vector<Row>& rows, int limit, Write write) {
   return out;
 }
 
-void WriteDelivery(JsonText& j, const store::Delivery& d) {
-  j.Raw(json::serialize(DeliveryJson(d)));
-}
-
 // Postback answers: JSON, or "OK …" / "FAILED …" for clients that want text.
 bool WantsText(const Request& r) {
   const std::string* accept = r.FindHeader("Accept");

@@ -1,9 +1,9 @@
-// JSON text written straight into a string, member by member, for the answers of the call
-// requests: building a boost::json object first (each member checked against the others for a
-// duplicate key) and then serializing it cost a twentieth of the server's CPU in the call
-// lifecycle. The writer puts the commas and escapes the strings (as core::AppendJsonEscaped
-// does: invalid UTF-8 becomes U+FFFD); the caller opens and closes what it begins, and writes
-// each key of an object once.
+// JSON text written straight into a string, member by member: a call's answers, the access-log
+// line of every request and the server's own error bodies. Building a boost::json object first
+// (each member checked against the others for a duplicate key) and then serializing it cost a
+// twentieth of the server's CPU in the call lifecycle. The writer puts the commas and escapes the
+// strings (as core::AppendJsonEscaped does: invalid UTF-8 becomes U+FFFD); the caller opens and
+// closes what it begins, and writes each key of an object once.
 #pragma once
 
 #include <charconv>

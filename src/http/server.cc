@@ -63,7 +63,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/token_template.h"
+#include "http/json_text.h"
 
 namespace http {
 namespace {
@@ -102,11 +102,11 @@ void AppendNumber(std::string& out, uint64_t v) {
 
 // The project's error body: {"error":{"code":"…","message":"…"}}.
 std::string ErrorBody(std::string_view code, std::string_view message) {
-  std::string body = "{\"error\":{\"code\":\"";
-  core::AppendJsonEscaped(code, body);
-  body += "\",\"message\":\"";
-  core::AppendJsonEscaped(message, body);
-  body += "\"}}";
+  std::string body;
+  JsonText j(body);
+  j.BeginObject().Key("error").BeginObject();
+  j.Key("code").String(code).Key("message").String(message);
+  j.EndObject().EndObject();
   return body;
 }
 

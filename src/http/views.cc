@@ -138,7 +138,7 @@ std::string CallDetailsJson(const service::CallDetails& d, const std::string& ke
   }
   j.EndArray();
   j.Key("webhooks").BeginArray();
-  for (const auto& w : d.deliveries) j.Raw(json::serialize(DeliveryJson(w)));
+  for (const auto& w : d.deliveries) WriteDelivery(j, w);
   j.EndArray();
   j.EndObject();
   return out;
@@ -168,6 +168,10 @@ json::object DeliveryJson(const store::Delivery& d) {
        d.next_attempt_at ? json::value(core::FormatRfc3339(*d.next_attempt_at)) : json::value()},
       {"created_at", core::FormatRfc3339(d.created_at)},
       {"attempts", std::move(attempts)}};
+}
+
+void WriteDelivery(JsonText& j, const store::Delivery& d) {
+  j.Raw(json::serialize(DeliveryJson(d)));
 }
 
 std::string BuyerCallJson(const engine::Call& call) {

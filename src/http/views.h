@@ -25,5 +25,6 @@ std::string CallDetailsJson(const service::CallDetails& d, const std::string& ke
 std::string BuyerCallJson(const engine::Call& call);
 // A webhook delivery with its attempts.
 boost::json::object DeliveryJson(const store::Delivery& d);
+void WriteDelivery(JsonText& j, const store::Delivery& d);
 
 }  // namespace http
