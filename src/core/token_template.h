@@ -78,8 +78,8 @@ class TokenTemplate {
 };
 
 // Appends `value` as the inside of a JSON string, escaped as TokenTemplate's kJson encoding
-// does (invalid UTF-8 becomes U+FFFD): the output is always valid JSON. Also used for log lines
-// and the HTTP server's own error bodies.
+// does (invalid UTF-8 becomes U+FFFD): the output is always valid JSON. Also the escaping of
+// http::JsonText (call answers, log lines, the HTTP server's own error bodies).
 void AppendJsonEscaped(std::string_view value, std::string& out);
 
 }  // namespace core
