@@ -7,6 +7,7 @@
 #pragma once
 
 #include <charconv>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,6 +31,18 @@ class JsonText {
     Separate();
     Quoted(name);
     out_ += ':';
+    after_key_ = true;
+    return *this;
+  }
+  // A member name written in the source (a string literal: chosen over the overload above), so
+  // plain ASCII with nothing to escape: appended as it is.
+  template <size_t N>
+  JsonText& Key(const char (&name)[N]) {
+    static_assert(N > 1, "a member name");
+    Separate();
+    out_ += '"';
+    out_.append(name, N - 1);
+    out_ += "\":";
     after_key_ = true;
     return *this;
   }

@@ -30,9 +30,11 @@ TEST(JsonText, PutsCommasBetweenValuesAtEveryDepth) {
   j.Key("c").BeginObject().Key("d").Bool(true).Key("e").Bool(false).EndObject();
   j.Key("f").Raw(R"({"x":[1,2]})");
   j.Key("g").OptionalInt(std::nullopt).Key("h").OptionalInt(7);
+  const std::string name = "i\"j";  // a name from data is escaped; a literal is written as is
+  j.Key(name).Int(8);
   j.EndObject();
   EXPECT_EQ(out, R"({"a":1,"b":[-2,{},[],null],"c":{"d":true,"e":false},"f":{"x":[1,2]},)"
-                 R"("g":null,"h":7})");
+                 R"("g":null,"h":7,"i\"j":8})");
   EXPECT_NO_THROW(json::parse(out));
 }
 
