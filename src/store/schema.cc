@@ -163,6 +163,15 @@ ALTER TABLE call_tags ADD COLUMN publisher_id INTEGER;
     R"sql(
 CREATE INDEX calls_open ON calls (started_at) WHERE ended_at IS NULL;
 )sql",
+    // 5: a caller's publisher tags by caller alone. Every call start asks for them in the order
+    // they were written; an index ending in expires_at made SQLite sort them in a temporary
+    // b-tree, set up for every call even when the caller has none (a twentieth of the writer's
+    // work per call). A rowid table's index ends in the rowid, so this one hands them out in
+    // order; the expiry is checked on the caller's few rows.
+    R"sql(
+DROP INDEX precall_tags_by_caller;
+CREATE INDEX precall_tags_by_caller ON precall_tags (account_id, caller_number);
+)sql",
 };
 
 }  // namespace
