@@ -16,6 +16,15 @@ void Snapshot::Index() {
   webhook_groups_by_campaign.clear();
   for (const auto& [id, g] : webhook_groups)
     webhook_groups_by_campaign[g.campaign_id].push_back(&g);
+  webhook_signers.clear();
+  for (const auto& [id, g] : webhook_groups) {
+    if (!g.sign) continue;
+    WebhookSigners& signers = webhook_signers[id];
+    if (auto k = core::WebhookSigner::FromSecret(g.signing_secret)) signers.current = std::move(*k);
+    if (g.previous_secret.empty()) continue;
+    if (auto k = core::WebhookSigner::FromSecret(g.previous_secret))
+      signers.previous = std::move(*k);
+  }
   auto by_position = [](const auto* a, const auto* b) {
     return a->position != b->position ? a->position < b->position : a->id < b->id;
   };
@@ -41,6 +50,13 @@ const std::vector<const WebhookGroup*>& Snapshot::WebhookGroupsOf(Id campaign_id
   static const std::vector<const WebhookGroup*> kNone;
   auto it = webhook_groups_by_campaign.find(campaign_id);
   return it == webhook_groups_by_campaign.end() ? kNone : it->second;
+}
+
+const Snapshot::WebhookSigners* Snapshot::SignersOf(const WebhookGroup& group) const {
+  auto g = webhook_groups.find(group.id);
+  if (g == webhook_groups.end() || &g->second != &group) return nullptr;
+  auto it = webhook_signers.find(group.id);
+  return it == webhook_signers.end() ? nullptr : &it->second;
 }
 
 const std::vector<const ConversionGroup*>& Snapshot::ConversionGroupsOf(Id campaign_id) const {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/model.h"
+#include "core/webhook_signature.h"
 
 namespace config {
 
@@ -34,6 +35,13 @@ struct Snapshot {
   std::unordered_map<std::string, Id> publisher_key_by_hash;
   std::map<Id, std::vector<const ConversionGroup*>> conversion_groups_by_campaign;  // in order
   std::map<Id, std::vector<const WebhookGroup*>> webhook_groups_by_campaign;        // in order
+  // The signing keys of each signed group, decoded and keyed once rather than per delivery
+  // (a secret that does not decode has none).
+  struct WebhookSigners {
+    std::unique_ptr<const core::WebhookSigner> current;
+    std::unique_ptr<const core::WebhookSigner> previous;  // from before the last rotation
+  };
+  std::map<Id, WebhookSigners> webhook_signers;
 
   // Rebuilds the derived indexes; call after filling the maps.
   void Index();
@@ -52,6 +60,9 @@ struct Snapshot {
   const PublisherKey* FindPublisherKey(const std::string& hash) const;
   const std::vector<const ConversionGroup*>& ConversionGroupsOf(Id campaign_id) const;
   const std::vector<const WebhookGroup*>& WebhookGroupsOf(Id campaign_id) const;
+  // The prepared keys of `group` when it is this snapshot's own object (not a copy that may
+  // have changed since); nullptr otherwise.
+  const WebhookSigners* SignersOf(const WebhookGroup& group) const;
 };
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;

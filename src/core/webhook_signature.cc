@@ -22,8 +22,11 @@ Result<std::string> DecodeWebhookSecret(std::string_view secret) {
   return key;
 }
 
-std::string SignWebhook(std::string_view raw_key, std::string_view msg_id,
-                        int64_t timestamp_seconds, std::string_view body) {
+namespace {
+
+// What is signed: msg_id + "." + timestamp + "." + body.
+std::string SignedContent(std::string_view msg_id, int64_t timestamp_seconds,
+                          std::string_view body) {
   std::string content;
   content.reserve(msg_id.size() + 22 + body.size());
   content.append(msg_id);
@@ -31,7 +34,25 @@ std::string SignWebhook(std::string_view raw_key, std::string_view msg_id,
   content.append(std::to_string(timestamp_seconds));
   content.push_back('.');
   content.append(body);
-  return "v1," + Base64Encode(HmacSha256(raw_key, content));
+  return content;
+}
+
+}  // namespace
+
+std::string SignWebhook(std::string_view raw_key, std::string_view msg_id,
+                        int64_t timestamp_seconds, std::string_view body) {
+  return "v1," + Base64Encode(HmacSha256(raw_key, SignedContent(msg_id, timestamp_seconds, body)));
+}
+
+Result<std::unique_ptr<WebhookSigner>> WebhookSigner::FromSecret(std::string_view secret) {
+  auto key = DecodeWebhookSecret(secret);
+  if (!key) return std::move(key).error();
+  return std::unique_ptr<WebhookSigner>(new WebhookSigner(*key));
+}
+
+std::string WebhookSigner::Sign(std::string_view msg_id, int64_t timestamp_seconds,
+                                std::string_view body) const {
+  return "v1," + Base64Encode(key_.Sign(SignedContent(msg_id, timestamp_seconds, body)));
 }
 
 bool VerifyWebhook(std::string_view raw_key, std::string_view msg_id, int64_t timestamp_seconds,

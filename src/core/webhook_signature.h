@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "core/crypto.h"
 #include "core/result.h"
 
 namespace core {
@@ -38,6 +40,19 @@ Result<std::string> DecodeWebhookSecret(std::string_view secret);
 // sent.
 std::string SignWebhook(std::string_view raw_key, std::string_view msg_id,
                         int64_t timestamp_seconds, std::string_view body);
+
+// A signing secret decoded and keyed once (its base64 and the HMAC's key schedule), for a
+// webhook group's many deliveries: Sign gives what SignWebhook gives for the decoded key.
+class WebhookSigner {
+ public:
+  // Errors as DecodeWebhookSecret's.
+  static Result<std::unique_ptr<WebhookSigner>> FromSecret(std::string_view secret);
+  std::string Sign(std::string_view msg_id, int64_t timestamp_seconds, std::string_view body) const;
+
+ private:
+  explicit WebhookSigner(std::string_view raw_key) : key_(raw_key) {}
+  HmacSha256Key key_;
+};
 
 // True when signature_header (space-separated signatures, e.g. "v1,abc= v1,def=" while a key
 // is rotated) holds the v1 signature of this message under raw_key. Signatures of other

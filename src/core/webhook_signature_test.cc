@@ -30,6 +30,20 @@ TEST(WebhookSignatureTest, SpecTestVector) {
   EXPECT_TRUE(VerifyWebhook(key, kSpecMsgId, kSpecTimestamp, kSpecBody, kSpecSignature));
 }
 
+TEST(WebhookSignatureTest, APreparedSignerSignsAsSignWebhook) {
+  const auto signer = WebhookSigner::FromSecret(kSpecSecret);
+  ASSERT_TRUE(signer) << signer.error().message;
+  EXPECT_EQ((*signer)->Sign(kSpecMsgId, kSpecTimestamp, kSpecBody), kSpecSignature);
+  const std::string key = SpecKey();
+  EXPECT_EQ((*signer)->Sign("msg_2", 1, ""), SignWebhook(key, "msg_2", 1, ""));
+  const std::string long_body(1000, 'b');  // several SHA-256 blocks
+  EXPECT_EQ((*signer)->Sign("msg_3", 2, long_body), SignWebhook(key, "msg_3", 2, long_body));
+  const auto bad = WebhookSigner::FromSecret("whsec_not*base64");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "webhook secret: not valid base64");
+  EXPECT_FALSE(WebhookSigner::FromSecret(""));
+}
+
 TEST(WebhookSignatureTest, Verify) {
   const std::string key = SpecKey();
   const std::string other_key(32, 'k');

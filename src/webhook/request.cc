@@ -80,17 +80,27 @@ core::Result<OutgoingRequest> BuildRequest(const engine::Call& call,
   out.headers.emplace_back(core::kWebhookIdHeader, webhook_id);
   out.headers.emplace_back(core::kWebhookTimestampHeader, std::to_string(timestamp));
   if (group.sign) {
-    const core::Result<std::string> key = core::DecodeWebhookSecret(group.signing_secret);
-    if (!key) {
+    // The snapshot's prepared keys for its own groups; a group from elsewhere (a preview) has
+    // its secrets decoded here.
+    const config::Snapshot::WebhookSigners* prepared = snap.SignersOf(group);
+    config::Snapshot::WebhookSigners decoded;
+    if (prepared == nullptr) {
+      if (auto k = core::WebhookSigner::FromSecret(group.signing_secret)) {
+        decoded.current = std::move(*k);
+      }
+      if (auto k = core::WebhookSigner::FromSecret(group.previous_secret)) {
+        decoded.previous = std::move(*k);
+      }
+      prepared = &decoded;
+    }
+    if (prepared->current == nullptr) {
       return core::Internal("webhook group " + std::to_string(group.id) +
                             ": the signing secret cannot be decoded");
     }
-    std::string signature = core::SignWebhook(*key, webhook_id, timestamp, out.body);
-    if (!group.previous_secret.empty() && now < group.previous_secret_until) {
-      if (const auto previous = core::DecodeWebhookSecret(group.previous_secret)) {
-        signature += ' ';
-        signature += core::SignWebhook(*previous, webhook_id, timestamp, out.body);
-      }
+    std::string signature = prepared->current->Sign(webhook_id, timestamp, out.body);
+    if (prepared->previous != nullptr && now < group.previous_secret_until) {
+      signature += ' ';
+      signature += prepared->previous->Sign(webhook_id, timestamp, out.body);
     }
     out.headers.emplace_back(core::kWebhookSignatureHeader, std::move(signature));
   }

@@ -56,12 +56,30 @@ std::vector<std::string> Values(const OutgoingRequest& r, std::string_view name)
   return out;
 }
 
+// A group outside any snapshot (as a preview's): its secrets are decoded per request.
 OutgoingRequest Build(const config::WebhookGroup& g, core::Millis now = kSpecNow) {
   const config::Snapshot snap;
   auto r = BuildRequest(SampleCall(), g, 0, "KEY123", std::string(kSpecMsgId), now, snap);
   EXPECT_TRUE(r) << r.error().message;
   return r ? *r : OutgoingRequest{};
 }
+
+// The same group as a snapshot's own (as the dispatcher's): signed with the keys prepared when
+// the snapshot was indexed.
+OutgoingRequest BuildInSnapshot(const config::WebhookGroup& g, core::Millis now = kSpecNow) {
+  config::Snapshot snap;
+  snap.webhook_groups.emplace(g.id, g);
+  snap.Index();
+  EXPECT_NE(snap.SignersOf(snap.webhook_groups.at(g.id)), nullptr);
+  EXPECT_EQ(snap.SignersOf(g), nullptr);  // a copy is not the snapshot's group
+  auto r = BuildRequest(SampleCall(), snap.webhook_groups.at(g.id), 0, "KEY123",
+                        std::string(kSpecMsgId), now, snap);
+  EXPECT_TRUE(r) << r.error().message;
+  return r ? *r : OutgoingRequest{};
+}
+
+using Builder = OutgoingRequest (*)(const config::WebhookGroup&, core::Millis);
+constexpr Builder kBuilders[] = {Build, BuildInSnapshot};
 
 TEST(BuildRequestTest, Encodings) {
   struct Case {
@@ -168,9 +186,12 @@ TEST(BuildRequestTest, SignsPerStandardWebhooksTestVector) {
       Group(Req("POST", "https://b.example/", {{"Content-Type", "application/json"}}, kSpecBody));
   g.sign = true;
   g.signing_secret = std::string(kSpecSecret);
-  const OutgoingRequest r = Build(g);
-  EXPECT_EQ(r.body, kSpecBody);
-  EXPECT_EQ(Values(r, "webhook-signature"), std::vector<std::string>{std::string(kSpecSignature)});
+  for (Builder build : kBuilders) {
+    const OutgoingRequest r = build(g, kSpecNow);
+    EXPECT_EQ(r.body, kSpecBody);
+    EXPECT_EQ(Values(r, "webhook-signature"),
+              std::vector<std::string>{std::string(kSpecSignature)});
+  }
 }
 
 TEST(BuildRequestTest, SignsEmptyBodyOfGet) {
@@ -202,22 +223,24 @@ TEST(BuildRequestTest, RotationSignsWithBothSecretsUntilTheOverlapEnds) {
   };
   const Case kCases[] = {
       {kSpecNow, 2}, {kSpecNow + 999, 2}, {kSpecNow + 1000, 1}, {kSpecNow + 60'000, 1}};
-  for (const Case& c : kCases) {
-    const OutgoingRequest r = Build(g, c.now);
-    const std::vector<std::string> sig = Values(r, "webhook-signature");
-    ASSERT_EQ(sig.size(), 1u) << c.now;
-    const int64_t ts = c.now / 1000;
-    EXPECT_EQ(static_cast<size_t>(std::count(sig[0].begin(), sig[0].end(), ' ')) + 1,
-              c.want_signatures)
-        << c.now;
-    EXPECT_TRUE(core::VerifyWebhook(current_key, kSpecMsgId, ts, kSpecBody, sig[0])) << c.now;
-    EXPECT_EQ(core::VerifyWebhook(previous_key, kSpecMsgId, ts, kSpecBody, sig[0]),
-              c.want_signatures == 2)
-        << c.now;
-    EXPECT_FALSE(core::VerifyWebhook(other_key, kSpecMsgId, ts, kSpecBody, sig[0])) << c.now;
-    EXPECT_EQ(sig[0].rfind("v1,", 0), 0u) << c.now;  // the current secret signs first
-    EXPECT_EQ(sig[0].substr(0, kSpecSignature.size()),
-              c.now == kSpecNow ? kSpecSignature : sig[0].substr(0, kSpecSignature.size()));
+  for (Builder build : kBuilders) {
+    for (const Case& c : kCases) {
+      const OutgoingRequest r = build(g, c.now);
+      const std::vector<std::string> sig = Values(r, "webhook-signature");
+      ASSERT_EQ(sig.size(), 1u) << c.now;
+      const int64_t ts = c.now / 1000;
+      EXPECT_EQ(static_cast<size_t>(std::count(sig[0].begin(), sig[0].end(), ' ')) + 1,
+                c.want_signatures)
+          << c.now;
+      EXPECT_TRUE(core::VerifyWebhook(current_key, kSpecMsgId, ts, kSpecBody, sig[0])) << c.now;
+      EXPECT_EQ(core::VerifyWebhook(previous_key, kSpecMsgId, ts, kSpecBody, sig[0]),
+                c.want_signatures == 2)
+          << c.now;
+      EXPECT_FALSE(core::VerifyWebhook(other_key, kSpecMsgId, ts, kSpecBody, sig[0])) << c.now;
+      EXPECT_EQ(sig[0].rfind("v1,", 0), 0u) << c.now;  // the current secret signs first
+      EXPECT_EQ(sig[0].substr(0, kSpecSignature.size()),
+                c.now == kSpecNow ? kSpecSignature : sig[0].substr(0, kSpecSignature.size()));
+    }
   }
 }
 
@@ -235,6 +258,15 @@ TEST(BuildRequestTest, Errors) {
   ASSERT_FALSE(bad_secret);
   EXPECT_EQ(bad_secret.error().code, core::ErrorCode::kInternal);
   EXPECT_EQ(bad_secret.error().message.find("not*base64"), std::string::npos);
+
+  // The same group as a snapshot's own: no prepared key, the same error.
+  config::Snapshot own;
+  own.webhook_groups.emplace(g.id, g);
+  own.Index();
+  auto bad_in_snapshot =
+      BuildRequest(SampleCall(), own.webhook_groups.at(g.id), 0, "KEY123", "msg_x", kSpecNow, own);
+  ASSERT_FALSE(bad_in_snapshot);
+  EXPECT_EQ(bad_in_snapshot.error().code, core::ErrorCode::kInternal);
 }
 
 }  // namespace
