@@ -44,8 +44,8 @@ struct TransferResult {
 std::string ErrorClass(CURLcode code, bool refused, bool too_large, std::string_view detail);
 
 // "host:port" (host in lower case, the scheme's default port when none is given) of an
-// http(s) URL, the unit of the per-host connection limit; nullopt when libcurl cannot parse
-// the URL.
+// http(s) URL, the unit of the per-host connection limit; nullopt when it has no host or port
+// (or libcurl cannot parse it either).
 std::optional<std::string> HostKey(const std::string& url);
 
 // Not thread-safe: used by the dispatcher's loop thread only. Not movable (libcurl keeps

@@ -54,6 +54,12 @@ TEST(TransferTest, HostKey) {
       {"https://", std::nullopt},
       {"https://:443/", std::nullopt},
       {"not a url", std::nullopt},
+      {"http://buyer.example:99999/", std::nullopt},
+      {"http://buyer.example:65535/", "buyer.example:65535"},
+      {"HTTP://Buyer.Example:0080/p", "buyer.example:80"},
+      // Not RFC 3986, but libcurl sends it: read as libcurl reads it.
+      {"http://Buyer.Example/a|b", "buyer.example:80"},
+      {"http://buyer.example:8081/a b", std::nullopt},  // nor does libcurl take a space
   };
   for (const Case& c : kCases) EXPECT_EQ(HostKey(c.url), c.want) << c.url;
 }
