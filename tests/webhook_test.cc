@@ -115,6 +115,48 @@ TEST(Webhooks, PostCallWebhooksWaitForTheDecision) {
                            "/ended?rev=&pay=&c=false", "/not_converted?rev=&pay=&c=false"}));
 }
 
+// The deliveries a change makes are handed to the dispatcher at its commit while it has room,
+// and claimed from the outbox when it has none; either way each is sent once.
+TEST(Webhooks, DeliveriesAreHandedOverAtTheirCommitOrClaimedWhenTheDispatcherIsFull) {
+  Server s(ConfigureOptions([](app::AppOptions& o) { o.webhook_max_in_flight = 1; }));
+  Fixture f = MakeFixture(s);
+  std::atomic<bool> release{false};
+  Receiver r([&](const Received&, int index) {
+    // The first request holds the dispatcher's one slot until the test lets it go.
+    for (int i = 0; index == 0 && !release.load() && i < 2000; ++i) {
+      std::this_thread::sleep_for(5ms);
+    }
+    http::Response ok;
+    ok.content_type = "text/plain";
+    ok.body = "ok";
+    return ok;
+  });
+  AddWebhook(s, f.campaign, "ended", r.url("/ended?uuid=[call_uuid]"));
+  json::object a = StartCall(s, "+15551230001");
+  json::object b = StartCall(s, "+15551230002");
+  Event(s, Str(a.at("uuid")), {{"type", "ended"}});
+  ASSERT_TRUE(r.WaitFor(1));                         // a's, handed over, on the wire
+  Event(s, Str(b.at("uuid")), {{"type", "ended"}});  // no room: left for a claim
+  release = true;
+  ASSERT_TRUE(r.WaitFor(2));
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  const auto got = r.requests();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].target, "/ended?uuid=" + Str(a.at("uuid")));
+  EXPECT_EQ(got[1].target, "/ended?uuid=" + Str(b.at("uuid")));
+  const std::string metrics = Http("GET", s.url("/metrics")).body;
+  EXPECT_NE(metrics.find("callpost_webhook_taken_total{how=\"handed\"} 1\n"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("callpost_webhook_taken_total{how=\"claimed\"} 1\n"), std::string::npos)
+      << metrics;
+  for (const auto* call : {&a, &b}) {
+    json::array hooks = Webhooks(s, Str(call->at("uuid")));
+    ASSERT_EQ(hooks.size(), 1u);
+    EXPECT_EQ(hooks[0].at("state"), "delivered");
+    EXPECT_EQ(hooks[0].at("attempts").as_array().size(), 1u);
+  }
+}
+
 TEST(Webhooks, RetriesKeepTheWebhookIdAndHonourRetryAfter) {
   Server s;
   Fixture f = MakeFixture(s);

@@ -222,7 +222,7 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
                                                              std::lock_guard lock(raw->rng_mu);
                                                              return raw->rng();
                                                            });
-  impl->calls->OnDeliveries([raw] { raw->dispatcher->Notify(); });
+  impl->calls->SetDeliverySink(impl->dispatcher.get());
   impl->dispatcher->Start();
   http::ApiOptions api_options;
   api_options.public_url = options.public_url;

@@ -88,6 +88,10 @@ struct PlannedDelivery {
   std::string trigger;
   core::Millis at = 0;
   std::string webhook_id;  // "msg_…", the same on every attempt; set by the service
+  // Set by the service when the dispatcher takes the delivery straight after the commit: it is
+  // inserted already leased until then, so that no claim hands it out as well.
+  std::optional<core::Millis> lease_until;
+  Id id = 0;  // set by the store when it inserts the delivery
 };
 
 // What one engine step did, for the store to persist in the same transaction.

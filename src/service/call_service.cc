@@ -27,35 +27,102 @@ std::string LogParams(const engine::Params& params, bool had_key) {
   return json::serialize(o);
 }
 
+// The webhook deliveries of one unit of work and where they go after its commit: reserved with
+// the sink and handed to it (Take), or inserted for its claims (Notify).
+class Handoff {
+ public:
+  explicit Handoff(DeliverySink* sink) : sink_(sink) {}
+
+  // At the start of each run of the unit (the store may run one again after a failure in its
+  // group): an earlier run's reservation is given back, its deliveries were rolled back.
+  void Begin() { Settle(false); }
+
+  // Plans and saves one engine step with the webhook deliveries its effects cause (same
+  // transaction). The deliveries of the unit's first step with any are offered to the sink.
+  Result<void> SaveStep(store::Writer& w, engine::Call& call, engine::Outcome& outcome,
+                        const engine::Context& ctx) {
+    engine::PlanDeliveries(call, ctx, outcome);
+    const int n = static_cast<int>(outcome.deliveries.size());
+    std::optional<core::Millis> lease;
+    if (n > 0 && sink_ != nullptr && reserved_ == 0) lease = sink_->Reserve(n);
+    if (lease) {
+      reserved_ = n;  // given back by Settle should anything below fail
+      lease_until_ = *lease;
+    } else if (n > 0) {
+      notify_ = true;
+    }
+    for (auto& d : outcome.deliveries) {
+      d.webhook_id = core::NewWebhookId();
+      d.at = ctx.now;  // due now, even when the event says it happened at another time
+      d.lease_until = lease;
+    }
+    if (auto r = w.SaveCall(call, outcome); !r) return r;
+    if (lease) {
+      for (const auto& d : outcome.deliveries) deliveries_.push_back(Row(call, d));
+      call_ = call;
+    }
+    return {};
+  }
+
+  // After the unit: hands the reserved deliveries over if it committed, else gives the
+  // reservation back.
+  void Settle(bool committed) {
+    if (reserved_ > 0) {
+      if (committed && call_) {
+        sink_->Take(std::move(deliveries_), std::move(*call_), lease_until_);
+      } else {
+        sink_->Release(reserved_);
+      }
+    }
+    if (committed && notify_ && sink_ != nullptr) sink_->Notify();
+    reserved_ = 0;
+    notify_ = false;
+    deliveries_.clear();
+    call_.reset();
+  }
+
+ private:
+  // The outbox row as inserted, as a claim would read it.
+  static store::Delivery Row(const engine::Call& call, const engine::PlannedDelivery& d) {
+    store::Delivery row;
+    row.id = d.id;
+    row.account_id = call.account_id;
+    row.call_id = call.id;
+    row.call_uuid = call.uuid;
+    row.group_id = d.group_id;
+    row.request_index = d.request_index;
+    row.trigger = d.trigger;
+    row.webhook_id = d.webhook_id;
+    row.next_attempt_at = d.at;
+    row.created_at = row.updated_at = d.at;
+    return row;
+  }
+
+  DeliverySink* const sink_;
+  int reserved_ = 0;
+  core::Millis lease_until_ = 0;
+  bool notify_ = false;
+  std::vector<store::Delivery> deliveries_;
+  std::optional<engine::Call> call_;
+};
+
 // Shares one result between a unit of work and its completion.
 template <typename T>
 struct Slot {
+  explicit Slot(DeliverySink* sink) : handoff(sink) {}
   std::optional<T> value;
-  bool planned_deliveries = false;  // tell the dispatcher after the commit
+  Handoff handoff;
 };
 
-// The completion of a unit of work that filled `out`: the error, or the value, after telling
-// the dispatcher about new deliveries (`notify` is the service's, alive as long as it).
+// The completion of a unit of work that filled `out`: its deliveries go to the sink, then the
+// error or the value to `done`.
 template <typename T>
-store::Store::Done Complete(std::shared_ptr<Slot<T>> out, const std::function<void()>* notify,
-                            Callback<T> done) {
-  return [out = std::move(out), notify, done = std::move(done)](Result<void> r) {
+store::Store::Done Complete(std::shared_ptr<Slot<T>> out, Callback<T> done) {
+  return [out = std::move(out), done = std::move(done)](Result<void> r) {
+    out->handoff.Settle(static_cast<bool>(r));
     if (!r) return done(std::move(r).error());
-    if (out->planned_deliveries && *notify) (*notify)();
     done(std::move(*out->value));
   };
-}
-
-// Saves one engine step with the webhook deliveries its effects cause (same transaction).
-Result<void> SaveStep(store::Writer& w, engine::Call& call, engine::Outcome& outcome,
-                      const engine::Context& ctx, bool& planned) {
-  engine::PlanDeliveries(call, ctx, outcome);
-  for (auto& d : outcome.deliveries) {
-    d.webhook_id = core::NewWebhookId();
-    d.at = ctx.now;  // due now, even when the event says it happened at another time
-  }
-  planned = planned || !outcome.deliveries.empty();
-  return w.SaveCall(call, outcome);
 }
 
 // When the call's key stops working under this configuration, if the call has ended.
@@ -111,10 +178,11 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
   in.at = req.at.value_or(now);
   std::string edge_call_id = std::move(req.edge_call_id);
   const uint64_t random = random_();
-  auto out = std::make_shared<Slot<Started>>();
+  auto out = std::make_shared<Slot<Started>>(sink_);
   store_.Write(
       [this, snap, account, in, now, random, out, route = req.route,
        edge_call_id](store::Writer& w) -> Result<void> {
+        out->handoff.Begin();
         engine::Context ctx{*snap, *account, now};
         if (!edge_call_id.empty()) {
           auto existing = w.FindCallByEdgeId(account->id, edge_call_id);
@@ -177,11 +245,11 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
             started.buyer = *config::Snapshot::Find(snap->buyers, account->id, *buyer);
           }
         }
-        if (auto s = SaveStep(w, started.call, outcome, ctx, out->planned_deliveries); !s) return s;
+        if (auto s = out->handoff.SaveStep(w, started.call, outcome, ctx); !s) return s;
         out->value = std::move(started);
         return {};
       },
-      Complete(out, &on_deliveries_, std::move(done)));
+      Complete(out, std::move(done)));
 }
 
 void CallService::ApplyEvent(Id account_id, std::string uuid, engine::Event event,
@@ -193,9 +261,10 @@ void CallService::ApplyEvent(Id account_id, std::string uuid, engine::Event even
   if (account == nullptr) return done(core::NotFound("no such account"));
   const core::Millis now = clock_.Now();
   if (event.at == 0) event.at = now;
-  auto out = std::make_shared<Slot<engine::Call>>();
+  auto out = std::make_shared<Slot<engine::Call>>(sink_);
   store_.Write(
       [snap, account, id = *normalized, event, now, out](store::Writer& w) -> Result<void> {
+        out->handoff.Begin();
         auto found = w.FindCall(id);
         if (!found) return std::move(found).error();
         if (!*found || (*found)->account_id != account->id) return core::NotFound("no such call");
@@ -204,12 +273,12 @@ void CallService::ApplyEvent(Id account_id, std::string uuid, engine::Event even
         auto outcome = engine::ApplyEvent(call, event, ctx);
         if (!outcome) return std::move(outcome).error();
         if (outcome->changed) {
-          if (auto s = SaveStep(w, call, *outcome, ctx, out->planned_deliveries); !s) return s;
+          if (auto s = out->handoff.SaveStep(w, call, *outcome, ctx); !s) return s;
         }
         out->value = std::move(call);
         return {};
       },
-      Complete(out, &on_deliveries_, std::move(done)));
+      Complete(out, std::move(done)));
 }
 
 void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
@@ -223,10 +292,11 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
   // only the unit itself: the key check (an HMAC of the UUID) and the log line's parameters.
   const bool key_ok = req.key && !req.key->empty() && keys_.Verify(*normalized, *req.key);
   std::string log_params = LogParams(req.params, req.key.has_value());
-  auto out = std::make_shared<Slot<PostbackAnswer>>();
+  auto out = std::make_shared<Slot<PostbackAnswer>>(sink_);
   store_.Write(
       [snap, req = std::move(req), id = *normalized, now, key_ok,
        log_params = std::move(log_params), out](store::Writer& w) -> Result<void> {
+        out->handoff.Begin();
         auto found = w.FindCall(id);
         if (!found) return std::move(found).error();
         if (!*found) {
@@ -257,9 +327,7 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
                 e.code == core::ErrorCode::kUnprocessable ? 422 : 400, e.message, std::nullopt, {}};
           } else {
             if (result->outcome.changed) {
-              if (auto s = SaveStep(w, call, result->outcome, ctx, out->planned_deliveries); !s) {
-                return s;
-              }
+              if (auto s = out->handoff.SaveStep(w, call, result->outcome, ctx); !s) return s;
             }
             answer = {200, result->status, std::nullopt, std::move(result->tag_values)};
           }
@@ -270,7 +338,7 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
         out->value = std::move(answer);
         return {};
       },
-      Complete(out, &on_deliveries_, std::move(done)));
+      Complete(out, std::move(done)));
 }
 
 Result<int> CallService::StepEach(std::vector<std::string> uuids, core::Millis now,
@@ -281,9 +349,10 @@ Result<int> CallService::StepEach(std::vector<std::string> uuids, core::Millis n
   std::sort(uuids.begin(), uuids.end());
   auto snap = config_.snapshot();
   int changed = 0;
-  bool planned = false;
+  Handoff handoff(sink_);
   auto written = store_.WriteSync([&](store::Writer& w) -> Result<void> {
     changed = 0;  // the store may run a unit again
+    handoff.Begin();
     for (const auto& uuid : uuids) {
       auto found = w.FindCall(uuid);
       if (!found) return std::move(found).error();
@@ -296,13 +365,13 @@ Result<int> CallService::StepEach(std::vector<std::string> uuids, core::Millis n
       if (!outcome) return std::move(outcome).error();
       if (outcome->changed) ++changed;
       if (outcome->changed || outcome->timer != engine::Outcome::Timer::kKeep) {
-        if (auto s = SaveStep(w, call, *outcome, ctx, planned); !s) return s;
+        if (auto s = handoff.SaveStep(w, call, *outcome, ctx); !s) return s;
       }
     }
     return {};
   });
+  handoff.Settle(static_cast<bool>(written));
   if (!written) return std::move(written).error();
-  if (planned && on_deliveries_) on_deliveries_();
   return changed;
 }
 
@@ -405,7 +474,7 @@ Result<store::Delivery> CallService::ResendDelivery(Id account_id, Id id) {
   auto r = store_.WriteSync(
       [&](store::Writer& w) { return w.ResendDelivery(account_id, id, clock_.Now()); });
   if (!r) return std::move(r).error();
-  if (on_deliveries_) on_deliveries_();
+  if (sink_ != nullptr) sink_->Notify();
   return GetDelivery(account_id, id);
 }
 
@@ -462,10 +531,11 @@ void CallService::DataWriting(DataWritingRequest req, Callback<DataWritingAnswer
     if (auto ok = engine::ValidateTag(k, v); !ok) return refuse(400, ok.error().message);
   }
   const core::Millis now = clock_.Now();
-  auto out = std::make_shared<Slot<DataWritingAnswer>>();
+  auto out = std::make_shared<Slot<DataWritingAnswer>>(sink_);
   store_.Write(
       [snap, key, account, caller, uuid, tags = std::move(req.tags), now,
        out](store::Writer& w) -> Result<void> {
+        out->handoff.Begin();
         const core::Millis cutoff = now - kDataWritingCutoffSeconds * 1000;
         std::optional<engine::Call> call;
         if (uuid) {
@@ -502,12 +572,12 @@ void CallService::DataWriting(DataWritingRequest req, Callback<DataWritingAnswer
           return {};
         }
         if (outcome->changed) {
-          if (auto s = SaveStep(w, *call, *outcome, ctx, out->planned_deliveries); !s) return s;
+          if (auto s = out->handoff.SaveStep(w, *call, *outcome, ctx); !s) return s;
         }
         out->value = DataWritingAnswer{200, "call found, tags applied", tags, {}, call->uuid};
         return {};
       },
-      Complete(out, &on_deliveries_, std::move(done)));
+      Complete(out, std::move(done)));
 }
 
 Result<int64_t> CallService::SweepPrecallTags(core::Millis now) {

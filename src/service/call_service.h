@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/call_key.h"
 #include "core/time.h"
@@ -18,6 +19,25 @@ namespace service {
 
 template <typename T>
 using Callback = std::function<void(core::Result<T>)>;
+
+// Where the webhook deliveries a unit of work plans go once it has committed: the webhook
+// dispatcher. Every method is quick and may be called on any thread (a store's).
+class DeliverySink {
+ public:
+  virtual ~DeliverySink() = default;
+  // Asked by a unit of work before it inserts `n` deliveries due now: the lease to insert them
+  // under when the sink has room to take them straight after the commit (Take), so that no
+  // claim hands them out as well; nullopt when it has not: they are inserted free, for a claim
+  // (Notify). A reservation ends with Take, or with Release when the unit does not commit.
+  virtual std::optional<core::Millis> Reserve(int n) = 0;
+  virtual void Release(int n) = 0;
+  // After the commit: the reserved deliveries (inserted under `lease_until`) and their call as
+  // the unit saved it.
+  virtual void Take(std::vector<store::Delivery> deliveries, engine::Call call,
+                    core::Millis lease_until) = 0;
+  // After a commit that inserted deliveries for a claim (or made one due again).
+  virtual void Notify() = 0;
+};
 
 struct StartRequest {
   std::optional<std::string> number;  // tracking number dialed (E.164), or
@@ -127,9 +147,9 @@ class CallService {
     return keys_.Verify(uuid, key);
   }
 
-  // Called (on a store thread, quickly) after a commit that queued webhook deliveries.
-  // Set once before serving.
-  void OnDeliveries(std::function<void()> notify) { on_deliveries_ = std::move(notify); }
+  // Where committed webhook deliveries go (see DeliverySink). Set once before serving; it must
+  // outlive the units of work.
+  void SetDeliverySink(DeliverySink* sink) { sink_ = sink; }
 
   // The account's webhook deliveries (newest first, with attempts), and a resend.
   core::Result<std::vector<store::Delivery>> ListDeliveries(const store::DeliveryFilter& filter);
@@ -148,7 +168,7 @@ class CallService {
   const core::Clock& clock_;
   const core::CallKeys& keys_;
   std::function<uint64_t()> random_;
-  std::function<void()> on_deliveries_;
+  DeliverySink* sink_ = nullptr;
 };
 
 }  // namespace service

@@ -77,8 +77,8 @@ constexpr const char* kTakePrecallTags =
 constexpr const char* kDeleteExpiredPrecallTags = "DELETE FROM precall_tags WHERE expires_at <= $1";
 constexpr const char* kInsertDelivery =
     "INSERT INTO webhook_deliveries (account_id, call_id, group_id, request_index, trigger,"
-    " webhook_id, state, next_attempt_at, created_at, updated_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7, $7)";
+    " webhook_id, state, next_attempt_at, created_at, updated_at, lease_until)"
+    " VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7, $7, $8) RETURNING id";
 constexpr const char* kOpenCalls =
     "SELECT uuid FROM calls WHERE ended_at IS NULL AND started_at < $1 ORDER BY started_at"
     " LIMIT $2";
@@ -229,7 +229,7 @@ Result<std::map<std::string, int64_t>> PgTxn::CountCallsByStatus() {
   return out;
 }
 
-Result<void> PgTxn::SaveCall(engine::Call& c, const engine::Outcome& out) {
+Result<void> PgTxn::SaveCall(engine::Call& c, engine::Outcome& out) {
   if (c.id == 0 || out.call_changed) {
     PgParams p;
     p.Add(c.uuid).Add(c.account_id).Add(c.campaign_id).Add(c.publisher_id);
@@ -273,11 +273,13 @@ Result<void> PgTxn::SaveCall(engine::Call& c, const engine::Outcome& out) {
       return std::move(r).error();
     }
   }
-  for (const auto& d : out.deliveries) {
+  for (auto& d : out.deliveries) {
     PgParams p;
     p.Add(c.account_id).Add(c.id).Add(d.group_id).Add(int64_t{d.request_index});
-    p.Add(d.trigger).Add(d.webhook_id).Add(d.at);
-    if (auto r = db_.Run(kInsertDelivery, p); !r) return std::move(r).error();
+    p.Add(d.trigger).Add(d.webhook_id).Add(d.at).Add(d.lease_until);
+    auto r = db_.Run(kInsertDelivery, p);
+    if (!r) return std::move(r).error();
+    d.id = r->row(0).Int(0);
   }
   if (out.timer == engine::Outcome::Timer::kSet) {
     if (auto r = db_.Run(kSetDeadline, PgParams().Add(c.id).Add(out.timer_at)); !r) {

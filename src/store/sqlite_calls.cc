@@ -58,8 +58,8 @@ constexpr const char* kDeletePrecallTagsOfCaller =
 constexpr const char* kDeleteExpiredPrecallTags = "DELETE FROM precall_tags WHERE expires_at <= ?";
 constexpr const char* kInsertDelivery =
     "INSERT INTO webhook_deliveries (account_id, call_id, group_id, request_index, trigger,"
-    " webhook_id, state, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, "
-    "?, ?)";
+    " webhook_id, state, next_attempt_at, created_at, updated_at, lease_until)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7, ?7, ?8)";
 constexpr const char* kOpenCalls =
     "SELECT uuid FROM calls WHERE ended_at IS NULL AND started_at < ? ORDER BY started_at LIMIT ?";
 constexpr const char* kInsertEffect =
@@ -207,7 +207,7 @@ Result<std::map<std::string, int64_t>> SqliteTxn::CountCallsByStatus() {
   return Finish(s, std::move(out));
 }
 
-Result<void> SqliteTxn::SaveCall(engine::Call& c, const engine::Outcome& out) {
+Result<void> SqliteTxn::SaveCall(engine::Call& c, engine::Outcome& out) {
   const bool row_written = c.id == 0 || out.call_changed;
   if (row_written) {
     Stmt s = db_.Prepare(c.id == 0 ? kInsertCall : kUpdateCall);
@@ -248,11 +248,12 @@ Result<void> SqliteTxn::SaveCall(engine::Call& c, const engine::Outcome& out) {
     s.Bind(1, c.id).Bind(2, e.trigger).Bind(3, e.at);
     if (auto st = s.Run(); !st) return st;
   }
-  for (const auto& d : out.deliveries) {
+  for (auto& d : out.deliveries) {
     Stmt s = db_.Prepare(kInsertDelivery);
     s.Bind(1, c.account_id).Bind(2, c.id).Bind(3, d.group_id).Bind(4, int64_t{d.request_index});
-    s.Bind(5, d.trigger).Bind(6, d.webhook_id).Bind(7, d.at).Bind(8, d.at).Bind(9, d.at);
+    s.Bind(5, d.trigger).Bind(6, d.webhook_id).Bind(7, d.at).Bind(8, d.lease_until);
     if (auto st = s.Run(); !st) return st;
+    d.id = sqlite3_last_insert_rowid(db_.handle());
   }
   if (out.timer == engine::Outcome::Timer::kSet) {
     Stmt s = db_.Prepare(kSetDeadline);

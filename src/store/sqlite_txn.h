@@ -40,7 +40,7 @@ class SqliteTxn final : public Writer {
   core::Result<void> UpdateAccount(const config::Account& a) override;
   core::Result<Id> InsertApiKey(const config::ApiKey& k) override;
   core::Result<void> DeleteApiKey(Id account_id, Id id) override;
-  core::Result<void> SaveCall(engine::Call& c, const engine::Outcome& out) override;
+  core::Result<void> SaveCall(engine::Call& c, engine::Outcome& out) override;
   core::Result<std::vector<Delivery>> ListDeliveries(const DeliveryFilter& f) override;
   core::Result<std::optional<Delivery>> FindDelivery(Id account_id, Id id) override;
   core::Result<std::map<std::string, int64_t>> CountDeliveriesByState() override;

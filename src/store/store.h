@@ -170,9 +170,10 @@ class Writer : public Reader {
   virtual core::Result<void> DeleteApiKey(Id account_id, Id id) = 0;
 
   // Persists one engine step: inserts the call when call.id is 0 (and sets it), else updates
-  // its row when outcome.call_changed; appends the outcome's new tags and effects; sets or
-  // clears the postback deadline.
-  virtual core::Result<void> SaveCall(engine::Call& call, const engine::Outcome& outcome) = 0;
+  // its row when outcome.call_changed; appends the outcome's new tags and effects; inserts its
+  // deliveries (setting each one's id; leased when it has a lease_until); sets or clears the
+  // postback deadline.
+  virtual core::Result<void> SaveCall(engine::Call& call, engine::Outcome& outcome) = 0;
   virtual core::Result<void> AppendPostback(Id call_id, const PostbackLog& entry) = 0;
 
   // Claims up to `limit` deliveries due at `now` whose lease is free, leasing them until

@@ -437,6 +437,38 @@ TEST_P(StoreContract, DeadlinesAreClaimedUnderALeaseAndClearedByTheDecision) {
   EXPECT_EQ(claim(45'000, 70'000), (Due{{Uuid(3), 12'000}, {Uuid(2), 45'000}}));
 }
 
+// A delivery handed to the dispatcher at its commit is inserted under its lease: its id is
+// set, and no claim hands it out before the lease runs out.
+TEST_P(StoreContract, ADeliveryInsertedUnderALeaseIsClaimedOnlyWhenTheLeaseRunsOut) {
+  const Id a = NewAccount();
+  Call c = NewCall(a, Uuid(1), 1000);
+  Outcome o;
+  o.changed = true;
+  o.deliveries = {engine::PlannedDelivery{11, 0, "ended", 2000, "msg_leased", 62'000},
+                  engine::PlannedDelivery{11, 1, "ended", 2000, "msg_free"}};
+  Write([&](Writer& w) { return w.SaveCall(c, o); });
+  ASSERT_NE(o.deliveries[0].id, 0);
+  ASSERT_NE(o.deliveries[1].id, 0);
+  EXPECT_NE(o.deliveries[0].id, o.deliveries[1].id);
+  const auto leased = Read<std::optional<Delivery>>(
+      [&](Reader& r) { return r.FindDelivery(a, o.deliveries[0].id); });
+  ASSERT_TRUE(leased.has_value());
+  EXPECT_EQ(leased->webhook_id, "msg_leased");
+  const auto claim = [&](core::Millis now) {
+    std::vector<std::string> ids;
+    Write([&](Writer& w) -> core::Result<void> {
+      auto d = w.ClaimDueDeliveries(now, now + 1'000'000, 10);
+      if (!d) return std::move(d).error();
+      for (const auto& delivery : *d) ids.push_back(delivery.webhook_id);
+      return {};
+    });
+    return ids;
+  };
+  EXPECT_EQ(claim(2000), std::vector<std::string>{"msg_free"});
+  EXPECT_EQ(claim(61'999), std::vector<std::string>{});
+  EXPECT_EQ(claim(62'000), std::vector<std::string>{"msg_leased"});
+}
+
 TEST_P(StoreContract, DeliveriesAreClaimedAttemptedAndResent) {
   const Id a = NewAccount();
   const Id other = NewAccount("other");

@@ -50,9 +50,11 @@ void Dispatcher::Start() {
     pthread_setname_np(pthread_self(), "webhooks");  // for top -H and perf
     loop_->Run();
   });
+  running_.store(true);
 }
 
 void Dispatcher::Stop() {
+  running_.store(false);
   stop_.store(true);
   loop_->Wakeup();
   if (thread_.joinable()) thread_.join();
@@ -61,6 +63,27 @@ void Dispatcher::Stop() {
 }
 
 void Dispatcher::Notify() { loop_->Poke(); }
+
+std::optional<core::Millis> Dispatcher::Reserve(int n) {
+  if (!running_.load()) return std::nullopt;
+  // The room the claims leave: a claim racing this may take its share too, so the bound (on
+  // memory, not correctness) can be passed by one claim's worth.
+  const int64_t used = in_flight_.load() + queued_.load() + reserved_.load();
+  if (used + n > options_.max_in_flight) return std::nullopt;
+  reserved_.fetch_add(n);
+  return clock_.Now() + options_.lease.count();
+}
+
+void Dispatcher::Release(int n) { reserved_.fetch_sub(n); }
+
+void Dispatcher::Take(std::vector<store::Delivery> deliveries, engine::Call call,
+                      core::Millis lease_until) {
+  const auto n = static_cast<int64_t>(deliveries.size());
+  queued_.fetch_add(n);  // before the reservation ends: WaitIdle never sees a gap
+  reserved_.fetch_sub(n);
+  metrics_.RecordTaken(true, n);
+  loop_->Hand(std::move(deliveries), std::move(call), lease_until);
+}
 
 bool Dispatcher::WaitIdle(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -74,7 +97,7 @@ bool Dispatcher::WaitIdle(std::chrono::milliseconds timeout) {
       due = *next;
       return {};
     });
-    bool idle = r && !(due && *due <= clock_.Now()) && !claiming_.load() &&
+    bool idle = r && !(due && *due <= clock_.Now()) && !claiming_.load() && reserved_.load() == 0 &&
                 in_flight_.load() == 0 && queued_.load() == 0;
     if (idle) {
       std::lock_guard lock(mu_);

@@ -17,6 +17,7 @@
 
 #include "core/call_key.h"
 #include "core/time.h"
+#include "service/call_service.h"
 #include "service/config_service.h"
 #include "store/store.h"
 #include "webhook/metrics.h"
@@ -41,7 +42,13 @@ struct DispatcherOptions {
 // Thread-safe: every public method may be called from any thread. The store, configuration
 // service, keys and clock must outlive the dispatcher; `random` is called on the dispatcher's
 // thread only (jitter of retry times).
-class Dispatcher {
+//
+// Two ways in: the call service hands over the deliveries a unit of work made, straight after
+// its commit, while there is room (service::DeliverySink: the unit inserts them already leased,
+// so that no claim takes them too, and the dispatcher has the call they render from); the
+// rest (retries, deliveries made while the dispatcher was full or on another node) are claimed
+// from the outbox.
+class Dispatcher : public service::DeliverySink {
  public:
   Dispatcher(DispatcherOptions options, store::Store& store, service::ConfigService& config,
              const core::CallKeys& keys, const core::Clock& clock,
@@ -58,9 +65,16 @@ class Dispatcher {
   // then joins. Idempotent.
   void Stop();
   // Looks at the outbox now (call after new deliveries are committed). Cheap; never blocks.
-  void Notify();
-  // For tests: true once nothing is being sent or queued, no record is being written and no
-  // delivery is due at clock.Now() (per the store); false when `timeout` passes first.
+  void Notify() override;
+  // service::DeliverySink: room for `n` more is reserved while there is some and the
+  // dispatcher runs (the lease to insert them under), given back by Release, and used by Take,
+  // which queues the deliveries (dropped if the dispatcher has stopped: their lease runs out).
+  std::optional<core::Millis> Reserve(int n) override;
+  void Release(int n) override;
+  void Take(std::vector<store::Delivery> deliveries, engine::Call call,
+            core::Millis lease_until) override;
+  // For tests: true once nothing is reserved, being sent or queued, no record is being written
+  // and no delivery is due at clock.Now() (per the store); false when `timeout` passes first.
   bool WaitIdle(std::chrono::milliseconds timeout);
   // Appends the dispatcher's metrics in Prometheus text format.
   void RenderMetrics(std::string& out) const;
@@ -86,6 +100,8 @@ class Dispatcher {
   std::unique_ptr<Loop> loop_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> running_{false};  // started and not stopping: takes hand-overs
+  std::atomic<int64_t> reserved_{0};  // room promised to units of work not yet settled
   // Progress counters read by WaitIdle and the metrics.
   std::atomic<bool> claiming_{false};  // between claiming and queueing the claimed
   std::atomic<int64_t> in_flight_{0};  // requests on the wire

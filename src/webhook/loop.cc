@@ -60,12 +60,24 @@ void Dispatcher::Loop::Poke() {
   if (!poked_.exchange(true)) Wakeup();
 }
 
+void Dispatcher::Loop::Hand(std::vector<store::Delivery> deliveries, engine::Call call,
+                            core::Millis lease_until) {
+  bool was_empty = false;
+  {
+    std::lock_guard lock(handed_mu_);
+    was_empty = handed_.empty();
+    handed_.push_back(Handed{std::move(deliveries), std::move(call), lease_until});
+  }
+  if (was_empty) Wakeup();  // one wake-up until the loop takes what is there
+}
+
 void Dispatcher::Loop::Run() {
   while (true) {
     int running = 0;
     curl_multi_perform(multi_, &running);
     Reap();
     FinishClaim();
+    TakeHanded();
     if (d_.stop_.load()) {
       DropQueued();
       // A claim under way still calls back into this loop: wait for it.
@@ -80,7 +92,7 @@ void Dispatcher::Loop::Run() {
 
 int Dispatcher::Loop::FreeCapacity() const {
   return d_.options_.max_in_flight - static_cast<int>(active_.size()) -
-         static_cast<int>(d_.queued_.load());
+         static_cast<int>(d_.queued_.load()) - static_cast<int>(d_.reserved_.load());
 }
 
 bool Dispatcher::Loop::ClaimDeferred() const {
@@ -180,6 +192,7 @@ void Dispatcher::Loop::FinishClaim() {
     claim->claimed.clear();
   }
   last_claim_full_ = static_cast<int>(claim->claimed.size()) >= claim->asked;
+  d_.metrics_.RecordTaken(false, static_cast<int64_t>(claim->claimed.size()));
   core::Result<void> read;
   if (!claim->calls_loaded) {
     read = d_.store_.Read([&](store::Reader& rd) {
@@ -197,6 +210,26 @@ void Dispatcher::Loop::FinishClaim() {
   }
   d_.claiming_.store(false);
   if (!last_claim_full_) next_claim_at_ = std::chrono::steady_clock::now() + NextClaimDelay();
+}
+
+void Dispatcher::Loop::TakeHanded() {
+  std::vector<Handed> handed;
+  {
+    std::lock_guard lock(handed_mu_);
+    handed.swap(handed_);
+  }
+  if (handed.empty()) return;
+  config::SnapshotPtr snap = d_.config_.snapshot();
+  const core::Millis now = d_.clock_.Now();
+  for (Handed& h : handed) {
+    for (store::Delivery& delivery : h.deliveries) {
+      // Stopping: let it go, its lease runs out (a restart of one node frees it at once).
+      if (!d_.stop_.load() && snap != nullptr) {
+        Prepare(std::move(delivery), &h.call, snap, now, h.lease_until);
+      }
+      d_.queued_.fetch_sub(1);  // counted by Take; Prepare counted it again if it queued it
+    }
+  }
 }
 
 void Dispatcher::Loop::Prepare(store::Delivery delivery, const engine::Call* call,

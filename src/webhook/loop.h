@@ -44,6 +44,9 @@ class Dispatcher::Loop {
   void Wakeup();
   // Wakeup(), and claim at the next chance: deliveries may be due. Thread-safe.
   void Poke();
+  // Queues deliveries handed over at their commit, already counted in queued_ (the loop
+  // prepares them at its next turn). Thread-safe.
+  void Hand(std::vector<store::Delivery> deliveries, engine::Call call, core::Millis lease_until);
   // Sends until the dispatcher stops and nothing is on the wire any more.
   void Run();
 
@@ -58,6 +61,8 @@ class Dispatcher::Loop {
   struct ClaimResult;
   void StartClaim();
   void FinishClaim();
+  // Prepares the deliveries handed over since the last turn.
+  void TakeHanded();
   // Renders one claimed delivery for its call (null: the call is gone) and queues it, or
   // records why it cannot be sent. May refresh `snap` (a group created on another node).
   void Prepare(store::Delivery delivery, const engine::Call* call, config::SnapshotPtr& snap,
@@ -93,6 +98,13 @@ class Dispatcher::Loop {
   bool claim_in_flight_ = false;
   std::mutex claim_mu_;
   std::shared_ptr<ClaimResult> claim_done_;  // guarded by claim_mu_; set on a store thread
+  struct Handed {
+    std::vector<store::Delivery> deliveries;
+    engine::Call call;
+    core::Millis lease_until = 0;
+  };
+  std::mutex handed_mu_;
+  std::vector<Handed> handed_;  // guarded by handed_mu_; filled on store threads
   bool last_claim_full_ = false;
   std::chrono::steady_clock::time_point next_claim_at_{};
   std::chrono::steady_clock::time_point last_store_error_{};

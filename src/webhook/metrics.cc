@@ -19,6 +19,11 @@ void Metrics::RecordAttempt(store::DeliveryState verdict, std::optional<double> 
   if (seconds) duration_.Observe(*seconds);
 }
 
+void Metrics::RecordTaken(bool handed, int64_t n) {
+  std::lock_guard lock(mu_);
+  (handed ? handed_ : claimed_) += static_cast<uint64_t>(n);
+}
+
 void Metrics::Render(std::string& out, int64_t in_flight, int64_t queued) const {
   std::lock_guard lock(mu_);
   char buf[512];
@@ -34,6 +39,12 @@ void Metrics::Render(std::string& out, int64_t in_flight, int64_t queued) const 
   out += "# HELP callpost_webhook_attempt_duration_seconds Webhook attempt duration.\n";
   out += "# TYPE callpost_webhook_attempt_duration_seconds histogram\n";
   duration_.Render(out, "callpost_webhook_attempt_duration_seconds");
+  out +=
+      "# HELP callpost_webhook_taken_total Webhook deliveries taken to send: handed over at"
+      " their commit, or claimed from the outbox.\n";
+  out += "# TYPE callpost_webhook_taken_total counter\n";
+  out += "callpost_webhook_taken_total{how=\"handed\"} " + std::to_string(handed_) + "\n";
+  out += "callpost_webhook_taken_total{how=\"claimed\"} " + std::to_string(claimed_) + "\n";
   out += "# HELP callpost_webhook_in_flight Webhook requests being sent.\n";
   out += "# TYPE callpost_webhook_in_flight gauge\n";
   out += "callpost_webhook_in_flight " + std::to_string(in_flight) + "\n";
