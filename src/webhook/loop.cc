@@ -49,6 +49,7 @@ Dispatcher::Loop::Loop(Dispatcher& d)
 Dispatcher::Loop::~Loop() {
   for (auto& [easy, job] : active_) curl_multi_remove_handle(multi_, easy);
   active_.clear();
+  for (CURL* easy : idle_handles_) curl_easy_cleanup(easy);
   curl_multi_cleanup(multi_);
 }
 
@@ -312,7 +313,12 @@ void Dispatcher::Loop::StartQueued() {
 
 void Dispatcher::Loop::Start(std::unique_ptr<Job> job) {
   job->attempt_at = d_.clock_.Now();
-  auto transfer = Transfer::Create(std::move(job->request), transfer_options_);
+  CURL* reuse = nullptr;
+  if (!idle_handles_.empty()) {
+    reuse = idle_handles_.back();
+    idle_handles_.pop_back();
+  }
+  auto transfer = Transfer::Create(std::move(job->request), transfer_options_, reuse);
   if (!transfer) {
     spdlog::error("webhook delivery {}: {}", job->delivery.id, transfer.error().message);
     TransferResult failed;
@@ -343,6 +349,10 @@ void Dispatcher::Loop::Reap() {
     std::unique_ptr<Job> job = std::move(node.mapped());
     --active_per_host_[job->host];
     const TransferResult result = job->transfer->Finish(code);
+    // At most one idle handle per request that may be in flight.
+    if (idle_handles_.size() < static_cast<size_t>(d_.options_.max_in_flight)) {
+      idle_handles_.push_back(job->transfer->Release());
+    }
     Complete(std::move(job), result);
     d_.in_flight_.fetch_sub(1);  // after Record() counted the write: WaitIdle sees no gap
   }

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "config/snapshot.h"
 #include "webhook/dispatcher.h"
@@ -93,6 +94,7 @@ class Dispatcher::Loop {
   std::map<std::string, std::deque<std::unique_ptr<Job>>> queues_;  // by host
   std::map<std::string, int> active_per_host_;
   std::unordered_map<CURL*, std::unique_ptr<Job>> active_;
+  std::vector<CURL*> idle_handles_;  // easy handles of finished transfers, for the next ones
   std::unordered_map<store::Id, Job*> owned_;  // every queued or active job by delivery id
   std::atomic<bool> poked_{true};
   bool claim_in_flight_ = false;

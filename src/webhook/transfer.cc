@@ -127,14 +127,18 @@ std::optional<std::string> HostKey(const std::string& url) {
 }
 
 core::Result<std::unique_ptr<Transfer>> Transfer::Create(OutgoingRequest request,
-                                                         const TransferOptions& options) {
-  std::unique_ptr<Transfer> t(new Transfer(std::move(request), options));
+                                                         const TransferOptions& options,
+                                                         CURL* reuse) {
+  std::unique_ptr<Transfer> t(new Transfer(std::move(request), options, reuse));
   if (auto r = t->Configure(); !r) return std::move(r).error();
   return t;
 }
 
-Transfer::Transfer(OutgoingRequest request, const TransferOptions& options)
-    : request_(std::move(request)), options_(options), started_(std::chrono::steady_clock::now()) {}
+Transfer::Transfer(OutgoingRequest request, const TransferOptions& options, CURL* easy)
+    : request_(std::move(request)),
+      options_(options),
+      started_(std::chrono::steady_clock::now()),
+      easy_(easy) {}
 
 Transfer::~Transfer() {
   if (easy_ != nullptr) curl_easy_cleanup(easy_);
@@ -142,7 +146,7 @@ Transfer::~Transfer() {
 }
 
 core::Result<void> Transfer::Configure() {
-  easy_ = curl_easy_init();
+  if (easy_ == nullptr) easy_ = curl_easy_init();
   if (easy_ == nullptr) return core::Internal("curl_easy_init failed");
   CURLcode rc = CURLE_OK;
   const auto set = [&](CURLoption option, auto value) {
@@ -165,15 +169,22 @@ core::Result<void> Transfer::Configure() {
     set(CURLOPT_OPENSOCKETFUNCTION, &Transfer::OnOpenSocket);
     set(CURLOPT_OPENSOCKETDATA, this);
   }
+  // The method last: setting the body makes libcurl's method POST, and a reused handle still
+  // has the last request's body, method and custom method until they are set again.
+  const bool has_body = request_.method != "HEAD" && request_.method != "GET";
+  set(CURLOPT_POSTFIELDSIZE_LARGE,
+      has_body ? static_cast<curl_off_t>(request_.body.size()) : curl_off_t{-1});
+  set(CURLOPT_POSTFIELDS, has_body ? request_.body.data() : nullptr);  // request_ outlives it
+  set(CURLOPT_CUSTOMREQUEST,
+      has_body && request_.method != "POST" ? request_.method.c_str() : nullptr);
   if (request_.method == "HEAD") {
     set(CURLOPT_NOBODY, 1L);
   } else if (request_.method == "GET") {
+    set(CURLOPT_NOBODY, 0L);
     set(CURLOPT_HTTPGET, 1L);
   } else {
+    set(CURLOPT_NOBODY, 0L);
     set(CURLOPT_POST, 1L);
-    set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request_.body.size()));
-    set(CURLOPT_POSTFIELDS, request_.body.data());  // request_ outlives the handle
-    if (request_.method != "POST") set(CURLOPT_CUSTOMREQUEST, request_.method.c_str());
   }
   bool has_content_type = false;
   for (const auto& [name, value] : request_.headers) {
