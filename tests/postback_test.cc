@@ -119,6 +119,30 @@ TEST(Postbacks, DistinctRefusals) {
   }
 }
 
+// The answer's members in order, a name given twice joined in it, and listed value by value
+// in the call's postback log with the key redacted.
+TEST(Postbacks, TheAnswerAndTheLogEntry) {
+  Server s;
+  MakeFixture(s);
+  Call c = NewCall(s);
+  HttpResponse r = Postback(s, c.uuid, c.key, "m=1&x=%22q%22&m=2");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json::object answer = r.json().as_object();
+  std::vector<std::string> members;
+  for (const auto& kv : answer) members.emplace_back(kv.key());
+  EXPECT_EQ(members, (std::vector<std::string>{"call_uuid", "tag_values", "conversion", "status"}));
+  EXPECT_EQ(answer.at("tag_values"), (json::object{{"m", "1,2"}, {"x", "\"q\""}}));
+  EXPECT_EQ(answer.at("conversion"),
+            (json::object{
+                {"state", "pending"}, {"revenue", nullptr}, {"payout", nullptr}, {"late", false}}));
+  EXPECT_EQ(answer.at("status"), "tags applied");
+  const json::value doc = s.Api("GET", "/api/v1/calls/" + c.uuid).json();
+  const auto& log = doc.at("postbacks").as_array();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(json::serialize(log[0].at("params")),
+            R"({"m":["1","2"],"x":["\"q\""],"key":"[redacted]"})");
+}
+
 TEST(Postbacks, TextAnswers) {
   Server s;
   MakeFixture(s);

@@ -1,7 +1,7 @@
 #include <spdlog/spdlog.h>
 
+#include "core/json_text.h"
 #include "http/api_internal.h"
-#include "http/json_text.h"
 
 namespace http {
 
@@ -17,7 +17,7 @@ void Api::Ctx::Reply(Response response) {
   // and serializing that allocated a dozen times per request).
   thread_local std::string line;
   line.clear();
-  JsonText j(line);
+  core::JsonText j(line);
   j.BeginObject().Key("msg").String("request").Key("request_id").String(request.request_id);
   j.Key("method").String(request.method).Key("route").String(route).Key("path").String(path);
   j.Key("status").Int(response.status).Key("us").Int(static_cast<int64_t>(seconds * 1e6));

@@ -59,7 +59,7 @@ std::string PageJson(std::vector<Row>& rows, int limit, Write write) {
     next = std::to_string(rows.back().id);
   }
   std::string out;
-  JsonText j(out);
+  core::JsonText j(out);
   j.BeginObject().Key("data").BeginArray();
   for (const auto& row : rows) write(j, row);
   j.EndArray().Key("next_cursor");
@@ -168,7 +168,7 @@ void Api::CreateCall(const CtxPtr& ctx) {
                ctx->OnConnection<core::Result<service::Started>>([this, ctx](auto r) {
                  if (!r) return ctx->Fail(r.error());
                  std::string body;
-                 JsonText j(body);
+                 core::JsonText j(body);
                  j.BeginObject();
                  WriteCallMembers(j, r->call, calls_.KeyOf(r->call));
                  j.Key("route");
@@ -252,7 +252,8 @@ void Api::ListCalls(const CtxPtr& ctx) {
   }
   auto calls = calls_.List(f);
   if (!calls) return ctx->Fail(calls.error());
-  ctx->JsonBody(200, PageJson(*calls, page->limit, [this](JsonText& j, const engine::Call& c) {
+  ctx->JsonBody(200,
+                PageJson(*calls, page->limit, [this](core::JsonText& j, const engine::Call& c) {
                   WriteCall(j, c, calls_.KeyOf(c));
                 }));
 }
@@ -265,8 +266,9 @@ void Api::GetCall(const CtxPtr& ctx) {
 
 namespace {
 
-// Answers for buyer postbacks and publisher data writing: JSON, or "OK …" / "FAILED …" text.
-Response TextOrJson(int status, bool text, const std::string& sentence, json::object body) {
+// Answers for buyer postbacks and publisher data writing: JSON (text already written), or
+// "OK …" / "FAILED …" text.
+Response TextOrJson(int status, bool text, const std::string& sentence, std::string json) {
   if (text) {
     Response r;
     r.status = status;
@@ -274,20 +276,15 @@ Response TextOrJson(int status, bool text, const std::string& sentence, json::ob
     r.body = (status == 200 ? "OK " : "FAILED ") + sentence;
     return r;
   }
-  return JsonResponse(status, body);
+  return JsonTextResponse(status, std::move(json));
 }
 
-json::object RefusalJson(int status, const std::string& reason) {
-  return json::object{{"error", json::object{{"code", ErrorCodeFor(status)}, {"message", reason}}}};
-}
-
-json::object TagValuesJson(const engine::Params& tags) {
-  json::object out;
-  for (const auto& [k, v] : tags) {
-    auto& slot = out[k];
-    slot =
-        slot.is_string() ? json::value(std::string(slot.get_string()) + "," + v) : json::value(v);
-  }
+std::string RefusalJson(int status, const std::string& reason) {
+  std::string out;
+  core::JsonText j(out);
+  j.BeginObject().Key("error").BeginObject();
+  j.Key("code").String(ErrorCodeFor(status)).Key("message").String(reason);
+  j.EndObject().EndObject();
   return out;
 }
 
@@ -330,10 +327,14 @@ void Api::DataWriting(const CtxPtr& ctx) {
           return ctx->Reply(TextOrJson(r->http_status, text, r->message,
                                        RefusalJson(r->http_status, r->message)));
         }
-        json::object body{{"tag_values", TagValuesJson(r->tag_values)}};
-        if (!r->call_uuid.empty()) body["call_uuid"] = r->call_uuid;
-        if (!r->caller_number.empty()) body["caller_number"] = r->caller_number;
-        body["status"] = r->message;
+        std::string body;
+        core::JsonText j(body);
+        j.BeginObject();
+        WriteTagValues(j.Key("tag_values"), r->tag_values);
+        if (!r->call_uuid.empty()) j.Key("call_uuid").String(r->call_uuid);
+        if (!r->caller_number.empty()) j.Key("caller_number").String(r->caller_number);
+        j.Key("status").String(r->message);
+        j.EndObject();
         ctx->Reply(TextOrJson(200, text, r->message, std::move(body)));
       }));
 }
@@ -379,16 +380,22 @@ void Api::Postback(const CtxPtr& ctx) {
         if (!r) return ctx->Fail(r.error());
         if (r->http_status != 200) return refuse(r->http_status, r->message);
         const auto& c = r->call->conversion;
-        json::object conversion{
-            {"state", engine::ToString(c.state)},
-            {"revenue", c.revenue ? json::value(c.revenue->ToString()) : nullptr},
-            {"payout", c.payout ? json::value(c.payout->ToString()) : nullptr},
-            {"late", c.late}};
-        ctx->Reply(TextOrJson(200, text, r->message,
-                              json::object{{"call_uuid", r->call->uuid},
-                                           {"tag_values", TagValuesJson(r->tag_values)},
-                                           {"conversion", std::move(conversion)},
-                                           {"status", r->message}}));
+        std::string body;
+        core::JsonText j(body);
+        j.BeginObject();
+        j.Key("call_uuid").String(r->call->uuid);
+        WriteTagValues(j.Key("tag_values"), r->tag_values);
+        j.Key("conversion").BeginObject();
+        j.Key("state").String(engine::ToString(c.state));
+        j.Key("revenue");
+        c.revenue ? j.String(c.revenue->ToString()) : j.Null();
+        j.Key("payout");
+        c.payout ? j.String(c.payout->ToString()) : j.Null();
+        j.Key("late").Bool(c.late);
+        j.EndObject();
+        j.Key("status").String(r->message);
+        j.EndObject();
+        ctx->Reply(TextOrJson(200, text, r->message, std::move(body)));
       }));
 }
 

@@ -63,7 +63,7 @@
 #include <utility>
 #include <vector>
 
-#include "http/json_text.h"
+#include "core/json_text.h"
 
 namespace http {
 namespace {
@@ -103,7 +103,7 @@ void AppendNumber(std::string& out, uint64_t v) {
 // The project's error body: {"error":{"code":"…","message":"…"}}.
 std::string ErrorBody(std::string_view code, std::string_view message) {
   std::string body;
-  JsonText j(body);
+  core::JsonText j(body);
   j.BeginObject().Key("error").BeginObject();
   j.Key("code").String(code).Key("message").String(message);
   j.EndObject().EndObject();

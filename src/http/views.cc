@@ -8,9 +8,9 @@ namespace json = boost::json;
 
 namespace {
 
-void Time(JsonText& j, core::Millis t) { j.String(core::FormatRfc3339(t)); }
+void Time(core::JsonText& j, core::Millis t) { j.String(core::FormatRfc3339(t)); }
 
-void Time(JsonText& j, const std::optional<core::Millis>& t) {
+void Time(core::JsonText& j, const std::optional<core::Millis>& t) {
   if (t) {
     Time(j, *t);
   } else {
@@ -18,7 +18,7 @@ void Time(JsonText& j, const std::optional<core::Millis>& t) {
   }
 }
 
-void Money(JsonText& j, const std::optional<core::Money>& m) {
+void Money(core::JsonText& j, const std::optional<core::Money>& m) {
   if (m) {
     j.String(m->ToString());
   } else {
@@ -27,7 +27,7 @@ void Money(JsonText& j, const std::optional<core::Money>& m) {
 }
 
 // {"state","group_id","revenue","payout","late","deadline_at","decided_at"}
-void WriteConversion(JsonText& j, const engine::Conversion& c) {
+void WriteConversion(core::JsonText& j, const engine::Conversion& c) {
   j.BeginObject();
   j.Key("state").String(engine::ToString(c.state));
   j.Key("group_id").OptionalInt(c.group_id);
@@ -39,28 +39,43 @@ void WriteConversion(JsonText& j, const engine::Conversion& c) {
   j.EndObject();
 }
 
-// Tags as {"key":"v1,v2"}: one member a key, in the order the keys first appear, its values
-// joined by commas.
-void WriteTags(JsonText& j, const engine::Call& call) {
-  const auto& tags = call.tags;
+// {"key":"v1,v2"}: one member a key, in the order the keys first appear, its values joined
+// by commas.
+template <typename Item, typename KeyOf, typename ValueOf>
+void WriteJoinedByKey(core::JsonText& j, const std::vector<Item>& items, KeyOf key_of,
+                      ValueOf value_of) {
   j.BeginObject();
   std::string joined;
-  for (size_t i = 0; i < tags.size(); ++i) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string& key = key_of(items[i]);
     bool seen = false;
-    for (size_t k = 0; k < i && !seen; ++k) seen = tags[k].key == tags[i].key;
+    for (size_t k = 0; k < i && !seen; ++k) seen = key_of(items[k]) == key;
     if (seen) continue;
-    joined = tags[i].value;
-    for (size_t k = i + 1; k < tags.size(); ++k) {
-      if (tags[k].key == tags[i].key) joined.append(",").append(tags[k].value);
+    joined = value_of(items[i]);
+    for (size_t k = i + 1; k < items.size(); ++k) {
+      if (key_of(items[k]) == key) joined.append(",").append(value_of(items[k]));
     }
-    j.Key(tags[i].key).String(joined);
+    j.Key(key).String(joined);
   }
   j.EndObject();
 }
 
+void WriteTags(core::JsonText& j, const engine::Call& call) {
+  WriteJoinedByKey(
+      j, call.tags, [](const engine::Tag& t) -> const std::string& { return t.key; },
+      [](const engine::Tag& t) -> const std::string& { return t.value; });
+}
+
 }  // namespace
 
-void WriteCallMembers(JsonText& j, const engine::Call& call, const std::string& key) {
+void WriteTagValues(core::JsonText& j, const engine::Params& tags) {
+  using Param = engine::Params::value_type;
+  WriteJoinedByKey(
+      j, tags, [](const Param& p) -> const std::string& { return p.first; },
+      [](const Param& p) -> const std::string& { return p.second; });
+}
+
+void WriteCallMembers(core::JsonText& j, const engine::Call& call, const std::string& key) {
   j.Key("uuid").String(call.uuid);
   j.Key("status").String(engine::ToString(call.status));
   j.Key("caller_number").String(call.caller_number);
@@ -99,7 +114,7 @@ void WriteCallMembers(JsonText& j, const engine::Call& call, const std::string& 
   j.EndArray();
 }
 
-void WriteCall(JsonText& j, const engine::Call& call, const std::string& key) {
+void WriteCall(core::JsonText& j, const engine::Call& call, const std::string& key) {
   j.BeginObject();
   WriteCallMembers(j, call, key);
   j.EndObject();
@@ -107,14 +122,14 @@ void WriteCall(JsonText& j, const engine::Call& call, const std::string& key) {
 
 std::string CallJson(const engine::Call& call, const std::string& key) {
   std::string out;
-  JsonText j(out);
+  core::JsonText j(out);
   WriteCall(j, call, key);
   return out;
 }
 
 std::string CallDetailsJson(const service::CallDetails& d, const std::string& key) {
   std::string out;
-  JsonText j(out);
+  core::JsonText j(out);
   j.BeginObject();
   WriteCallMembers(j, d.call, key);
   j.Key("postbacks").BeginArray();
@@ -170,13 +185,13 @@ json::object DeliveryJson(const store::Delivery& d) {
       {"attempts", std::move(attempts)}};
 }
 
-void WriteDelivery(JsonText& j, const store::Delivery& d) {
+void WriteDelivery(core::JsonText& j, const store::Delivery& d) {
   j.Raw(json::serialize(DeliveryJson(d)));
 }
 
 std::string BuyerCallJson(const engine::Call& call) {
   std::string out;
-  JsonText j(out);
+  core::JsonText j(out);
   j.BeginObject();
   j.Key("uuid").String(call.uuid);
   j.Key("status").String(engine::ToString(call.status));

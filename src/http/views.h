@@ -7,24 +7,26 @@
 #include <boost/json/object.hpp>
 #include <string>
 
+#include "core/json_text.h"
 #include "engine/call.h"
-#include "http/json_text.h"
 #include "service/call_service.h"
 
 namespace http {
 
 // The operator's view of a call: its members, for an answer that adds its own before closing
 // the object; `key` is written when not empty.
-void WriteCallMembers(JsonText& j, const engine::Call& call, const std::string& key);
+void WriteCallMembers(core::JsonText& j, const engine::Call& call, const std::string& key);
 // The operator's view as one object.
-void WriteCall(JsonText& j, const engine::Call& call, const std::string& key);
+void WriteCall(core::JsonText& j, const engine::Call& call, const std::string& key);
 std::string CallJson(const engine::Call& call, const std::string& key);
 // The view with its postback log, effects and webhook deliveries.
 std::string CallDetailsJson(const service::CallDetails& d, const std::string& key);
 // What a buyer holding the call key may see.
 std::string BuyerCallJson(const engine::Call& call);
+// Tag values as {"key":"v1,v2"}: one member a key, in the order the keys first appear.
+void WriteTagValues(core::JsonText& j, const engine::Params& tags);
 // A webhook delivery with its attempts.
 boost::json::object DeliveryJson(const store::Delivery& d);
-void WriteDelivery(JsonText& j, const store::Delivery& d);
+void WriteDelivery(core::JsonText& j, const store::Delivery& d);
 
 }  // namespace http

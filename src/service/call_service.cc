@@ -1,30 +1,39 @@
 #include "service/call_service.h"
 
 #include <algorithm>
-#include <boost/json.hpp>
 #include <memory>
 
 #include "core/crypto.h"
 #include "core/ids.h"
+#include "core/json_text.h"
 #include "core/webhook_signature.h"
 
 namespace service {
 
-namespace json = boost::json;
 using core::Result;
 
 namespace {
 
-// The postback's parameters as logged: every value, the key only as "[redacted]".
+// The postback's parameters as logged, {"name":["value",…],…} in the order the names first
+// appear, the key only as "key":"[redacted]".
 std::string LogParams(const engine::Params& params, bool had_key) {
-  json::object o;
-  for (const auto& [k, v] : params) {
-    auto& slot = o[k];
-    if (slot.is_null()) slot = json::array();
-    slot.as_array().push_back(json::string(v));
+  std::string out;
+  core::JsonText j(out);
+  j.BeginObject();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const std::string& name = params[i].first;
+    bool seen = false;
+    for (size_t k = 0; k < i && !seen; ++k) seen = params[k].first == name;
+    if (seen) continue;
+    j.Key(name).BeginArray();
+    for (size_t k = i; k < params.size(); ++k) {
+      if (params[k].first == name) j.String(params[k].second);
+    }
+    j.EndArray();
   }
-  if (had_key) o["key"] = "[redacted]";
-  return json::serialize(o);
+  if (had_key) j.Key("key").String("[redacted]");
+  j.EndObject();
+  return out;
 }
 
 // The webhook deliveries of one unit of work and where they go after its commit: reserved with

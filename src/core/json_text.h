@@ -1,9 +1,10 @@
-// JSON text written straight into a string, member by member: a call's answers, the access-log
-// line of every request and the server's own error bodies. Building a boost::json object first
-// (each member checked against the others for a duplicate key) and then serializing it cost a
-// twentieth of the server's CPU in the call lifecycle. The writer puts the commas and escapes the
-// strings (as core::AppendJsonEscaped does: invalid UTF-8 becomes U+FFFD); the caller opens and
-// closes what it begins, and writes each key of an object once.
+// JSON text written straight into a string, member by member: the server's answers about calls
+// and postbacks, the access-log line of every request, its own error bodies and a postback's
+// logged parameters. Building a boost::json object first (each member checked against the others
+// for a duplicate key) and then serializing it cost a twentieth of the server's CPU in the call
+// lifecycle. The writer puts the commas and escapes the strings (as AppendJsonEscaped does:
+// invalid UTF-8 becomes U+FFFD); the caller opens and closes what it begins, and writes each key
+// of an object once.
 #pragma once
 
 #include <charconv>
@@ -13,9 +14,9 @@
 #include <string>
 #include <string_view>
 
-#include "core/token_template.h"
+#include "core/token_template.h"  // AppendJsonEscaped
 
-namespace http {
+namespace core {
 
 class JsonText {
  public:
@@ -102,7 +103,7 @@ class JsonText {
   }
   void Quoted(std::string_view text) {
     out_ += '"';
-    core::AppendJsonEscaped(text, out_);
+    AppendJsonEscaped(text, out_);
     out_ += '"';
   }
 
@@ -111,4 +112,4 @@ class JsonText {
   bool after_key_ = false;
 };
 
-}  // namespace http
+}  // namespace core
