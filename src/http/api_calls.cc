@@ -379,11 +379,11 @@ void Api::Postback(const CtxPtr& ctx) {
       ctx->OnConnection<core::Result<service::PostbackAnswer>>([ctx, text, refuse](auto r) {
         if (!r) return ctx->Fail(r.error());
         if (r->http_status != 200) return refuse(r->http_status, r->message);
-        const auto& c = r->call->conversion;
+        const auto& c = r->conversion;
         std::string body;
         core::JsonText j(body);
         j.BeginObject();
-        j.Key("call_uuid").String(r->call->uuid);
+        j.Key("call_uuid").String(r->call_uuid);
         WriteTagValues(j.Key("tag_values"), r->tag_values);
         j.Key("conversion").BeginObject();
         j.Key("state").String(engine::ToString(c.state));

@@ -293,7 +293,7 @@ void CallService::ApplyEvent(Id account_id, std::string uuid, engine::Event even
 void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
   auto normalized = core::NormalizeUuid(req.uuid);
   if (!normalized) {
-    return done(PostbackAnswer{400, "the call UUID is malformed", std::nullopt, {}});
+    return done(PostbackAnswer{400, "the call UUID is malformed"});
   }
   auto snap = config_.snapshot();
   const core::Millis now = clock_.Now();
@@ -309,8 +309,8 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
         auto found = w.FindCall(id);
         if (!found) return std::move(found).error();
         if (!*found) {
-          out->value = req.malformed ? PostbackAnswer{400, *req.malformed, std::nullopt, {}}
-                                     : PostbackAnswer{404, "call not found", std::nullopt, {}};
+          out->value = req.malformed ? PostbackAnswer{400, *req.malformed}
+                                     : PostbackAnswer{404, "call not found"};
           return {};
         }
         engine::Call& call = **found;
@@ -318,32 +318,32 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
         const config::Account* account = snap->FindAccount(call.account_id);
         auto expiry = KeyExpiryIn(*snap, call);
         if (req.malformed) {
-          answer = {400, *req.malformed, std::nullopt, {}};
+          answer = {400, *req.malformed};
         } else if (!req.key || req.key->empty()) {
-          answer = {401, "the call key is missing", std::nullopt, {}};
+          answer = {401, "the call key is missing"};
         } else if (!key_ok) {
-          answer = {401, "the call key is wrong", std::nullopt, {}};
+          answer = {401, "the call key is wrong"};
         } else if (expiry && now >= *expiry) {
-          answer = {410, "the call key has expired", std::nullopt, {}};
+          answer = {410, "the call key has expired"};
         } else if (account == nullptr) {
-          answer = {404, "call not found", std::nullopt, {}};
+          answer = {404, "call not found"};
         } else {
           engine::Context ctx{*snap, *account, now};
           auto result = engine::ApplyPostback(call, req.params, ctx);
           if (!result) {
             const auto& e = result.error();
-            answer = {
-                e.code == core::ErrorCode::kUnprocessable ? 422 : 400, e.message, std::nullopt, {}};
+            answer = {e.code == core::ErrorCode::kUnprocessable ? 422 : 400, e.message};
           } else {
             if (result->outcome.changed) {
               if (auto s = out->handoff.SaveStep(w, call, result->outcome, ctx); !s) return s;
             }
-            answer = {200, result->status, std::nullopt, std::move(result->tag_values)};
+            answer = {200, result->status, {}, {}, std::move(result->tag_values)};
           }
         }
         store::PostbackLog log{now, req.method, log_params, answer.message, answer.http_status};
         if (auto a = w.AppendPostback(call.id, log); !a) return a;
-        if (!answer.call) answer.call = std::move(call);
+        answer.call_uuid = call.uuid;
+        answer.conversion = call.conversion;
         out->value = std::move(answer);
         return {};
       },

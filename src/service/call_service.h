@@ -73,7 +73,10 @@ struct PostbackRequest {
 struct PostbackAnswer {
   int http_status = 200;
   std::string message;  // status sentence, or the refusal reason
-  std::optional<engine::Call> call;
+  // The call's UUID and conversion after the postback (not the whole call: its tags, which
+  // grow with every postback, would be carried to the answer's thread to be freed there).
+  std::string call_uuid;
+  engine::Conversion conversion;
   engine::Params tag_values;
 };
 
