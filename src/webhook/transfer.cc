@@ -140,6 +140,18 @@ Transfer::Transfer(OutgoingRequest request, const TransferOptions& options, CURL
       started_(std::chrono::steady_clock::now()),
       easy_(easy) {}
 
+CURL* Transfer::Release() {
+  CURL* easy = easy_;
+  easy_ = nullptr;
+  if (easy == nullptr) return nullptr;
+  void* none = nullptr;
+  for (CURLoption option : {CURLOPT_ERRORBUFFER, CURLOPT_WRITEDATA, CURLOPT_HEADERDATA,
+                            CURLOPT_OPENSOCKETDATA, CURLOPT_HTTPHEADER, CURLOPT_POSTFIELDS}) {
+    curl_easy_setopt(easy, option, none);
+  }
+  return easy;
+}
+
 Transfer::~Transfer() {
   if (easy_ != nullptr) curl_easy_cleanup(easy_);
   curl_slist_free_all(headers_);

@@ -66,12 +66,9 @@ class Transfer {
 
   // The easy handle, to add to (and remove from) a multi handle. Owned by this.
   CURL* handle() const { return easy_; }
-  // Gives up the easy handle (removed from its multi handle) for another Transfer to reuse.
-  CURL* Release() {
-    CURL* easy = easy_;
-    easy_ = nullptr;
-    return easy;
-  }
+  // Gives up the easy handle (removed from its multi handle) for another Transfer to reuse; it
+  // keeps no pointer into this Transfer.
+  CURL* Release();
   const OutgoingRequest& request() const { return request_; }
 
   // The attempt's outcome once the multi handle reported it done with `code`.
