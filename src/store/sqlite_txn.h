@@ -66,7 +66,6 @@ class SqliteTxn final : public Writer {
     if (auto st = s.status(); !st) return std::move(st).error();
     return value;
   }
-  core::Result<std::vector<EffectRow>> ReadEffects(Stmt& s);
   core::Result<void> LoadAttempts(Delivery& d);
   // The call a bound statement selects (at most one row), with its tags.
   core::Result<std::optional<engine::Call>> OneCall(Stmt& s);

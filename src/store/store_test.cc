@@ -19,6 +19,8 @@
 #include <thread>
 
 #include "store/pg_test_schema.h"
+#include "store/schema.h"
+#include "store/sqlite_db.h"
 
 namespace store {
 namespace {
@@ -943,6 +945,54 @@ TEST_P(SqliteStore, TheWalStartsOverUnderWritesThatNeverPause) {
   EXPECT_EQ(failed, 0);
   // 6,000 calls wrote ~15 MB of WAL frames; the WAL starts over past ~1 MB.
   EXPECT_LT(std::filesystem::file_size(dir_ / "busy.db-wal"), uintmax_t{4} << 20);
+}
+
+// Migration 6 moves schema 5's table of effects into the rows of their calls, in order.
+TEST_P(SqliteStore, AnUpgradeKeepsEveryCallsEffectsInOrder) {
+  const std::string path = (dir_ / "old.db").string();
+  {
+    auto old = Db::Open(path, false);
+    ASSERT_TRUE(old) << old.error().message;
+    ASSERT_TRUE(MigrateSqlite(**old, 5));
+    const auto r = (*old)->Exec(
+        "INSERT INTO calls (id, uuid, account_id, campaign_id, number, caller_number, repeat,"
+        " status, started_at, hung_up_by, conv_state, conv_late) VALUES"
+        " (1, 'u1', 1, 1, '+18005550100', '+15551230000', 0, 3, 1000, 'caller', 0, 0),"
+        " (2, 'u2', 1, 1, '+18005550100', '+15551230001', 0, 0, 2000, '', 0, 0),"
+        " (3, 'u3', 1, 1, '+18005550100', '+15551230002', 0, 0, 3000, '', 0, 0);"
+        "INSERT INTO call_effects (call_id, trigger, at) VALUES (1, 'started', 1000),"
+        " (2, 'started', 2000), (1, 'answered', 1500), (1, 'ended', 9000);");
+    ASSERT_TRUE(r) << r.error().message;
+  }
+  auto opened = OpenSqlite(SqliteOptions{path});
+  ASSERT_TRUE(opened) << opened.error().message;
+  const auto effects = [&](Id call_id) {
+    std::vector<std::string> out;
+    const auto r = (*opened)->Read([&](Reader& rd) -> core::Result<void> {
+      auto l = rd.ListEffects(call_id);
+      if (!l) return std::move(l).error();
+      for (const auto& e : *l)
+        out.push_back(e.call_uuid + " " + e.trigger + " " + std::to_string(e.at));
+      return {};
+    });
+    EXPECT_TRUE(r) << r.error().message;
+    return out;
+  };
+  EXPECT_EQ(effects(1),
+            (std::vector<std::string>{"u1 started 1000", "u1 answered 1500", "u1 ended 9000"}));
+  EXPECT_EQ(effects(2), (std::vector<std::string>{"u2 started 2000"}));
+  EXPECT_EQ(effects(3), std::vector<std::string>{});
+  // New effects follow the moved ones.
+  ASSERT_TRUE((*opened)->WriteSync([](Writer& w) -> core::Result<void> {
+    auto c = w.FindCall("u2");
+    if (!c) return std::move(c).error();
+    engine::Outcome o;
+    o.changed = true;
+    o.effects = {engine::Effect{"ended", 2500}, engine::Effect{"completed", 2500}};
+    return w.SaveCall(**c, o);  // effects without a change to the row
+  }));
+  EXPECT_EQ(effects(2),
+            (std::vector<std::string>{"u2 started 2000", "u2 ended 2500", "u2 completed 2500"}));
 }
 
 // A failed fsync leaves changes visible that the disk may not hold: the process stops rather
