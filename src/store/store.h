@@ -43,6 +43,8 @@ struct PostbackLog {
 
 // A recorded effect of a state change (a webhook trigger) with its call.
 struct EffectRow {
+  // Orders a call's effects, nothing more: SQLite keeps them in the call's row and numbers
+  // them from 1 there, PostgreSQL gives its rows ids of their own.
   Id id = 0;
   std::string call_uuid;
   std::string trigger;
