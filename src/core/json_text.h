@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/token_template.h"  // AppendJsonEscaped
 
@@ -111,5 +112,24 @@ class JsonText {
   bool first_ = true;
   bool after_key_ = false;
 };
+
+// Writes one member of an object for each distinct key of `items`, in the order the keys first
+// appear (a JSON object holds each key once; tags and parameters may repeat one):
+// write(j, each) writes the member's value, where each(fn) calls fn(item) for the items with
+// that key, in order.
+template <typename Item, typename KeyOf, typename Write>
+void WriteGroupedByKey(JsonText& j, const std::vector<Item>& items, KeyOf key_of, Write write) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string& key = key_of(items[i]);
+    bool seen = false;
+    for (size_t k = 0; k < i && !seen; ++k) seen = key_of(items[k]) == key;
+    if (seen) continue;
+    write(j.Key(key), [&](auto fn) {
+      for (size_t k = i; k < items.size(); ++k) {
+        if (key_of(items[k]) == key) fn(items[k]);
+      }
+    });
+  }
+}
 
 }  // namespace core

@@ -51,5 +51,32 @@ TEST(JsonText, WritesEveryInt64AndEscapesStrings) {
   EXPECT_EQ(a[4].as_string(), "bad \xEF\xBF\xBD byte");  // U+FFFD: always valid JSON
 }
 
+// One member a key, in the order the keys first appear, each with all of its items in order.
+TEST(JsonText, WritesOneMemberForEachKey) {
+  const std::vector<std::pair<std::string, std::string>> items = {
+      {"b", "1"}, {"a", "2"}, {"b", "3"}, {"q\"", "4"}, {"a", "5"}};
+  std::string out;
+  JsonText j(out);
+  j.BeginObject();
+  WriteGroupedByKey(
+      j, items, [](const auto& item) -> const std::string& { return item.first; },
+      [](JsonText& member, auto each) {
+        member.BeginArray();
+        each([&](const auto& item) { member.String(item.second); });
+        member.EndArray();
+      });
+  j.EndObject();
+  EXPECT_EQ(out, R"({"b":["1","3"],"a":["2","5"],"q\"":["4"]})");
+  out.clear();
+  JsonText empty(out);
+  empty.BeginObject();
+  WriteGroupedByKey(
+      empty, std::vector<std::pair<std::string, std::string>>{},
+      [](const auto& item) -> const std::string& { return item.first; },
+      [](JsonText& member, auto) { member.Null(); });
+  empty.EndObject();
+  EXPECT_EQ(out, "{}");
+}
+
 }  // namespace
 }  // namespace core

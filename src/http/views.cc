@@ -46,17 +46,12 @@ void WriteJoinedByKey(core::JsonText& j, const std::vector<Item>& items, KeyOf k
                       ValueOf value_of) {
   j.BeginObject();
   std::string joined;
-  for (size_t i = 0; i < items.size(); ++i) {
-    const std::string& key = key_of(items[i]);
-    bool seen = false;
-    for (size_t k = 0; k < i && !seen; ++k) seen = key_of(items[k]) == key;
-    if (seen) continue;
-    joined = value_of(items[i]);
-    for (size_t k = i + 1; k < items.size(); ++k) {
-      if (key_of(items[k]) == key) joined.append(",").append(value_of(items[k]));
-    }
-    j.Key(key).String(joined);
-  }
+  core::WriteGroupedByKey(j, items, key_of, [&](core::JsonText& member, auto each) {
+    joined.clear();
+    each([&](const Item& item) { joined.append(value_of(item)).append(","); });
+    joined.pop_back();  // a key has at least one item
+    member.String(joined);
+  });
   j.EndObject();
 }
 

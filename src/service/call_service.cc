@@ -19,18 +19,15 @@ namespace {
 std::string LogParams(const engine::Params& params, bool had_key) {
   std::string out;
   core::JsonText j(out);
+  using Param = engine::Params::value_type;
   j.BeginObject();
-  for (size_t i = 0; i < params.size(); ++i) {
-    const std::string& name = params[i].first;
-    bool seen = false;
-    for (size_t k = 0; k < i && !seen; ++k) seen = params[k].first == name;
-    if (seen) continue;
-    j.Key(name).BeginArray();
-    for (size_t k = i; k < params.size(); ++k) {
-      if (params[k].first == name) j.String(params[k].second);
-    }
-    j.EndArray();
-  }
+  core::WriteGroupedByKey(
+      j, params, [](const Param& p) -> const std::string& { return p.first; },
+      [](core::JsonText& member, auto each) {
+        member.BeginArray();
+        each([&](const Param& p) { member.String(p.second); });
+        member.EndArray();
+      });
   if (had_key) j.Key("key").String("[redacted]");
   j.EndObject();
   return out;
