@@ -370,10 +370,8 @@ void Api::Postback(const CtxPtr& ctx) {
   }
   // Only the call's own key spends the call's tokens: a wrong key is refused (401) whatever
   // the rate, and cannot use up the buyer's.
-  if (req.key && calls_.KeyMatches(req.uuid, *req.key) &&
-      !Admit(ctx, call_key_limiter_, req.uuid, "call key", text)) {
-    return;
-  }
+  req.key_verified = req.key && calls_.KeyMatches(req.uuid, *req.key);
+  if (req.key_verified && !Admit(ctx, call_key_limiter_, req.uuid, "call key", text)) return;
   calls_.Postback(
       std::move(req),
       ctx->OnConnection<core::Result<service::PostbackAnswer>>([ctx, text, refuse](auto r) {

@@ -61,6 +61,9 @@ struct Started {
 struct PostbackRequest {
   std::string uuid;  // as received; validated here
   std::optional<std::string> key;
+  // The caller found `key` to be the call key of `uuid` (KeyMatches, for its rate limit): the
+  // key's HMAC is not computed a second time. False says nothing: the key is checked here.
+  bool key_verified = false;
   std::string method;
   engine::Params params;  // without the key
   // Set when the request could not be parsed: it is refused with 400 and this reason, and
