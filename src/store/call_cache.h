@@ -10,6 +10,7 @@
 // under the write lock at the start of each group). A store shared by several nodes has none.
 #pragma once
 
+#include <cstddef>
 #include <list>
 #include <string>
 #include <unordered_map>
@@ -40,11 +41,19 @@ class CallCache {
     saved_in_unit_.push_back(call.uuid);
   }
 
-  // The current unit saved only new tags of `call`: its other fields keep what was read.
-  void PutSavedTags(const engine::Call& call) {
+  // The current unit saved only the last `added` tags of `call`: its other fields keep what was
+  // read, and the cached tags (the ones before those, as read) get the new ones appended rather
+  // than every tag copied again (a call's tags grow with every postback).
+  void PutSavedTags(const engine::Call& call, size_t added) {
     auto it = index_.find(call.uuid);
     if (it == index_.end()) return;
-    it->second->tags = call.tags;
+    auto& tags = it->second->tags;
+    if (added <= call.tags.size() && tags.size() == call.tags.size() - added) {
+      tags.insert(tags.end(), call.tags.end() - static_cast<std::ptrdiff_t>(added),
+                  call.tags.end());
+    } else {
+      tags = call.tags;
+    }
     saved_in_unit_.push_back(call.uuid);
   }
 

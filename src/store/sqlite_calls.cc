@@ -317,7 +317,7 @@ Result<void> SqliteTxn::SaveCall(engine::Call& c, engine::Outcome& out) {
     if (row_written) {
       cache_->PutSaved(c);
     } else {
-      cache_->PutSavedTags(c);
+      cache_->PutSavedTags(c, out.new_tags.size());
     }
   }
   return {};
