@@ -123,8 +123,12 @@ TEST(Limits, CallKeyRateLimitIsPerCallAndOnlyForTheRightKey) {
            {"Accept: text/plain"});
   EXPECT_EQ(r.status, 429);
   EXPECT_EQ(r.body.rfind("FAILED too many requests", 0), 0u) << r.body;
-  // The buyer's read view shares the call's bucket.
+  // The buyer's read view shares the call's bucket, and so does the UUID written in capitals.
   EXPECT_EQ(Http("GET", s.url("/calls/" + uuid + "?key=" + key)).status, 429);
+  std::string upper = uuid;
+  for (char& c : upper) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  EXPECT_EQ(Postback(s, upper, key, "refused=3").status, 429);
+  EXPECT_EQ(Http("GET", s.url("/calls/" + upper + "?key=" + key)).status, 429);
   // Another call has its own bucket; a wrong key is 401 and spends nothing.
   EXPECT_EQ(Postback(s, Str(b.at("uuid")), Str(b.at("key")), "x=1").status, 200);
   EXPECT_EQ(Postback(s, uuid, Str(b.at("key")), "x=1").status, 401);

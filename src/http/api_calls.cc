@@ -369,9 +369,11 @@ void Api::Postback(const CtxPtr& ctx) {
     if (const std::string* h = ctx->request.FindHeader("X-Call-Key")) req.key = *h;
   }
   // Only the call's own key spends the call's tokens: a wrong key is refused (401) whatever
-  // the rate, and cannot use up the buyer's.
-  req.key_verified = req.key && calls_.KeyMatches(req.uuid, *req.key);
-  if (req.key_verified && !Admit(ctx, call_key_limiter_, req.uuid, "call key", text)) return;
+  // the rate, and cannot use up the buyer's. The tokens are the call's whatever the case of
+  // the UUID in the path.
+  const auto uuid = core::NormalizeUuid(req.uuid);
+  req.key_verified = uuid && req.key && calls_.KeyMatches(*uuid, *req.key);
+  if (req.key_verified && !Admit(ctx, call_key_limiter_, *uuid, "call key", text)) return;
   calls_.Postback(
       std::move(req),
       ctx->OnConnection<core::Result<service::PostbackAnswer>>([ctx, text, refuse](auto r) {
@@ -410,8 +412,8 @@ void Api::BuyerView(const CtxPtr& ctx) {
   } else if (const std::string* h = ctx->request.FindHeader("X-Call-Key")) {
     key = *h;
   }
-  if (calls_.KeyMatches(ctx->segments[1], key) &&
-      !Admit(ctx, call_key_limiter_, ctx->segments[1], "call key")) {
+  if (const auto uuid = core::NormalizeUuid(ctx->segments[1]);
+      uuid && calls_.KeyMatches(*uuid, key) && !Admit(ctx, call_key_limiter_, *uuid, "call key")) {
     return;
   }
   auto call = calls_.GetWithKey(ctx->segments[1], key);

@@ -61,8 +61,9 @@ struct Started {
 struct PostbackRequest {
   std::string uuid;  // as received; validated here
   std::optional<std::string> key;
-  // The caller found `key` to be the call key of `uuid` (KeyMatches, for its rate limit): the
-  // key's HMAC is not computed a second time. False says nothing: the key is checked here.
+  // The caller found `key` to be the call key of the call `uuid` names (KeyMatches on its
+  // canonical form, for its rate limit): the key's HMAC is not computed a second time. False
+  // says nothing: the key is checked here.
   bool key_verified = false;
   std::string method;
   engine::Params params;  // without the key
@@ -148,7 +149,8 @@ class CallService {
   core::Result<engine::Call> GetWithKey(std::string_view uuid, std::string_view key);
 
   std::string KeyOf(const engine::Call& call) const { return keys_.Derive(call.uuid); }
-  // Whether `key` is the call key of the call `uuid` (known or not; constant time).
+  // Whether `key` is the call key of the call `uuid` (canonical, as core::NormalizeUuid writes
+  // it; known or not; constant time).
   bool KeyMatches(std::string_view uuid, std::string_view key) const {
     return keys_.Verify(uuid, key);
   }
