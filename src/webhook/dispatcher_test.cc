@@ -1,10 +1,13 @@
 // End to end on one machine: the SQLite store on a temp file, the configuration service, the
-// dispatcher, and a raw-socket HTTP receiver on 127.0.0.1 that answers as each test scripts.
+// dispatcher, and a raw-socket HTTP receiver on 127.0.0.1 that answers as each test scripts (and
+// a TLS one with a certificate no one trusts).
 #include "webhook/dispatcher.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -56,20 +59,37 @@ struct Received {
   }
 };
 
+// A listening socket on 127.0.0.1 and a free port; its port in `port`.
+int ListenOnLoopback(int& port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(listen(fd, 16), 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
+// The next connection to `fd` (reads on it time out after 2 s), or -1 after 20 ms without one.
+int AcceptWithin20Ms(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, 20) <= 0) return -1;
+  const int c = accept(fd, nullptr, nullptr);
+  if (c < 0) return -1;
+  timeval tv{2, 0};
+  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return c;
+}
+
 // A minimal HTTP/1.1 server: one connection at a time, "Connection: close". Request i gets
 // script[min(i, size - 1)].
 class RawReceiver {
  public:
   explicit RawReceiver(std::vector<Reply> script) : script_(std::move(script)) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(listen(fd_, 16), 0);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = ListenOnLoopback(port_);
     thread_ = std::thread([this] { Serve(); });
   }
   ~RawReceiver() {
@@ -88,12 +108,8 @@ class RawReceiver {
  private:
   void Serve() {
     while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 20) <= 0) continue;
-      const int c = accept(fd_, nullptr, nullptr);
+      const int c = AcceptWithin20Ms(fd_);
       if (c < 0) continue;
-      timeval tv{2, 0};
-      setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       Handle(c);
       close(c);
     }
@@ -162,6 +178,85 @@ class RawReceiver {
   std::thread thread_;
   mutable std::mutex mu_;
   std::vector<Received> received_;  // guarded by mu_
+};
+
+// A TLS server whose certificate (for 127.0.0.1, made when it starts) is signed by itself, so
+// trusted by no one. It counts the handshakes it was offered and the requests that reached it
+// (answered 200) should a client take the certificate.
+class UntrustedTlsReceiver {
+ public:
+  UntrustedTlsReceiver() : ctx_(SSL_CTX_new(TLS_server_method())) {
+    EVP_PKEY* key = EVP_EC_gen("P-256");
+    X509* cert = X509_new();
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+    X509_set_pubkey(cert, key);
+    X509_NAME* name = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
+    X509_set_issuer_name(cert, name);
+    X509V3_CTX v3;
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, cert, cert, nullptr, nullptr, 0);
+    // The right name: only the trust is missing.
+    X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &v3, NID_subject_alt_name, "IP:127.0.0.1");
+    X509_add_ext(cert, san, -1);
+    X509_EXTENSION_free(san);
+    EXPECT_GT(X509_sign(cert, key, EVP_sha256()), 0);
+    EXPECT_EQ(SSL_CTX_use_certificate(ctx_, cert), 1);
+    EXPECT_EQ(SSL_CTX_use_PrivateKey(ctx_, key), 1);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    fd_ = ListenOnLoopback(port_);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~UntrustedTlsReceiver() {
+    stop_ = true;
+    thread_.join();
+    close(fd_);
+    SSL_CTX_free(ctx_);
+  }
+  std::string url(std::string_view path) const {
+    return "https://127.0.0.1:" + std::to_string(port_) + std::string(path);
+  }
+  int handshakes() const { return handshakes_; }
+  int requests() const { return requests_; }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      const int c = AcceptWithin20Ms(fd_);
+      if (c < 0) continue;
+      ++handshakes_;
+      SSL* ssl = SSL_new(ctx_);
+      SSL_set_fd(ssl, c);
+      if (SSL_accept(ssl) == 1) {
+        std::string in;
+        char buf[4096];
+        int n;
+        while (in.find("\r\n\r\n") == std::string::npos &&
+               (n = SSL_read(ssl, buf, sizeof buf)) > 0) {
+          in.append(buf, static_cast<size_t>(n));
+        }
+        if (!in.empty()) ++requests_;
+        const std::string out =
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        SSL_write(ssl, out.data(), static_cast<int>(out.size()));
+        SSL_shutdown(ssl);
+      }
+      SSL_free(ssl);
+      close(c);
+    }
+  }
+
+  SSL_CTX* const ctx_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> handshakes_{0};
+  std::atomic<int> requests_{0};
+  std::thread thread_;
 };
 
 class DispatcherTest : public ::testing::Test {
@@ -438,6 +533,24 @@ TEST_F(DispatcherTest, RefusesLoopbackUnlessAllowed) {
     EXPECT_EQ(delivery.attempts[0].error, "refused_address");
   }
   EXPECT_EQ(receiver.received().size(), 0u);
+}
+
+// The request (its URL carries the call key) goes only to a receiver whose certificate a
+// trusted authority signed: against a self-signed one the attempt fails in the handshake,
+// "tls", before a byte of the request, and is retried.
+TEST_F(DispatcherTest, SendsNothingToAReceiverWhoseCertificateIsNotTrusted) {
+  UntrustedTlsReceiver receiver;
+  AddDelivery(AddGroup(receiver.url("/x?k=[call_key]")));
+  Dispatcher& d = StartDispatcher();
+  ASSERT_TRUE(d.WaitIdle(10s));
+  dispatcher_.reset();
+  EXPECT_GE(receiver.handshakes(), 1);
+  EXPECT_EQ(receiver.requests(), 0);
+  const store::Delivery delivery = Deliveries().front();
+  EXPECT_EQ(delivery.state, store::DeliveryState::kRetrying);
+  ASSERT_EQ(delivery.attempts.size(), 1u);
+  EXPECT_EQ(delivery.attempts[0].http_status, std::nullopt);
+  EXPECT_EQ(delivery.attempts[0].error, "tls");
 }
 
 TEST_F(DispatcherTest, FailsDeliveriesOfDeletedGroups) {
