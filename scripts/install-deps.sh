@@ -10,6 +10,9 @@ packages=(
   libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
   libsqlite3-dev libssl-dev libcurl4-openssl-dev libpq-dev libjemalloc-dev
   libcli11-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
+  # the authorities an https webhook's receiver is checked against (installed with
+  # --no-install-recommends below, libcurl would otherwise find none and refuse every receiver)
+  ca-certificates
   # tests and benchmarks
   sqlite3 curl wrk python3
   # SIP edge (deploy/kamailio, scripts/sip-edge.sh) and its end-to-end test (tests/sip):
