@@ -16,6 +16,8 @@
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <thread>
 
 #include "core/ids.h"
@@ -59,61 +61,65 @@ struct Received {
   }
 };
 
-// A listening socket on 127.0.0.1 and a free port; its port in `port`.
-int ListenOnLoopback(int& port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  EXPECT_EQ(listen(fd, 16), 0);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  port = ntohs(a.sin_port);
-  return fd;
-}
+// A server on 127.0.0.1 and a free port: a thread that takes one connection at a time (reads
+// on it time out after 2 s), gives it to `handle` and closes it. Declared last in its owner, so
+// that it stops before the state `handle` uses is gone.
+class LoopbackServer {
+ public:
+  explicit LoopbackServer(std::function<void(int)> handle) : handle_(std::move(handle)) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(listen(fd_, 16), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~LoopbackServer() {
+    stop_ = true;
+    thread_.join();
+    close(fd_);
+  }
+  std::string url(std::string_view scheme, std::string_view path) const {
+    return std::string(scheme) + "://127.0.0.1:" + std::to_string(port_) + std::string(path);
+  }
 
-// The next connection to `fd` (reads on it time out after 2 s), or -1 after 20 ms without one.
-int AcceptWithin20Ms(int fd) {
-  pollfd p{fd, POLLIN, 0};
-  if (poll(&p, 1, 20) <= 0) return -1;
-  const int c = accept(fd, nullptr, nullptr);
-  if (c < 0) return -1;
-  timeval tv{2, 0};
-  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return c;
-}
+ private:
+  void Serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      const int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      timeval tv{2, 0};
+      setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      handle_(c);
+      close(c);
+    }
+  }
+
+  const std::function<void(int)> handle_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 // A minimal HTTP/1.1 server: one connection at a time, "Connection: close". Request i gets
 // script[min(i, size - 1)].
 class RawReceiver {
  public:
-  explicit RawReceiver(std::vector<Reply> script) : script_(std::move(script)) {
-    fd_ = ListenOnLoopback(port_);
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~RawReceiver() {
-    stop_ = true;
-    thread_.join();
-    close(fd_);
-  }
-  std::string url(std::string_view path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
-  }
+  explicit RawReceiver(std::vector<Reply> script) : script_(std::move(script)) {}
+  std::string url(std::string_view path) const { return server_.url("http", path); }
   std::vector<Received> received() const {
     std::lock_guard lock(mu_);
     return received_;
   }
 
  private:
-  void Serve() {
-    while (!stop_) {
-      const int c = AcceptWithin20Ms(fd_);
-      if (c < 0) continue;
-      Handle(c);
-      close(c);
-    }
-  }
   void Handle(int c) {
     std::string in;
     char buf[4096];
@@ -172,12 +178,9 @@ class RawReceiver {
   }
 
   const std::vector<Reply> script_;
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
   mutable std::mutex mu_;
   std::vector<Received> received_;  // guarded by mu_
+  LoopbackServer server_{[this](int c) { Handle(c); }};
 };
 
 // A TLS server whose certificate (for 127.0.0.1, made when it starts) is signed by itself, so
@@ -185,7 +188,18 @@ class RawReceiver {
 // (answered 200) should a client take the certificate.
 class UntrustedTlsReceiver {
  public:
-  UntrustedTlsReceiver() : ctx_(SSL_CTX_new(TLS_server_method())) {
+  std::string url(std::string_view path) const { return server_.url("https", path); }
+  int handshakes() const { return handshakes_; }
+  int requests() const { return requests_; }
+
+ private:
+  struct ContextFree {
+    void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+  };
+  using Context = std::unique_ptr<SSL_CTX, ContextFree>;
+
+  static Context UntrustedContext() {
+    Context ctx(SSL_CTX_new(TLS_server_method()));
     EVP_PKEY* key = EVP_EC_gen("P-256");
     X509* cert = X509_new();
     ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
@@ -204,59 +218,36 @@ class UntrustedTlsReceiver {
     X509_add_ext(cert, san, -1);
     X509_EXTENSION_free(san);
     EXPECT_GT(X509_sign(cert, key, EVP_sha256()), 0);
-    EXPECT_EQ(SSL_CTX_use_certificate(ctx_, cert), 1);
-    EXPECT_EQ(SSL_CTX_use_PrivateKey(ctx_, key), 1);
+    EXPECT_EQ(SSL_CTX_use_certificate(ctx.get(), cert), 1);
+    EXPECT_EQ(SSL_CTX_use_PrivateKey(ctx.get(), key), 1);
     X509_free(cert);
     EVP_PKEY_free(key);
-    fd_ = ListenOnLoopback(port_);
-    thread_ = std::thread([this] { Serve(); });
+    return ctx;
   }
-  ~UntrustedTlsReceiver() {
-    stop_ = true;
-    thread_.join();
-    close(fd_);
-    SSL_CTX_free(ctx_);
-  }
-  std::string url(std::string_view path) const {
-    return "https://127.0.0.1:" + std::to_string(port_) + std::string(path);
-  }
-  int handshakes() const { return handshakes_; }
-  int requests() const { return requests_; }
 
- private:
-  void Serve() {
-    while (!stop_) {
-      const int c = AcceptWithin20Ms(fd_);
-      if (c < 0) continue;
-      ++handshakes_;
-      SSL* ssl = SSL_new(ctx_);
-      SSL_set_fd(ssl, c);
-      if (SSL_accept(ssl) == 1) {
-        std::string in;
-        char buf[4096];
-        int n;
-        while (in.find("\r\n\r\n") == std::string::npos &&
-               (n = SSL_read(ssl, buf, sizeof buf)) > 0) {
-          in.append(buf, static_cast<size_t>(n));
-        }
-        if (!in.empty()) ++requests_;
-        const std::string out =
-            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-        SSL_write(ssl, out.data(), static_cast<int>(out.size()));
-        SSL_shutdown(ssl);
+  void Handle(int c) {
+    ++handshakes_;
+    SSL* ssl = SSL_new(ctx_.get());
+    SSL_set_fd(ssl, c);
+    if (SSL_accept(ssl) == 1) {
+      std::string in;
+      char buf[4096];
+      int n;
+      while (in.find("\r\n\r\n") == std::string::npos && (n = SSL_read(ssl, buf, sizeof buf)) > 0) {
+        in.append(buf, static_cast<size_t>(n));
       }
-      SSL_free(ssl);
-      close(c);
+      if (!in.empty()) ++requests_;
+      const std::string out = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+      SSL_write(ssl, out.data(), static_cast<int>(out.size()));
+      SSL_shutdown(ssl);
     }
+    SSL_free(ssl);
   }
 
-  SSL_CTX* const ctx_;
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
+  const Context ctx_ = UntrustedContext();
   std::atomic<int> handshakes_{0};
   std::atomic<int> requests_{0};
-  std::thread thread_;
+  LoopbackServer server_{[this](int c) { Handle(c); }};
 };
 
 class DispatcherTest : public ::testing::Test {
