@@ -371,9 +371,10 @@ void Api::Postback(const CtxPtr& ctx) {
   // Only the call's own key spends the call's tokens: a wrong key is refused (401) whatever
   // the rate, and cannot use up the buyer's. The tokens are the call's whatever the case of
   // the UUID in the path.
-  const auto uuid = core::NormalizeUuid(req.uuid);
-  req.key_verified = uuid && req.key && calls_.KeyMatches(*uuid, *req.key);
-  if (req.key_verified && !Admit(ctx, call_key_limiter_, *uuid, "call key", text)) return;
+  if (const auto uuid = core::NormalizeUuid(req.uuid); uuid && req.key) {
+    req.key_matches = calls_.KeyMatches(*uuid, *req.key);
+    if (*req.key_matches && !Admit(ctx, call_key_limiter_, *uuid, "call key", text)) return;
+  }
   calls_.Postback(
       std::move(req),
       ctx->OnConnection<core::Result<service::PostbackAnswer>>([ctx, text, refuse](auto r) {

@@ -297,8 +297,8 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
   // What needs no stored state is done here, on the caller's thread, so that the writer does
   // only the unit itself: the key check (an HMAC of the UUID, unless the caller made it) and the
   // log line's parameters.
-  const bool key_ok =
-      req.key && !req.key->empty() && (req.key_verified || keys_.Verify(*normalized, *req.key));
+  const bool key_ok = req.key && !req.key->empty() &&
+                      (req.key_matches ? *req.key_matches : keys_.Verify(*normalized, *req.key));
   std::string log_params = LogParams(req.params, req.key.has_value());
   auto out = std::make_shared<Slot<PostbackAnswer>>(sink_);
   store_.Write(

@@ -61,10 +61,10 @@ struct Started {
 struct PostbackRequest {
   std::string uuid;  // as received; validated here
   std::optional<std::string> key;
-  // The caller found `key` to be the call key of the call `uuid` names (KeyMatches on its
-  // canonical form, for its rate limit): the key's HMAC is not computed a second time. False
-  // says nothing: the key is checked here.
-  bool key_verified = false;
+  // Whether `key` is the call key of the call `uuid` names, when the caller has checked it
+  // (KeyMatches on the canonical UUID, for its rate limit): the key's HMAC is not computed a
+  // second time. Empty: checked here.
+  std::optional<bool> key_matches;
   std::string method;
   engine::Params params;  // without the key
   // Set when the request could not be parsed: it is refused with 400 and this reason, and
