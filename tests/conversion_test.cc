@@ -100,6 +100,35 @@ TEST(Conversions, DeadlineThenLateConversion) {
                                                         "not_converted", "converted"}));
 }
 
+// /metrics: "timers pending and lag" (API.md).
+TEST(Conversions, TimerMetricsShowPendingDueAndLag) {
+  Server s;
+  WithValueGroup(s, 600);
+  json::object call = StartCall(s);
+  std::string uuid = Str(call.at("uuid"));
+  Event(s, uuid, {{"type", "ended"}});
+  auto metrics = [&] { return Http("GET", s.url("/metrics")).body; };
+  auto has = [](const std::string& body, const std::string& line) {
+    return body.find("\n" + line + "\n") != std::string::npos;
+  };
+  std::string m = metrics();
+  EXPECT_TRUE(has(m, "callpost_timers_pending 1")) << m;
+  EXPECT_TRUE(has(m, "callpost_timers_due 0")) << m;
+  EXPECT_TRUE(has(m, "callpost_timers_overdue_seconds 0.000000")) << m;
+  EXPECT_TRUE(has(m, "callpost_timer_lag_seconds_count 0")) << m;
+  s.clock().Advance(600'000 + 2'500);  // due, and not fired yet: 2.5 s of lag so far
+  m = metrics();
+  EXPECT_TRUE(has(m, "callpost_timers_due 1")) << m;
+  EXPECT_TRUE(has(m, "callpost_timers_overdue_seconds 2.500000")) << m;
+  ASSERT_EQ(*s.app().FireDueDeadlines(), 1);
+  m = metrics();
+  EXPECT_TRUE(has(m, "callpost_timers_pending 0")) << m;
+  EXPECT_TRUE(has(m, "callpost_timers_due 0")) << m;
+  EXPECT_TRUE(has(m, "callpost_timer_lag_seconds_bucket{le=\"1\"} 0")) << m;
+  EXPECT_TRUE(has(m, "callpost_timer_lag_seconds_bucket{le=\"2.5\"} 1")) << m;
+  EXPECT_TRUE(has(m, "callpost_timer_lag_seconds_count 1")) << m;
+}
+
 TEST(Conversions, EarlyConversionAppliedAtEnd) {
   Server s;
   Fixture f = MakeFixture(s);

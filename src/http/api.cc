@@ -164,6 +164,7 @@ void Api::Ops(const CtxPtr& ctx) {
         return {};
       });
       if (!counts) return ctx->Fail(counts.error());
+      if (auto timers = calls_.RenderMetrics(r.body); !timers) return ctx->Fail(timers.error());
       store_.RenderMetrics(r.body);
       if (extra_metrics_) extra_metrics_(r.body);
       return ctx->Reply(std::move(r));

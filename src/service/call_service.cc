@@ -388,20 +388,57 @@ Result<int> CallService::FireDueDeadlines(core::Millis now, int limit, core::Mil
   // decided: with several nodes on one database each deadline is claimed by one of them, and
   // deciding locks the call, so a postback racing the deadline sees the decision or makes it.
   std::vector<std::string> due;
+  std::vector<core::Millis> due_at;
   auto r = store_.WriteSync([&](store::Writer& w) -> Result<void> {
     due.clear();  // the store may run a unit again
+    due_at.clear();
     auto d = w.ClaimDueDeadlines(now, now + lease, limit);
     if (!d) return std::move(d).error();
-    for (auto& [uuid, at] : *d) due.push_back(std::move(uuid));
+    for (auto& [uuid, at] : *d) due.push_back(std::move(uuid)), due_at.push_back(at);
     return {};
   });
   if (!r) return std::move(r).error();
-  return StepEach(due, now, [](engine::Call& call, const engine::Context& ctx) {
+  auto fired = StepEach(due, now, [](engine::Call& call, const engine::Context& ctx) {
     engine::Outcome outcome = engine::FireDeadline(call, ctx);
     // Decided already (a conversion won): the deadline row is stale; drop it.
     if (!outcome.changed) outcome.timer = engine::Outcome::Timer::kClear;
     return Result<engine::Outcome>(std::move(outcome));
   });
+  if (fired) {
+    std::lock_guard lock(metrics_mu_);
+    for (core::Millis at : due_at) timer_lag_.Observe(static_cast<double>(now - at) / 1000.0);
+  }
+  return fired;
+}
+
+Result<void> CallService::RenderMetrics(std::string& out) {
+  const core::Millis now = clock_.Now();
+  store::DeadlineCounts counts;
+  auto r = store_.Read([&](store::Reader& rd) -> Result<void> {
+    auto c = rd.CountDeadlines(now);
+    if (!c) return std::move(c).error();
+    counts = *c;
+    return {};
+  });
+  if (!r) return r;
+  const double overdue =
+      counts.oldest_due ? static_cast<double>(now - *counts.oldest_due) / 1000.0 : 0.0;
+  out +=
+      "# HELP callpost_timers_pending Postback deadlines pending (calls awaiting their postback).\n"
+      "# TYPE callpost_timers_pending gauge\ncallpost_timers_pending " +
+      std::to_string(counts.pending) +
+      "\n# HELP callpost_timers_due Pending postback deadlines already past their due time.\n"
+      "# TYPE callpost_timers_due gauge\ncallpost_timers_due " +
+      std::to_string(counts.due) +
+      "\n# HELP callpost_timers_overdue_seconds How long the oldest due deadline has waited "
+      "(0 when none is due).\n# TYPE callpost_timers_overdue_seconds gauge\n"
+      "callpost_timers_overdue_seconds " +
+      std::to_string(overdue) +
+      "\n# HELP callpost_timer_lag_seconds Deadlines fired by this node: seconds from the due "
+      "time to the decision.\n# TYPE callpost_timer_lag_seconds histogram\n";
+  std::lock_guard lock(metrics_mu_);
+  timer_lag_.Render(out, "callpost_timer_lag_seconds");
+  return {};
 }
 
 Result<CallDetails> CallService::Get(Id account_id, std::string_view uuid) {

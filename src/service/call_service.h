@@ -5,11 +5,13 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/call_key.h"
+#include "core/histogram.h"
 #include "core/time.h"
 #include "engine/engine.h"
 #include "service/config_service.h"
@@ -166,6 +168,10 @@ class CallService {
   // When the call's key stops working (ended_at + the account's TTL), if it has ended.
   std::optional<core::Millis> KeyExpiry(const engine::Call& call) const;
 
+  // The timers' metrics (Prometheus text) appended to `out`: postback deadlines pending and
+  // due (read from the store, every node's) and the lag of those this node fired.
+  core::Result<void> RenderMetrics(std::string& out);
+
  private:
   // One engine step on each call (by UUID) in one unit of work; returns how many changed.
   using Step = std::function<core::Result<engine::Outcome>(engine::Call&, const engine::Context&)>;
@@ -177,6 +183,10 @@ class CallService {
   const core::CallKeys& keys_;
   std::function<uint64_t()> random_;
   DeliverySink* sink_ = nullptr;
+
+  std::mutex metrics_mu_;
+  // Seconds from a deadline's due time to its decision; guarded by metrics_mu_.
+  core::Histogram timer_lag_{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
 };
 
 }  // namespace service

@@ -120,6 +120,9 @@ constexpr const char* kLiveByBuyer =
     "SELECT buyer_id, count(*) FROM calls WHERE status IN (1, 2) AND buyer_id IS NOT NULL"
     " AND account_id = $1 GROUP BY buyer_id";
 constexpr const char* kCountByStatus = "SELECT status, count(*) FROM calls GROUP BY status";
+constexpr const char* kCountDeadlines =
+    "SELECT count(*), count(*) FILTER (WHERE due_at <= $1), min(due_at) FILTER (WHERE due_at <= $1)"
+    " FROM postback_deadlines";
 
 engine::Call ReadCallRow(const PgRow& r) {
   return ReadCall(r, r.IsNull(24) ? std::nullopt : std::optional<std::string>(r.Bytes(24)));
@@ -225,6 +228,18 @@ Result<std::map<std::string, int64_t>> PgTxn::CountCallsByStatus() {
   std::map<std::string, int64_t> out;
   for (int i = 0; i < r->rows(); ++i) {
     out[engine::ToString(static_cast<engine::Status>(r->row(i).Int(0)))] = r->row(i).Int(1);
+  }
+  return out;
+}
+
+Result<DeadlineCounts> PgTxn::CountDeadlines(core::Millis now) {
+  auto r = db_.Run(kCountDeadlines, PgParams().Add(now));
+  if (!r) return std::move(r).error();
+  DeadlineCounts out;
+  if (r->rows() > 0) {
+    out.pending = r->row(0).Int(0);
+    out.due = r->row(0).Int(1);
+    out.oldest_due = r->row(0).OptInt(2);
   }
   return out;
 }

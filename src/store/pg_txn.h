@@ -33,6 +33,7 @@ class PgTxn final : public Writer {
   core::Result<std::vector<std::pair<std::string, core::Millis>>> ClaimDueDeadlines(
       core::Millis now, core::Millis lease_until, int limit) override;
   core::Result<std::map<std::string, int64_t>> CountCallsByStatus() override;
+  core::Result<DeadlineCounts> CountDeadlines(core::Millis now) override;
   core::Result<Id> InsertConfig(const ConfigRow& r) override;
   core::Result<void> UpdateConfig(const ConfigRow& r) override;
   core::Result<void> DeleteConfig(Id account_id, Id id) override;

@@ -94,6 +94,9 @@ constexpr const char* kLiveByBuyer =
     "SELECT buyer_id, count(*) FROM calls WHERE status IN (1, 2) AND buyer_id IS NOT NULL"
     " AND account_id = ? GROUP BY buyer_id";
 constexpr const char* kCountByStatus = "SELECT status, count(*) FROM calls GROUP BY status";
+constexpr const char* kCountDeadlines =
+    "SELECT count(*), coalesce(sum(due_at <= ?1), 0), min(CASE WHEN due_at <= ?1 THEN due_at END)"
+    " FROM postback_deadlines";
 // A call's effects live in its row, "trigger:at,trigger:at,…" in the order they happened: a
 // step rewrites the row anyway, where a table of effects with its index by call cost two b-tree
 // inserts an effect, six a call (14% of the writer's instructions in the call lifecycle).
@@ -252,6 +255,18 @@ Result<std::map<std::string, int64_t>> SqliteTxn::CountCallsByStatus() {
   std::map<std::string, int64_t> out;
   Stmt s = db_.Prepare(kCountByStatus);
   while (s.Step()) out[engine::ToString(static_cast<engine::Status>(s.Int(0)))] = s.Int(1);
+  return Finish(s, std::move(out));
+}
+
+Result<DeadlineCounts> SqliteTxn::CountDeadlines(core::Millis now) {
+  DeadlineCounts out;
+  Stmt s = db_.Prepare(kCountDeadlines);
+  s.Bind(1, now);
+  if (s.Step()) {
+    out.pending = s.Int(0);
+    out.due = s.Int(1);
+    if (!s.IsNull(2)) out.oldest_due = s.Int(2);
+  }
   return Finish(s, std::move(out));
 }
 

@@ -107,6 +107,14 @@ struct PrecallTag {
   core::Millis created_at = 0;
 };
 
+// Pending postback deadlines, for metrics: how many, how many are due at `now` (due and not
+// yet decided: the lag of the timers), and the earliest due time of those.
+struct DeadlineCounts {
+  int64_t pending = 0;
+  int64_t due = 0;
+  std::optional<core::Millis> oldest_due;
+};
+
 struct CallFilter {
   Id account_id = 0;
   std::optional<Id> campaign_id;
@@ -149,6 +157,7 @@ class Reader {
   virtual core::Result<std::map<Id, int64_t>> LiveCallsByBuyer(Id account_id) = 0;
   // Calls per status name, for metrics.
   virtual core::Result<std::map<std::string, int64_t>> CountCallsByStatus() = 0;
+  virtual core::Result<DeadlineCounts> CountDeadlines(core::Millis now) = 0;
 
   // Newest first, each with its attempts.
   virtual core::Result<std::vector<Delivery>> ListDeliveries(const DeliveryFilter& filter) = 0;

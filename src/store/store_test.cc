@@ -403,6 +403,15 @@ TEST_P(StoreContract, DeadlinesAreClaimedUnderALeaseAndClearedByTheDecision) {
     }
     return {};
   });
+  // The metrics' view: pending, due at a time, and the oldest of those due.
+  auto counts = [&](core::Millis now) {
+    return Read<DeadlineCounts>([&](Reader& r) { return r.CountDeadlines(now); });
+  };
+  EXPECT_EQ(counts(9'000).pending, 3);
+  EXPECT_EQ(counts(9'000).due, 0);
+  EXPECT_FALSE(counts(9'000).oldest_due.has_value());
+  EXPECT_EQ(counts(11'500).due, 2);
+  EXPECT_EQ(counts(11'500).oldest_due, std::optional<core::Millis>(10'000));
   using Due = std::vector<std::pair<std::string, core::Millis>>;
   auto claim = [&](core::Millis now, core::Millis lease) {
     Due out;
@@ -426,6 +435,8 @@ TEST_P(StoreContract, DeadlinesAreClaimedUnderALeaseAndClearedByTheDecision) {
     return w.SaveCall(calls[0], o);
   });
   EXPECT_EQ(claim(40'000, 70'000), (Due{{Uuid(2), 11'000}, {Uuid(3), 12'000}}));
+  EXPECT_EQ(counts(40'000).pending, 2);  // claimed (leased) deadlines are still pending
+  EXPECT_EQ(counts(40'000).oldest_due, std::optional<core::Millis>(11'000));
   // Setting a deadline again frees its lease; freeing every lease frees the rest.
   Write([&](Writer& w) {
     Outcome o;
