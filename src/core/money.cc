@@ -28,38 +28,31 @@ Error BadCharacter(char c) {
 
 }  // namespace
 
-Result<Money> Money::Parse(std::string_view text) {
+Result<DecimalAmount> Money::ParseDecimal(std::string_view text) {
   std::string_view s = TrimBlanks(text);
   if (s.empty()) return InvalidArgument("amount is empty");
   if (s.front() == '$') s.remove_prefix(1);
   if (s.empty()) return InvalidArgument("amount has no digits");
 
   // Whole units, accumulated with an early bound check so that it never overflows.
-  int64_t whole = 0;
+  DecimalAmount amount;
   size_t i = 0;
   for (; i < s.size() && IsDigit(s[i]); ++i) {
-    whole = whole * 10 + (s[i] - '0');
-    if (whole > kMaxWholeUnits) return InvalidArgument("amount is above 1000000000000.00");
+    amount.whole = amount.whole * 10 + (s[i] - '0');
+    if (amount.whole > kMaxWholeUnits) return InvalidArgument("amount is above 1000000000000.00");
   }
   if (i == 0) {
     if (s[0] == '.') return InvalidArgument("amount must have a digit before '.'");
     return BadCharacter(s[0]);
   }
-
-  // Cents from the first two decimals; the third one decides the half-up rounding. Later
-  // decimals cannot change the result: the rest is below half a cent exactly when the third
-  // decimal is below 5.
-  int64_t cents = 0;
   if (i < s.size()) {
     if (s[i] != '.') return BadCharacter(s[i]);
     ++i;
     const size_t first = i;
     for (; i < s.size() && IsDigit(s[i]); ++i) {
-      const int64_t digit = s[i] - '0';
-      const size_t index = i - first;
-      if (index == 0) cents += digit * 10;
-      if (index == 1) cents += digit;
-      if (index == 2 && digit >= 5) cents += 1;
+      if (amount.scale == DecimalAmount::kMaxScale) continue;
+      amount.fraction = amount.fraction * 10 + (s[i] - '0');
+      ++amount.scale;
     }
     if (i < s.size()) {
       if (s[i] == '.') return InvalidArgument("amount has more than one '.'");
@@ -67,10 +60,24 @@ Result<Money> Money::Parse(std::string_view text) {
     }
     if (i == first) return InvalidArgument("amount must have a digit after '.'");
   }
+  if (Round(amount).cents() > kMaxCents) return InvalidArgument("amount is above 1000000000000.00");
+  return amount;
+}
 
-  const int64_t total = whole * 100 + cents;
-  if (total > kMaxCents) return InvalidArgument("amount is above 1000000000000.00");
-  return Money(total);
+Money Money::Round(const DecimalAmount& amount) {
+  // Cents from the first two decimals; the rest rounds half-up: up when it is at least half a
+  // cent, that is when the third decimal is 5 or more.
+  int64_t fraction = amount.fraction;
+  int scale = amount.scale;
+  for (; scale > 3; --scale) fraction /= 10;  // the decimals after the third cannot matter
+  for (; scale < 3; ++scale) fraction *= 10;
+  return Money(amount.whole * 100 + fraction / 10 + (fraction % 10 >= 5 ? 1 : 0));
+}
+
+Result<Money> Money::Parse(std::string_view text) {
+  auto amount = ParseDecimal(text);
+  if (!amount) return std::move(amount).error();
+  return Round(*amount);
 }
 
 std::string Money::ToString() const {

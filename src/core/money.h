@@ -11,6 +11,16 @@
 
 namespace core {
 
+// A non-negative decimal amount as it was written, before any rounding: whole units plus
+// fraction / 10^scale. A posted revenue is kept this way until its payout is derived, so that
+// money rounds once, at the end (a payout modifier runs on 10.005, not on 10.01).
+struct DecimalAmount {
+  static constexpr int kMaxScale = 18;  // decimals kept; later ones cannot change a rounding
+  int64_t whole = 0;
+  int64_t fraction = 0;  // below 10^scale
+  int scale = 0;
+};
+
 // An exact amount in cents (int64_t). Cheap to copy; the default value is 0.00.
 class Money {
  public:
@@ -27,6 +37,12 @@ class Money {
   // '.', any other non-digit, and amounts above kMaxCents after rounding. Errors are
   // kInvalidArgument with a human sentence and an empty field (the caller sets the field).
   static Result<Money> Parse(std::string_view text);
+  // The same checks as Parse, giving the amount unrounded. Decimals after the 18th are
+  // dropped: they never change the amount's rounding, and a payout's only when a modifier
+  // lands within 10^-16 of a half cent.
+  static Result<DecimalAmount> ParseDecimal(std::string_view text);
+  // `amount` rounded half-up to cents.
+  static Money Round(const DecimalAmount& amount);
 
   // Any number of cents, including negative ones (which Parse never produces).
   static constexpr Money FromCents(int64_t cents) { return Money(cents); }

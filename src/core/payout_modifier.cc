@@ -114,7 +114,16 @@ Result<PayoutModifier> PayoutModifier::Parse(std::string_view text) {
 }
 
 Money PayoutModifier::Apply(Money revenue) const {
-  Rational value{revenue.cents(), 1};
+  return Apply(DecimalAmount{revenue.cents() / 100, revenue.cents() % 100, 2});
+}
+
+Money PayoutModifier::Apply(const DecimalAmount& revenue) const {
+  // The revenue in cents: (whole * 10^scale + fraction) * 100 / 10^scale, below 10^33.
+  Int128 pow10 = 1;
+  for (int i = 0; i < revenue.scale; ++i) pow10 *= 10;
+  const Int128 num = (Int128{revenue.whole} * pow10 + revenue.fraction) * 100;
+  const Int128 g = Gcd(num, pow10);
+  Rational value{num / g, pow10 / g};
   size_t next = 0;
   for (; next < operations_.size(); ++next) {
     const Operation& o = operations_[next];

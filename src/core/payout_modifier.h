@@ -43,6 +43,9 @@ class PayoutModifier {
   // (64-bit mantissa: off by at most a cent, next to a half-cent boundary), with the same
   // rounding and clamping.
   Money Apply(Money revenue) const;
+  // The same for a revenue as posted, before its rounding to cents: money rounds once, at the
+  // end ("*0.8" on 10.005 is 8.004, so 8.00, where the rounded revenue 10.01 would give 8.01).
+  Money Apply(const DecimalAmount& revenue) const;
 
   // The text given to Parse, unchanged.
   const std::string& text() const { return text_; }

@@ -68,6 +68,41 @@ TEST(PayoutModifierTest, Apply) {
   }
 }
 
+// A posted revenue goes to the modifier as written and rounds once, at the end (PRODUCT: "Money
+// is exact decimal ... and rounds half-up to cents at the end").
+TEST(PayoutModifierTest, AppliesToTheRevenueAsPostedBeforeItsRounding) {
+  struct Case {
+    std::string modifier;
+    std::string revenue;
+    std::string want_revenue;
+    std::string want_payout;
+  };
+  const Case kCases[] = {
+      {"*0.8", "10.005", "10.01", "8.00"},  // 8.004; the rounded 10.01 would give 8.01
+      {"*100", "0.005", "0.01", "0.50"},
+      {"*0.5", "0.015", "0.02", "0.01"},  // 0.0075
+      {"", "12.345", "12.35", "12.35"},   // the identity rounds as the revenue does
+      {"/3*3", "1.004", "1.00", "1.00"},
+      {"-0.0049", "1.0099", "1.01", "1.01"},  // 1.005 exactly
+      {"*0.8", "$ 10.005", "invalid", "invalid"},
+      // 18 decimals are kept: 0.001666666666666667 * 3 is just above half a cent ...
+      {"*3", "0.001666666666666667", "0.00", "0.01"},
+      // ... and later ones dropped: 0.001666666666666666|667 * 3 is just below.
+      {"*3", "0.001666666666666666667", "0.00", "0.00"},
+  };
+  for (const Case& c : kCases) {
+    const Result<PayoutModifier> m = PayoutModifier::Parse(c.modifier);
+    ASSERT_TRUE(m) << c.modifier;
+    const Result<DecimalAmount> revenue = Money::ParseDecimal(c.revenue);
+    if (!revenue) {
+      EXPECT_EQ(c.want_revenue, "invalid") << c.revenue << ": " << revenue.error().message;
+      continue;
+    }
+    EXPECT_EQ(Money::Round(*revenue).ToString(), c.want_revenue) << c.revenue;
+    EXPECT_EQ(m->Apply(*revenue).ToString(), c.want_payout) << c.modifier << " on " << c.revenue;
+  }
+}
+
 TEST(PayoutModifierTest, Parse) {
   struct Case {
     std::string text;

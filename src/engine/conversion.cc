@@ -48,14 +48,14 @@ core::Result<PostedConversion> ForGroup(const ConversionGroup& group, const Para
       for (const auto& [k, v] : params) {
         // An empty value ("value=" from a template with nothing to fill) converts nothing.
         if (k != group.value_param || v.empty()) continue;
-        auto revenue = core::Money::Parse(v);
+        auto revenue = core::Money::ParseDecimal(v);
         if (!revenue) {
           return core::InvalidArgument(
               k + ": must be an amount such as 12.50 (" + revenue.error().message + ")", k);
         }
         c.kind = PostedConversion::kConvert;
-        c.revenue = *revenue;
-        c.payout = group.payout_modifier.Apply(*revenue);
+        c.revenue = core::Money::Round(*revenue);
+        c.payout = group.payout_modifier.Apply(*revenue);  // from the amount as posted
         return c;
       }
       return c;

@@ -488,8 +488,9 @@ TEST(PostedValueTest, ConvertsWithThePayoutModifier) {
       {"/3", "10.00", "10.00", "3.33"},
       {"+2.5", "1", "1.00", "3.50"},
       {"*0.8", "$12.50", "12.50", "10.00"},
-      {"*0.8", "0.125", "0.13", "0.10"},  // revenue rounds half-up to cents first
-      {"*0.5", "0.05", "0.05", "0.03"},   // payout rounds half-up
+      {"*0.8", "0.125", "0.13", "0.10"},    // revenue rounds half-up to cents
+      {"*0.8", "10.005", "10.01", "8.00"},  // payout from 10.005 (8.004), rounded at the end
+      {"*0.5", "0.05", "0.05", "0.03"},     // payout rounds half-up
       {"*0.8", " 7 ", "7.00", "5.60"},
   };
   for (const Case& c : kCases) {

@@ -89,7 +89,7 @@ void Api::PreviewRoutes(const CtxPtr& ctx) {
     r.String("payout_modifier", modifier, false, 256);
     r.String("revenue", revenue_text, true, 32);
     if (auto f = r.Finish(); !f) return ctx->Fail(f.error());
-    auto revenue = core::Money::Parse(revenue_text);
+    auto revenue = core::Money::ParseDecimal(revenue_text);
     if (!revenue)
       return ctx->Fail(core::InvalidArgument("revenue: " + revenue.error().message, "revenue"));
     auto m = core::PayoutModifier::Parse(modifier);
@@ -99,7 +99,7 @@ void Api::PreviewRoutes(const CtxPtr& ctx) {
           "payout_modifier"));
     }
     return ctx->Json(200, json::object{{"payout_modifier", modifier},
-                                       {"revenue", revenue->ToString()},
+                                       {"revenue", core::Money::Round(*revenue).ToString()},
                                        {"payout", m->Apply(*revenue).ToString()}});
   }
 
