@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "core/ids.h"
@@ -108,6 +109,45 @@ class LoopbackServer {
   std::thread thread_;
 };
 
+// Reads one request from the connection `c`: its head, then a body of its Content-Length;
+// nullopt when the connection ends (or a read times out) first.
+std::optional<Received> ReadRequest(int c) {
+  std::string in;
+  char buf[4096];
+  size_t head_end;
+  while ((head_end = in.find("\r\n\r\n")) == std::string::npos) {
+    const ssize_t n = recv(c, buf, sizeof buf, 0);
+    if (n <= 0) return std::nullopt;
+    in.append(buf, n);
+  }
+  Received r;
+  std::string_view head(in.data(), head_end);
+  const size_t line_end = head.find("\r\n");
+  const std::string_view first = head.substr(0, line_end);
+  r.method = std::string(first.substr(0, first.find(' ')));
+  r.target = std::string(first.substr(first.find(' ') + 1, first.rfind(' ') - first.find(' ') - 1));
+  size_t content_length = 0;
+  for (size_t pos = line_end + 2; pos < head.size();) {
+    size_t end = head.find("\r\n", pos);
+    if (end == std::string_view::npos) end = head.size();
+    const std::string_view line = head.substr(pos, end - pos);
+    const size_t colon = line.find(':');
+    std::string name(line.substr(0, colon));
+    std::string value(line.substr(colon + 1));
+    value.erase(0, value.find_first_not_of(' '));
+    if (strcasecmp(name.c_str(), "content-length") == 0) content_length = std::stoul(value);
+    r.headers.emplace_back(std::move(name), std::move(value));
+    pos = end + 2;
+  }
+  r.body = in.substr(head_end + 4);
+  while (r.body.size() < content_length) {
+    const ssize_t n = recv(c, buf, sizeof buf, 0);
+    if (n <= 0) return std::nullopt;
+    r.body.append(buf, n);
+  }
+  return r;
+}
+
 // A minimal HTTP/1.1 server: one connection at a time, "Connection: close". Request i gets
 // script[min(i, size - 1)].
 class RawReceiver {
@@ -121,46 +161,14 @@ class RawReceiver {
 
  private:
   void Handle(int c) {
-    std::string in;
-    char buf[4096];
-    size_t head_end;
-    while ((head_end = in.find("\r\n\r\n")) == std::string::npos) {
-      const ssize_t n = recv(c, buf, sizeof buf, 0);
-      if (n <= 0) return;
-      in.append(buf, n);
-    }
-    Received r;
-    std::string_view head(in.data(), head_end);
-    const size_t line_end = head.find("\r\n");
-    const std::string_view first = head.substr(0, line_end);
-    r.method = std::string(first.substr(0, first.find(' ')));
-    r.target =
-        std::string(first.substr(first.find(' ') + 1, first.rfind(' ') - first.find(' ') - 1));
-    size_t content_length = 0;
-    for (size_t pos = line_end + 2; pos < head.size();) {
-      size_t end = head.find("\r\n", pos);
-      if (end == std::string_view::npos) end = head.size();
-      const std::string_view line = head.substr(pos, end - pos);
-      const size_t colon = line.find(':');
-      std::string name(line.substr(0, colon));
-      std::string value(line.substr(colon + 1));
-      value.erase(0, value.find_first_not_of(' '));
-      if (strcasecmp(name.c_str(), "content-length") == 0) content_length = std::stoul(value);
-      r.headers.emplace_back(std::move(name), std::move(value));
-      pos = end + 2;
-    }
-    r.body = in.substr(head_end + 4);
-    while (r.body.size() < content_length) {
-      const ssize_t n = recv(c, buf, sizeof buf, 0);
-      if (n <= 0) return;
-      r.body.append(buf, n);
-    }
+    std::optional<Received> r = ReadRequest(c);
+    if (!r) return;
+    const std::string received_target = r->target;
     Reply reply;
-    const std::string received_target = r.target;
     {
       std::lock_guard lock(mu_);
       reply = script_[std::min(received_.size(), script_.size() - 1)];
-      received_.push_back(std::move(r));
+      received_.push_back(std::move(*r));
     }
     if (reply.echo) reply.body = received_target;
     std::this_thread::sleep_for(reply.delay);
