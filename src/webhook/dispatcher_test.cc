@@ -13,11 +13,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "core/ids.h"
@@ -108,6 +112,46 @@ class LoopbackServer {
   std::thread thread_;
 };
 
+// Reads one request from the connection `c`: its head, then a body of its Content-Length;
+// nullopt when the connection ends (or a read times out) first. Bytes after the request are
+// dropped (the client waits for each answer before its next request).
+std::optional<Received> ReadRequest(int c) {
+  std::string in;
+  char buf[4096];
+  size_t head_end;
+  while ((head_end = in.find("\r\n\r\n")) == std::string::npos) {
+    const ssize_t n = recv(c, buf, sizeof buf, 0);
+    if (n <= 0) return std::nullopt;
+    in.append(buf, n);
+  }
+  Received r;
+  std::string_view head(in.data(), head_end);
+  const size_t line_end = head.find("\r\n");
+  const std::string_view first = head.substr(0, line_end);
+  r.method = std::string(first.substr(0, first.find(' ')));
+  r.target = std::string(first.substr(first.find(' ') + 1, first.rfind(' ') - first.find(' ') - 1));
+  size_t content_length = 0;
+  for (size_t pos = line_end + 2; pos < head.size();) {
+    size_t end = head.find("\r\n", pos);
+    if (end == std::string_view::npos) end = head.size();
+    const std::string_view line = head.substr(pos, end - pos);
+    const size_t colon = line.find(':');
+    std::string name(line.substr(0, colon));
+    std::string value(line.substr(colon + 1));
+    value.erase(0, value.find_first_not_of(' '));
+    if (strcasecmp(name.c_str(), "content-length") == 0) content_length = std::stoul(value);
+    r.headers.emplace_back(std::move(name), std::move(value));
+    pos = end + 2;
+  }
+  r.body = in.substr(head_end + 4);
+  while (r.body.size() < content_length) {
+    const ssize_t n = recv(c, buf, sizeof buf, 0);
+    if (n <= 0) return std::nullopt;
+    r.body.append(buf, n);
+  }
+  return r;
+}
+
 // A minimal HTTP/1.1 server: one connection at a time, "Connection: close". Request i gets
 // script[min(i, size - 1)].
 class RawReceiver {
@@ -121,46 +165,14 @@ class RawReceiver {
 
  private:
   void Handle(int c) {
-    std::string in;
-    char buf[4096];
-    size_t head_end;
-    while ((head_end = in.find("\r\n\r\n")) == std::string::npos) {
-      const ssize_t n = recv(c, buf, sizeof buf, 0);
-      if (n <= 0) return;
-      in.append(buf, n);
-    }
-    Received r;
-    std::string_view head(in.data(), head_end);
-    const size_t line_end = head.find("\r\n");
-    const std::string_view first = head.substr(0, line_end);
-    r.method = std::string(first.substr(0, first.find(' ')));
-    r.target =
-        std::string(first.substr(first.find(' ') + 1, first.rfind(' ') - first.find(' ') - 1));
-    size_t content_length = 0;
-    for (size_t pos = line_end + 2; pos < head.size();) {
-      size_t end = head.find("\r\n", pos);
-      if (end == std::string_view::npos) end = head.size();
-      const std::string_view line = head.substr(pos, end - pos);
-      const size_t colon = line.find(':');
-      std::string name(line.substr(0, colon));
-      std::string value(line.substr(colon + 1));
-      value.erase(0, value.find_first_not_of(' '));
-      if (strcasecmp(name.c_str(), "content-length") == 0) content_length = std::stoul(value);
-      r.headers.emplace_back(std::move(name), std::move(value));
-      pos = end + 2;
-    }
-    r.body = in.substr(head_end + 4);
-    while (r.body.size() < content_length) {
-      const ssize_t n = recv(c, buf, sizeof buf, 0);
-      if (n <= 0) return;
-      r.body.append(buf, n);
-    }
+    std::optional<Received> r = ReadRequest(c);
+    if (!r) return;
+    const std::string received_target = r->target;
     Reply reply;
-    const std::string received_target = r.target;
     {
       std::lock_guard lock(mu_);
       reply = script_[std::min(received_.size(), script_.size() - 1)];
-      received_.push_back(std::move(r));
+      received_.push_back(std::move(*r));
     }
     if (reply.echo) reply.body = received_target;
     std::this_thread::sleep_for(reply.delay);
@@ -181,6 +193,78 @@ class RawReceiver {
   mutable std::mutex mu_;
   std::vector<Received> received_;  // guarded by mu_
   LoopbackServer server_{[this](int c) { Handle(c); }};
+};
+
+// An HTTP/1.1 server that keeps connections alive, each on a thread of its own. It answers 200
+// to every request, but none before `pool` connections are open (so that a client that sent
+// that many requests at once then holds that many kept-alive connections), except the first
+// `drops` requests to a target that starts with `drop`: it reads each of them whole and closes
+// its connection without a byte of answer.
+class KeepAliveReceiver {
+ public:
+  KeepAliveReceiver(int pool, std::string drop, int drops = std::numeric_limits<int>::max())
+      : pool_(pool), drop_(std::move(drop)), drops_(drops) {}
+  ~KeepAliveReceiver() {
+    std::unique_lock lock(mu_);
+    stopping_ = true;
+    for (const int fd : fds_) shutdown(fd, SHUT_RDWR);
+    lock.unlock();
+    for (std::thread& t : threads_) t.join();
+    for (const int fd : fds_) close(fd);
+  }
+  std::string url(std::string_view path) const { return server_.url("http", path); }
+  int connections() const {
+    std::lock_guard lock(mu_);
+    return static_cast<int>(fds_.size());
+  }
+  // How many requests to targets that start with `prefix` arrived.
+  int Count(std::string_view prefix) const {
+    std::lock_guard lock(mu_);
+    return static_cast<int>(std::count_if(targets_.begin(), targets_.end(), [&](const auto& t) {
+      return t.compare(0, prefix.size(), prefix) == 0;
+    }));
+  }
+
+ private:
+  // On the LoopbackServer's thread, which closes `c` when this returns: served on a copy.
+  void Accept(int c) {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    const int fd = dup(c);
+    fds_.push_back(fd);
+    threads_.emplace_back([this, fd] { Serve(fd); });
+    opened_.notify_all();
+  }
+
+  void Serve(int fd) {
+    while (std::optional<Received> r = ReadRequest(fd)) {
+      std::unique_lock lock(mu_);
+      targets_.push_back(r->target);
+      if (r->target.compare(0, drop_.size(), drop_) == 0 && drops_ > 0) {
+        --drops_;
+        break;
+      }
+      opened_.wait_for(lock, 2s,
+                       [&] { return stopping_ || static_cast<int>(fds_.size()) >= pool_; });
+      lock.unlock();
+      constexpr std::string_view kOk = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+      if (send(fd, kOk.data(), kOk.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(kOk.size())) {
+        break;
+      }
+    }
+    shutdown(fd, SHUT_RDWR);  // closed by the destructor, after every thread is done with it
+  }
+
+  const int pool_;
+  const std::string drop_;
+  mutable std::mutex mu_;
+  std::condition_variable opened_;
+  int drops_;                         // guarded by mu_
+  bool stopping_ = false;             // guarded by mu_
+  std::vector<int> fds_;              // guarded by mu_: every connection accepted
+  std::vector<std::thread> threads_;  // guarded by mu_
+  std::vector<std::string> targets_;  // guarded by mu_: every request's, in arrival order
+  LoopbackServer server_{[this](int c) { Accept(c); }};
 };
 
 // A TLS server whose certificate (for 127.0.0.1, made when it starts) is signed by itself, so
@@ -485,6 +569,58 @@ TEST_F(DispatcherTest, VerdictsOfMisbehavingReceivers) {
     EXPECT_EQ(delivery.attempts[0].error, c.want_error);
     EXPECT_LE(delivery.attempts[0].response_excerpt.size(), 1024u);
   }
+}
+
+// libcurl takes a reused kept-alive connection that closes without a byte of answer for one
+// that went stale while idle, and sends the request again on another: on the next pooled
+// connection, and the next, up to six times. An attempt sends its request at most twice,
+// whatever its method; the second such failure ends it as a transport failure.
+TEST_F(DispatcherTest, SendsAnAttemptAtMostTwiceWhenKeptAliveConnectionsCloseUnanswered) {
+  constexpr int kPool = 4;
+  for (const std::string method : {"POST", "GET", "HEAD"}) {
+    SCOPED_TRACE(method);
+    KeepAliveReceiver receiver(kPool, "/hangup");
+    const store::Id ok = AddGroup(receiver.url("/ok"));
+    for (int i = 0; i < kPool; ++i) AddDelivery(ok);
+    Dispatcher& d = StartDispatcher();
+    ASSERT_TRUE(d.WaitIdle(10s));
+    ASSERT_EQ(receiver.connections(), kPool);  // all idle in libcurl's pool now
+    ASSERT_EQ(receiver.Count("/ok"), kPool);
+
+    AddDelivery(AddGroup(receiver.url("/hangup"), method));
+    d.Notify();
+    ASSERT_TRUE(d.WaitIdle(10s));
+    dispatcher_.reset();
+    EXPECT_GE(receiver.Count("/hangup"), 1);
+    EXPECT_LE(receiver.Count("/hangup"), 2);
+    const store::Delivery delivery = Deliveries().front();  // newest first
+    EXPECT_EQ(delivery.state, store::DeliveryState::kRetrying);
+    ASSERT_EQ(delivery.attempts.size(), 1u);
+    EXPECT_EQ(delivery.attempts[0].http_status, std::nullopt);
+    EXPECT_EQ(delivery.attempts[0].error, "transport");
+  }
+}
+
+// The one send more is kept: a reused connection that turns out stale (closed without an
+// answer) costs no attempt when the request is answered on another.
+TEST_F(DispatcherTest, SendsAgainOnceWhenAKeptAliveConnectionClosesUnanswered) {
+  constexpr int kPool = 2;
+  KeepAliveReceiver receiver(kPool, "/flaky", 1);
+  const store::Id ok = AddGroup(receiver.url("/ok"));
+  for (int i = 0; i < kPool; ++i) AddDelivery(ok);
+  Dispatcher& d = StartDispatcher();
+  ASSERT_TRUE(d.WaitIdle(10s));
+  ASSERT_EQ(receiver.connections(), kPool);
+
+  AddDelivery(AddGroup(receiver.url("/flaky")));
+  d.Notify();
+  ASSERT_TRUE(d.WaitIdle(10s));
+  dispatcher_.reset();
+  EXPECT_EQ(receiver.Count("/flaky"), 2);
+  const store::Delivery delivery = Deliveries().front();
+  EXPECT_EQ(delivery.state, store::DeliveryState::kDelivered);
+  ASSERT_EQ(delivery.attempts.size(), 1u);
+  EXPECT_EQ(delivery.attempts[0].http_status, 200);
 }
 
 // One after another, so each request reuses the easy handle of the one before: nothing of the

@@ -380,12 +380,14 @@ void Dispatcher::Loop::Complete(std::unique_ptr<Job> job, const TransferResult& 
   result.next_attempt_at = verdict.next_attempt_at;
   d_.metrics_.RecordAttempt(verdict.state, static_cast<double>(r.latency_ms) / 1000.0);
 
-  const auto level =
-      verdict.state == store::DeliveryState::kFailed ? spdlog::level::warn : spdlog::level::debug;
-  spdlog::log(level, "webhook delivery {} attempt {}: status {} error '{}' -> {} ({} ms, {})",
+  const auto level = verdict.state == store::DeliveryState::kFailed || !r.detail.empty()
+                         ? spdlog::level::warn
+                         : spdlog::level::debug;
+  spdlog::log(level, "webhook delivery {} attempt {}: status {} error '{}'{}{} -> {} ({} ms, {})",
               job->delivery.id, job->delivery.attempt_count + 1,
               r.http_status ? std::to_string(*r.http_status) : "none", r.error,
-              OutcomeName(verdict.state), r.latency_ms, job->redacted_url);
+              r.detail.empty() ? "" : ": ", r.detail, OutcomeName(verdict.state), r.latency_ms,
+              job->redacted_url);
   owned_.erase(job->delivery.id);
   d_.Record(job->delivery.id, std::move(result));
 }

@@ -145,8 +145,9 @@ CURL* Transfer::Release() {
   easy_ = nullptr;
   if (easy == nullptr) return nullptr;
   void* none = nullptr;
-  for (CURLoption option : {CURLOPT_ERRORBUFFER, CURLOPT_WRITEDATA, CURLOPT_HEADERDATA,
-                            CURLOPT_OPENSOCKETDATA, CURLOPT_HTTPHEADER, CURLOPT_POSTFIELDS}) {
+  for (CURLoption option :
+       {CURLOPT_ERRORBUFFER, CURLOPT_WRITEDATA, CURLOPT_HEADERDATA, CURLOPT_OPENSOCKETDATA,
+        CURLOPT_PREREQDATA, CURLOPT_HTTPHEADER, CURLOPT_POSTFIELDS}) {
     curl_easy_setopt(easy, option, none);
   }
   return easy;
@@ -177,6 +178,10 @@ core::Result<void> Transfer::Configure() {
   set(CURLOPT_WRITEDATA, this);
   set(CURLOPT_HEADERFUNCTION, &Transfer::OnHeader);
   set(CURLOPT_HEADERDATA, this);
+  // Counts the sends whatever the method: a rewind callback would see only the resends of a
+  // request with a body (libcurl rewinds only after body bytes went out).
+  set(CURLOPT_PREREQFUNCTION, &Transfer::OnPrerequest);
+  set(CURLOPT_PREREQDATA, this);
   if (!options_.allow_private) {
     set(CURLOPT_OPENSOCKETFUNCTION, &Transfer::OnOpenSocket);
     set(CURLOPT_OPENSOCKETDATA, this);
@@ -257,12 +262,27 @@ curl_socket_t Transfer::OnOpenSocket(void* self_ptr, curlsocktype purpose, curl_
   return socket(address->family, address->socktype, address->protocol);
 }
 
+int Transfer::OnPrerequest(void* self_ptr, char*, char*, int, int) {
+  auto* self = static_cast<Transfer*>(self_ptr);
+  if (++self->sends_ <= kMaxSendsPerAttempt) return CURL_PREREQFUNC_OK;
+  self->send_refused_ = true;
+  return CURL_PREREQFUNC_ABORT;  // ends the transfer with CURLE_ABORTED_BY_CALLBACK
+}
+
 TransferResult Transfer::Finish(CURLcode code) {
   TransferResult r;
   r.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::steady_clock::now() - started_)
                      .count();
   r.error = ErrorClass(code, refused_, too_large_, error_buffer_);
+  if (send_refused_ && code == CURLE_ABORTED_BY_CALLBACK) {
+    // libcurl sends again only after a reused connection closed (or failed) before a byte of
+    // answer: the class of a connection closed without an answer.
+    r.error = "transport";
+    r.detail = "sent " + std::to_string(kMaxSendsPerAttempt) +
+               " times, each on a reused connection that closed before a byte of answer; not "
+               "sent again in this attempt";
+  }
   long status = 0;
   if ((code == CURLE_OK || r.error == "too_large") &&
       curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status > 0) {

@@ -1,7 +1,7 @@
 // One HTTP attempt of a webhook on a libcurl easy handle: options (no redirects, timeouts, no
-// proxy, http/https only), the SSRF guard on every connect, a bounded response read, and the
-// translation of libcurl's result into an attempt record. The caller owns the multi handle
-// that drives it.
+// proxy, http/https only), the SSRF guard on every connect, at most two sends of the request
+// (kMaxSendsPerAttempt), a bounded response read, and the translation of libcurl's result into
+// an attempt record. The caller owns the multi handle that drives it.
 #pragma once
 
 #include <curl/curl.h>
@@ -15,6 +15,12 @@
 #include "webhook/request.h"
 
 namespace webhook {
+
+// libcurl sends a request again, on another connection, when a kept-alive connection it reused
+// closed before a byte of answer (it takes it for one the receiver closed while it sat idle),
+// and again on the next, up to six sends in all. An attempt allows that once: a second time it
+// ends as a "transport" failure, retried on the schedule.
+constexpr int kMaxSendsPerAttempt = 2;
 
 struct TransferOptions {
   bool allow_private = false;  // skip the SSRF guard (tests, lab setups)
@@ -32,6 +38,9 @@ struct TransferResult {
   // "" for a complete response, else the error class: "timeout", "connect", "dns",
   // "refused_address", "tls", "too_large", "bad_url" or "transport".
   std::string error;
+  // What happened, in words, where the error class alone does not say it; no URL, key or
+  // secret. "" otherwise.
+  std::string detail;
   std::string excerpt;                     // Utf8Excerpt of the body read
   std::optional<std::string> retry_after;  // the final response's Retry-After, raw
   int64_t latency_ms = 0;                  // from Create() to Finish()
@@ -81,6 +90,9 @@ class Transfer {
   static size_t OnWrite(char* data, size_t size, size_t n, void* self);
   static size_t OnHeader(char* data, size_t size, size_t n, void* self);
   static curl_socket_t OnOpenSocket(void* self, curlsocktype purpose, curl_sockaddr* address);
+  // Before each send of the request, on a new or a reused connection: refuses a third.
+  static int OnPrerequest(void* self, char* remote_ip, char* local_ip, int remote_port,
+                          int local_port);
 
   // Immutable after construction.
   const OutgoingRequest request_;
@@ -94,6 +106,8 @@ class Transfer {
   size_t body_bytes_ = 0;
   bool too_large_ = false;
   bool refused_ = false;
+  int sends_ = 0;
+  bool send_refused_ = false;  // OnPrerequest refused a send
   std::optional<std::string> retry_after_;
   char error_buffer_[CURL_ERROR_SIZE] = {};
 };

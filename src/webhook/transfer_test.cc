@@ -32,6 +32,7 @@ TEST(TransferTest, ErrorClass) {
       {CURLE_RECV_ERROR, false, false, "", "transport"},
       {CURLE_GOT_NOTHING, false, false, "", "transport"},
       {CURLE_PARTIAL_FILE, false, false, "", "transport"},
+      {CURLE_ABORTED_BY_CALLBACK, false, false, "", "transport"},  // a third send refused
   };
   for (const Case& c : kCases) {
     EXPECT_EQ(ErrorClass(c.code, c.refused, c.too_large, c.detail), c.want)
