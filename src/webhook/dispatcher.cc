@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "webhook/log_event.h"
 #include "webhook/loop.h"
 
 namespace webhook {
@@ -118,18 +119,21 @@ void Dispatcher::Record(store::Id delivery_id, store::AttemptResult result) {
     std::lock_guard lock(mu_);
     ++pending_writes_;
   }
-  store_.Write([delivery_id, result = std::move(result)](
-                   store::Writer& w) { return w.RecordAttempt(delivery_id, result); },
-               [this, delivery_id](core::Result<void> r) {
-                 // On error the lease runs out and the delivery is sent again (at least once).
-                 if (!r) {
-                   spdlog::warn("webhook delivery {}: recording the attempt failed: {}",
-                                delivery_id, r.error().message);
-                 }
-                 std::lock_guard lock(mu_);
-                 --pending_writes_;
-                 cv_.notify_all();
-               });
+  store_.Write(
+      [delivery_id, result = std::move(result)](store::Writer& w) {
+        return w.RecordAttempt(delivery_id, result);
+      },
+      [this, delivery_id](core::Result<void> r) {
+        // On error the lease runs out and the delivery is sent again (at least once).
+        if (!r) {
+          LogEvent(spdlog::level::warn, "webhook attempt not recorded", [&](core::JsonText& j) {
+            j.Key("delivery").Int(delivery_id).Key("error").String(r.error().message);
+          });
+        }
+        std::lock_guard lock(mu_);
+        --pending_writes_;
+        cv_.notify_all();
+      });
 }
 
 }  // namespace webhook

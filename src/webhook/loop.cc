@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "webhook/log_event.h"
 #include "webhook/retry.h"
 #include "webhook/retry_after.h"
 
@@ -18,7 +19,7 @@ constexpr auto kStoreErrorLogInterval = std::chrono::seconds(10);
 CURLM* NewMulti(const DispatcherOptions& o) {
   CURLM* multi = curl_multi_init();
   if (multi == nullptr) {
-    spdlog::critical("webhooks: curl_multi_init failed");
+    LogEvent(spdlog::level::critical, "webhooks: curl_multi_init failed", [](core::JsonText&) {});
     std::abort();
   }
   curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(o.max_per_host));
@@ -260,7 +261,9 @@ void Dispatcher::Loop::Prepare(store::Delivery delivery, const engine::Call* cal
   auto request = BuildRequest(*call, group->second, delivery.request_index, call_key,
                               delivery.webhook_id, now, *snap);
   if (!request) {
-    spdlog::warn("webhook delivery {}: {}", delivery.id, request.error().message);
+    LogEvent(spdlog::level::warn, "webhook request not built", [&](core::JsonText& j) {
+      j.Key("delivery").Int(delivery.id).Key("error").String(request.error().message);
+    });
     return FailUnsent(delivery, "bad_config", delivery.url);
   }
   std::optional<std::string> host = HostKey(request->url);
@@ -280,7 +283,9 @@ void Dispatcher::Loop::Prepare(store::Delivery delivery, const engine::Call* cal
 
 void Dispatcher::Loop::FailUnsent(const store::Delivery& delivery, const std::string& error,
                                   const std::string& url) {
-  spdlog::warn("webhook delivery {} failed: {} ({})", delivery.id, error, url);
+  LogEvent(spdlog::level::warn, "webhook delivery failed unsent", [&](core::JsonText& j) {
+    j.Key("delivery").Int(delivery.id).Key("error").String(error).Key("url").String(url);
+  });
   store::AttemptResult result;
   result.attempt.at = d_.clock_.Now();
   result.attempt.error = error;
@@ -320,7 +325,9 @@ void Dispatcher::Loop::Start(std::unique_ptr<Job> job) {
   }
   auto transfer = Transfer::Create(std::move(job->request), transfer_options_, reuse);
   if (!transfer) {
-    spdlog::error("webhook delivery {}: {}", job->delivery.id, transfer.error().message);
+    LogEvent(spdlog::level::err, "webhook transfer not started", [&](core::JsonText& j) {
+      j.Key("delivery").Int(job->delivery.id).Key("error").String(transfer.error().message);
+    });
     TransferResult failed;
     failed.error = "transport";
     return Complete(std::move(job), failed);
@@ -383,11 +390,13 @@ void Dispatcher::Loop::Complete(std::unique_ptr<Job> job, const TransferResult& 
   const auto level = verdict.state == store::DeliveryState::kFailed || !r.detail.empty()
                          ? spdlog::level::warn
                          : spdlog::level::debug;
-  spdlog::log(level, "webhook delivery {} attempt {}: status {} error '{}'{}{} -> {} ({} ms, {})",
-              job->delivery.id, job->delivery.attempt_count + 1,
-              r.http_status ? std::to_string(*r.http_status) : "none", r.error,
-              r.detail.empty() ? "" : ": ", r.detail, OutcomeName(verdict.state), r.latency_ms,
-              job->redacted_url);
+  LogEvent(level, "webhook attempt", [&](core::JsonText& j) {
+    j.Key("delivery").Int(job->delivery.id).Key("attempt").Int(job->delivery.attempt_count + 1);
+    j.Key("status").OptionalInt(r.http_status).Key("error").String(r.error);
+    if (!r.detail.empty()) j.Key("detail").String(r.detail);
+    j.Key("outcome").String(OutcomeName(verdict.state)).Key("ms").Int(r.latency_ms);
+    j.Key("url").String(job->redacted_url);
+  });
   owned_.erase(job->delivery.id);
   d_.Record(job->delivery.id, std::move(result));
 }
@@ -431,7 +440,9 @@ void Dispatcher::Loop::StoreError(const char* what, const core::Error& error) {
   const auto now = std::chrono::steady_clock::now();
   if (now - last_store_error_ < kStoreErrorLogInterval) return;
   last_store_error_ = now;
-  spdlog::warn("webhooks: {}: {}", what, error.message);
+  LogEvent(spdlog::level::warn, "webhooks: store error", [&](core::JsonText& j) {
+    j.Key("while").String(what).Key("error").String(error.message);
+  });
 }
 
 }  // namespace webhook
