@@ -108,6 +108,19 @@ TEST(Cli, ServeStopsGracefullyOnSigterm) {
   HttpResponse created =
       Http("POST", url + "/api/v1/publishers", R"({"name":"P"})", {"Authorization: Bearer " + key});
   EXPECT_EQ(created.status, 201) << created.body;
+  // One server owns a SQLite database: a second one on it refuses to start and says why (were
+  // it to serve, it would send the first one's webhooks again) ...
+  std::string second =
+      RunCommand("timeout 20 " + std::string(CALLPOST_BINARY) +
+                     " serve --listen 127.0.0.1:0 --data-dir " + dir.path() + " 2>&1",
+                 &status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 124)
+      << second;
+  EXPECT_NE(second.find("another callpost server is serving"), std::string::npos) << second;
+  // ... while the other commands work beside it.
+  RunCommand(std::string(CALLPOST_BINARY) + " accounts create --name b --data-dir " + dir.path(),
+             &status);
+  EXPECT_EQ(status, 0);
   kill(pid, SIGTERM);
   int wstatus = 0;
   waitpid(pid, &wstatus, 0);

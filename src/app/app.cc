@@ -1,12 +1,17 @@
 #include "app/app.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -31,13 +36,9 @@ bool IsPostgres(const std::string& database) {
   return database.rfind("postgresql://", 0) == 0 || database.rfind("postgres://", 0) == 0;
 }
 
-Result<std::unique_ptr<store::Store>> OpenStore(const AppOptions& o) {
-  if (IsPostgres(o.database)) {
-    store::PostgresOptions pg;
-    pg.url = o.database;
-    pg.writers = pg.read_connections = o.database_connections;
-    return store::OpenPostgres(pg);
-  }
+// The SQLite database's path (its directory made), or "" for PostgreSQL.
+Result<std::string> SqlitePath(const AppOptions& o) {
+  if (IsPostgres(o.database)) return std::string();
   std::string path;
   if (o.database.empty()) {
     path = (std::filesystem::path(o.data_dir) / "callpost.db").string();
@@ -46,14 +47,64 @@ Result<std::unique_ptr<store::Store>> OpenStore(const AppOptions& o) {
   } else {
     return core::InvalidArgument("--database: must be sqlite:PATH or postgresql://…", "database");
   }
+  if (path.empty()) return core::InvalidArgument("--database: sqlite: needs a path", "database");
   std::error_code ec;
   auto dir = std::filesystem::path(path).parent_path();
   if (!dir.empty()) std::filesystem::create_directories(dir, ec);
   if (ec)
     return core::MakeError(core::ErrorCode::kUnavailable,
                            "cannot create " + dir.string() + ": " + ec.message());
-  return store::OpenSqlite(store::SqliteOptions{path});
+  return path;
 }
+
+Result<std::unique_ptr<store::Store>> OpenStore(const AppOptions& o, const std::string& sqlite) {
+  if (sqlite.empty()) {
+    store::PostgresOptions pg;
+    pg.url = o.database;
+    pg.writers = pg.read_connections = o.database_connections;
+    return store::OpenPostgres(pg);
+  }
+  return store::OpenSqlite(store::SqliteOptions{sqlite});
+}
+
+// One server on a SQLite database: it frees every lease it finds at its start (a crash's) and
+// sends what they held, so a second server on the same file would send the first one's
+// deliveries again. An exclusive flock on "<database>.lock", held while the server runs and
+// dropped by the kernel when the process ends, however it ends. (A lock file of its own: on
+// some network file systems flock is emulated with the byte-range locks SQLite takes.) The
+// command line's other commands write through SQLite's own locking and take no lock here.
+class ServeLock {
+ public:
+  static Result<std::unique_ptr<ServeLock>> Take(const std::string& database) {
+    const std::string path = database + ".lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return core::MakeError(core::ErrorCode::kUnavailable,
+                             "cannot open " + path + ": " + std::strerror(errno));
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      ::close(fd);
+      if (error == EWOULDBLOCK) {
+        return core::MakeError(core::ErrorCode::kConflict,
+                               "another callpost server is serving " + database + " (it holds " +
+                                   path +
+                                   "); one server owns a SQLite database, several nodes share a "
+                                   "PostgreSQL one");
+      }
+      return core::MakeError(core::ErrorCode::kUnavailable,
+                             "cannot lock " + path + ": " + std::strerror(error));
+    }
+    return std::unique_ptr<ServeLock>(new ServeLock(fd));
+  }
+  ~ServeLock() { ::close(fd_); }
+  ServeLock(const ServeLock&) = delete;
+  ServeLock& operator=(const ServeLock&) = delete;
+
+ private:
+  explicit ServeLock(int fd) : fd_(fd) {}
+  const int fd_;
+};
 
 // The call-key secret: configured, or kept in the data directory (mode 0600).
 Result<std::string> LoadSecret(const AppOptions& o) {
@@ -130,6 +181,7 @@ struct App::Impl {
   AppOptions options;
   core::SystemClock system_clock;
   const core::Clock* clock = nullptr;
+  std::unique_ptr<ServeLock> lock;  // SQLite: held until after the store closes
   std::unique_ptr<store::Store> store;
   std::unique_ptr<core::CallKeys> keys;
   std::unique_ptr<service::ConfigService> config;
@@ -193,7 +245,14 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   if (!listen) return std::move(listen).error();
   auto secret = LoadSecret(options);
   if (!secret) return std::move(secret).error();
-  auto store = OpenStore(options);
+  auto sqlite = SqlitePath(options);
+  if (!sqlite) return std::move(sqlite).error();
+  if (!sqlite->empty()) {
+    auto lock = ServeLock::Take(*sqlite);
+    if (!lock) return std::move(lock).error();
+    impl->lock = std::move(*lock);
+  }
+  auto store = OpenStore(options, *sqlite);
   if (!store) return std::move(store).error();
   impl->store = std::move(*store);
   impl->keys = std::make_unique<core::CallKeys>(*secret);
@@ -285,11 +344,14 @@ void App::Stop() {
   if (impl_->loop.joinable()) impl_->loop.join();
   impl_->dispatcher->Stop();  // in-flight attempts finish and are recorded
   impl_->store->Close();      // flushes queued writes
+  impl_->lock.reset();        // another server may take the database now
   LogEvent("stopped");
 }
 
 Result<service::NewAccount> CreateAccount(const AppOptions& options, const std::string& name) {
-  auto store = OpenStore(options);
+  auto sqlite = SqlitePath(options);
+  if (!sqlite) return std::move(sqlite).error();
+  auto store = OpenStore(options, *sqlite);
   if (!store) return std::move(store).error();
   core::SystemClock clock;
   service::ConfigService config(**store, clock);
