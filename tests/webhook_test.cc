@@ -283,6 +283,15 @@ TEST(Webhooks, SignedRequestsVerifyAndBodiesAreEscaped) {
   auto until = core::ParseRfc3339(Str(rotated.json().at("previous_secret_until")));
   ASSERT_TRUE(until.has_value()) << rotated.body;
   EXPECT_EQ(*until, s.clock().Now() + 3600 * 1000);
+  // The group read back may be sent back as it is: the secrets in it are ignored.
+  const std::string path = "/api/v1/webhook_groups/" + std::to_string(group);
+  json::object back = s.Api("GET", path).json().as_object();
+  back["previous_secret"] = "whsec_" + std::string(44, 'A');
+  back["signing_secret"] = "whsec_" + std::string(44, 'B');
+  HttpResponse patched = s.Api("PATCH", path, back);
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_EQ(Str(patched.json().at("signing_secret")), fresh);
+  EXPECT_EQ(Str(patched.json().at("previous_secret")), secret);
   ASSERT_EQ(s.Api("POST", "/api/v1/calls", json::object{{"number", f.number}}).status, 201);
   ASSERT_TRUE(r.WaitFor(2));
   got = r.requests()[1];
