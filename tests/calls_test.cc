@@ -93,6 +93,31 @@ TEST(Calls, OutOfOrderEventsMoveForwardOnly) {
   EXPECT_EQ(late.at("duration_seconds"), 30);
 }
 
+// Times an edge reports are put in the call's order: never ahead of the server's clock (the
+// call's webhooks are not held for a time to come) and nothing before the call started.
+TEST(Calls, ReportedTimesAreNeverAheadOfTheClockNorBeforeTheStart) {
+  Server s;
+  MakeFixture(s);
+  const core::Millis now = s.clock().Now();
+  const std::string later = core::FormatRfc3339(now + 3'600'000);
+  HttpResponse started = s.Api(
+      "POST", "/api/v1/calls",
+      json::object{{"number", "+18005550100"}, {"caller_number", "+15551230000"}, {"at", later}});
+  ASSERT_EQ(started.status, 201) << started.body;
+  std::string uuid = Str(started.json().at("uuid"));
+  json::object call = s.Api("GET", "/api/v1/calls/" + uuid).json().as_object();
+  EXPECT_EQ(Str(call.at("started_at")), core::FormatRfc3339(now));
+  json::object answered = Event(s, uuid, {{"type", "answered"}, {"at", later}});
+  EXPECT_EQ(Str(answered.at("answered_at")), core::FormatRfc3339(now));
+  // An answer an hour before the start would make an hour-long call.
+  std::string other = Str(StartCall(s, "+15551230001").at("uuid"));
+  Event(s, other, {{"type", "answered"}, {"at", core::FormatRfc3339(now - 3'600'000)}});
+  s.clock().Advance(5'000);
+  json::object ended = Event(s, other, {{"type", "ended"}});
+  EXPECT_EQ(Str(ended.at("answered_at")), core::FormatRfc3339(now));
+  EXPECT_EQ(ended.at("duration_seconds"), 5);
+}
+
 TEST(Calls, BadInputIsRefusedAndChangesNothing) {
   Server s;
   Fixture f = MakeFixture(s);

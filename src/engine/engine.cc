@@ -179,8 +179,11 @@ std::optional<Id> ChooseBuyer(const Call& call, const std::optional<PreviousCall
   return std::nullopt;
 }
 
-core::Result<Outcome> ApplyEvent(Call& call, const Event& e, const Context& ctx) {
+core::Result<Outcome> ApplyEvent(Call& call, const Event& event, const Context& ctx) {
   Outcome out;
+  // An edge's clock is not the call's order: nothing happens to a call before it started.
+  Event e = event;
+  e.at = std::max(e.at, call.started_at);
   switch (e.type) {
     case EventType::kRouted:
       // Bad input is refused even when the event repeats.
@@ -200,7 +203,7 @@ core::Result<Outcome> ApplyEvent(Call& call, const Event& e, const Context& ctx)
       return out;
     case EventType::kEnded:
       if (call.ended_at) return out;
-      call.ended_at = std::max(e.at, call.started_at);
+      call.ended_at = e.at;
       call.hung_up_by = e.hung_up_by;
       if (e.duration_seconds) {
         call.duration_seconds = e.duration_seconds;

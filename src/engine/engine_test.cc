@@ -596,6 +596,8 @@ TEST(ApplyEventTest, Duration) {
       {"never answered", std::nullopt, 65'000, std::nullopt, "0 65000"},
       {"answered after ended (clock skew)", 70'000, 65'000, std::nullopt, "0 65000"},
       {"ended before started: clamped to start", std::nullopt, -5000, std::nullopt, "0 0"},
+      // An answered_at before the start would lengthen the call (and convert a duration group).
+      {"answered before started: clamped to start", -3'600'000, 5000, std::nullopt, "5 5000"},
   };
   World w(true, /*postback_group=*/true);
   for (const Case& c : kCases) {
