@@ -203,6 +203,11 @@ TEST(Calls, ListFiltersAndCursor) {
   EXPECT_EQ(count("campaign_id=999"), 0u);
   EXPECT_EQ(count("since=2026-11-28T14:39:58.000Z"), 4u);
   EXPECT_EQ(count("until=2026-11-28T14:39:58.000Z"), 1u);
+  // API.md's template with nothing filled in: empty filters are no filters.
+  EXPECT_EQ(count("campaign_id=&status=&converted=&since=&until=&limit=&cursor="), 5u);
+  EXPECT_EQ(count("status=&converted=true"), 0u);
+  EXPECT_EQ(s.Api("GET", "/api/v1/webhook_deliveries?call_uuid=&state=&limit=&cursor=").status,
+            200);
 }
 
 // Repeat callers: flagged, routed to the same buyer, tags carried (never system tags);

@@ -53,7 +53,8 @@ std::optional<config::Id> ParseId(std::string_view text) {
   return id > 0 ? std::optional<config::Id>(id) : std::nullopt;
 }
 
-core::Result<PageRequest> ReadPage(const engine::Params& query) {
+core::Result<PageRequest> ReadPage(engine::Params& query) {
+  std::erase_if(query, [](const auto& param) { return param.second.empty(); });
   PageRequest page;
   if (const auto* l = FindParam(query, "limit")) {
     auto n = ParseId(*l);

@@ -47,7 +47,9 @@ struct PageRequest {
   int limit = 50;
   config::Id after_id = 0;
 };
-core::Result<PageRequest> ReadPage(const engine::Params& query);
+// Reads `limit` and `cursor` of a list's query, after dropping every parameter left empty
+// (`?status=&limit=`, as a filled-in template sends them): an empty filter is no filter.
+core::Result<PageRequest> ReadPage(engine::Params& query);
 
 // Parses a positive integer id from a path segment.
 std::optional<config::Id> ParseId(std::string_view text);
