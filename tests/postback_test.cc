@@ -94,8 +94,9 @@ TEST(Postbacks, DistinctRefusals) {
     EXPECT_EQ(r.status, t.status) << t.name << ": " << r.body;
     EXPECT_TRUE(r.json().at("error").at("message").is_string()) << t.name;
   }
-  HttpResponse nested = Http("POST", s.url("/calls/" + c.uuid + "/add_tags?key=" + c.key),
-                             R"({"a":{"b":1}})", {"Content-Type: application/json"});
+  HttpResponse nested =
+      Http("POST", s.url("/calls/" + c.uuid + "/add_tags?key=" + c.key + "&from=query"),
+           R"({"a":{"b":1}})", {"Content-Type: application/json"});
   EXPECT_EQ(nested.status, 400);
   HttpResponse bad_json = Http("POST", s.url("/calls/" + c.uuid + "/add_tags?key=" + c.key),
                                R"({"a":)", {"Content-Type: application/json"});
@@ -111,6 +112,14 @@ TEST(Postbacks, DistinctRefusals) {
   json::value doc = d.json();
   const auto& log = doc.at("postbacks").as_array();
   EXPECT_GE(log.size(), 8u);
+  // A malformed body is logged with what the query string said.
+  bool query_kept = false;
+  for (const auto& p : log) {
+    const auto& params = p.at("params").as_object();
+    query_kept |= params.contains("from") && params.at("from").as_array()[0] == "query" &&
+                  params.at("key") == "[redacted]";
+  }
+  EXPECT_TRUE(query_kept) << d.body;
   for (const auto& p : log) {
     EXPECT_NE(p.at("http_status").as_int64(), 200) << json::serialize(p);
     if (p.at("params").as_object().contains("key")) {

@@ -354,9 +354,12 @@ void Api::Postback(const CtxPtr& ctx) {
   req.method = m;
   auto params = RequestParams(ctx->request, ctx->query);
   if (!params) {
-    // Refused all the same, but logged with the call when the call exists.
+    // Refused all the same, but logged with the call when the call exists, with what the query
+    // string says when only the body is malformed.
     req.malformed = params.error().message;
-  } else {
+    params = ParseForm(ctx->query);
+  }
+  if (params) {
     for (auto& [k, v] : *params) {
       if (k == "key") {
         if (!req.key) req.key = std::move(v);
