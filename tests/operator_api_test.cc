@@ -305,6 +305,10 @@ TEST(OperatorApi, OperationsEndpoints) {
             std::string::npos);
   EXPECT_NE(m.body.find("callpost_store_write_queue 0\n"), std::string::npos);
   EXPECT_EQ(Http("GET", s.url("/nowhere")).status, 404);
+  // A key put in the wrong place is not logged with the path (the log scan checks).
+  EXPECT_EQ(Http("GET", s.url("/api/v1/" + s.api_key())).status, 401);
+  EXPECT_EQ(Http("GET", s.url("/sip/route/" + s.api_key())).status, 404);
+  EXPECT_EQ(Http("GET", s.url("/" + s.api_key() + "/x")).status, 404);
   EXPECT_FALSE(h.headers["x-request-id"].empty());
 }
 

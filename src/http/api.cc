@@ -9,6 +9,27 @@ namespace json = boost::json;
 
 extern const char* const kOpenApiJson;  // openapi_data.cc, generated from openapi.json
 
+namespace {
+
+// The path of a request no route took, for its log line: a segment of 16 characters or more
+// is written as "[redacted]". Keys are long random tokens, and a client that puts one in the
+// wrong place (/api/v1/cpk_…) must not get it logged; a mistyped route name is short.
+std::string PathToLog(const std::string& path) {
+  constexpr size_t kLongest = 15;
+  std::string out;
+  size_t start = 0;
+  while (start < path.size()) {
+    size_t end = path.find('/', start + 1);
+    if (end == std::string::npos) end = path.size();
+    const std::string_view segment(path.data() + start, end - start);  // with its '/'
+    out += segment.size() - 1 > kLongest ? std::string_view("/[redacted]") : segment;
+    start = end;
+  }
+  return out;
+}
+
+}  // namespace
+
 void Api::Ctx::Reply(Response response) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -19,7 +40,9 @@ void Api::Ctx::Reply(Response response) {
   line.clear();
   core::JsonText j(line);
   j.BeginObject().Key("msg").String("request").Key("request_id").String(request.request_id);
-  j.Key("method").String(request.method).Key("route").String(route).Key("path").String(path);
+  j.Key("method").String(request.method).Key("route").String(route).Key("path");
+  // No route took it ("/api/v1": refused before routing): the path may hold anything.
+  route == "unmatched" || route == "/api/v1" ? j.String(PathToLog(path)) : j.String(path);
   j.Key("status").Int(response.status).Key("us").Int(static_cast<int64_t>(seconds * 1e6));
   j.Key("remote").String(request.remote_address);
   if (account_id != 0) j.Key("account_id").Int(account_id);
