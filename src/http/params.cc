@@ -3,7 +3,7 @@
 #include <boost/json.hpp>
 #include <boost/url/parse_query.hpp>
 #include <boost/url/pct_string_view.hpp>
-#include <cstdio>
+#include <charconv>
 
 #include "core/ids.h"
 
@@ -60,10 +60,11 @@ core::Result<std::string> Scalar(const json::value& v, std::string_view key) {
     case json::kind::uint64:
       return std::to_string(v.get_uint64());
     case json::kind::double_: {
-      // 12.5 → "12.5": the shortest text that reads back as the same number.
+      // 12.5 → "12.5": the shortest text that reads back as the same number (printf's "%.15g"
+      // dropped digits of 12.345678901234567).
       char buf[32];
-      std::snprintf(buf, sizeof buf, "%.15g", v.get_double());
-      return std::string(buf);
+      const auto end = std::to_chars(buf, buf + sizeof buf, v.get_double()).ptr;
+      return std::string(buf, end);
     }
     case json::kind::bool_:
       return std::string(v.get_bool() ? "true" : "false");

@@ -49,6 +49,13 @@ TEST(RequestParams, AppendsAFormOrFlatJsonBody) {
   auto p = RequestParams(r, "key=k");
   ASSERT_TRUE(p.has_value());
   EXPECT_EQ(*p, (Pairs{{"key", "k"}, {"value", "12.5"}, {"tags", "a"}, {"tags", "b"}}));
+  // Numbers as their shortest text that reads back the same, every digit kept.
+  r.body = R"({"a":12.345678901234567,"b":0.1,"c":18446744073709551615,"d":-3,"e":1e3})";
+  EXPECT_EQ(*RequestParams(r, ""), (Pairs{{"a", "12.345678901234567"},
+                                          {"b", "0.1"},
+                                          {"c", "18446744073709551615"},
+                                          {"d", "-3"},
+                                          {"e", "1000"}}));
   r.body = R"({"a":{"b":1}})";
   EXPECT_FALSE(RequestParams(r, "").has_value());
   r.headers.clear();
