@@ -45,6 +45,7 @@ core::Result<PostedConversion> ForGroup(const ConversionGroup& group, const Para
       }
       return c;
     case ConversionType::kPostbackValue:
+      // The first value counts; every one must be an amount (value=1&value=abc is bad input).
       for (const auto& [k, v] : params) {
         // An empty value ("value=" from a template with nothing to fill) converts nothing.
         if (k != group.value_param || v.empty()) continue;
@@ -53,10 +54,10 @@ core::Result<PostedConversion> ForGroup(const ConversionGroup& group, const Para
           return core::InvalidArgument(
               k + ": must be an amount such as 12.50 (" + revenue.error().message + ")", k);
         }
+        if (c.kind == PostedConversion::kConvert) continue;
         c.kind = PostedConversion::kConvert;
         c.revenue = core::Money::Round(*revenue);
         c.payout = group.payout_modifier.Apply(*revenue);  // from the amount as posted
-        return c;
       }
       return c;
   }

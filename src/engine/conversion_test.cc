@@ -544,6 +544,11 @@ TEST(PostedValueTest, FirstValueParameterCounts) {
   ASSERT_TRUE(r);
   EXPECT_EQ(Str(call.conversion.revenue), "10.00");
   EXPECT_EQ(call.TagValues("value"), (std::vector<std::string>{"10.00", "20.00"}));
+  // Every value must be an amount: a later one that is not refuses the postback.
+  Call other = EndedCall(w);
+  EXPECT_FALSE(Post(other, w, {{"value", "1"}, {"value", "abc"}}, kEnd + 1000));
+  EXPECT_EQ(other.conversion.state, ConversionState::kAwaitingPostback);
+  EXPECT_TRUE(other.TagValues("value").empty());
 }
 
 TEST(PostedValueTest, EmptyValueIsTagsOnly) {
