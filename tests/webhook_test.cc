@@ -307,6 +307,31 @@ TEST(Webhooks, PrivateAddressesAreRefusedUnlessAllowed) {
   EXPECT_TRUE(hooks[0].at("attempts").as_array()[0].at("http_status").is_null());
 }
 
+// A URL whose host is an IPv6 address in brackets is saved and sent as written: the brackets
+// are the host's, not a token's.
+TEST(Webhooks, AnIpv6HostIsSentAsWritten) {
+  Server s;
+  Fixture f = MakeFixture(s);
+  Receiver r(nullptr, "::1");
+  const std::string url = r.url("/v6?u=[call_uuid]");
+  ASSERT_EQ(url.rfind("http://[::1]:", 0), 0u) << url;
+  HttpResponse saved =
+      s.Api("POST", "/api/v1/campaigns/" + std::to_string(f.campaign) + "/webhook_groups",
+            json::object{{"name", "x"},
+                         {"trigger", "started"},
+                         {"requests", json::array{json::object{{"url", url}}}}});
+  ASSERT_EQ(saved.status, 201) << saved.body;
+  EXPECT_EQ(Str(saved.json().at("requests").at(0).at("url")), url);
+  std::string uuid = Str(StartCall(s).at("uuid"));
+  ASSERT_TRUE(r.WaitFor(1));
+  EXPECT_EQ(r.requests()[0].target, "/v6?u=" + uuid);
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  json::array hooks = Webhooks(s, uuid);
+  ASSERT_EQ(hooks.size(), 1u);
+  EXPECT_EQ(hooks[0].at("state"), "delivered");
+  EXPECT_EQ(Str(hooks[0].at("url")), url.substr(0, url.find('[', 8)) + uuid);
+}
+
 TEST(Webhooks, ValidationOfGroups) {
   Server s;
   Fixture f = MakeFixture(s);
