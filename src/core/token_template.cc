@@ -264,6 +264,12 @@ bool TokenTemplate::has_tokens() const {
                      [](const Segment& s) { return s.is_token; });
 }
 
+std::string TokenTemplate::LiteralPrefix() const {
+  // Parse merges adjacent literal text: the first segment, if literal, is all of the prefix.
+  if (segments_.empty() || segments_.front().is_token) return "";
+  return segments_.front().text;
+}
+
 std::vector<std::string> TokenTemplate::Tokens() const {
   std::vector<std::string> names;
   for (const Segment& s : segments_) {

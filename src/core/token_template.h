@@ -66,6 +66,10 @@ class TokenTemplate {
   // True when the template has no token (it renders to a constant).
   bool has_tokens() const;
 
+  // What the template renders before its first token (escapes resolved), the same for every
+  // call; all of it when it has no token. A URL whose authority ends in it has a fixed host.
+  std::string LiteralPrefix() const;
+
   // The distinct token names, in order of first appearance.
   std::vector<std::string> Tokens() const;
 

@@ -206,6 +206,23 @@ TEST(TokenTemplateTest, Tokens) {
   }
 }
 
+TEST(TokenTemplateTest, LiteralPrefix) {
+  const std::pair<std::string, std::string> kCases[] = {
+      {"", ""},
+      {"https://b.example/p", "https://b.example/p"},
+      {"https://b.example/p?u=[call_uuid]&x=1", "https://b.example/p?u="},
+      {"[host]/p", ""},
+      {"http://[[::1]]:80/[a]", "http://[::1]:80/"},
+      {"http://[::1]:80[a]", "http://[::1]:80"},
+  };
+  for (const auto& [text, want] : kCases) {
+    const Result<TokenTemplate> t = TokenTemplate::Parse(text);
+    ASSERT_TRUE(t) << text;
+    EXPECT_EQ(t->LiteralPrefix(), want) << text;
+  }
+  EXPECT_EQ(TokenTemplate().LiteralPrefix(), "");
+}
+
 TEST(TokenTemplateTest, DefaultIsEmpty) {
   const TokenTemplate t;
   EXPECT_EQ(t.text(), "");

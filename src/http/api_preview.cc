@@ -139,8 +139,11 @@ void Api::PreviewRoutes(const CtxPtr& ctx) {
   base.trigger = "completed";
   json::object group;
   if (requests != nullptr) group["requests"] = *requests;
-  auto g = config::Decode(group, std::move(base),
-                          config::DecodeContext{.creating = false, .refs = snap.get()});
+  auto g = config::Decode(
+      group, std::move(base),
+      config::DecodeContext{.creating = false,
+                            .refs = snap.get(),
+                            .allow_private_webhooks = config_.options().allow_private_webhooks});
   if (!g) return ctx->Fail(g.error());
   if (g->requests.empty()) {
     return ctx->Fail(core::InvalidArgument("requests: is required", "requests"));
