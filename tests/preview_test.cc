@@ -2,7 +2,10 @@
 // through the real server.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "harness.h"
+#include "receiver.h"
 
 namespace {
 
@@ -90,6 +93,60 @@ TEST(Preview, MatchesValidatesAndTestsACall) {
   r = s.ApiWithKey(other, "POST", "/api/v1/preview/matches",
                    json::serialize(json::object{{"matches", "a:1"}, {"call_uuid", uuid}}));
   EXPECT_EQ(r.status, 404);
+}
+
+// The preview tests a filter as webhook and conversion groups do: the aliases campaign_id,
+// publisher_id, buyer_id and number_id mean the system tags, and a tag posted under one of
+// those names does not count. Each filter is also put on a real webhook group: the preview
+// says true exactly for the groups that fired.
+TEST(Preview, MatchesAgreesWithTheGroupsOnAliases) {
+  Server s;
+  Fixture f = MakeFixture(s);
+  Receiver receiver;
+  const std::string pub = std::to_string(f.publisher), buyer = std::to_string(f.buyer),
+                    campaign = std::to_string(f.campaign), number = std::to_string(f.number_id);
+  struct Case {
+    std::string matches;
+    bool want;
+  };
+  const Case kCases[] = {
+      {"publisher_id:" + pub, true},
+      {"buyer_id:" + buyer, true},
+      {"campaign_id:" + campaign, true},
+      {"number_id:" + number, true},
+      {"publisher_id:" + pub + ", buyer_id:==" + buyer + ", traffic:search", true},
+      {"system_publisher_id:" + pub, true},
+      {"publisher_id:!=" + pub, false},
+      {"buyer_id:9999", false},
+      {"publisher_id:777", false},  // posted as a tag below: an alias ignores it
+      {"posted:yes", true},
+  };
+  std::map<int64_t, std::string> group_filter;
+  for (const Case& c : kCases) {
+    const int64_t id = s.Create(
+        "/api/v1/campaigns/" + campaign + "/webhook_groups",
+        json::object{{"name", c.matches},
+                     {"trigger", "ended"},
+                     {"matches", c.matches},
+                     {"requests", json::array{json::object{{"url", receiver.url("/x")}}}}});
+    group_filter[id] = c.matches;
+  }
+  json::object call = StartCall(s);
+  const std::string uuid = Str(call.at("uuid"));
+  ASSERT_EQ(Postback(s, uuid, Str(call.at("key")), "publisher_id=777&posted=yes").status, 200);
+  Event(s, uuid, {{"type", "ended"}});
+  std::set<std::string> fired;
+  const json::value detail = s.Api("GET", "/api/v1/calls/" + uuid).json();
+  for (const auto& d : detail.at("webhooks").as_array()) {
+    fired.insert(group_filter.at(d.at("group_id").as_int64()));
+  }
+  for (const Case& c : kCases) {
+    auto r = s.Api("POST", "/api/v1/preview/matches",
+                   json::object{{"matches", c.matches}, {"call_uuid", uuid}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json().at("call_matches"), c.want) << c.matches;
+    EXPECT_EQ(fired.count(c.matches) == 1, c.want) << c.matches << ": the group";
+  }
 }
 
 TEST(Preview, WebhookRequestsRenderAnExampleThenTheNewestCall) {

@@ -15,9 +15,11 @@ std::string Received::Header(std::string_view name) const {
   return {};
 }
 
-Receiver::Receiver(Answer answer) : answer_(std::move(answer)) {
+Receiver::Receiver(Answer answer, const std::string& address)
+    : answer_(std::move(answer)),
+      host_(address.find(':') == std::string::npos ? address : "[" + address + "]") {
   http::ServerOptions o;
-  o.address = "127.0.0.1";
+  o.address = address;
   o.port = 0;
   o.threads = 2;
   o.shutdown_grace = std::chrono::seconds(1);
@@ -44,7 +46,7 @@ Receiver::Receiver(Answer answer) : answer_(std::move(answer)) {
 Receiver::~Receiver() { server_->Stop(); }
 
 std::string Receiver::url(const std::string& path) const {
-  return "http://127.0.0.1:" + std::to_string(server_->port()) + path;
+  return "http://" + host_ + ":" + std::to_string(server_->port()) + path;
 }
 
 std::vector<Received> Receiver::requests() const {

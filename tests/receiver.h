@@ -1,5 +1,5 @@
-// A real HTTP receiver for webhook tests: callpost's own Beast server on 127.0.0.1, port 0,
-// recording every request and answering as the test scripts it.
+// A real HTTP receiver for webhook tests: callpost's own Beast server on 127.0.0.1 (or another
+// loopback address), port 0, recording every request and answering as the test scripts it.
 #pragma once
 
 #include <chrono>
@@ -25,9 +25,10 @@ struct Received {
 class Receiver {
  public:
   // `answer` decides each response (default: 200 "ok"); it runs on a thread of its own per
-  // request, so it may sleep to play a slow endpoint.
+  // request, so it may sleep to play a slow endpoint. `address` is where it listens ("::1" for
+  // an IPv6 receiver).
   using Answer = std::function<http::Response(const Received&, int index)>;
-  explicit Receiver(Answer answer = nullptr);
+  explicit Receiver(Answer answer = nullptr, const std::string& address = "127.0.0.1");
   ~Receiver();
 
   std::string url(const std::string& path = "/") const;
@@ -38,6 +39,7 @@ class Receiver {
 
  private:
   Answer answer_;
+  std::string host_;  // as in a URL: an IPv6 address in brackets
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   std::vector<Received> requests_;  // guarded by mu_

@@ -302,18 +302,125 @@ TEST(Webhooks, SignedRequestsVerifyAndBodiesAreEscaped) {
                                   got.Header("webhook-signature")));
 }
 
-TEST(Webhooks, PrivateAddressesAreRefusedUnlessAllowed) {
+// A host that is a literal non-public address (or localhost) is refused when the group is
+// saved, on create and on PATCH, in every spelling the resolver reads as that address; names
+// and hosts that a token fills are left to the check when connecting.
+TEST(Webhooks, PrivateAddressesAreRefusedWhenSavedUnlessAllowed) {
+  Server s(/*allow_private_webhooks=*/false);
+  Fixture f = MakeFixture(s);
+  const std::string base = "/api/v1/campaigns/" + std::to_string(f.campaign) + "/webhook_groups";
+  auto group = [](const std::string& url) {
+    return json::object{{"name", "x"},
+                        {"trigger", "started"},
+                        {"requests", json::array{json::object{{"url", "https://ok.example/"}},
+                                                 json::object{{"url", url}}}}};
+  };
+  const std::string kRefused[] = {
+      "http://127.0.0.1/x",
+      "http://127.1:8080/x",
+      "http://0x7f000001/x",
+      "http://2130706433/x",
+      "http://10.0.0.1/x",
+      "http://169.254.169.254/latest/meta-data/",
+      "http://0.0.0.0:18432/x",
+      "http://[::1]:18432/x",
+      "http://[[::1]]:18432/x",
+      "http://[::ffff:127.0.0.1]/x",
+      "https://localhost/x?u=[call_uuid]",
+      "http://LOCALHOST.:80",
+      "http://api.localhost/x",
+      "http://user:pw@192.168.1.1:8080?u=[call_uuid]",
+  };
+  for (const std::string& url : kRefused) {
+    HttpResponse r = s.Api("POST", base, group(url));
+    EXPECT_EQ(r.status, 400) << url << " → " << r.body;
+    EXPECT_EQ(Str(r.json().at("error").at("field")), "requests[1].url") << r.body;
+    EXPECT_NE(Str(r.json().at("error").at("message")).find("non-public address"), std::string::npos)
+        << r.body;
+  }
+  const std::string kSaved[] = {
+      "https://buyer.example/x",
+      "http://8.8.8.8/x",
+      "http://[2606:4700:4700::1111]:8080/x",
+      "http://localhost.example.com/x",
+      "http://[host]/x",  // filled from the call: checked when connecting
+      "http://127.0.0.1[port]/x",
+  };
+  int64_t id = 0;
+  for (const std::string& url : kSaved) {
+    HttpResponse r = s.Api("POST", base, group(url));
+    EXPECT_EQ(r.status, 201) << url << " → " << r.body;
+    if (r.status == 201) id = r.json().at("id").as_int64();
+  }
+  // PATCH: the same refusal; a change that leaves the requests alone is not checked again.
+  HttpResponse r =
+      s.Api("PATCH", "/api/v1/webhook_groups/" + std::to_string(id),
+            json::object{{"requests", json::array{json::object{{"url", "http://127.0.0.1:9/x"}}}}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(Str(r.json().at("error").at("field")), "requests[0].url") << r.body;
+  r = s.Api("PATCH", "/api/v1/webhook_groups/" + std::to_string(id),
+            json::object{{"name", "renamed"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  // The preview applies the same rules.
+  r = s.Api("POST", "/api/v1/preview/webhook_requests",
+            json::object{{"requests", json::array{json::object{{"url", "http://127.1/"}}}}});
+  EXPECT_EQ(r.status, 400) << r.body;
+
+  // A server that allows private webhooks saves them.
+  Server lab;
+  Fixture lf = MakeFixture(lab);
+  r = lab.Api("POST", "/api/v1/campaigns/" + std::to_string(lf.campaign) + "/webhook_groups",
+              group("http://127.0.0.1:9/x"));
+  EXPECT_EQ(r.status, 201) << r.body;
+}
+
+// An attempt refused for an address that cannot change (the host, once rendered, is a literal
+// address) fails the delivery at once instead of retrying for days.
+TEST(Webhooks, ARefusedLiteralAddressFailsAtOnce) {
   Server s(/*allow_private_webhooks=*/false);
   Fixture f = MakeFixture(s);
   Receiver r;
-  AddWebhook(s, f.campaign, "started", r.url("/private"));
-  std::string uuid = Str(StartCall(s).at("uuid"));
+  const std::string port = r.url("").substr(std::string("http://127.0.0.1:").size());
+  AddWebhook(s, f.campaign, "started", "http://[target]:" + port + "/private");
+  HttpResponse call =
+      s.Api("POST", "/api/v1/calls",
+            json::object{{"number", f.number}, {"tags", json::object{{"target", "127.0.0.1"}}}});
+  ASSERT_EQ(call.status, 201) << call.body;
+  std::string uuid = Str(call.json().at("uuid"));
   ASSERT_TRUE(s.app().WaitForWebhooks(10s));
   EXPECT_EQ(r.count(), 0u);
   json::array hooks = Webhooks(s, uuid);
   ASSERT_EQ(hooks.size(), 1u);
+  EXPECT_EQ(hooks[0].at("state"), "failed");
+  EXPECT_TRUE(hooks[0].at("next_attempt_at").is_null());
+  ASSERT_EQ(hooks[0].at("attempts").as_array().size(), 1u);
   EXPECT_EQ(hooks[0].at("attempts").as_array()[0].at("error"), "refused_address");
   EXPECT_TRUE(hooks[0].at("attempts").as_array()[0].at("http_status").is_null());
+}
+
+// A URL whose host is an IPv6 address in brackets is saved and sent as written: the brackets
+// are the host's, not a token's.
+TEST(Webhooks, AnIpv6HostIsSentAsWritten) {
+  Server s;
+  Fixture f = MakeFixture(s);
+  Receiver r(nullptr, "::1");
+  const std::string url = r.url("/v6?u=[call_uuid]");
+  ASSERT_EQ(url.rfind("http://[::1]:", 0), 0u) << url;
+  HttpResponse saved =
+      s.Api("POST", "/api/v1/campaigns/" + std::to_string(f.campaign) + "/webhook_groups",
+            json::object{{"name", "x"},
+                         {"trigger", "started"},
+                         {"requests", json::array{json::object{{"url", url}}}}});
+  ASSERT_EQ(saved.status, 201) << saved.body;
+  EXPECT_EQ(Str(saved.json().at("requests").at(0).at("url")), url);
+  std::string uuid = Str(StartCall(s).at("uuid"));
+  ASSERT_TRUE(r.WaitFor(1));
+  EXPECT_EQ(r.requests()[0].target, "/v6?u=" + uuid);
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  json::array hooks = Webhooks(s, uuid);
+  ASSERT_EQ(hooks.size(), 1u);
+  EXPECT_EQ(hooks[0].at("state"), "delivered");
+  EXPECT_EQ(Str(hooks[0].at("url")), url.substr(0, url.find('[', 8)) + uuid);
 }
 
 TEST(Webhooks, ValidationOfGroups) {

@@ -256,7 +256,8 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   if (!store) return std::move(store).error();
   impl->store = std::move(*store);
   impl->keys = std::make_unique<core::CallKeys>(*secret);
-  impl->config = std::make_unique<service::ConfigService>(*impl->store, *impl->clock);
+  impl->config = std::make_unique<service::ConfigService>(
+      *impl->store, *impl->clock, service::ConfigOptions{options.allow_private_webhooks});
   if (auto l = impl->config->Load(); !l) return std::move(l).error();
   Impl* raw = impl.get();
   impl->calls = std::make_unique<service::CallService>(*impl->store, *impl->config, *impl->clock,

@@ -4,6 +4,7 @@
 
 #include "config/field_reader.h"
 #include "core/ids.h"
+#include "core/ip_guard.h"
 #include "core/webhook_signature.h"
 
 namespace config {
@@ -332,7 +333,30 @@ void ReadTemplate(FieldReader& r, std::string_view name, std::string_view text,
   out = std::move(*t);
 }
 
-std::optional<WebhookRequest> ReadRequest(FieldReader& parent, const json::value& v, size_t i) {
+// The host of a URL template when its text fixes it: the authority (after "://", up to the
+// first '/', '?' or '#') ends before the first token. Without userinfo and port; an IPv6
+// address keeps its brackets. nullopt when a token may change the host.
+std::optional<std::string> FixedHost(const core::TokenTemplate& url) {
+  const std::string prefix = url.LiteralPrefix();
+  const size_t scheme_end = prefix.find("://");
+  if (scheme_end == std::string::npos) return std::nullopt;
+  const size_t begin = scheme_end + 3;
+  size_t end = prefix.find_first_of("/?#", begin);
+  if (end == std::string::npos) {
+    if (url.has_tokens()) return std::nullopt;
+    end = prefix.size();
+  }
+  std::string_view host(prefix.data() + begin, end - begin);
+  if (const size_t at = host.rfind('@'); at != std::string_view::npos) host.remove_prefix(at + 1);
+  const size_t colon = host.rfind(':');
+  if (colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  return std::string(host);
+}
+
+std::optional<WebhookRequest> ReadRequest(FieldReader& parent, const json::value& v, size_t i,
+                                          bool allow_private) {
   std::string prefix = "requests[" + std::to_string(i) + "]";
   if (!v.is_object()) {
     parent.Fail(prefix, "must be an object");
@@ -351,6 +375,16 @@ std::optional<WebhookRequest> ReadRequest(FieldReader& parent, const json::value
     r.Fail("url", "must start with http:// or https://");
   }
   if (r.ok()) ReadTemplate(r, "url", url, req.url);
+  if (r.ok() && !allow_private) {
+    // Such a host is refused at every attempt: say so now rather than fail for days. A name
+    // is checked once resolved, when the dispatcher connects.
+    const std::optional<std::string> host = FixedHost(req.url);
+    if (host && core::ClassifyHost(*host) == core::HostKind::kRefused) {
+      r.Fail("url", "the host " + *host +
+                        " is a private, loopback or other non-public address, which this "
+                        "server does not send webhooks to");
+    }
+  }
   if (const auto* h = r.Raw("headers"); h != nullptr && !h->is_null()) {
     if (!h->is_object() || h->get_object().size() > 20) {
       r.Fail("headers", "must be an object of at most 20 header names to values");
@@ -418,7 +452,7 @@ core::Result<WebhookGroup> Decode(const json::object& o, WebhookGroup g, const D
     } else {
       std::vector<WebhookRequest> requests;
       for (size_t i = 0; i < v->get_array().size() && r.ok(); ++i) {
-        auto req = ReadRequest(r, v->get_array()[i], i);
+        auto req = ReadRequest(r, v->get_array()[i], i, c.stored || c.allow_private_webhooks);
         if (req) requests.push_back(std::move(*req));
       }
       g.requests = std::move(requests);

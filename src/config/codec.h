@@ -18,6 +18,10 @@ struct DecodeContext {
   bool creating = true;
   const Snapshot* refs = nullptr;
   bool stored = false;  // decoding a stored row: internal fields (secrets) are read too
+  // Off: a webhook URL whose host is a literal address that is not public (or localhost) is
+  // refused (core::ClassifyHost). Stored rows are never refused for it; names are checked
+  // when the dispatcher connects.
+  bool allow_private_webhooks = false;
 };
 
 core::Result<Publisher> Decode(const boost::json::object& o, Publisher base,

@@ -1,6 +1,7 @@
 #include "core/ip_guard.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 
 #include <cstdint>
@@ -100,7 +101,50 @@ bool IsPublicV6(const uint8_t (&a)[16]) {
   return InV6Range(a, kV6GlobalUnicast);
 }
 
+char ToLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool IsLocalhost(std::string_view host) {
+  if (host.ends_with('.')) host.remove_suffix(1);
+  std::string lower(host.size(), '\0');
+  for (size_t i = 0; i < host.size(); ++i) lower[i] = ToLower(host[i]);
+  constexpr std::string_view kLocalhost = "localhost";
+  return lower == kLocalhost ||
+         (lower.size() > kLocalhost.size() + 1 && lower.ends_with(".localhost"));
+}
+
+// The address getaddrinfo reads `numeric` as without a DNS query (AI_NUMERICHOST), classified.
+HostKind ClassifyNumeric(const std::string& numeric, int family) {
+  addrinfo hints{};
+  hints.ai_family = family;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(numeric.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) {
+    return HostKind::kName;
+  }
+  HostKind kind = HostKind::kPublic;
+  for (const addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    if (!IsPublicAddress(ai->ai_addr)) kind = HostKind::kRefused;
+  }
+  freeaddrinfo(res);
+  return kind;
+}
+
 }  // namespace
+
+HostKind ClassifyHost(std::string_view host) {
+  if (host.empty() || host.size() > 255 || host.find('\0') != std::string_view::npos) {
+    return HostKind::kName;
+  }
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return HostKind::kName;
+    std::string_view address = host.substr(1, host.size() - 2);
+    address = address.substr(0, address.find('%'));  // the zone
+    return ClassifyNumeric(std::string(address), AF_INET6);
+  }
+  if (IsLocalhost(host)) return HostKind::kRefused;
+  return ClassifyNumeric(std::string(host), AF_INET);
+}
 
 bool IsPublicAddress(const sockaddr* addr) {
   if (addr == nullptr) return false;

@@ -33,4 +33,23 @@ bool IsPublicAddress(const sockaddr* addr);
 // ("fe80::1%eth0"), surrounding whitespace, an embedded NUL or "2130706433".
 bool IsPublicAddress(std::string_view ip_literal);
 
+// What a URL's host says about the address a request to it connects to, before any DNS query.
+enum class HostKind {
+  kName,     // a name to resolve: only its resolved addresses can be checked (IsPublicAddress)
+  kPublic,   // a literal address IsPublicAddress accepts
+  kRefused,  // a literal address IsPublicAddress refuses, or localhost: never reachable
+};
+
+// Classifies `host` as written in a URL's authority (no userinfo, no port), the way libcurl
+// and glibc's resolver read it, so that the answer is the address the connection would use:
+//   * an IPv4 address in any spelling getaddrinfo takes as numeric (AI_NUMERICHOST, which
+//     follows inet_aton): "127.0.0.1", "127.1", "0x7f000001", "2130706433", "017700000001";
+//   * an IPv6 address in brackets, with or without a zone ("[::1]", "[fe80::1%25eth0]"; the
+//     zone is ignored, as IsPublicAddress ignores the scope id);
+//   * "localhost" and any name under it ("a.localhost"), in any case, with or without a
+//     trailing dot: loopback by RFC 6761, and libcurl resolves them so without asking DNS.
+// kRefused for those that are not public, kPublic for the public addresses, kName for
+// anything else (including text no URL parser would take as a host). Thread-safe; no IO.
+HostKind ClassifyHost(std::string_view host);
+
 }  // namespace core

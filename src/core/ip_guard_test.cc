@@ -225,5 +225,70 @@ TEST(IpGuardTest, ResolvedOddSpellingsAreRefused) {
   }
 }
 
+// A URL's host, read as libcurl and the resolver read it: every spelling of a refused address
+// is refused before any connection, names are left to the check on the resolved address.
+TEST(IpGuardTest, ClassifyHost) {
+#ifndef __GLIBC__
+  GTEST_SKIP() << "the numeric forms accepted by getaddrinfo are glibc's";
+#endif
+  struct Case {
+    std::string host;
+    HostKind want;
+  };
+  const Case kCases[] = {
+      // Literal addresses that are not public, in every spelling.
+      {"127.0.0.1", HostKind::kRefused},
+      {"127.1", HostKind::kRefused},
+      {"0x7f000001", HostKind::kRefused},
+      {"0x7f.1", HostKind::kRefused},
+      {"2130706433", HostKind::kRefused},
+      {"017700000001", HostKind::kRefused},
+      {"10.0.0.1", HostKind::kRefused},
+      {"169.254.169.254", HostKind::kRefused},
+      {"2852039166", HostKind::kRefused},  // 169.254.169.254
+      {"0.0.0.0", HostKind::kRefused},
+      {"0", HostKind::kRefused},
+      {"192.168.1.1", HostKind::kRefused},
+      {"[::1]", HostKind::kRefused},
+      {"[::]", HostKind::kRefused},
+      {"[0:0:0:0:0:0:0:1]", HostKind::kRefused},
+      {"[::ffff:127.0.0.1]", HostKind::kRefused},
+      {"[::FFFF:A9FE:A9FE]", HostKind::kRefused},
+      {"[fe80::1%25eth0]", HostKind::kRefused},
+      {"[fe80::1%eth0]", HostKind::kRefused},
+      {"[fd00::1]", HostKind::kRefused},
+      {"[2001:db8::1]", HostKind::kRefused},
+      // localhost and names under it.
+      {"localhost", HostKind::kRefused},
+      {"LocalHost", HostKind::kRefused},
+      {"localhost.", HostKind::kRefused},
+      {"api.localhost", HostKind::kRefused},
+      // Public literal addresses.
+      {"8.8.8.8", HostKind::kPublic},
+      {"134744072", HostKind::kPublic},  // 8.8.8.8
+      {"[2606:4700:4700::1111]", HostKind::kPublic},
+      {"[::ffff:8.8.8.8]", HostKind::kPublic},
+      // Names (checked once resolved), and what is no address at all.
+      {"example.com", HostKind::kName},
+      {"buyer.example", HostKind::kName},
+      {"localhost.example.com", HostKind::kName},
+      {"notlocalhost", HostKind::kName},
+      {".localhost", HostKind::kName},
+      {"127.0.0.1.nip.io", HostKind::kName},
+      {"8.8.8.8.8", HostKind::kName},
+      {"256.1.1.1", HostKind::kName},
+      {"::1", HostKind::kName},  // an IPv6 host is bracketed in a URL
+      {"[127.0.0.1]", HostKind::kName},
+      {"[::1", HostKind::kName},
+      {"[]", HostKind::kName},
+      {"127.0.0.1 ", HostKind::kName},
+      {"", HostKind::kName},
+      {std::string("127.0.0.1\0x", 11), HostKind::kName},
+  };
+  for (const Case& c : kCases) {
+    EXPECT_EQ(ClassifyHost(c.host), c.want) << "\"" << c.host << "\"";
+  }
+}
+
 }  // namespace
 }  // namespace core

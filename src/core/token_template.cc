@@ -1,5 +1,7 @@
 #include "core/token_template.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -70,6 +72,31 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
     if (at(i + k) < 0x80 || at(i + k) > 0xBF) return 0;
   }
   return n;
+}
+
+// The length of "[address]" when text[i] is the '[' of a bracketed IPv6 address (as a URL's
+// host is written, RFC 3986 and RFC 6874): an address inet_pton accepts, optionally followed by
+// a zone ("%25eth0", or "%eth0" as libcurl also takes), then ']'. 0 otherwise. A token name has
+// no ':' and every IPv6 address has one, so the two never overlap.
+size_t Ipv6LiteralLength(std::string_view text, size_t i) {
+  constexpr size_t kMaxInside = INET6_ADDRSTRLEN + 64;  // address and zone
+  const size_t length = text.substr(i + 1, kMaxInside + 1).find(']');
+  if (length == std::string_view::npos) return 0;
+  std::string_view inside = text.substr(i + 1, length);
+  if (const size_t percent = inside.find('%'); percent != std::string_view::npos) {
+    const std::string_view zone = inside.substr(percent + 1);
+    if (zone.empty() || !std::all_of(zone.begin(), zone.end(), [](char c) {
+          return IsNameChar(c) || c == '~' || c == '%';
+        })) {
+      return 0;
+    }
+    inside = inside.substr(0, percent);
+  }
+  if (inside.find(':') == std::string_view::npos) return 0;
+  const std::string address(inside);
+  in6_addr parsed;
+  if (inet_pton(AF_INET6, address.c_str(), &parsed) != 1) return 0;
+  return length + 2;
 }
 
 Error ParseError(std::string what) { return InvalidArgument("template: " + std::move(what)); }
@@ -185,6 +212,11 @@ Result<TokenTemplate> TokenTemplate::Parse(std::string_view text) {
       i += 2;
       continue;
     }
+    if (const size_t n = Ipv6LiteralLength(text, i); n != 0) {
+      literal.append(text.substr(i, n));
+      i += n;
+      continue;
+    }
     size_t end = i + 1;
     while (end < text.size() && IsNameChar(text[end])) ++end;
     const size_t length = end - (i + 1);
@@ -230,6 +262,12 @@ std::string TokenTemplate::Render(const Lookup& lookup, Encoding enc) const {
 bool TokenTemplate::has_tokens() const {
   return std::any_of(segments_.begin(), segments_.end(),
                      [](const Segment& s) { return s.is_token; });
+}
+
+std::string TokenTemplate::LiteralPrefix() const {
+  // Parse merges adjacent literal text: the first segment, if literal, is all of the prefix.
+  if (segments_.empty() || segments_.front().is_token) return "";
+  return segments_.front().text;
 }
 
 std::vector<std::string> TokenTemplate::Tokens() const {

@@ -43,11 +43,13 @@ class TokenTemplate {
   // Parses literal text with tokens "[name]", where name is 1 to kMaxNameLength characters of
   // [A-Za-z0-9_.-] (case-sensitive, passed to the lookup as written). "[[" is a literal '[' and
   // "]]" a literal ']'; a lone ']' is also literal. Scanning is left to right, so "[[a]" is the
-  // literal "[a]" and "[a]]]" is the token a followed by a literal ']'. Any other '[' ("[]",
-  // "[a b]", "[a", a name longer than kMaxNameLength) is refused. Errors are kInvalidArgument
-  // with an empty field (the caller sets it) and a message naming the 1-based byte position of
-  // the offending '[', e.g. "template: unclosed or invalid token at position 12", or
-  // "template: longer than 8192 bytes". Empty text is the empty template.
+  // literal "[a]" and "[a]]]" is the token a followed by a literal ']'. A bracketed IPv6
+  // address, as a URL writes its host ("http://[2001:db8::1]:8080/", "[::1]", with a zone
+  // "[fe80::1%25eth0]"), is literal text too: an address has a ':', a name never. Any other '['
+  // ("[]", "[a b]", "[a", "[1:2]", a name longer than kMaxNameLength) is refused. Errors are
+  // kInvalidArgument with an empty field (the caller sets it) and a message naming the 1-based
+  // byte position of the offending '[', e.g. "template: unclosed or invalid token at position
+  // 12", or "template: longer than 8192 bytes". Empty text is the empty template.
   static Result<TokenTemplate> Parse(std::string_view text);
 
   // The text with each token replaced by lookup(name) encoded per `enc`; an unknown token
@@ -63,6 +65,10 @@ class TokenTemplate {
 
   // True when the template has no token (it renders to a constant).
   bool has_tokens() const;
+
+  // What the template renders before its first token (escapes resolved), the same for every
+  // call; all of it when it has no token. A URL whose authority ends in it has a fixed host.
+  std::string LiteralPrefix() const;
 
   // The distinct token names, in order of first appearance.
   std::vector<std::string> Tokens() const;

@@ -116,6 +116,16 @@ TEST(TokenTemplateTest, Render) {
       {"]]]", Encoding::kUrl, "]]"},
       {"http://[[::1]]:8080/[call_uuid]", Encoding::kUrl, "http://[::1]:8080/d95711d5"},
       {"[call_uuid][call_uuid]", Encoding::kUrl, "d95711d5d95711d5"},
+      // A bracketed IPv6 address is literal text, sent as written.
+      {"http://[::1]:18432/x", Encoding::kUrl, "http://[::1]:18432/x"},
+      {"http://[2001:db8::1]:8080/path?u=[call_uuid]", Encoding::kUrl,
+       "http://[2001:db8::1]:8080/path?u=d95711d5"},
+      {"https://[2001:DB8:0:0:0:0:0:1]/", Encoding::kUrl, "https://[2001:DB8:0:0:0:0:0:1]/"},
+      {"http://[::ffff:192.0.2.1]/", Encoding::kUrl, "http://[::ffff:192.0.2.1]/"},
+      {"http://[fe80::1%25eth0]:80/", Encoding::kUrl, "http://[fe80::1%25eth0]:80/"},
+      {"{\"host\":\"[::1]\",\"u\":\"[call_uuid]\"}", Encoding::kJson,
+       "{\"host\":\"[::1]\",\"u\":\"d95711d5\"}"},
+      {"[::1]]", Encoding::kUrl, "[::1]]"},
   };
   for (const Case& c : kCases) {
     EXPECT_EQ(Outcome(c.text, values, c.enc), c.want)
@@ -150,6 +160,13 @@ TEST(TokenTemplateTest, ParseErrors) {
       {"[a/b]", "template: unclosed or invalid token at position 1"},
       {"[é]", "template: unclosed or invalid token at position 1"},
       {"[a[b]]", "template: unclosed or invalid token at position 1"},
+      // Only an address inet_pton accepts is literal; other text with ':' is not a token.
+      {"http://[::1]/", "ok"},
+      {"http://[1:2]/", "template: unclosed or invalid token at position 8"},
+      {"http://[::1/", "template: unclosed or invalid token at position 8"},
+      {"http://[2001:db8::1::2]/", "template: unclosed or invalid token at position 8"},
+      {"http://[fe80::1%]/", "template: unclosed or invalid token at position 8"},
+      {"http://[fe80::1%25a b]/", "template: unclosed or invalid token at position 8"},
       {std::string(TokenTemplate::kMaxLength + 1, 'x'), "template: longer than 8192 bytes"},
   };
   for (const Case& c : kCases) {
@@ -179,6 +196,7 @@ TEST(TokenTemplateTest, Tokens) {
        {"call_uuid", "call_key"},
        true},
       {"[B][a][B][A]", {"B", "a", "A"}, true},
+      {"http://[2001:db8::1]:8080/", {}, false},
   };
   for (const Case& c : kCases) {
     const Result<TokenTemplate> t = TokenTemplate::Parse(c.text);
@@ -186,6 +204,23 @@ TEST(TokenTemplateTest, Tokens) {
     EXPECT_EQ(t->Tokens(), c.want) << c.text;
     EXPECT_EQ(t->has_tokens(), c.has_tokens) << c.text;
   }
+}
+
+TEST(TokenTemplateTest, LiteralPrefix) {
+  const std::pair<std::string, std::string> kCases[] = {
+      {"", ""},
+      {"https://b.example/p", "https://b.example/p"},
+      {"https://b.example/p?u=[call_uuid]&x=1", "https://b.example/p?u="},
+      {"[host]/p", ""},
+      {"http://[[::1]]:80/[a]", "http://[::1]:80/"},
+      {"http://[::1]:80[a]", "http://[::1]:80"},
+  };
+  for (const auto& [text, want] : kCases) {
+    const Result<TokenTemplate> t = TokenTemplate::Parse(text);
+    ASSERT_TRUE(t) << text;
+    EXPECT_EQ(t->LiteralPrefix(), want) << text;
+  }
+  EXPECT_EQ(TokenTemplate().LiteralPrefix(), "");
 }
 
 TEST(TokenTemplateTest, DefaultIsEmpty) {

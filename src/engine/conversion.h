@@ -21,14 +21,12 @@ struct PostedConversion {
   core::Money payout;
 };
 
-// True when the group's filter fits the call's tags. Filter keys campaign_id, publisher_id,
-// buyer_id and number_id also find the system_ tags of the same name.
+// True when the group's filter fits the call's tags (FilterMatches in engine.h).
 bool GroupMatches(const config::ConversionGroup& group, const Call& call);
-// The same test for any filter (webhook groups use it too).
-bool FilterMatches(const core::TagFilter& filter, const Call& call);
 
 // A call's tags by key, built once and tested against many filters (all conversion groups at
-// the end, every webhook group of a step). Refers to nothing of the call after construction.
+// the end, every webhook group of a step) as FilterMatches tests one. Refers to nothing of the
+// call after construction.
 class TagIndex {
  public:
   explicit TagIndex(const Call& call);

@@ -104,6 +104,14 @@ struct PostbackResult {
 // nothing. `params` excludes the call key.
 core::Result<PostbackResult> ApplyPostback(Call& call, const Params& params, const Context& ctx);
 
+// ---- Tag filters.
+
+// Whether `filter` (a conversion or webhook group's `matches`) fits the call's tags as they
+// are now. The keys campaign_id, publisher_id, buyer_id and number_id always mean the system
+// tags system_campaign_id, …, never a tag of that name posted by a buyer or an edge. The one
+// test for conversion groups, webhook groups and the filter preview.
+bool FilterMatches(const core::TagFilter& filter, const Call& call);
+
 // ---- Webhooks.
 
 // Adds to `out.deliveries` one delivery per request of every enabled webhook group of the

@@ -2,7 +2,7 @@
 // computed by the same code the server runs, so an operator (or the web console) sees exact
 // results before saving. They change nothing.
 #include <chrono>
-#include <map>
+#include <utility>
 
 #include "config/codec.h"
 #include "config/field_reader.h"
@@ -119,13 +119,9 @@ void Api::PreviewRoutes(const CtxPtr& ctx) {
                      {"call_uuid", nullptr},
                      {"call_matches", nullptr}};
     if (*call) {
-      std::map<std::string, std::vector<std::string>, std::less<>> values;
-      for (const auto& t : (*call)->tags) values[t.key].push_back(t.value);
       out["call_uuid"] = (*call)->uuid;
-      out["call_matches"] = filter->Matches([&](std::string_view k) {
-        auto it = values.find(k);
-        return it == values.end() ? nullptr : &it->second;
-      });
+      // The engine's own test, aliases (publisher_id → system_publisher_id, …) included.
+      out["call_matches"] = engine::FilterMatches(*filter, **call);
     }
     return ctx->Json(200, out);
   }
@@ -139,8 +135,11 @@ void Api::PreviewRoutes(const CtxPtr& ctx) {
   base.trigger = "completed";
   json::object group;
   if (requests != nullptr) group["requests"] = *requests;
-  auto g = config::Decode(group, std::move(base),
-                          config::DecodeContext{.creating = false, .refs = snap.get()});
+  auto g = config::Decode(
+      group, std::move(base),
+      config::DecodeContext{.creating = false,
+                            .refs = snap.get(),
+                            .allow_private_webhooks = config_.options().allow_private_webhooks});
   if (!g) return ctx->Fail(g.error());
   if (g->requests.empty()) {
     return ctx->Fail(core::InvalidArgument("requests: is required", "requests"));

@@ -144,8 +144,8 @@ const char* CollectionName(Kind kind) {
   return "";
 }
 
-ConfigService::ConfigService(store::Store& store, const core::Clock& clock)
-    : store_(store), clock_(clock) {}
+ConfigService::ConfigService(store::Store& store, const core::Clock& clock, ConfigOptions options)
+    : store_(store), clock_(clock), options_(options) {}
 
 Result<void> ConfigService::Load() {
   auto snap = std::make_shared<config::Snapshot>();
@@ -333,7 +333,9 @@ Result<json::object> ConfigService::CreateT(Id account_id, Id parent_id, const j
     }
     base.position = next;
   }
-  auto obj = config::Decode(body, std::move(base), config::DecodeContext{true, snap.get()});
+  auto obj = config::Decode(
+      body, std::move(base),
+      config::DecodeContext{true, snap.get(), false, options_.allow_private_webhooks});
   if (!obj) return std::move(obj).error();
   store::ConfigRow row{0,  account_id,      Traits<T>::kKind, parent_id,
                        "", obj->created_at, obj->updated_at};
@@ -357,7 +359,9 @@ Result<json::object> ConfigService::UpdateT(Id account_id, Id id, const json::ob
   if (existing == nullptr) return core::NotFound("no such object: " + std::to_string(id));
   T base = *existing;
   base.updated_at = clock_.Now();
-  auto obj = config::Decode(body, std::move(base), config::DecodeContext{false, snap.get()});
+  auto obj = config::Decode(
+      body, std::move(base),
+      config::DecodeContext{false, snap.get(), false, options_.allow_private_webhooks});
   if (!obj) return std::move(obj).error();
   store::ConfigRow row{id,
                        account_id,

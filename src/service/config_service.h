@@ -50,10 +50,19 @@ struct NewApiKey {
   std::string secret;  // shown once
 };
 
+struct ConfigOptions {
+  // Webhook URLs may name private and loopback hosts (`serve --allow-private-webhooks`). Off, a
+  // URL whose host is such an address (or localhost) is refused when a group is saved.
+  bool allow_private_webhooks = false;
+};
+
 // Thread-safe.
 class ConfigService {
  public:
-  ConfigService(store::Store& store, const core::Clock& clock);
+  ConfigService(store::Store& store, const core::Clock& clock, ConfigOptions options = {});
+
+  // Immutable after construction.
+  const ConfigOptions& options() const { return options_; }
 
   // Builds the snapshot from the store. Call once before serving; safe to call again.
   core::Result<void> Load();
@@ -101,6 +110,7 @@ class ConfigService {
 
   store::Store& store_;
   const core::Clock& clock_;
+  const ConfigOptions options_;
   std::mutex write_mu_;  // serialises validate → write → reload
   mutable std::mutex mu_;
   config::SnapshotPtr snapshot_;  // guarded by mu_

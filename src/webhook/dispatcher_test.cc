@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -25,6 +26,7 @@
 #include <thread>
 
 #include "core/ids.h"
+#include "core/ip_guard.h"
 #include "core/webhook_signature.h"
 
 namespace webhook {
@@ -644,8 +646,11 @@ TEST_F(DispatcherTest, Methods) {
 TEST_F(DispatcherTest, RefusesLoopbackUnlessAllowed) {
   RawReceiver receiver({Reply{200}});
   const std::string port = receiver.url("").substr(std::string("http://127.0.0.1:").size());
-  // Checked on the resolved address: a name and an odd spelling of 127.0.0.1 are refused too.
-  const std::string kHosts[] = {"127.0.0.1", "localhost", "2130706433", "0x7f.1", "[[::1]]"};
+  // Checked on the resolved address: odd spellings of 127.0.0.1 are refused too. A literal
+  // address (and localhost, which libcurl resolves itself) cannot resolve elsewhere later:
+  // the delivery fails at once rather than retrying for days.
+  const std::string kHosts[] = {"127.0.0.1", "localhost", "2130706433", "0x7f.1",
+                                "[::1]",     "[[::1]]",   "127.1"};
   refuse_private_ = true;
   for (const std::string& host : kHosts) {
     SCOPED_TRACE(host);
@@ -654,11 +659,42 @@ TEST_F(DispatcherTest, RefusesLoopbackUnlessAllowed) {
     ASSERT_TRUE(d.WaitIdle(10s));
     dispatcher_.reset();
     const store::Delivery delivery = Deliveries().front();
-    EXPECT_EQ(delivery.state, store::DeliveryState::kRetrying);
+    EXPECT_EQ(delivery.state, store::DeliveryState::kFailed);
+    EXPECT_EQ(delivery.next_attempt_at, std::nullopt);
     ASSERT_EQ(delivery.attempts.size(), 1u);
     EXPECT_EQ(delivery.attempts[0].http_status, std::nullopt);
     EXPECT_EQ(delivery.attempts[0].error, "refused_address");
   }
+  EXPECT_EQ(receiver.received().size(), 0u);
+}
+
+// A host name that resolved to a refused address is retried on the schedule: DNS may point it
+// elsewhere later. Needs a name of this machine that resolves to no public address.
+TEST_F(DispatcherTest, RetriesANameThatResolvedToARefusedAddress) {
+  char name[256] = {};
+  ASSERT_EQ(gethostname(name, sizeof name - 1), 0);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(name, nullptr, &hints, &res) != 0) GTEST_SKIP() << name << " does not resolve";
+  bool any_public = false;
+  for (const addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    any_public = any_public || core::IsPublicAddress(ai->ai_addr);
+  }
+  freeaddrinfo(res);
+  if (any_public) GTEST_SKIP() << name << " resolves to a public address";
+  ASSERT_EQ(core::ClassifyHost(name), core::HostKind::kName) << name;
+  RawReceiver receiver({Reply{200}});
+  const std::string port = receiver.url("").substr(std::string("http://127.0.0.1:").size());
+  refuse_private_ = true;
+  AddDelivery(AddGroup("http://" + std::string(name) + ":" + port + "/x"));
+  Dispatcher& d = StartDispatcher();
+  ASSERT_TRUE(d.WaitIdle(10s));
+  dispatcher_.reset();
+  const store::Delivery delivery = Deliveries().front();
+  EXPECT_EQ(delivery.state, store::DeliveryState::kRetrying);
+  ASSERT_EQ(delivery.attempts.size(), 1u);
+  EXPECT_EQ(delivery.attempts[0].error, "refused_address");
   EXPECT_EQ(receiver.received().size(), 0u);
 }
 

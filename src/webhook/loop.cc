@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "core/ip_guard.h"
 #include "webhook/log_event.h"
 #include "webhook/retry.h"
 #include "webhook/retry_after.h"
@@ -35,6 +36,13 @@ std::string Scrub(std::string excerpt, const std::string& key) {
     excerpt.replace(at, key.size(), kRedactedKey);
   }
   return excerpt;
+}
+
+// True when a URL's host ("host:port", as HostKey gives it) names an address the SSRF guard
+// refuses in itself, not through DNS: a literal address or localhost, which no retry changes.
+// A name that resolved to a refused address may resolve elsewhere later.
+bool RefusedForGood(std::string_view host_key) {
+  return core::ClassifyHost(host_key.substr(0, host_key.rfind(':'))) == core::HostKind::kRefused;
 }
 
 TransferOptions ToTransferOptions(const DispatcherOptions& o) {
@@ -377,6 +385,8 @@ void Dispatcher::Loop::Complete(std::unique_ptr<Job> job, const TransferResult& 
   Verdict verdict;
   if (r.error == "bad_url") {
     verdict.state = store::DeliveryState::kFailed;  // the same URL will not parse next time
+  } else if (r.error == "refused_address" && RefusedForGood(job->host)) {
+    verdict.state = store::DeliveryState::kFailed;  // and would be refused at every retry
   } else {
     std::optional<int64_t> retry_after;
     if (r.retry_after) retry_after = ParseRetryAfter(*r.retry_after, now);
