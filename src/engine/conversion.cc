@@ -155,16 +155,48 @@ void ApplyConversion(Call& call, const PostedConversion& c, const Params& params
   }
 }
 
-void DecideAtEnd(Call& call, const Context& ctx, Outcome& out) {
-  const core::Millis end = *call.ended_at;
-  const ConversionGroup* group = nullptr;
+namespace {
+
+// The call's conversion group: the first of its campaign's groups whose filter fits it.
+const ConversionGroup* MatchingGroup(const Call& call, const Context& ctx) {
   const TagIndex tags(call);
   for (const ConversionGroup* g : ctx.config.ConversionGroupsOf(call.campaign_id)) {
-    if (tags.Matches(g->matches)) {
-      group = g;
-      break;
-    }
+    if (tags.Matches(g->matches)) return g;
   }
+  return nullptr;
+}
+
+}  // namespace
+
+void DecideFailed(Call& call, const Context& ctx, Outcome& out) {
+  call.early_postback.reset();
+  if (const ConversionGroup* group = MatchingGroup(call, ctx)) {
+    call.conversion.group_id = group->id;
+  }
+  Complete(call, ConversionState::kNotConverted, *call.ended_at, out);
+}
+
+void ReviseForLateAnswer(Call& call, const Context& ctx, Outcome& out) {
+  if (!call.ended_at || !call.answered_at || call.duration_seconds.value_or(0) != 0) return;
+  call.duration_seconds = std::max<int64_t>(0, (*call.ended_at - *call.answered_at) / 1000);
+  out.changed = out.call_changed = true;
+  if (call.conversion.state != ConversionState::kNotConverted) return;
+  const ConversionGroup* group = FindGroup(ctx, call.conversion.group_id);
+  if (group == nullptr || group->type != ConversionType::kDuration ||
+      *call.duration_seconds < group->seconds) {
+    return;
+  }
+  PostedConversion c;
+  c.kind = PostedConversion::kConvert;
+  c.group_id = group->id;
+  c.revenue = group->revenue;
+  c.payout = group->payout;
+  Convert(call, c, ctx.now, out);
+}
+
+void DecideAtEnd(Call& call, const Context& ctx, Outcome& out) {
+  const core::Millis end = *call.ended_at;
+  const ConversionGroup* group = MatchingGroup(call, ctx);
   if (group == nullptr || group->type == ConversionType::kDuration) {
     call.early_postback.reset();  // nothing in this call can convert by postback
   }

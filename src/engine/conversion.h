@@ -49,4 +49,14 @@ void ApplyConversion(Call& call, const PostedConversion& conversion, const Param
 // an early postback) or starts the postback wait with its deadline.
 void DecideAtEnd(Call& call, const Context& ctx, Outcome& out);
 
+// At the end of a call that never connected (busy, cancelled, no answer): not converted, at
+// once, in the group that matches it (kept for reports, as for any call).
+void DecideFailed(Call& call, const Context& ctx, Outcome& out);
+
+// `answered` arrived after `ended` (an edge sends events again after an outage, in the order
+// they get through): the duration the end took as 0 for want of an answer is computed again,
+// and a duration group that decided "not converted" for want of it converts late, as a late
+// postback does (only `converted` fires, flagged late).
+void ReviseForLateAnswer(Call& call, const Context& ctx, Outcome& out);
+
 }  // namespace engine

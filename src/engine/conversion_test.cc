@@ -384,6 +384,62 @@ TEST(DurationGroupTest, ConvertsWhenAnsweredAndLongEnough) {
   }
 }
 
+// An edge that sends its events again after an outage may get `ended` through before
+// `answered`: the end decided "not converted" for a call with no answer and 0 s; the answer
+// then gives the duration, and a long enough call converts late.
+TEST(DurationGroupTest, AnAnswerAfterTheEndConvertsLateWhenLongEnough) {
+  struct Case {
+    std::string name;
+    int64_t seconds;
+    std::optional<int64_t> given;  // duration_seconds of the ended event
+    std::string want;
+  };
+  const Case kCases[] = {
+      {"90 s of 60: converts late", 60, std::nullopt,
+       "90 completed converted group=1 revenue=20.00 payout=15.50 late=1 deadline=- "
+       "decided=5000 | answered@-90000,converted@5000 timer=keep"},
+      {"90 s of 91: stays not converted", 91, std::nullopt,
+       "90 completed not_converted group=1 revenue=- payout=- late=0 deadline=- decided=0 | "
+       "answered@-90000 timer=keep"},
+      {"a duration the edge gave is kept", 60, 30,
+       "30 completed not_converted group=1 revenue=- payout=- late=0 deadline=- decided=0 | "
+       "answered@-90000 timer=keep"},
+  };
+  for (const Case& c : kCases) {
+    World w({DurationGroup(1, c.seconds, "20.00", "15.50")});
+    Call call = LiveCall(w, kBuyerA, /*answered=*/false);
+    End(call, w, c.given);
+    ASSERT_EQ(call.conversion.state, ConversionState::kNotConverted) << c.name;
+    core::Result<Outcome> r =
+        ApplyEvent(call, At(EventType::kAnswered, kAnswered), w.Ctx(kEnd + 5000));
+    ASSERT_TRUE(r) << c.name;
+    EXPECT_EQ(
+        std::to_string(call.duration_seconds.value_or(-1)) + " " + Conv(call) + " | " + Out(*r),
+        c.want)
+        << "case " << c.name;
+  }
+  // An answer reported after the end is taken as at the end at the latest.
+  World w({DurationGroup(1, 60)});
+  Call call = LiveCall(w, kBuyerA, /*answered=*/false);
+  End(call, w);
+  ASSERT_TRUE(ApplyEvent(call, At(EventType::kAnswered, kEnd + 7000), w.Ctx(kEnd + 8000)));
+  EXPECT_EQ(call.answered_at, kEnd);
+  EXPECT_EQ(call.duration_seconds, 0);
+}
+
+// A call that never connected is decided at once, in the group that matches it.
+TEST(DurationGroupTest, AFailedCallIsNotConvertedInItsGroup) {
+  World w({DurationGroup(1, 0)});
+  Call call = LiveCall(w, kBuyerA, /*answered=*/false);
+  Event e = At(EventType::kEnded, kEnd);
+  e.failed = true;
+  core::Result<Outcome> r = ApplyEvent(call, e, w.Ctx(kEnd));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(Conv(call) + " | " + Out(*r),
+            "completed not_converted group=1 revenue=- payout=- late=0 deadline=- decided=0 | "
+            "ended@0,completed@0,not_converted@0 timer=keep");
+}
+
 TEST(DurationGroupTest, PostbacksOnlyAddTags) {
   const Params kCases[] = {
       {{"value", "10.00"}},

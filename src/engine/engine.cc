@@ -197,9 +197,11 @@ core::Result<Outcome> ApplyEvent(Call& call, const Event& event, const Context& 
       return out;
     case EventType::kAnswered:
       if (call.answered_at) return out;
-      call.answered_at = e.at;
+      // After `ended` (its retry got through first): never later than the end.
+      call.answered_at = call.ended_at ? std::min(e.at, *call.ended_at) : e.at;
       call.status = std::max(call.status, Status::kAnswered);
-      Emit(out, "answered", e.at);
+      Emit(out, "answered", *call.answered_at);
+      if (call.ended_at) ReviseForLateAnswer(call, ctx, out);
       return out;
     case EventType::kEnded:
       if (call.ended_at) return out;
@@ -215,13 +217,7 @@ core::Result<Outcome> ApplyEvent(Call& call, const Event& event, const Context& 
       call.status = std::max(call.status, Status::kEnded);
       Emit(out, "ended", *call.ended_at);
       if (e.failed && !call.answered_at) {
-        // Nobody took the call: nothing to wait for.
-        call.early_postback.reset();
-        call.conversion.state = ConversionState::kNotConverted;
-        call.conversion.decided_at = *call.ended_at;
-        call.status = Status::kCompleted;
-        Emit(out, "completed", *call.ended_at);
-        Emit(out, "not_converted", *call.ended_at);
+        DecideFailed(call, ctx, out);  // nobody took the call: nothing to wait for
         return out;
       }
       DecideAtEnd(call, ctx, out);
