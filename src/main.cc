@@ -8,9 +8,12 @@
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "app/app.h"
+#include "app/config_file.h"
 #include "app/log_sink.h"
 
 namespace {
@@ -73,6 +76,9 @@ int main(int argc, char** argv) {
                  "Read options from a TOML file: [serve] and [accounts.create] sections with the "
                  "long flags as keys (env: CALLPOST_CONFIG)");
   cli.require_subcommand(1);
+  // A key a config file's table does not know is refused, not ignored (a misspelt option would
+  // otherwise be dropped without a word). Set before the subcommands, which copy it.
+  cli.allow_config_extras(CLI::config_extras_mode::error);
   cli.footer(
       "Every flag also reads an environment variable (CALLPOST_LISTEN, CALLPOST_DATA_DIR, ...)\n"
       "and a config-file key. Run 'callpost serve --help' for the server's options.");
@@ -172,10 +178,25 @@ int main(int argc, char** argv) {
   accounts->require_subcommand(1);
   CLI::App* create = accounts->add_subcommand("create", "Create an account and its first API key");
   std::string name;
-  create->add_option("--name", name, "The account's name")->required();
+  create->add_option("--name", name, "The account's name")->envname("CALLPOST_NAME")->required();
   add_store(create, create_options);
 
-  CLI11_PARSE(cli, argc, argv);
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return cli.exit(e);  // --help, --version
+    std::cerr << "callpost: " << e.what() << " (see callpost --help)\n";
+    return 2;
+  }
+  // The library reads a line it cannot make sense of as nothing: check the file it read.
+  if (const std::string config = cli.get_config_ptr()->as<std::string>(); !config.empty()) {
+    std::ifstream in(config);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (auto error = app::ConfigSyntaxError(text)) {
+      std::cerr << "callpost: " << config << ": " << *error << "\n";
+      return 2;
+    }
+  }
 
   if (serve->parsed()) return Serve(options);
   if (create->parsed()) {

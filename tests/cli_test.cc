@@ -71,6 +71,46 @@ TEST(Cli, HelpAndAccountsCreate) {
   EXPECT_EQ(status, 0);
   EXPECT_TRUE(std::filesystem::exists(dir.path() + "/callpost.db"));
   EXPECT_FALSE(std::filesystem::exists(other.path() + "/callpost.db"));
+  // --name reads CALLPOST_NAME too.
+  out = RunCommand("CALLPOST_NAME=fromenv " + std::string(CALLPOST_BINARY) +
+                       " accounts create --data-dir " + dir.path(),
+                   &status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_EQ(json::parse(out).at("name"), "fromenv");
+}
+
+// Bad options, and config files that are broken or name what no option is, stop the command
+// before it does anything: "callpost: <reason>" and status 2. (timeout: a server that started
+// all the same would be stopped, and the test fail.)
+TEST(Cli, UsageErrorsAndBrokenConfigFilesStopWithStatus2) {
+  TempDir dir;
+  const std::string bin = "timeout 10 " + std::string(CALLPOST_BINARY);
+  const std::string serve = " serve --listen 127.0.0.1:0 --data-dir " + dir.path();
+  int files = 0;
+  auto config = [&](const std::string& text) {
+    const std::string path = dir.path() + "/c" + std::to_string(++files) + ".toml";
+    std::ofstream(path) << text;
+    return " --config " + path;
+  };
+  struct Case {
+    std::string args;
+    std::string want;  // in the message
+  } cases[] = {
+      {serve + " --bogus", "--bogus"},
+      {serve + " --threads 999", "--threads"},
+      {"", "A subcommand is required"},
+      {" --config " + dir.path() + "/missing.toml" + serve, "missing.toml"},
+      {config("[serve]\nlisten = 127.0.0.1:9\n") + serve, "line 2"},
+      {config("[serve]\nlisten = \"127.0.0.1:0\"\nthreds = 2\n") + serve, "threds"},
+      {config("[serve\nlisten = \"127.0.0.1:0\"\n") + serve, "[serve"},
+  };
+  for (const Case& c : cases) {
+    int status = 0;
+    const std::string out = RunCommand(bin + c.args + " 2>&1", &status);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << c.args << ": " << out;
+    EXPECT_EQ(out.rfind("callpost: ", 0), 0u) << c.args << ": " << out;
+    EXPECT_NE(out.find(c.want), std::string::npos) << c.args << ": " << out;
+  }
 }
 
 TEST(Cli, ServeStopsGracefullyOnSigterm) {

@@ -1,0 +1,19 @@
+// The syntax of a config file, checked before the command line reads it: the command-line
+// library takes any line it cannot read as nothing, so a broken file ("[serve" without its
+// bracket, a value without its quotes) would start the server on defaults without a word.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace app {
+
+// The subset of TOML a config file uses: blank lines, comments (#), table headers
+// ([serve], [accounts.create]) and `key = value` lines whose value is a quoted string
+// ("…" with backslash escapes, or '…'), an integer, a decimal number or true/false, each
+// line optionally ending in a comment. nullopt when `text` is all that; else the first
+// offending line: "line 3: …".
+std::optional<std::string> ConfigSyntaxError(std::string_view text);
+
+}  // namespace app
