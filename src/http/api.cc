@@ -243,6 +243,11 @@ bool Api::Admit(const CtxPtr& ctx, RateLimiter& limiter, std::string_view key, c
 
 void Api::Operator(const CtxPtr& ctx) {
   ctx->route = "/api/v1";
+  // Several nodes: each polls the configuration's version about twice a second, but an
+  // operator behind a load balancer must see what it just changed through another node (a
+  // buyer it created, a key it revoked). One short read of the version first; its failure
+  // leaves the request to the configuration in hand.
+  if (store_.shared()) (void)config_.ReloadIfChanged();
   if (!Authenticate(ctx, nullptr)) return;
   const auto& s = ctx->segments;
   if (s.size() >= 3 && s[2] == "calls") return CallRoutes(ctx);
