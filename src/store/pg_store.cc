@@ -40,9 +40,21 @@ class PgStore final : public QueuedStore<PgConn> {
   bool shared() const override { return true; }
 
  private:
-  Result<void> ReadOn(PgConn& db, const std::function<Result<void>(Reader&)>& fn) override {
+  // BEGIN, on a connection opened again first if the server closed it while it sat idle (a
+  // restart, a failover, an idle timeout): libpq learns of that only from the next command,
+  // and nothing of the transaction has reached the server then, so beginning again is safe.
+  static Result<void> Begin(PgConn& db, const char* begin) {
     Result<void> r = db.broken() ? db.Reset() : Result<void>();
-    if (r) r = db.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    if (r) r = db.Exec(begin);
+    if (!r && db.broken()) {
+      r = db.Reset();
+      if (r) r = db.Exec(begin);
+    }
+    return r;
+  }
+
+  Result<void> ReadOn(PgConn& db, const std::function<Result<void>(Reader&)>& fn) override {
+    Result<void> r = Begin(db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
     if (r) {
       PgTxn txn(db, false);
       r = Guarded([&] { return fn(txn); });
@@ -75,10 +87,7 @@ class PgStore final : public QueuedStore<PgConn> {
   Result<void> RunUnit(PgConn& db, const Work& work) {
     Result<void> r = core::Internal("unit of work");
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-      if (db.broken()) {
-        if (auto reset = db.Reset(); !reset) return reset;
-      }
-      if (auto b = db.Exec("BEGIN"); !b) {
+      if (auto b = Begin(db, "BEGIN"); !b) {
         metrics_.Record(false, 0, 0, 1);
         return b;
       }

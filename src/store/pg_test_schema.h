@@ -3,11 +3,13 @@
 // URL into CALLPOST_TEST_PG_STATE/url), or $CALLPOST_TEST_POSTGRES.
 #pragma once
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "store/pg_db.h"
 
@@ -42,7 +44,21 @@ class PgTestSchema {
       return;
     }
     url_ = server + (server.find('?') == std::string::npos ? "?" : "&") +
-           "options=-csearch_path%3D" + schema_;
+           "options=-csearch_path%3D" + schema_ + "&application_name=" + schema_;
+  }
+
+  // Ends every connection made with url() from the server's side, as a restart does, and
+  // returns once the server lists none of them (false if that takes over 10 s).
+  bool TerminateConnections() {
+    const std::string mine = " FROM pg_stat_activity WHERE application_name = '" + schema_ + "'";
+    if (!admin_->Exec(("SELECT pg_terminate_backend(pid)" + mine).c_str())) return false;
+    for (int i = 0; i < 1000; ++i) {
+      auto left = admin_->Run(("SELECT count(*)" + mine).c_str());
+      if (!left) return false;
+      if (left->rows() == 1 && left->row(0).Int(0) == 0) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
   }
   ~PgTestSchema() {
     if (!url_.empty()) (void)admin_->Exec(("DROP SCHEMA " + schema_ + " CASCADE").c_str());

@@ -1027,9 +1027,30 @@ TEST_P(SqliteStore, AFailedFsyncOfTheWalStopsTheProcess) {
       "fsync of the SQLite WAL failed");
 }
 
+class PgStore : public StoreContract {
+ protected:
+  PgTestSchema& pg() { return *pg_; }
+};
+
+// After PostgreSQL closed the connections (a restart, a failover), the next units and reads
+// succeed: a connection found closed at BEGIN is opened again, not answered with an error.
+TEST_P(PgStore, ConnectionsClosedByTheServerAreOpenedAgainAtTheNextUnit) {
+  const Id a = NewAccount();
+  NewCall(a, Uuid(1), 1000);
+  ASSERT_TRUE(pg().TerminateConnections());
+  for (int i = 0; i < 8; ++i) {  // more than the store's connections
+    auto w = s().WriteSync([](Writer& w) { return w.ReleaseLeases(); });
+    EXPECT_TRUE(w) << w.error().message;
+    auto c = Read<std::optional<Call>>([](Reader& r) { return r.FindCall(Uuid(1)); });
+    EXPECT_TRUE(c.has_value());
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, StoreContract, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 INSTANTIATE_TEST_SUITE_P(Stores, SqliteStore, ::testing::Values("sqlite"),
+                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Stores, PgStore, ::testing::Values("postgresql"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace
