@@ -240,6 +240,10 @@ App::~App() { Stop(); }
 Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  // A claim outlasts a webhook attempt: at least twice its timeout, for deadlines as for
+  // deliveries (the dispatcher raises its own the same way).
+  impl->options.lease_seconds =
+      std::max(options.lease_seconds, 2 * options.webhook_timeout_seconds);
   impl->clock = options.clock ? options.clock : &impl->system_clock;
   auto listen = ParseListen(options.listen);
   if (!listen) return std::move(listen).error();
