@@ -533,7 +533,8 @@ TEST(ApplyEventTest, OutOfOrderEventsNeverMoveStatusBackward) {
        {Ended(kT0 + 60'000), Answered(kT0 + 2000)},
        "ended,ended",
        "ended,answered",
-       "status=ended routed=- answered=2000 ended=60000 buyer=- duration=0"},
+       // The late answer gives the call its duration.
+       "status=ended routed=- answered=2000 ended=60000 buyer=- duration=58"},
       {"answered before routed",
        {Answered(kT0 + 2000), Routed(kT0 + 1000)},
        "answered,answered",
@@ -549,7 +550,7 @@ TEST(ApplyEventTest, OutOfOrderEventsNeverMoveStatusBackward) {
         Ended(kT0 + 61'000), Answered(kT0 + 3000)},
        "routed,ended,ended,ended,ended,ended",
        "routed,ended,answered",
-       "status=ended routed=1000 answered=2000 ended=60000 buyer=30 duration=0"},
+       "status=ended routed=1000 answered=2000 ended=60000 buyer=30 duration=58"},
   };
   World w(true, /*postback_group=*/true);
   for (const Case& c : kCases) {
@@ -574,7 +575,7 @@ TEST(ApplyEventTest, LateEventsAfterCompletionKeepStatusCompleted) {
   EXPECT_EQ(Triggers(Apply(call, w, Routed(kT0 + 1000))), "routed");
   EXPECT_EQ(Triggers(Apply(call, w, Answered(kT0 + 2000))), "answered");
   EXPECT_EQ(Lifecycle(call),
-            "status=completed routed=1000 answered=2000 ended=9000 buyer=30 duration=0");
+            "status=completed routed=1000 answered=2000 ended=9000 buyer=30 duration=7");
   EXPECT_EQ(call.conversion.state, ConversionState::kNotConverted);
 }
 
