@@ -304,6 +304,7 @@ TEST(OperatorApi, OperationsEndpoints) {
   EXPECT_NE(m.body.find("callpost_store_commit_duration_seconds_bucket{le=\"+Inf\"}"),
             std::string::npos);
   EXPECT_NE(m.body.find("callpost_store_write_queue 0\n"), std::string::npos);
+  EXPECT_NE(m.body.find("\ncallpost_database_up 1\n"), std::string::npos);
   EXPECT_EQ(Http("GET", s.url("/nowhere")).status, 404);
   // A key put in the wrong place is not logged with the path (the log scan checks).
   EXPECT_EQ(Http("GET", s.url("/api/v1/" + s.api_key())).status, 401);

@@ -166,29 +166,38 @@ void Api::Ops(const CtxPtr& ctx) {
       Response r;
       r.content_type = "text/plain; version=0.0.4";
       metrics_.Render(r.body);
+      std::string counted;  // appended once the database has answered all of it
       auto counts = store_.Read([&](store::Reader& rd) -> core::Result<void> {
+        counted.clear();
         auto c = rd.CountCallsByStatus();
         if (!c) return std::move(c).error();
-        r.body += "# HELP callpost_calls Calls by status.\n# TYPE callpost_calls gauge\n";
+        counted += "# HELP callpost_calls Calls by status.\n# TYPE callpost_calls gauge\n";
         for (const char* status : {"started", "routed", "answered", "ended", "completed"}) {
           auto it = c->find(status);
-          r.body += "callpost_calls{status=\"" + std::string(status) + "\"} " +
-                    std::to_string(it == c->end() ? 0 : it->second) + "\n";
+          counted += "callpost_calls{status=\"" + std::string(status) + "\"} " +
+                     std::to_string(it == c->end() ? 0 : it->second) + "\n";
         }
         auto d = rd.CountDeliveriesByState();
         if (!d) return std::move(d).error();
-        r.body +=
+        counted +=
             "# HELP callpost_webhook_deliveries Webhook deliveries by state (pending and "
             "retrying make the outbox depth).\n# TYPE callpost_webhook_deliveries gauge\n";
         for (const char* state : {"pending", "retrying", "delivered", "failed"}) {
           auto it = d->find(state);
-          r.body += "callpost_webhook_deliveries{state=\"" + std::string(state) + "\"} " +
-                    std::to_string(it == d->end() ? 0 : it->second) + "\n";
+          counted += "callpost_webhook_deliveries{state=\"" + std::string(state) + "\"} " +
+                     std::to_string(it == d->end() ? 0 : it->second) + "\n";
         }
         return {};
       });
-      if (!counts) return ctx->Fail(counts.error());
-      if (auto timers = calls_.RenderMetrics(r.body); !timers) return ctx->Fail(timers.error());
+      // The counts come from the database; when it cannot answer (an outage, when metrics
+      // matter most), the process's own metrics are still served, with the database down.
+      if (counts) r.body += counted;
+      auto timers = counts ? calls_.RenderMetrics(r.body) : counts;
+      r.body +=
+          "# HELP callpost_database_up Whether the database answered every count of this scrape "
+          "(calls, deliveries, timers); when 0, those it could not give are left out.\n"
+          "# TYPE callpost_database_up gauge\ncallpost_database_up ";
+      r.body += timers ? "1\n" : "0\n";
       store_.RenderMetrics(r.body);
       if (extra_metrics_) extra_metrics_(r.body);
       return ctx->Reply(std::move(r));
