@@ -177,6 +177,14 @@ TEST(Cli, ServeStopsGracefullyOnSigterm) {
   }
   EXPECT_NE(all.find("\"stopped\""), std::string::npos) << all;
   EXPECT_NE(all.find("\"max_connections\":100,"), std::string::npos) << "from the config file";
+  // The database's call keys were made with the data directory's secret: started with another
+  // one, the server refuses (every buyer's key would be wrong).
+  std::string other = RunCommand("timeout 20 " + std::string(CALLPOST_BINARY) +
+                                     " serve --listen 127.0.0.1:0 --data-dir " + dir.path() +
+                                     " --secret another-secret-of-forty-characters-000000 2>&1",
+                                 &status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << other;
+  EXPECT_NE(other.find("call-key secret"), std::string::npos) << other;
 }
 
 }  // namespace

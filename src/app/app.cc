@@ -67,6 +67,31 @@ Result<std::unique_ptr<store::Store>> OpenStore(const AppOptions& o, const std::
   return store::OpenSqlite(store::SqliteOptions{sqlite});
 }
 
+// Every call key of a database is derived from one secret: a server started with another
+// (a node given a different --secret, a database restored without its secret file) would answer
+// 401 to every buyer of the calls already made, and hand out keys the other nodes refuse. The
+// first server keeps a check value of its secret with the data (a key derived for a name no call
+// has; it tells nothing of the secret); every later start compares.
+Result<void> CheckSecret(store::Store& store, const core::CallKeys& keys) {
+  const std::string check = keys.Derive("callpost secret check");
+  std::string kept;
+  auto r = store.WriteSync([&](store::Writer& w) -> Result<void> {
+    auto v = w.KeepSetting("secret_check", check);
+    if (!v) return std::move(v).error();
+    kept = std::move(*v);
+    return {};
+  });
+  if (!r) return r;
+  if (kept != check) {
+    return core::MakeError(core::ErrorCode::kConflict,
+                           "the call-key secret (--secret, or the data directory's secret file) "
+                           "is not the one this database's call keys were made with; start "
+                           "with that secret (every node the same, and a restore with its "
+                           "secret file)");
+  }
+  return {};
+}
+
 // One server on a SQLite database: it frees every lease it finds at its start (a crash's) and
 // sends what they held, so a second server on the same file would send the first one's
 // deliveries again. An exclusive flock on "<database>.lock", held while the server runs and
@@ -260,6 +285,7 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   if (!store) return std::move(store).error();
   impl->store = std::move(*store);
   impl->keys = std::make_unique<core::CallKeys>(*secret);
+  if (auto same = CheckSecret(*impl->store, *impl->keys); !same) return std::move(same).error();
   impl->config = std::make_unique<service::ConfigService>(
       *impl->store, *impl->clock, service::ConfigOptions{options.allow_private_webhooks});
   if (auto l = impl->config->Load(); !l) return std::move(l).error();

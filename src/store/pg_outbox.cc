@@ -129,6 +129,18 @@ Result<void> PgTxn::ResendDelivery(Id account_id, Id id, core::Millis now) {
 
 Result<void> PgTxn::ReleaseLeases() { return db_.Exec(kReleaseLeases); }
 
+Result<std::string> PgTxn::KeepSetting(std::string_view name, std::string_view value) {
+  if (auto r = db_.Run("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                       PgParams().Add(name).Add(value));
+      !r) {
+    return std::move(r).error();
+  }
+  auto r = db_.Run("SELECT value FROM settings WHERE name = $1", PgParams().Add(name));
+  if (!r) return std::move(r).error();
+  if (r->rows() == 0) return core::Internal("settings: " + std::string(name) + " is missing");
+  return r->row(0).Text(0);
+}
+
 Result<void> PgTxn::LoadAttempts(Delivery& d) {
   auto r = db_.Run(kSelectAttempts, PgParams().Add(d.id));
   if (!r) return std::move(r).error();

@@ -156,6 +156,14 @@ CREATE TABLE precall_tags (
 CREATE INDEX precall_tags_by_caller ON precall_tags (account_id, caller_number, expires_at);
 CREATE INDEX precall_tags_by_expiry ON precall_tags (expires_at);
 )sql",
+    // 2: settings every node shares: a check value of the call-key secret, so that a node
+    // started with another --secret refuses to run (its call keys would not open the calls).
+    R"sql(
+CREATE TABLE settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)sql",
 };
 
 // Any constant will do, as long as every node uses the same one.

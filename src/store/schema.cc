@@ -182,6 +182,14 @@ UPDATE calls SET effects = coalesce((SELECT group_concat(e.trigger || ':' || e.a
   FROM (SELECT trigger, at FROM call_effects WHERE call_id = calls.id ORDER BY id) AS e), '');
 DROP TABLE call_effects;
 )sql",
+    // 7: settings the server keeps with its data: a check value of the call-key secret, so that
+    // a server started with another secret (a restore without its secret file) refuses to run.
+    R"sql(
+CREATE TABLE settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 
 }  // namespace

@@ -137,6 +137,18 @@ Result<void> SqliteTxn::ResendDelivery(Id account_id, Id id, core::Millis now) {
 
 Result<void> SqliteTxn::ReleaseLeases() { return db_.Exec(kReleaseLeases); }
 
+Result<std::string> SqliteTxn::KeepSetting(std::string_view name, std::string_view value) {
+  {
+    Stmt s = db_.Prepare("INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)");
+    s.Bind(1, name).Bind(2, value);
+    if (auto st = s.Run(); !st) return std::move(st).error();
+  }
+  Stmt s = db_.Prepare("SELECT value FROM settings WHERE name = ?");
+  s.Bind(1, name);
+  std::string stored = s.Step() ? s.Text(0) : std::string();
+  return Finish(s, std::move(stored));
+}
+
 Result<void> SqliteTxn::LoadAttempts(Delivery& d) {
   Stmt s = db_.Prepare(kSelectAttempts);
   s.Bind(1, d.id);

@@ -59,6 +59,7 @@ class SqliteTxn final : public Writer {
                                                         core::Millis now) override;
   core::Result<int64_t> DeleteExpiredPrecallTags(core::Millis now) override;
   core::Result<void> ReleaseLeases() override;
+  core::Result<std::string> KeepSetting(std::string_view name, std::string_view value) override;
   core::Result<void> AppendPostback(Id call_id, const PostbackLog& e) override;
 
  private:

@@ -216,6 +216,8 @@ class Writer : public Reader {
   // Frees every lease of deliveries and deadlines: a single node calls this at start (no other
   // node can hold one).
   virtual core::Result<void> ReleaseLeases() = 0;
+  // Stores `value` under `name` unless a value is stored there already; returns the stored one.
+  virtual core::Result<std::string> KeepSetting(std::string_view name, std::string_view value) = 0;
 };
 
 class Store {

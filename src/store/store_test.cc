@@ -637,6 +637,31 @@ TEST_P(StoreContract, AFailedUnitChangesNothingAndOthersCommit) {
 // undone alone, one that fails before writing costs nothing, and the others commit, each seeing
 // the calls the units before it saved.
 // SQLite only: PostgreSQL runs units on several connections at once, in no set order.
+TEST_P(StoreContract, ASettingKeepsItsFirstValue) {
+  auto keep = [&](const std::string& value) {
+    std::string kept;
+    Write([&](Writer& w) -> core::Result<void> {
+      auto v = w.KeepSetting("secret_check", value);
+      if (!v) return std::move(v).error();
+      kept = *v;
+      return {};
+    });
+    return kept;
+  };
+  EXPECT_EQ(keep("first"), "first");
+  EXPECT_EQ(keep("second"), "first");
+  auto other = Open();  // another node, or the same after a restart
+  ASSERT_TRUE(other) << other.error().message;
+  std::string seen;
+  ASSERT_TRUE((*other)->WriteSync([&](Writer& w) -> core::Result<void> {
+    auto v = w.KeepSetting("secret_check", "third");
+    if (!v) return std::move(v).error();
+    seen = *v;
+    return {};
+  }));
+  EXPECT_EQ(seen, "first");
+}
+
 class SqliteStore : public StoreContract {};
 
 TEST_P(SqliteStore, AmongUnitsQueuedTogetherOnlyTheFailedOnesAreUndone) {
