@@ -88,7 +88,9 @@ Call StartCall(std::string uuid, const StartInput& in, const std::optional<Previ
   call.account_id = ctx.account.id;
   call.campaign_id = in.campaign->id;
   call.caller_number = in.caller_number;
-  call.started_at = in.at;
+  // A start time ahead of the server's clock is taken as now, as an event's is (ApplyEvent).
+  const core::Millis at = std::min(in.at, ctx.now);
+  call.started_at = at;
   call.publisher_id = in.publisher_id;
   if (in.number != nullptr) {
     call.number_id = in.number->id;
@@ -97,33 +99,33 @@ Call StartCall(std::string uuid, const StartInput& in, const std::optional<Previ
   }
   call.repeat = previous.has_value();
 
-  SetSystemTag(call, "system_campaign_id", std::to_string(call.campaign_id), in.at, out);
+  SetSystemTag(call, "system_campaign_id", std::to_string(call.campaign_id), at, out);
   if (call.publisher_id) {
-    SetSystemTag(call, "system_publisher_id", std::to_string(*call.publisher_id), in.at, out);
+    SetSystemTag(call, "system_publisher_id", std::to_string(*call.publisher_id), at, out);
   }
   if (call.number_id) {
-    SetSystemTag(call, "system_number_id", std::to_string(*call.number_id), in.at, out);
+    SetSystemTag(call, "system_number_id", std::to_string(*call.number_id), at, out);
   }
   if (!call.caller_number.empty()) {
-    SetSystemTag(call, "caller_number", call.caller_number, in.at, out);
+    SetSystemTag(call, "caller_number", call.caller_number, at, out);
   }
   if (in.number != nullptr) {
-    for (const auto& [k, v] : in.number->tags) AddTag(call, k, v, TagSource::kNumber, in.at, out);
+    for (const auto& [k, v] : in.number->tags) AddTag(call, k, v, TagSource::kNumber, at, out);
   }
-  for (const auto& [k, v] : in.edge_tags) AddTag(call, k, v, TagSource::kEdge, in.at, out);
+  for (const auto& [k, v] : in.edge_tags) AddTag(call, k, v, TagSource::kEdge, at, out);
   for (const auto& t : in.publisher_tags)
-    AddPublisherTag(call, t.key, t.value, t.publisher_id, in.at, out);
+    AddPublisherTag(call, t.key, t.value, t.publisher_id, at, out);
   if (previous) {
     for (const auto& t : previous->tags) {
       if (t.source == TagSource::kSystem || t.source == TagSource::kNumber) continue;
       if (t.source == TagSource::kPostback && !ctx.account.carry_over_postback_tags) continue;
       if (call.HasTag(t.key, t.value)) continue;
-      Tag carried{t.key, t.value, t.source, in.at, true, t.publisher_id};
+      Tag carried{t.key, t.value, t.source, at, true, t.publisher_id};
       call.tags.push_back(carried);
       out.new_tags.push_back(std::move(carried));
     }
   }
-  Emit(out, "started", in.at);
+  Emit(out, "started", at);
   return call;
 }
 
@@ -181,9 +183,10 @@ std::optional<Id> ChooseBuyer(const Call& call, const std::optional<PreviousCall
 
 core::Result<Outcome> ApplyEvent(Call& call, const Event& event, const Context& ctx) {
   Outcome out;
-  // An edge's clock is not the call's order: nothing happens to a call before it started.
+  // An edge's clock is not the call's order: nothing happens to a call before it started, and
+  // a time still to come is taken as now (work is never held for it).
   Event e = event;
-  e.at = std::max(e.at, call.started_at);
+  e.at = std::clamp(e.at, call.started_at, std::max(call.started_at, ctx.now));
   switch (e.type) {
     case EventType::kRouted:
       // Bad input is refused even when the event repeats.

@@ -60,7 +60,8 @@ struct PreviousCall {
   std::vector<Tag> tags;
 };
 
-// Builds a new call: system, number, edge and carried tags; the `started` effect.
+// Builds a new call: system, number, edge and carried tags; the `started` effect. A start
+// time ahead of ctx.now is taken as ctx.now.
 Call StartCall(std::string uuid, const StartInput& in, const std::optional<PreviousCall>& previous,
                const Context& ctx, Outcome& out);
 
@@ -87,7 +88,8 @@ struct Event {
 
 // Applies an event once: a repeated event changes nothing (Outcome::changed false). Events
 // may arrive out of order; status only moves forward and timestamps are filled once. Ending
-// a call decides its conversion group and may complete it (see conversions).
+// a call decides its conversion group and may complete it (see conversions). The event's time
+// is put in the call's order: at the start at the earliest, at ctx.now at the latest.
 core::Result<Outcome> ApplyEvent(Call& call, const Event& event, const Context& ctx);
 
 // ---- Buyer postbacks.

@@ -579,6 +579,26 @@ TEST(ApplyEventTest, LateEventsAfterCompletionKeepStatusCompleted) {
   EXPECT_EQ(call.conversion.state, ConversionState::kNotConverted);
 }
 
+// Reported times are put in the call's order: a start or an event ahead of the clock is taken
+// as now (nothing is held for a time to come), an event before the start as the start.
+TEST(ApplyEventTest, ReportedTimesAreNeverAheadOfTheClockNorBeforeTheStart) {
+  World w;
+  StartInput in;
+  in.campaign = w.campaign();
+  in.number = w.number();
+  in.caller_number = kCaller;
+  in.at = kT0 + 3'600'000;
+  Outcome started;
+  Call call = StartCall("uuid-1", in, std::nullopt, w.Ctx(kT0), started);
+  EXPECT_EQ(call.started_at, kT0);
+  EXPECT_EQ(started.effects.back().at, kT0);
+  ASSERT_TRUE(ApplyEvent(call, Answered(kT0 - 60'000), w.Ctx(kT0 + 1000)));
+  EXPECT_EQ(call.answered_at, kT0);
+  ASSERT_TRUE(ApplyEvent(call, Ended(kT0 + 3'600'000), w.Ctx(kT0 + 5000)));
+  EXPECT_EQ(call.ended_at, kT0 + 5000);
+  EXPECT_EQ(call.duration_seconds, 5);
+}
+
 TEST(ApplyEventTest, Duration) {
   struct Case {
     std::string name;

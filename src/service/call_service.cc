@@ -181,9 +181,7 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
   in.caller_number = req.caller_number;
   in.edge_tags = std::move(req.tags);
   const core::Millis now = clock_.Now();
-  // A time the edge reports is at most the server's clock: callpost does not hold a call's
-  // work for a time still to come (the edge's clock runs ahead, or the time is wrong).
-  in.at = std::min(req.at.value_or(now), now);
+  in.at = req.at.value_or(now);  // a time ahead of `now` is taken as `now` (engine::StartCall)
   std::string edge_call_id = std::move(req.edge_call_id);
   const uint64_t random = random_();
   auto out = std::make_shared<Slot<Started>>(sink_);
@@ -268,7 +266,7 @@ void CallService::ApplyEvent(Id account_id, std::string uuid, engine::Event even
   const config::Account* account = snap->FindAccount(account_id);
   if (account == nullptr) return done(core::NotFound("no such account"));
   const core::Millis now = clock_.Now();
-  if (event.at == 0 || event.at > now) event.at = now;  // as for a start: never ahead of now
+  if (event.at == 0) event.at = now;
   auto out = std::make_shared<Slot<engine::Call>>(sink_);
   store_.Write(
       [snap, account, id = *normalized, event, now, out](store::Writer& w) -> Result<void> {
