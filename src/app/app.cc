@@ -265,8 +265,8 @@ App::~App() { Stop(); }
 Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  // A claim outlasts a webhook attempt: at least twice its timeout, for deadlines as for
-  // deliveries (the dispatcher raises its own the same way).
+  // A claim outlasts a webhook attempt: at least twice its timeout. Raised once here, for
+  // deadlines and deliveries alike (the dispatcher keeps its own options sane as well).
   impl->options.lease_seconds =
       std::max(options.lease_seconds, 2 * options.webhook_timeout_seconds);
   impl->clock = options.clock ? options.clock : &impl->system_clock;
@@ -305,7 +305,7 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   webhook::DispatcherOptions dispatch;
   dispatch.allow_private = options.allow_private_webhooks;
   dispatch.max_in_flight = options.webhook_max_in_flight;
-  dispatch.lease = std::chrono::seconds(options.lease_seconds);
+  dispatch.lease = std::chrono::seconds(impl->options.lease_seconds);  // raised above
   dispatch.attempt_timeout = std::chrono::seconds(options.webhook_timeout_seconds);
   impl->dispatcher = std::make_unique<webhook::Dispatcher>(dispatch, *impl->store, *impl->config,
                                                            *impl->keys, *impl->clock, [raw] {
