@@ -154,15 +154,19 @@ std::optional<Id> ChooseBuyer(const Call& call, const std::optional<PreviousCall
   std::vector<config::CampaignBuyer> order(campaign->buyers);
   std::stable_sort(order.begin(), order.end(),
                    [](const auto& a, const auto& b) { return a.priority < b.priority; });
+  // Pass 0 avoids this buyer (none when it is not a new_buyer repeat); pass 1 may take it.
+  const std::optional<Id> avoid_buyer =
+      route == config::RepeatRoute::kNewBuyer ? previous_buyer : std::nullopt;
   for (int pass = 0; pass < 2; ++pass) {
-    bool avoid = pass == 0 && previous_buyer && route == config::RepeatRoute::kNewBuyer;
-    if (pass == 1 && !(previous_buyer && route == config::RepeatRoute::kNewBuyer)) break;
+    const bool avoid = pass == 0 && avoid_buyer.has_value();
+    if (pass == 1 && !avoid_buyer) break;
+    const Id avoided = avoid_buyer.value_or(Id{});
     for (size_t i = 0; i < order.size();) {
       size_t j = i;
       int64_t total = 0;
       std::vector<const config::CampaignBuyer*> tier;
       for (; j < order.size() && order[j].priority == order[i].priority; ++j) {
-        if ((avoid && order[j].buyer_id == *previous_buyer) || !available(order[j].buyer_id)) {
+        if ((avoid && order[j].buyer_id == avoided) || !available(order[j].buyer_id)) {
           continue;
         }
         tier.push_back(&order[j]);
