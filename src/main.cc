@@ -2,6 +2,7 @@
 // app::AppOptions, then serves or runs an administrative command.
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -102,14 +103,23 @@ int main(int argc, char** argv) {
   };
 
   CLI::App* serve = cli.add_subcommand("serve", "Serve the HTTP API");
+  // A bad --listen or --public-url is a usage error, refused before anything starts.
+  const auto check = [](auto parse) {
+    return [parse](const std::string& value) {
+      auto r = parse(value);
+      return r ? std::string() : r.error().message;
+    };
+  };
   serve->add_option("--listen", options.listen, "Address and port to listen on")
       ->envname("CALLPOST_LISTEN")
+      ->check(check(app::ParseListen))
       ->capture_default_str();
   add_store(serve, options);
   serve
       ->add_option("--public-url", options.public_url,
                    "Base URL buyers reach this server at (postback instructions)")
-      ->envname("CALLPOST_PUBLIC_URL");
+      ->envname("CALLPOST_PUBLIC_URL")
+      ->check(check(app::NormalizePublicUrl));
   serve
       ->add_flag("--allow-private-webhooks", options.allow_private_webhooks,
                  "Let webhooks reach loopback and private addresses (labs, tests)")
@@ -181,23 +191,58 @@ int main(int argc, char** argv) {
   create->add_option("--name", name, "The account's name")->envname("CALLPOST_NAME")->required();
   add_store(create, create_options);
 
+  // The config file's text ("" without one), and its first error: the library reads a line it
+  // cannot make sense of as nothing, and names an unknown key without its line, in INI's words.
+  const auto config_error = [&]() -> std::optional<std::string> {
+    const std::string config = cli.get_config_ptr()->as<std::string>();
+    if (config.empty()) return std::nullopt;
+    std::ifstream in(config);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    app::ConfigTables tables;
+    for (const auto& [table, sub] : {std::pair{"serve", serve}, {"accounts.create", create}}) {
+      for (const CLI::Option* option : sub->get_options()) {
+        for (const std::string& key : option->get_lnames()) tables[table].insert(key);
+      }
+    }
+    auto error = app::ConfigSyntaxError(text);
+    if (!error) error = app::ConfigKeyError(text, tables);
+    if (error) return config + ": " + *error;
+    return std::nullopt;
+  };
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return cli.exit(e);  // --help, --version
-    std::cerr << "callpost: " << e.what() << " (see callpost --help)\n";
+    std::string reason = e.what();
+    if (dynamic_cast<const CLI::ConfigError*>(&e) != nullptr)
+      reason = config_error().value_or(reason);
+    if (!serve->parsed() && !create->parsed()) {
+      // The first word that is not an option nor --config's value: a misspelt command reads
+      // better named than as "A subcommand is required".
+      std::string command;
+      for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--config") ++i;
+        if (arg.empty() || arg.front() == '-') continue;
+        command += command.empty() ? std::string(arg) : " " + std::string(arg);
+        if (command != "accounts") break;
+      }
+      if (!command.empty() && command != "serve" && command != "accounts create") {
+        reason = "unknown command \"" + command + "\" (the commands are serve and accounts create)";
+      }
+    }
+    if (reason.find("--help") == std::string::npos) reason += " (see callpost --help)";
+    std::cerr << "callpost: " << reason << "\n";
     return 2;
   }
-  // The library reads a line it cannot make sense of as nothing: check the file it read.
-  if (const std::string config = cli.get_config_ptr()->as<std::string>(); !config.empty()) {
-    std::ifstream in(config);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (auto error = app::ConfigSyntaxError(text)) {
-      std::cerr << "callpost: " << config << ": " << *error << "\n";
-      return 2;
-    }
+  if (auto error = config_error()) {
+    std::cerr << "callpost: " << *error << "\n";
+    return 2;
   }
 
+  // The database holds webhook signing secrets and the data directory the call-key secret:
+  // what callpost creates is its user's alone, whatever umask it was started with.
+  umask(0077);
   if (serve->parsed()) return Serve(options);
   if (create->parsed()) {
     auto account = app::CreateAccount(create_options, name);

@@ -77,6 +77,17 @@ TEST(Cli, HelpAndAccountsCreate) {
                    &status);
   ASSERT_EQ(status, 0) << out;
   EXPECT_EQ(json::parse(out).at("name"), "fromenv");
+  // What callpost makes is its user's alone (the database holds webhook signing secrets),
+  // whatever umask it was started with.
+  const std::string made = dir.path() + "/made";
+  RunCommand(
+      "umask 022; " + std::string(CALLPOST_BINARY) + " accounts create --name c --data-dir " + made,
+      &status);
+  ASSERT_EQ(status, 0);
+  namespace fs = std::filesystem;
+  const auto others = fs::perms::group_all | fs::perms::others_all;
+  EXPECT_EQ(fs::status(made).permissions() & others, fs::perms::none);
+  EXPECT_EQ(fs::status(made + "/callpost.db").permissions() & others, fs::perms::none);
 }
 
 // Bad options, and config files that are broken or name what no option is, stop the command
@@ -102,7 +113,16 @@ TEST(Cli, UsageErrorsAndBrokenConfigFilesStopWithStatus2) {
       {" --config " + dir.path() + "/missing.toml" + serve, "missing.toml"},
       {config("[serve]\nlisten = 127.0.0.1:9\n") + serve, "line 2"},
       {config("[serve]\nlisten = \"127.0.0.1:0\"\nthreds = 2\n") + serve, "threds"},
-      {config("[serve\nlisten = \"127.0.0.1:0\"\n") + serve, "[serve"},
+      {config("[serve\nlisten = \"127.0.0.1:0\"\n") + serve, "line 1: a table header"},
+      {config("[serve]\n\nlisen = \"127.0.0.1:0\"\n") + serve,
+       "line 3: [serve] has no setting \"lisen\""},
+      {config("[other]\nx = 1\n") + serve, "line 1: there is no table [other]"},
+      {" servee", "unknown command \"servee\""},
+      {" accounts crate --name x", "unknown command \"accounts crate\""},
+      {serve + " --listen localhost:0", "--listen: the host must be an IP address"},
+      {serve + " --listen 127.0.0.1", "--listen: must be host:port"},
+      {serve + " --public-url calls.example.com", "--public-url: not an absolute URL"},
+      {serve + " --public-url https://calls.example.com/?x=1", "--public-url: the URL may not"},
   };
   for (const Case& c : cases) {
     int status = 0;
@@ -110,7 +130,33 @@ TEST(Cli, UsageErrorsAndBrokenConfigFilesStopWithStatus2) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << c.args << ": " << out;
     EXPECT_EQ(out.rfind("callpost: ", 0), 0u) << c.args << ": " << out;
     EXPECT_NE(out.find(c.want), std::string::npos) << c.args << ": " << out;
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/callpost.db")) << c.args;
   }
+}
+
+// An address that cannot be listened on fails before the data directory is touched: a first
+// start that made its secret first would have fixed it, and the next start, given the secret it
+// meant to use, would be refused.
+TEST(Cli, AnAddressInUseFailsBeforeTheDataDirectoryIsMade) {
+  TempDir dir;
+  const int taken = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(taken, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(taken, 1), 0);
+  socklen_t len = sizeof addr;
+  getsockname(taken, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string data = dir.path() + "/data";
+  int status = 0;
+  const std::string out =
+      RunCommand("timeout 20 " + std::string(CALLPOST_BINARY) + " serve --listen 127.0.0.1:" +
+                     std::to_string(ntohs(addr.sin_port)) + " --data-dir " + data + " 2>&1",
+                 &status);
+  close(taken);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << out;
+  EXPECT_NE(out.find("cannot listen"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(data)) << out;
 }
 
 TEST(Cli, ServeStopsGracefullyOnSigterm) {

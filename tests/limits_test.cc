@@ -1,8 +1,12 @@
 // Limits and overload (docs/reliability.md, R8 and R10): every size limit answers its 4xx and
 // changes nothing; per-key rate limits answer 429 with Retry-After; /healthz stays up while
 // many connections hammer the server.
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <thread>
@@ -160,6 +164,30 @@ TEST(Limits, PublisherPostbackKeysHaveTheApiKeyLimit) {
 }
 
 // Many connections hammer one API key past its limit; /healthz keeps answering 200 at once.
+// A connection refused at --max-connections never reaches the API, which counts and logs every
+// request: the server counts it for /metrics (R10).
+TEST(Limits, ConnectionsRefusedAtTheLimitAreCounted) {
+  Server s(ConfigureOptions([](app::AppOptions& o) { o.max_connections = 1; }));
+  const int held = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(s.app().port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(held, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  EXPECT_EQ(Http("GET", s.url("/healthz")).status, 503);  // accepted after `held`
+  close(held);
+  HttpResponse metrics;
+  for (int i = 0; i < 100 && metrics.status != 200; ++i) {
+    metrics = Http("GET", s.url("/metrics"));  // the server notices the close asynchronously
+    if (metrics.status != 200) std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(metrics.status, 200);
+  const std::string name = "\ncallpost_http_connections_refused_total ";
+  const size_t at = metrics.body.find(name);
+  ASSERT_NE(at, std::string::npos) << metrics.body;
+  EXPECT_GE(std::stoll(metrics.body.substr(at + name.size())), 1);
+}
+
 TEST(Limits, HealthzStaysUpUnderOverload) {
   Server s(ConfigureOptions([](app::AppOptions& o) {
     o.api_key_rate = 50;

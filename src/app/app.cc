@@ -1,5 +1,6 @@
 #include "app/app.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <boost/url/parse.hpp>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -20,6 +22,7 @@
 #include "core/call_key.h"
 #include "core/crypto.h"
 #include "http/api.h"
+#include "http/errors.h"
 #include "http/server.h"
 #include "service/call_service.h"
 #include "store/store.h"
@@ -162,21 +165,6 @@ Result<std::string> LoadSecret(const AppOptions& o) {
   return secret;
 }
 
-Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) {
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos)
-    return core::InvalidArgument("--listen: must be host:port", "listen");
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  std::string port = listen.substr(colon + 1);
-  if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
-    return core::InvalidArgument("--listen: the port must be a number from 0 to 65535", "listen");
-  }
-  return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));
-}
-
 void LogEvent(const char* what, json::object fields = {}) {
   fields["msg"] = what;
   spdlog::info(json::serialize(fields));
@@ -202,6 +190,49 @@ size_t ConnectionLimit(int wanted) {
 
 }  // namespace
 
+Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos)
+    return core::InvalidArgument("--listen: must be host:port", "listen");
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  in6_addr address{};
+  if (inet_pton(AF_INET, host.c_str(), &address) != 1 &&
+      inet_pton(AF_INET6, host.c_str(), &address) != 1) {
+    return core::InvalidArgument(
+        "--listen: the host must be an IP address (127.0.0.1, 0.0.0.0, [::1], [::]), not " +
+            (host.empty() ? std::string("empty") : "\"" + host + "\""),
+        "listen");
+  }
+  std::string port = listen.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
+    return core::InvalidArgument("--listen: the port must be a number from 0 to 65535", "listen");
+  }
+  return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));
+}
+
+Result<std::string> NormalizePublicUrl(const std::string& url) {
+  auto bad = [&](const std::string& why) {
+    return core::InvalidArgument(
+        "--public-url: " + why + " (for example https://calls.example.com)", "public_url");
+  };
+  auto parsed = boost::urls::parse_absolute_uri(url);
+  if (!parsed) return bad("not an absolute URL");
+  if (parsed->scheme_id() != boost::urls::scheme::http &&
+      parsed->scheme_id() != boost::urls::scheme::https) {
+    return bad("the scheme must be http or https");
+  }
+  if (parsed->encoded_host().empty()) return bad("the URL has no host");
+  if (parsed->has_query() || parsed->has_fragment() || parsed->has_userinfo()) {
+    return bad("the URL may not have a query, a fragment or a user");
+  }
+  std::string out(url);
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  return out;
+}
+
 struct App::Impl {
   AppOptions options;
   core::SystemClock system_clock;
@@ -212,7 +243,9 @@ struct App::Impl {
   std::unique_ptr<service::ConfigService> config;
   std::unique_ptr<service::CallService> calls;
   std::unique_ptr<http::Api> api;
+  std::atomic<http::Api*> ready{nullptr};  // the API, once everything it needs has started
   std::unique_ptr<http::Server> server;
+  size_t server_max_connections = 0;
   std::unique_ptr<webhook::Dispatcher> dispatcher;
   std::mt19937_64 rng{std::random_device{}()};
   std::mutex rng_mu;
@@ -226,6 +259,8 @@ struct App::Impl {
   void Loop() {
     auto next_reload = std::chrono::steady_clock::now();
     auto next_sweep = next_reload;
+    auto next_refused_log = next_reload;
+    uint64_t refused_logged = 0;
     std::unique_lock lock(mu);
     while (!stopping) {
       lock.unlock();
@@ -243,6 +278,18 @@ struct App::Impl {
         (void)config->ReloadIfChanged();
         // Changes made by another node (or process) take effect here within half a second.
         next_reload = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+      }
+      // Refused connections never reach the API, which logs every request: one warning at
+      // most every 10 s says how many there were.
+      if (std::chrono::steady_clock::now() >= next_refused_log) {
+        const uint64_t refused = server->refused_connections();
+        if (refused > refused_logged) {
+          spdlog::warn(json::serialize(json::object{{"msg", "connections refused"},
+                                                    {"count", refused - refused_logged},
+                                                    {"max_connections", server_max_connections}}));
+          refused_logged = refused;
+          next_refused_log = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        }
       }
       if (std::chrono::steady_clock::now() >= next_sweep) {
         // Once a minute: drop stored data-writing tags past their storage duration (expired
@@ -272,6 +319,39 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   impl->clock = options.clock ? options.clock : &impl->system_clock;
   auto listen = ParseListen(options.listen);
   if (!listen) return std::move(listen).error();
+  std::string public_url;
+  if (!options.public_url.empty()) {
+    auto normalized = NormalizePublicUrl(options.public_url);
+    if (!normalized) return std::move(normalized).error();
+    public_url = std::move(*normalized);
+  }
+  Impl* raw = impl.get();
+  // Listen first: an address that is wrong or taken fails before the data directory is touched
+  // (a first start that made its secret and then failed would have fixed that secret). What
+  // arrives before the rest has started is answered 503, like an outage.
+  http::ServerOptions so;
+  so.address = listen->first;
+  so.port = listen->second;
+  so.threads = options.threads;
+  so.max_body_bytes = options.max_body_bytes;
+  so.max_connections = ConnectionLimit(options.max_connections);
+  impl->server =
+      std::make_unique<http::Server>(so, [raw](http::Request req, http::Responder respond) {
+        http::Api* api = raw->ready.load(std::memory_order_acquire);
+        if (api == nullptr) {
+          return respond(http::ErrorResponse(
+              core::MakeError(core::ErrorCode::kUnavailable, "the server is starting")));
+        }
+        api->Handle(std::move(req), std::move(respond));
+      });
+  impl->server_max_connections = so.max_connections;
+  auto port = impl->server->Start();
+  if (!port) return std::move(port).error();
+  const bool v6 = so.address.find(':') != std::string::npos;
+  const std::string bound =
+      (v6 ? "[" + so.address + "]" : so.address) + ":" + std::to_string(*port);
+  // The default base of postback instructions is where this server listens.
+  if (public_url.empty()) public_url = "http://" + bound;
   auto secret = LoadSecret(options);
   if (!secret) return std::move(secret).error();
   auto sqlite = SqlitePath(options);
@@ -289,7 +369,6 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   impl->config = std::make_unique<service::ConfigService>(
       *impl->store, *impl->clock, service::ConfigOptions{options.allow_private_webhooks});
   if (auto l = impl->config->Load(); !l) return std::move(l).error();
-  Impl* raw = impl.get();
   impl->calls = std::make_unique<service::CallService>(*impl->store, *impl->config, *impl->clock,
                                                        *impl->keys, [raw] {
                                                          std::lock_guard lock(raw->rng_mu);
@@ -315,34 +394,29 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   impl->calls->SetDeliverySink(impl->dispatcher.get());
   impl->dispatcher->Start();
   http::ApiOptions api_options;
-  api_options.public_url = options.public_url;
+  api_options.public_url = public_url;
   api_options.api_key_limit = {options.api_key_rate, options.api_key_burst};
   api_options.call_key_limit = {options.call_key_rate, options.call_key_burst};
   impl->api = std::make_unique<http::Api>(api_options, *impl->config, *impl->calls, *impl->store);
-  impl->api->SetExtraMetrics([raw](std::string& out) { raw->dispatcher->RenderMetrics(out); });
-  http::ServerOptions so;
-  so.address = listen->first;
-  so.port = listen->second;
-  so.threads = options.threads;
-  so.max_body_bytes = options.max_body_bytes;
-  so.max_connections = ConnectionLimit(options.max_connections);
-  impl->server =
-      std::make_unique<http::Server>(so, [raw](http::Request req, http::Responder respond) {
-        raw->api->Handle(std::move(req), std::move(respond));
-      });
-  auto port = impl->server->Start();
-  if (!port) return std::move(port).error();
-  if (options.public_url.empty()) {
-    // The default base of postback instructions is where this server listens.
-    const bool v6 = so.address.find(':') != std::string::npos;
-    api_options.public_url =
-        "http://" + (v6 ? "[" + so.address + "]" : so.address) + ":" + std::to_string(*port);
-    impl->api->SetPublicUrl(api_options.public_url);
-  }
+  impl->api->SetExtraMetrics([raw](std::string& out) {
+    raw->dispatcher->RenderMetrics(out);
+    out +=
+        "# HELP callpost_http_connections_refused_total Connections refused at "
+        "--max-connections (answered 503, or closed past twice the limit).\n"
+        "# TYPE callpost_http_connections_refused_total counter\n"
+        "callpost_http_connections_refused_total " +
+        std::to_string(raw->server->refused_connections()) + "\n";
+  });
+  impl->ready.store(impl->api.get(), std::memory_order_release);
   if (options.background) impl->loop = std::thread([raw] { raw->Loop(); });
-  LogEvent("serving", {{"listen", so.address + ":" + std::to_string(*port)},
-                       {"public_url", api_options.public_url},
-                       {"max_connections", so.max_connections}});
+  LogEvent(
+      "serving",
+      {{"listen", bound}, {"public_url", public_url}, {"max_connections", so.max_connections}});
+  if (options.public_url.empty() && (so.address == "0.0.0.0" || so.address == "::")) {
+    spdlog::warn(json::serialize(json::object{
+        {"msg", "postback instructions name " + public_url +
+                    ", which buyers cannot reach: set --public-url to the address they use"}}));
+  }
   return std::unique_ptr<App>(new App(std::move(impl)));
 }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "core/result.h"
 #include "core/time.h"
@@ -65,6 +66,14 @@ class App {
   explicit App(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The checks of two flags, for the command line to refuse a bad value as a usage error before
+// anything starts (App::Start makes them again):
+// --listen: host:port, [v6]:port, with an IP address as the host -> (host, port).
+core::Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen);
+// --public-url: an absolute http(s) URL with a host and no query, fragment or user; returned
+// without the trailing slashes of its path (the routes are appended to it).
+core::Result<std::string> NormalizePublicUrl(const std::string& url);
 
 // `callpost accounts create`: opens the store, creates an account and its first API key.
 core::Result<service::NewAccount> CreateAccount(const AppOptions& options, const std::string& name);

@@ -1,6 +1,7 @@
 #include "app/config_file.h"
 
 #include <cctype>
+#include <functional>
 
 namespace app {
 namespace {
@@ -78,34 +79,78 @@ bool IsTableHeader(std::string_view line) {
   return true;
 }
 
-}  // namespace
-
-std::optional<std::string> ConfigSyntaxError(std::string_view text) {
+// Calls `visit(line)` for each line of `text` that is not blank or a comment, trimmed,
+// until it returns an error.
+std::optional<std::string> EachLine(
+    std::string_view text,
+    const std::function<std::optional<std::string>(std::string_view)>& visit) {
   int number = 0;
   while (!text.empty()) {
     const size_t end = text.find('\n');
     const std::string_view line = Trim(text.substr(0, end));
     text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
     ++number;
-    const std::string where = "line " + std::to_string(number) + ": ";
     if (line.empty() || line.front() == '#') continue;
+    if (auto error = visit(line)) return "line " + std::to_string(number) + ": " + *error;
+  }
+  return std::nullopt;
+}
+
+std::string TableNames(const ConfigTables& tables) {
+  std::string names;
+  for (const auto& [name, keys] : tables) {
+    if (name.empty()) continue;
+    if (!names.empty()) names += ", ";
+    names += "[" + name + "]";
+  }
+  return names;
+}
+
+}  // namespace
+
+std::optional<std::string> ConfigSyntaxError(std::string_view text) {
+  return EachLine(text, [](std::string_view line) -> std::optional<std::string> {
     if (line.front() == '[') {
-      if (!IsTableHeader(line)) return where + "a table header is [name] or [name.name]";
-      continue;
+      if (!IsTableHeader(line)) return "a table header is [name] or [name.name]";
+      return std::nullopt;
     }
     const size_t eq = line.find('=');
     const std::string_view key = Trim(line.substr(0, eq));
-    if (eq == std::string_view::npos || key.empty()) {
-      return where + "expected key = value";
-    }
+    if (eq == std::string_view::npos || key.empty()) return "expected key = value";
     for (char c : key) {
-      if (!IsBareKeyChar(c)) return where + "a key is letters, digits, '-' and '_'";
+      if (!IsBareKeyChar(c)) return "a key is letters, digits, '-' and '_'";
     }
     if (!IsValue(Trim(line.substr(eq + 1)))) {
-      return where + "a value is a quoted string (\"…\"), a number or true/false";
+      return "a value is a quoted string (\"…\"), a number or true/false";
     }
-  }
-  return std::nullopt;
+    return std::nullopt;
+  });
+}
+
+std::optional<std::string> ConfigKeyError(std::string_view text, const ConfigTables& tables) {
+  std::string table;  // keys before the first header belong to no table
+  return EachLine(text, [&](std::string_view line) -> std::optional<std::string> {
+    if (line.front() == '[') {
+      table = std::string(Trim(line.substr(1, line.find(']') - 1)));
+      // A table that only holds others ([accounts] of [accounts.create]) may be named too.
+      auto next = tables.lower_bound(table);
+      const bool known =
+          next != tables.end() && (next->first == table || next->first.rfind(table + ".", 0) == 0);
+      if (!known) {
+        return "there is no table [" + table + "] (the tables are " + TableNames(tables) + ")";
+      }
+      return std::nullopt;
+    }
+    const std::string key(Trim(line.substr(0, line.find('='))));
+    auto known = tables.find(table);
+    if (known != tables.end() && known->second.count(key) != 0) return std::nullopt;
+    if (table.empty()) {
+      return "\"" + key + "\" is outside a table (the tables are " + TableNames(tables) + ")";
+    }
+    std::string command = table;
+    for (char& c : command) c = c == '.' ? ' ' : c;
+    return "[" + table + "] has no setting \"" + key + "\" (see callpost " + command + " --help)";
+  });
 }
 
 }  // namespace app

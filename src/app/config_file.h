@@ -3,7 +3,9 @@
 // bracket, a value without its quotes) would start the server on defaults without a word.
 #pragma once
 
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -15,5 +17,14 @@ namespace app {
 // line optionally ending in a comment. nullopt when `text` is all that; else the first
 // offending line: "line 3: …".
 std::optional<std::string> ConfigSyntaxError(std::string_view text);
+
+// The settings a config file may hold: table name ("serve", "accounts.create") to its keys.
+using ConfigTables = std::map<std::string, std::set<std::string>, std::less<>>;
+
+// The first line of a syntactically valid `text` that names a table `tables` does not have, or
+// a key its table does not have: "line 2: [serve] has no setting \"lisen\" …". nullopt when
+// every key is known (the command-line library refuses unknown keys too, but without naming
+// the line, and in INI's words).
+std::optional<std::string> ConfigKeyError(std::string_view text, const ConfigTables& tables);
 
 }  // namespace app

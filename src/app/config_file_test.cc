@@ -55,5 +55,32 @@ TEST(ConfigSyntax, ABrokenLineIsNamed) {
   }
 }
 
+TEST(ConfigKeys, AnUnknownTableOrKeyIsNamedWithItsLine) {
+  const ConfigTables kTables = {{"serve", {"listen", "data-dir"}},
+                                {"accounts.create", {"data-dir", "name"}}};
+  struct Case {
+    const char* text;
+    const char* want;
+  };
+  const Case kCases[] = {
+      {"[serve]\nlisten = \"x\"\n[accounts]\n[accounts.create]\ndata-dir = \"d\"", "accepted"},
+      {"", "accepted"},
+      {"# comment\n[serve]\n\nlisten = \"x\"\nlisen = \"x\"",
+       "line 5: [serve] has no setting \"lisen\" (see callpost serve --help)"},
+      {"[accounts.create]\nlisten = \"x\"",
+       "line 2: [accounts.create] has no setting \"listen\" (see callpost accounts create --help)"},
+      {"[other]\nx = 1",
+       "line 1: there is no table [other] (the tables are [accounts.create], [serve])"},
+      {"[serv]", "line 1: there is no table [serv] (the tables are [accounts.create], [serve])"},
+      {"listen = \"x\"",
+       "line 1: \"listen\" is outside a table (the tables are [accounts.create], [serve])"},
+      {"[accounts]\nname = \"x\"",
+       "line 2: [accounts] has no setting \"name\" (see callpost accounts --help)"},
+  };
+  for (const Case& c : kCases) {
+    EXPECT_EQ(ConfigKeyError(c.text, kTables).value_or("accepted"), c.want) << c.text;
+  }
+}
+
 }  // namespace
 }  // namespace app

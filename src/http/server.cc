@@ -365,6 +365,7 @@ class ServerCore {
   core::Result<uint16_t> Start();
   void Stop();
   uint16_t port() const { return port_.load(std::memory_order_acquire); }
+  uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
   // For connections.
   const ServerOptions& options() const { return options_; }
@@ -392,6 +393,7 @@ class ServerCore {
 
   std::atomic<bool> stopping_{false};
   std::atomic<uint16_t> port_{0};
+  std::atomic<uint64_t> refused_{0};  // connections refused at max_connections
 
   std::mutex lifecycle_mu_;  // serializes Start() and Stop()
   bool started_ = false;     // guarded by lifecycle_mu_
@@ -901,6 +903,7 @@ void ServerCore::StartConnection(size_t io_index, Socket socket) {
     if (options_.max_connections > 0 && connections_.size() >= options_.max_connections) {
       // Refused connections linger a little to deliver their 503; past twice the limit they
       // are closed at once, so refusing stays bounded too.
+      refused_.fetch_add(1, std::memory_order_relaxed);
       if (connections_.size() >= 2 * options_.max_connections) return;
       connection->over_limit = true;
     }
@@ -929,5 +932,7 @@ core::Result<uint16_t> Server::Start() { return impl_->Start(); }
 void Server::Stop() { impl_->Stop(); }
 
 uint16_t Server::port() const { return impl_->port(); }
+
+uint64_t Server::refused_connections() const { return impl_->refused(); }
 
 }  // namespace http

@@ -95,6 +95,9 @@ class Server {
 
   // The bound port after a successful Start(), else 0.
   uint16_t port() const;
+  // Connections refused at max_connections since Start() (answered 503 or closed unanswered):
+  // the handler never sees them.
+  uint64_t refused_connections() const;
 
  private:
   class Impl;

@@ -829,6 +829,8 @@ TEST(ServerTest, MaxConnectionsAnswers503ThenRecovers) {
   auto again = held[0]->Read();
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(server.refused_connections(),
+            1u);  // for the metric and the log: the handler never saw it
   held.clear();
   // Closed connections free their places (the server notices the close asynchronously).
   int status = 0;
