@@ -66,7 +66,7 @@ export function Calls() {
             <select value={f.converted} onChange={(e) => setF({ ...f, converted: e.currentTarget.value })}>
               <option value="">either</option>
               <option value="true">converted</option>
-              <option value="false">not converted</option>
+              <option value="false">not (yet) converted</option>
             </select>
           </Field>
           <Field label="Started since" name="since" err={calls.err}>
