@@ -25,6 +25,12 @@ const std::string kClaimDeliveries =
         " leased AS (UPDATE webhook_deliveries w SET lease_until = $2 FROM due"
         " WHERE w.id = due.id RETURNING w.*) SELECT ") +
     kDeliveryColumns + " FROM leased d JOIN calls c ON c.id = d.call_id ORDER BY d.next_attempt_at";
+// Only rows still under the lease the sender holds ($3, per id of $2): never one another node
+// claimed after the lease ran out (its claim gave the row a lease of its own).
+constexpr const char* kRenewLeases =
+    "UPDATE webhook_deliveries w SET lease_until = $1"
+    " FROM unnest($2::bigint[], $3::bigint[]) AS h(id, held)"
+    " WHERE w.id = h.id AND w.lease_until = h.held RETURNING w.id";
 constexpr const char* kSelectAttempts =
     "SELECT at, http_status, latency_ms, error, response_excerpt FROM webhook_attempts"
     " WHERE delivery_id = $1 ORDER BY seq";
@@ -102,6 +108,21 @@ Result<std::vector<Delivery>> PgTxn::ClaimDueDeliveries(core::Millis now, core::
   std::vector<Delivery> out;
   for (int i = 0; i < r->rows(); ++i) out.push_back(ReadDelivery(r->row(i)));
   return out;
+}
+
+Result<std::vector<Id>> PgTxn::RenewDeliveryLeases(const std::vector<HeldLease>& held,
+                                                   core::Millis lease_until) {
+  if (held.empty()) return std::vector<Id>{};
+  PgArray ids, until;
+  for (const HeldLease& h : held) {
+    ids.Add(h.delivery_id);
+    until.Add(h.until);
+  }
+  auto r = db_.Run(kRenewLeases, PgParams().Add(lease_until).Add(ids.text()).Add(until.text()));
+  if (!r) return std::move(r).error();
+  std::vector<Id> renewed;
+  for (int i = 0; i < r->rows(); ++i) renewed.push_back(r->row(i).Int(0));
+  return renewed;
 }
 
 Result<void> PgTxn::RecordAttempt(Id delivery_id, const AttemptResult& r) {

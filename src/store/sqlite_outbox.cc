@@ -22,6 +22,9 @@ const std::string kDueDeliveries =
     " WHERE d.next_attempt_at <= ?1 AND (d.lease_until IS NULL OR d.lease_until <= ?1)"
     " ORDER BY d.next_attempt_at LIMIT ?2";
 constexpr const char* kLeaseDelivery = "UPDATE webhook_deliveries SET lease_until = ? WHERE id = ?";
+// Only while the row still holds the lease the sender knows: never one taken over since.
+constexpr const char* kRenewLease =
+    "UPDATE webhook_deliveries SET lease_until = ?1 WHERE id = ?2 AND lease_until = ?3";
 constexpr const char* kSelectAttempts =
     "SELECT at, http_status, latency_ms, error, response_excerpt FROM webhook_attempts"
     " WHERE delivery_id = ? ORDER BY delivery_id, seq";
@@ -108,6 +111,18 @@ Result<std::vector<Delivery>> SqliteTxn::ClaimDueDeliveries(core::Millis now,
     if (auto st = s.Run(); !st) return std::move(st).error();
   }
   return out;
+}
+
+Result<std::vector<Id>> SqliteTxn::RenewDeliveryLeases(const std::vector<HeldLease>& held,
+                                                       core::Millis lease_until) {
+  std::vector<Id> renewed;
+  for (const HeldLease& h : held) {
+    Stmt s = db_.Prepare(kRenewLease);
+    s.Bind(1, lease_until).Bind(2, h.delivery_id).Bind(3, h.until);
+    if (auto st = s.Run(); !st) return std::move(st).error();
+    if (sqlite3_changes(db_.handle()) > 0) renewed.push_back(h.delivery_id);
+  }
+  return renewed;
 }
 
 Result<void> SqliteTxn::RecordAttempt(Id delivery_id, const AttemptResult& r) {

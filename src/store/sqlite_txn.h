@@ -48,6 +48,8 @@ class SqliteTxn final : public Writer {
   core::Result<std::optional<core::Millis>> NextDeliveryDue() override;
   core::Result<std::vector<Delivery>> ClaimDueDeliveries(core::Millis now, core::Millis lease_until,
                                                          int limit) override;
+  core::Result<std::vector<Id>> RenewDeliveryLeases(const std::vector<HeldLease>& held,
+                                                    core::Millis lease_until) override;
   core::Result<void> RecordAttempt(Id delivery_id, const AttemptResult& r) override;
   core::Result<void> ResendDelivery(Id account_id, Id id, core::Millis now) override;
   core::Result<std::optional<engine::Call>> FindRecentCallByCaller(

@@ -91,6 +91,12 @@ struct DeliveryFilter {
   int limit = 50;
 };
 
+// A delivery's lease as its sender holds it: the lease_until it claimed (or inserted) it under.
+struct HeldLease {
+  Id delivery_id = 0;
+  core::Millis until = 0;
+};
+
 // The verdict on one attempt.
 struct AttemptResult {
   Attempt attempt;
@@ -192,6 +198,12 @@ class Writer : public Reader {
   virtual core::Result<std::vector<Delivery>> ClaimDueDeliveries(core::Millis now,
                                                                  core::Millis lease_until,
                                                                  int limit) = 0;
+  // Extends the leases a sender still holds: each delivery of `held` whose row is still leased
+  // until the time given with it is leased until `lease_until` instead. Returns the ids renewed;
+  // a row whose lease has changed since (its attempt recorded, resent, or claimed by another
+  // sender after the lease ran out) is left alone and not returned.
+  virtual core::Result<std::vector<Id>> RenewDeliveryLeases(const std::vector<HeldLease>& held,
+                                                            core::Millis lease_until) = 0;
   // Claims up to `limit` postback deadlines due at `now` whose lease is free, earliest first,
   // leasing them until `lease_until`: (call uuid, due). Deciding the call removes its row; a
   // node that dies first leaves the lease to run out, and another node claims it again.

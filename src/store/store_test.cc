@@ -482,6 +482,68 @@ TEST_P(StoreContract, ADeliveryInsertedUnderALeaseIsClaimedOnlyWhenTheLeaseRunsO
   EXPECT_EQ(claim(62'000), std::vector<std::string>{"msg_leased"});
 }
 
+// A sender renews the leases of deliveries it still holds (queued for a busy receiver): only
+// rows still under the lease it holds, so never one that another sender claimed after the
+// lease ran out, nor one whose attempt was recorded since.
+TEST_P(StoreContract, LeasesAreRenewedOnlyWhileTheSenderStillHoldsThem) {
+  const Id a = NewAccount();
+  Call c = NewCall(a, Uuid(1), 1000);
+  Outcome o;
+  o.changed = true;
+  o.deliveries = {engine::PlannedDelivery{11, 0, "ended", 2000, "msg_one"},
+                  engine::PlannedDelivery{11, 1, "ended", 2000, "msg_two"},
+                  engine::PlannedDelivery{11, 2, "ended", 2000, "msg_three"},
+                  engine::PlannedDelivery{11, 3, "ended", 2000, "msg_handed", 62'000}};
+  Write([&](Writer& w) { return w.SaveCall(c, o); });
+  const Id one = o.deliveries[0].id, two = o.deliveries[1].id, three = o.deliveries[2].id,
+           handed = o.deliveries[3].id;
+  const auto claim = [&](core::Millis now, core::Millis lease_until) {
+    std::set<std::string> ids;
+    Write([&](Writer& w) -> core::Result<void> {
+      auto d = w.ClaimDueDeliveries(now, lease_until, 10);
+      if (!d) return std::move(d).error();
+      for (const auto& delivery : *d) ids.insert(delivery.webhook_id);
+      return {};
+    });
+    return ids;
+  };
+  const auto renew = [&](const std::vector<HeldLease>& held, core::Millis lease_until) {
+    std::set<Id> renewed;
+    Write([&](Writer& w) -> core::Result<void> {
+      auto r = w.RenewDeliveryLeases(held, lease_until);
+      if (!r) return std::move(r).error();
+      renewed.insert(r->begin(), r->end());
+      return {};
+    });
+    return renewed;
+  };
+  EXPECT_EQ(claim(2000, 62'000), (std::set<std::string>{"msg_one", "msg_two", "msg_three"}));
+  EXPECT_EQ(renew({}, 90'000), std::set<Id>{});
+
+  // The sender renews what it holds (the handed-over one under the lease it was inserted
+  // with); a lease it does not hold (another time) is left as it is.
+  EXPECT_EQ(renew({{one, 62'000}, {two, 62'000}, {three, 61'999}, {handed, 62'000}}, 300'000),
+            (std::set<Id>{one, two, handed}));
+  EXPECT_EQ(Read<std::optional<core::Millis>>([](Reader& r) { return r.NextDeliveryDue(); }),
+            62'000);
+
+  // Another sender takes `three` once its lease runs out: a renewal with the lease the first
+  // one held leaves it to the other, whose lease still ends when it did.
+  EXPECT_EQ(claim(62'000, 122'000), std::set<std::string>{"msg_three"});
+  EXPECT_EQ(renew({{three, 62'000}}, 130'000), std::set<Id>{});
+  EXPECT_EQ(claim(121'999, 10'000'000), std::set<std::string>{});
+  EXPECT_EQ(claim(122'000, 10'000'000), std::set<std::string>{"msg_three"});
+
+  // A recorded attempt frees the lease: nothing left to renew.
+  AttemptResult ok{Attempt{50'000, 200, 8, "", "ok"}, DeliveryState::kDelivered, std::nullopt,
+                   "https://buyer.example/hook"};
+  Write([&](Writer& w) { return w.RecordAttempt(one, ok); });
+  EXPECT_EQ(renew({{one, 300'000}, {two, 300'000}}, 400'000), std::set<Id>{two});
+  EXPECT_EQ(claim(300'000, 10'000'000), std::set<std::string>{"msg_handed"});
+  EXPECT_EQ(claim(399'999, 10'000'000), std::set<std::string>{});
+  EXPECT_EQ(claim(400'000, 10'000'000), std::set<std::string>{"msg_two"});
+}
+
 TEST_P(StoreContract, DeliveriesAreClaimedAttemptedAndResent) {
   const Id a = NewAccount();
   const Id other = NewAccount("other");
