@@ -32,9 +32,11 @@ struct DispatcherOptions {
   std::chrono::milliseconds connect_timeout{5000};
   size_t max_response_bytes = 1 << 16;
   size_t excerpt_bytes = 1024;
-  // How long a claim holds a delivery; at least twice attempt_timeout (raised if less). A
-  // claimed delivery that could not start in time (all slots of its host busy) is let go and
-  // claimed again later.
+  // How long a claim holds a delivery; at least twice attempt_timeout (raised if less). An
+  // attempt starts only while its lease outlasts it. A delivery waiting for a slot of its host
+  // has its lease renewed in the store (one write for every queued delivery whose lease ends
+  // within half a lease) rather than waiting for it to run out; one whose lease is no longer
+  // this node's (another claimed it after the lease ran out) is let go unsent.
   std::chrono::milliseconds lease{60000};
   std::chrono::milliseconds poll{200};  // the longest wait between two looks at the outbox
 };

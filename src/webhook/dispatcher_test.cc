@@ -23,6 +23,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "core/ids.h"
@@ -192,6 +193,41 @@ class RawReceiver {
   }
 
   const std::vector<Reply> script_;
+  mutable std::mutex mu_;
+  std::vector<Received> received_;  // guarded by mu_
+  LoopbackServer server_{[this](int c) { Handle(c); }};
+};
+
+// A RawReceiver that answers 200 to every request, but first runs `before_answer` with the
+// number of requests received before this one (on its thread: a test moves the fake clock
+// there, as a slow receiver's answer would).
+class HookedReceiver {
+ public:
+  explicit HookedReceiver(std::function<void(size_t)> before_answer)
+      : before_answer_(std::move(before_answer)) {}
+  std::string url(std::string_view path) const { return server_.url("http", path); }
+  std::vector<Received> received() const {
+    std::lock_guard lock(mu_);
+    return received_;
+  }
+
+ private:
+  void Handle(int c) {
+    std::optional<Received> r = ReadRequest(c);
+    if (!r) return;
+    size_t before = 0;
+    {
+      std::lock_guard lock(mu_);
+      before = received_.size();
+      received_.push_back(std::move(*r));
+    }
+    before_answer_(before);
+    constexpr std::string_view kOk =
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+    send(c, kOk.data(), kOk.size(), MSG_NOSIGNAL);
+  }
+
+  const std::function<void(size_t)> before_answer_;
   mutable std::mutex mu_;
   std::vector<Received> received_;  // guarded by mu_
   LoopbackServer server_{[this](int c) { Handle(c); }};
@@ -754,6 +790,89 @@ TEST_F(DispatcherTest, LimitsRequestsPerHost) {
   for (const auto& delivery : Deliveries()) {
     EXPECT_EQ(delivery.state, store::DeliveryState::kDelivered);
   }
+}
+
+// A receiver slower than the lease allows for the deliveries queued behind its busy slot:
+// each answer takes 700 ms of the clock, one request at a time, under 2 s leases. From the
+// third on, a queued delivery could not start before its lease ran out; it is renewed in the
+// store instead, so all go out back to back (not one waits for its own stale lease, which
+// with a clock that moves only with the answers would be for ever).
+TEST_F(DispatcherTest, RenewsTheLeasesOfQueuedDeliveriesSoTheyGoOutBackToBack) {
+  constexpr int kDeliveries = 6;
+  constexpr core::Millis kAnswer = 700;
+  HookedReceiver receiver([this](size_t) { clock_.Advance(kAnswer); });
+  const store::Id group = AddGroup(receiver.url("/x"));
+  std::set<std::string> webhook_ids;
+  for (int i = 0; i < kDeliveries; ++i) webhook_ids.insert(AddDelivery(group));
+  DispatcherOptions o;
+  o.max_per_host = 1;
+  o.attempt_timeout = 1000ms;
+  o.lease = 2000ms;
+  Dispatcher& d = StartDispatcher(o);
+  ASSERT_TRUE(d.WaitIdle(10s));
+  dispatcher_.reset();
+
+  const auto got = receiver.received();
+  ASSERT_EQ(got.size(), static_cast<size_t>(kDeliveries));
+  std::set<std::string> received_ids;
+  for (const Received& r : got) received_ids.insert(r.Header("webhook-id"));
+  EXPECT_EQ(received_ids, webhook_ids);  // each once
+  std::vector<core::Millis> attempts;
+  for (const store::Delivery& delivery : Deliveries()) {
+    EXPECT_EQ(delivery.state, store::DeliveryState::kDelivered);
+    ASSERT_EQ(delivery.attempts.size(), 1u);
+    attempts.push_back(delivery.attempts[0].at);
+  }
+  // Each attempt started as the one before was answered: no wait in between.
+  std::sort(attempts.begin(), attempts.end());
+  for (int i = 0; i < kDeliveries; ++i) EXPECT_EQ(attempts[i], kStart + i * kAnswer) << i;
+  EXPECT_EQ(clock_.Now(), kStart + kDeliveries * kAnswer);
+}
+
+// A queued delivery whose lease ran out here and was claimed by another node meanwhile (as
+// when a node stalls past its leases) is that node's now: the renewal leaves its lease alone,
+// and this dispatcher lets it go unsent.
+TEST_F(DispatcherTest, LetsGoOfAQueuedDeliveryAnotherNodeClaimedAfterItsLeaseRanOut) {
+  constexpr core::Millis kOtherLease = kStart + 60'000;
+  std::vector<std::string> taken;
+  HookedReceiver receiver([&](size_t before) {
+    if (before != 0) return;
+    // While the first request waits for its answer, another node whose clock is past our
+    // leases claims what is due (the one on the wire too: its lease ran out as well), and
+    // then our clock passes them too.
+    const auto r = store_->WriteSync([&](store::Writer& w) -> core::Result<void> {
+      taken.clear();
+      auto c = w.ClaimDueDeliveries(kStart + 3000, kOtherLease, 10);
+      if (!c) return std::move(c).error();
+      for (const store::Delivery& delivery : *c) taken.push_back(delivery.webhook_id);
+      return {};
+    });
+    EXPECT_TRUE(r) << r.error().message;
+    clock_.Advance(3000);
+  });
+  const store::Id group = AddGroup(receiver.url("/x"));
+  for (int i = 0; i < 3; ++i) AddDelivery(group);
+  DispatcherOptions o;
+  o.max_per_host = 1;
+  o.attempt_timeout = 1000ms;
+  o.lease = 2000ms;
+  Dispatcher& d = StartDispatcher(o);
+  ASSERT_TRUE(d.WaitIdle(10s));
+  dispatcher_.reset();
+
+  const auto got = receiver.received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(taken.size(), 3u);
+  for (const store::Delivery& delivery : Deliveries()) {
+    const bool sent = delivery.webhook_id == got[0].Header("webhook-id");
+    EXPECT_EQ(delivery.state,
+              sent ? store::DeliveryState::kDelivered : store::DeliveryState::kPending);
+    EXPECT_EQ(delivery.attempts.size(), sent ? 1u : 0u);
+  }
+  // Still under the other node's lease: neither renewed nor freed here.
+  EXPECT_EQ(
+      Write<std::optional<core::Millis>>([](store::Writer& w) { return w.NextDeliveryDue(); }),
+      kOtherLease);
 }
 
 TEST_F(DispatcherTest, StopFinishesTheRequestOnTheWire) {

@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/ip_guard.h"
 #include "webhook/log_event.h"
@@ -16,6 +18,7 @@ namespace {
 // Never spin on a delivery the store reports due but does not hand out.
 constexpr std::chrono::milliseconds kMinWait{10};
 constexpr auto kStoreErrorLogInterval = std::chrono::seconds(10);
+constexpr core::Millis kNever = std::numeric_limits<core::Millis>::max();
 
 CURLM* NewMulti(const DispatcherOptions& o) {
   CURLM* multi = curl_multi_init();
@@ -87,15 +90,17 @@ void Dispatcher::Loop::Run() {
     curl_multi_perform(multi_, &running);
     Reap();
     FinishClaim();
+    FinishRenew();
     TakeHanded();
     if (d_.stop_.load()) {
       DropQueued();
-      // A claim under way still calls back into this loop: wait for it.
-      if (active_.empty() && !claim_in_flight_) return;
+      // A claim or renewal under way still calls back into this loop: wait for it.
+      if (active_.empty() && !claim_in_flight_ && !renew_in_flight_) return;
     } else if (ShouldClaim()) {
       StartClaim();
     }
     StartQueued();
+    RenewLeases();
     curl_multi_poll(multi_, nullptr, 0, WaitMillis(), nullptr);
   }
 }
@@ -284,6 +289,7 @@ void Dispatcher::Loop::Prepare(store::Delivery delivery, const engine::Call* cal
   job->redacted_url = request->redacted_url;
   job->call_key = std::move(call_key);
   job->request = std::move(*request);
+  renew_at_ = std::min(renew_at_, lease_until - d_.options_.lease.count() / 2);
   owned_[job->delivery.id] = job.get();
   queues_[job->host].push_back(std::move(job));
   d_.queued_.fetch_add(1);
@@ -307,13 +313,14 @@ void Dispatcher::Loop::StartQueued() {
   for (auto it = queues_.begin(); it != queues_.end();) {
     auto& queue = it->second;
     while (!queue.empty() && active_per_host_[it->first] < d_.options_.max_per_host) {
+      if (d_.clock_.Now() + d_.options_.attempt_timeout.count() > queue.front()->lease_until) {
+        // Could outlive its lease (R3): never started so. It keeps its place, and the rest of
+        // its host's queue theirs, until FinishRenew renews the lease or lets it go.
+        renew_due_ = true;
+        break;
+      }
       std::unique_ptr<Job> job = std::move(queue.front());
       queue.pop_front();
-      if (d_.clock_.Now() + d_.options_.attempt_timeout.count() > job->lease_until) {
-        d_.queued_.fetch_sub(1);
-        owned_.erase(job->delivery.id);  // could outlive its lease: let it go, claim it later
-        continue;
-      }
       Start(std::move(job));
       // Only now: Start() counted the job in flight (or its failure as a pending write), so
       // WaitIdle never sees a claimed delivery neither queued nor in flight.
@@ -321,6 +328,92 @@ void Dispatcher::Loop::StartQueued() {
     }
     if (active_per_host_[it->first] == 0) active_per_host_.erase(it->first);
     it = queue.empty() ? queues_.erase(it) : std::next(it);
+  }
+}
+
+// A renewal on its way through the writer, like ClaimResult.
+struct Dispatcher::Loop::RenewResult {
+  core::Millis lease_until = 0;
+  std::vector<store::HeldLease> held;
+  core::Result<void> status;
+  std::vector<store::Id> renewed;
+};
+
+void Dispatcher::Loop::RenewLeases() {
+  // The fast path (jobs start as they come) never gets past this line: nothing is queued.
+  if (renew_in_flight_ || queues_.empty() || d_.stop_.load()) return;
+  const core::Millis now = d_.clock_.Now();
+  if (!renew_due_ && now < renew_at_) return;
+  renew_due_ = false;
+  // Half a lease ahead: at least attempt_timeout (the lease is at least twice that), so a job
+  // whose lease is renewed in time never has to wait for it at the front of its queue.
+  const core::Millis ahead = d_.options_.lease.count() / 2;
+  auto renew = std::make_shared<RenewResult>();
+  renew_at_ = kNever;
+  for (const auto& [host, queue] : queues_) {
+    for (const auto& job : queue) {
+      if (job->lease_until - ahead <= now) {
+        renew->held.push_back(store::HeldLease{job->delivery.id, job->lease_until});
+      } else {
+        renew_at_ = std::min(renew_at_, job->lease_until - ahead);
+      }
+    }
+  }
+  if (renew->held.empty()) return;
+  renew_in_flight_ = true;
+  renew->lease_until = now + d_.options_.lease.count();
+  d_.store_.Write(
+      [renew](store::Writer& w) -> core::Result<void> {
+        auto r = w.RenewDeliveryLeases(renew->held, renew->lease_until);
+        if (!r) return std::move(r).error();
+        renew->renewed = std::move(*r);  // the store may run a unit again: set, never added to
+        return {};
+      },
+      [this, renew](core::Result<void> r) {
+        renew->status = std::move(r);
+        {
+          std::lock_guard lock(renew_mu_);
+          renew_done_ = renew;
+        }
+        Wakeup();
+      });
+}
+
+void Dispatcher::Loop::FinishRenew() {
+  std::shared_ptr<RenewResult> renew;
+  {
+    std::lock_guard lock(renew_mu_);
+    renew = std::move(renew_done_);
+  }
+  if (renew == nullptr) return;
+  renew_in_flight_ = false;
+  renew_due_ = true;  // jobs queued while it was under way may need one too
+  if (!renew->status) {
+    // Let them go as before renewals: claimed again once their leases run out. Trying again at
+    // once would write at every turn while the store fails.
+    StoreError("renewing leases", renew->status.error());
+    renew->renewed.clear();
+  }
+  std::unordered_map<store::Id, core::Millis> held;
+  for (const store::HeldLease& h : renew->held) held.emplace(h.delivery_id, h.until);
+  const std::unordered_set<store::Id> renewed(renew->renewed.begin(), renew->renewed.end());
+  // Only queued jobs: one started meanwhile was started under the lease it held.
+  for (auto& [host, queue] : queues_) {
+    for (auto it = queue.begin(); it != queue.end();) {
+      Job& job = **it;
+      const auto h = held.find(job.delivery.id);
+      // Not in this renewal, or claimed again here since (under a lease of that claim).
+      if (h == held.end() || h->second != job.lease_until) {
+        ++it;
+      } else if (renewed.count(job.delivery.id) != 0) {
+        job.lease_until = renew->lease_until;
+        ++it;
+      } else {
+        owned_.erase(job.delivery.id);  // no longer ours: never sent from here
+        it = queue.erase(it);
+        d_.queued_.fetch_sub(1);
+      }
+    }
   }
 }
 

@@ -62,6 +62,14 @@ class Dispatcher::Loop {
   struct ClaimResult;
   void StartClaim();
   void FinishClaim();
+  // Renews, in one write the loop does not wait for, the leases of the queued jobs that end
+  // within half a lease (or that a job waits for at the front of its queue), so that no job
+  // queued here waits for its own lease to run out. FinishRenew, once the write is durable,
+  // moves the renewed jobs' leases on and lets go of the others: their lease is no longer ours
+  // (another sender claimed the delivery after it ran out) or the write failed.
+  struct RenewResult;
+  void RenewLeases();
+  void FinishRenew();
   // Prepares the deliveries handed over since the last turn.
   void TakeHanded();
   // Renders one claimed delivery for its call (null: the call is gone) and queues it, or
@@ -71,7 +79,8 @@ class Dispatcher::Loop {
   // Records a final failure of a delivery that was never sent.
   void FailUnsent(const store::Delivery& delivery, const std::string& error,
                   const std::string& url);
-  // Starts queued jobs while their host has free slots.
+  // Starts queued jobs while their host has free slots; a job whose lease could end during its
+  // attempt is not started but waits, at the front of its queue, for the lease to be renewed.
   void StartQueued();
   void Start(std::unique_ptr<Job> job);
   // Takes finished transfers off the multi handle and completes them.
@@ -107,6 +116,12 @@ class Dispatcher::Loop {
   };
   std::mutex handed_mu_;
   std::vector<Handed> handed_;  // guarded by handed_mu_; filled on store threads
+  bool renew_in_flight_ = false;
+  // Look at the leases at the next chance: a job waits for its own, or a renewal just ended.
+  bool renew_due_ = false;
+  core::Millis renew_at_ = 0;  // when a queued job's lease may next need renewing (never later)
+  std::mutex renew_mu_;
+  std::shared_ptr<RenewResult> renew_done_;  // guarded by renew_mu_; set on a store thread
   bool last_claim_full_ = false;
   std::chrono::steady_clock::time_point next_claim_at_{};
   std::chrono::steady_clock::time_point last_store_error_{};
