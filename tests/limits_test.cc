@@ -79,6 +79,68 @@ TEST(Limits, SizeLimitsAnswerTheirStatusAndChangeNothing) {
   EXPECT_EQ(s.Api("GET", "/api/v1/calls").json().at("data").as_array().size(), 1u);
 }
 
+// The 2000 tag values a call may hold count what a request would add: on a full call a value
+// it has, an empty value and a bare keyword go through (the keyword converts), from a buyer
+// or a publisher; a new value is refused 422 and changes nothing.
+TEST(Limits, TheTagLimitCountsOnlyNewTagValues) {
+  Server s;
+  Fixture f = MakeFixture(s);
+  s.Create("/api/v1/campaigns/" + std::to_string(f.campaign) + "/conversion_groups",
+           json::object{{"name", "kw"},
+                        {"type", "postback_trigger"},
+                        {"trigger", "sale"},
+                        {"revenue", "25.00"},
+                        {"payout", "10.00"}});
+  HttpResponse pk =
+      s.Api("POST", "/api/v1/publishers/" + std::to_string(f.publisher) + "/postback_keys",
+            json::object{{"name", "pk"}});
+  ASSERT_EQ(pk.status, 201) << pk.body;
+  const std::string pkey = Str(pk.json().at("key"));
+  json::object call = StartCall(s);
+  const std::string uuid = Str(call.at("uuid")), key = Str(call.at("key"));
+  Event(s, uuid, json::object{{"type", "ended"}});
+  auto held = [&] { return s.Api("GET", "/api/v1/calls/" + uuid).json().at("tag_history"); };
+  size_t count = held().as_array().size();
+  for (int r = 0; count < 2000; ++r) {
+    std::string q;
+    for (int i = 0; i < 100 && count < 2000; ++i, ++count) {
+      q += (q.empty() ? "t" : "&t") + std::to_string(r) + "_" + std::to_string(i) + "=v";
+    }
+    ASSERT_EQ(Postback(s, uuid, key, q).status, 200) << "filling, round " << r;
+  }
+  const json::value full = held();
+  ASSERT_EQ(full.as_array().size(), 2000u);
+  struct Case {
+    std::string what, url;
+    long status;
+  };
+  const std::string postback = "/calls/" + uuid + "/postback?key=" + key + "&";
+  const std::string writing = "/data_writing/" + pkey + "?call_uuid=" + uuid + "&";
+  const Case kCases[] = {
+      {"a value the call has", postback + "t0_1=v", 200},
+      {"an empty value", postback + "note=", 200},
+      {"a new value", postback + "t0_1=w", 422},
+      {"a new tag", postback + "fresh=1", 422},
+      {"the keyword with a new tag", postback + "sale&fresh=1", 422},
+      {"data writing: a value the call has", writing + "t1_1=v", 200},
+      {"data writing: a new value", writing + "fresh=1", 422},
+  };
+  for (const Case& c : kCases) {
+    HttpResponse r = Http("GET", s.url(c.url));
+    EXPECT_EQ(r.status, c.status) << c.what << ": " << r.body;
+  }
+  EXPECT_EQ(held(), full) << "nothing was added";
+  // The bare keyword converts the full call; another conversion is "already converted".
+  HttpResponse r = Http("GET", s.url(postback + "sale&note="));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Str(r.json().at("status")), "conversion recorded");
+  EXPECT_EQ(Str(r.json().at("conversion").at("state")), "converted");
+  r = Http("GET", s.url(postback + "sale&fresh=1"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Str(r.json().at("status")), "already converted");
+  EXPECT_EQ(held().as_array().size(), 2000u);
+}
+
 TEST(Limits, ApiKeyRateLimitAnswers429WithRetryAfter) {
   Server s(ConfigureOptions([](app::AppOptions& o) {
     o.api_key_rate = 0.05;  // one request every 20 s once the burst is spent

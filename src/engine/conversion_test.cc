@@ -703,6 +703,46 @@ TEST(TriggerKeywordTest, KeywordAsNameOrValueIgnoringCase) {
   }
 }
 
+// A call holding the most tag values it may: a postback that adds no new value converts it
+// all the same (the bare keyword, an empty value, a value the call has); one that would add a
+// value is refused and converts nothing; once converted, another converting postback adds
+// nothing and is answered "already converted", never refused.
+TEST(TriggerKeywordTest, ConvertsACallThatHoldsTheMostTags) {
+  struct Case {
+    Params params;
+    std::string want;  // status, or the refusal
+  };
+  const Case kCases[] = {
+      {{{"sale", ""}}, "conversion recorded"},
+      {{{"sale", ""}, {"note", ""}}, "conversion recorded"},
+      {{{"sale", ""}, {"filler", "7"}}, "conversion recorded"},
+      {{{"sale", "1"}}, "refused"},
+      {{{"sale", ""}, {"order", "9"}}, "refused"},
+  };
+  for (const Case& c : kCases) {
+    World w({TriggerGroup(1, "sale", "40.00", "30.00")});
+    Call call = EndedCall(w);
+    while (call.tags.size() < kMaxTagsPerCall) {
+      call.tags.push_back(Tag{"filler", std::to_string(call.tags.size())});
+    }
+    const std::string waiting = Conv(call);
+    core::Result<PostbackResult> r = Post(call, w, c.params, kEnd + 5000);
+    const std::string got =
+        r ? r->status
+          : (r.error().code == core::ErrorCode::kUnprocessable ? "refused" : r.error().message);
+    EXPECT_EQ(got, c.want) << "case " << c.params.back().first << "=" << c.params.back().second;
+    EXPECT_EQ(call.tags.size(), kMaxTagsPerCall);
+    if (!r) {
+      EXPECT_EQ(Conv(call), waiting) << "a refused postback changes nothing";
+      continue;
+    }
+    r = Post(call, w, {{"sale", "2"}, {"order", "10"}}, kEnd + 6000);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, "already converted");
+    EXPECT_EQ(call.tags.size(), kMaxTagsPerCall);
+  }
+}
+
 // ---- Early postbacks (the call is still live).
 
 TEST(EarlyPostbackTest, KeptAndAppliedAtTheEnd) {

@@ -1,6 +1,8 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <set>
+#include <utility>
 
 #include "core/ids.h"
 #include "engine/conversion.h"
@@ -47,6 +49,27 @@ void AddTag(Call& call, std::string_view key, std::string_view value, TagSource 
   call.tags.push_back(t);
   out.new_tags.push_back(std::move(t));
   out.changed = true;
+}
+
+size_t CountNewTags(const Call& call, const Params& params) {
+  std::set<std::pair<std::string_view, std::string_view>> fresh;
+  for (const auto& [k, v] : params) {
+    if (!v.empty()) fresh.emplace(k, v);
+  }
+  for (const auto& t : call.tags) {
+    if (fresh.empty()) break;
+    fresh.erase({t.key, t.value});
+  }
+  return fresh.size();
+}
+
+core::Result<void> CheckTagRoom(const Call& call, const Params& params) {
+  // Every parameter fits: no need to look at which are new (the usual case, and the cheap one
+  // on the writer thread).
+  if (call.tags.size() + params.size() <= kMaxTagsPerCall) return {};
+  if (call.tags.size() + CountNewTags(call, params) <= kMaxTagsPerCall) return {};
+  return core::MakeError(core::ErrorCode::kUnprocessable,
+                         "this call already holds the most tags a call may hold (2000)");
 }
 
 namespace {
@@ -240,12 +263,12 @@ core::Result<PostbackResult> ApplyPostback(Call& call, const Params& params, con
   for (const auto& [k, v] : params) {
     if (auto ok = ValidateTag(k, v); !ok) return std::move(ok).error();
   }
-  if (call.tags.size() + params.size() > kMaxTagsPerCall) {
-    return core::MakeError(core::ErrorCode::kUnprocessable,
-                           "this call already holds the most tags a call may hold (2000)");
-  }
   auto conversion = ReadConversion(call, params, ctx);
   if (!conversion) return std::move(conversion).error();
+  // An "already converted" postback adds no tag, so it never meets the limit.
+  if (conversion->kind != PostedConversion::kAlreadyConverted) {
+    if (auto room = CheckTagRoom(call, params); !room) return std::move(room).error();
+  }
 
   PostbackResult result;
   // A bare parameter ("&sale") signals a keyword; it adds no tag.
@@ -318,10 +341,7 @@ core::Result<Outcome> ApplyPublisherTags(Call& call, const Params& tags, Id publ
   for (const auto& [k, v] : tags) {
     if (auto ok = ValidateTag(k, v); !ok) return std::move(ok).error();
   }
-  if (call.tags.size() + tags.size() > kMaxTagsPerCall) {
-    return core::MakeError(core::ErrorCode::kUnprocessable,
-                           "this call already holds the most tags a call may hold (2000)");
-  }
+  if (auto room = CheckTagRoom(call, tags); !room) return std::move(room).error();
   Outcome out;
   for (const auto& [k, v] : tags) AddPublisherTag(call, k, v, publisher_id, ctx.now, out);
   return out;

@@ -30,6 +30,15 @@ inline constexpr size_t kMaxTagsPerCall = 2000;
 // UTF-8, value at most 255 bytes of UTF-8, key not reserved (system_*, caller_number).
 core::Result<void> ValidateTag(std::string_view key, std::string_view value);
 
+// How many tag values `params` would really add to `call`: the distinct key/value pairs with a
+// value that the call does not hold yet. An empty value (`note=`, a bare keyword `&sale`), a
+// value the call has, and a pair the request repeats add nothing.
+size_t CountNewTags(const Call& call, const Params& params);
+
+// Refuses (kUnprocessable, answered 422) a request whose new tag values (CountNewTags) would
+// take the call past kMaxTagsPerCall; a request that adds nothing new always fits.
+core::Result<void> CheckTagRoom(const Call& call, const Params& params);
+
 // Adds key=value unless the call already has that exact pair; records it in `out`.
 void AddTag(Call& call, std::string_view key, std::string_view value, TagSource source,
             core::Millis at, Outcome& out);
@@ -102,8 +111,8 @@ struct PostbackResult {
 
 // Applies a buyer postback: adds its tags, and converts the call when the call's conversion
 // group is a postback kind and the postback carries its value or keyword. Bad input (a value
-// that is not an amount, too many or too long tags, reserved keys) is an error and changes
-// nothing. `params` excludes the call key.
+// that is not an amount, too many or too long tags, reserved keys, new tag values past the
+// call's limit: CheckTagRoom) is an error and changes nothing. `params` excludes the call key.
 core::Result<PostbackResult> ApplyPostback(Call& call, const Params& params, const Context& ctx);
 
 // ---- Tag filters.
@@ -124,7 +133,8 @@ void PlanDeliveries(const Call& call, const Context& ctx, Outcome& out);
 // ---- Publisher data writing.
 
 // Adds tags a publisher wrote about this call (attributed to `publisher_id`). Validated like
-// postback tags; an error changes nothing.
+// postback tags (the call's limit counts only new values: CheckTagRoom); an error changes
+// nothing.
 core::Result<Outcome> ApplyPublisherTags(Call& call, const Params& tags, Id publisher_id,
                                          const Context& ctx);
 

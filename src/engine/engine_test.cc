@@ -710,26 +710,64 @@ TEST(ApplyPostbackTest, RepeatedTagsChangeNothing) {
   EXPECT_TRUE(r->outcome.new_tags.empty());
 }
 
-TEST(ApplyPostbackTest, RefusesBeyondTheTagsACallMayHold) {
+// The call's limit counts the tag values a request would really add: a value the call holds,
+// an empty one (`note=`, a bare keyword) and one the request repeats add nothing, so they never
+// meet the limit. Buyer postbacks and publisher data writing count alike.
+TEST(TagLimitTest, CountsOnlyTheValuesARequestAdds) {
   struct Case {
-    size_t params;
+    std::string name;
+    size_t room;  // the call holds kMaxTagsPerCall - room values, one of them held=1
+    Params params;
     bool want_ok;
+    size_t want_added;
   };
-  const Case kCases[] = {{1, true}, {10, true}, {11, false}, {100, false}};
+  Params many_held;  // 100 parameters, all values the call holds
+  for (int i = 0; i < 100; ++i) many_held.emplace_back("held", "1");
+  auto fresh = [](size_t n, Params extra = {}) {
+    Params p;
+    for (size_t i = 0; i < n; ++i) p.emplace_back("k" + std::to_string(i), "v");
+    for (auto& kv : extra) p.push_back(std::move(kv));
+    return p;
+  };
+  const Case kCases[] = {
+      {"full: a value the call holds", 0, {{"held", "1"}}, true, 0},
+      {"full: an empty value", 0, {{"note", ""}}, true, 0},
+      {"full: nothing new", 0, {{"held", "1"}, {"note", ""}, {"flag", ""}}, true, 0},
+      {"full: 100 values the call holds", 0, many_held, true, 0},
+      {"full: one new value", 0, {{"b", "1"}}, false, 0},
+      {"full: a new value of a held tag", 0, {{"held", "2"}}, false, 0},
+      {"one left: a new value and an empty one", 1, {{"b", "1"}, {"note", ""}}, true, 1},
+      {"one left: one new value twice", 1, {{"b", "1"}, {"b", "1"}}, true, 1},
+      {"one left: two new values", 1, {{"b", "1"}, {"b", "2"}}, false, 0},
+      {"ten left: ten new", 10, fresh(10), true, 10},
+      {"ten left: ten new and a held one", 10, fresh(10, {{"held", "1"}}), true, 10},
+      {"ten left: eleven new", 10, fresh(11), false, 0},
+      {"ten left: a hundred new", 10, fresh(100), false, 0},
+  };
   World w(true, /*postback_group=*/true);
   for (const Case& c : kCases) {
-    Call call = Start(w);
-    while (call.tags.size() < kMaxTagsPerCall - 10) {
-      call.tags.push_back(Tag{"filler", std::to_string(call.tags.size())});
+    Call full = Start(w);
+    full.tags.push_back(Tag{"held", "1"});
+    while (full.tags.size() < kMaxTagsPerCall - c.room) {
+      full.tags.push_back(Tag{"filler", std::to_string(full.tags.size())});
     }
-    Params params;
-    for (size_t i = 0; i < c.params; ++i) params.emplace_back("k" + std::to_string(i), "v");
-    const size_t before = call.tags.size();
-    core::Result<PostbackResult> r = ApplyPostback(call, params, w.Ctx(kT0 + 1000));
-    EXPECT_TRUE(c.want_ok ? r && call.tags.size() == before + c.params
+    const size_t before = full.tags.size();
+    Call call = full;
+    core::Result<PostbackResult> r = ApplyPostback(call, c.params, w.Ctx(kT0 + 1000));
+    EXPECT_TRUE(c.want_ok ? r && call.tags.size() == before + c.want_added
                           : !r && r.error().code == core::ErrorCode::kUnprocessable &&
                                 call.tags.size() == before)
-        << "case " << c.params << " params: " << (r ? r->status : "refused: " + r.error().message);
+        << "postback, " << c.name << ": "
+        << (r ? r->status + ", " + std::to_string(call.tags.size() - before) + " added"
+              : "refused: " + r.error().message);
+    call = full;
+    core::Result<Outcome> p = ApplyPublisherTags(call, c.params, kPublisherId, w.Ctx(kT0 + 1000));
+    EXPECT_TRUE(c.want_ok ? p && call.tags.size() == before + c.want_added
+                          : !p && p.error().code == core::ErrorCode::kUnprocessable &&
+                                call.tags.size() == before)
+        << "data writing, " << c.name << ": "
+        << (p ? std::to_string(call.tags.size() - before) + " added"
+              : "refused: " + p.error().message);
   }
 }
 
