@@ -225,6 +225,44 @@ TEST(Limits, PublisherPostbackKeysHaveTheApiKeyLimit) {
   EXPECT_EQ(limited, 1);
 }
 
+// As with account API keys and call keys, a publisher postback key that does not exist is
+// answered 401 every time, never 429 (which would say that the key exists), and spends no
+// bucket; the limit applies to each key that exists.
+TEST(Limits, AnUnknownPublisherKeyIs401NeverRateLimited) {
+  Server s(ConfigureOptions([](app::AppOptions& o) {
+    o.api_key_rate = 0.05;
+    o.api_key_burst = 10;  // the operator requests below take 6 of their own key's bucket
+  }));
+  Fixture f = MakeFixture(s);
+  HttpResponse pk =
+      s.Api("POST", "/api/v1/publishers/" + std::to_string(f.publisher) + "/postback_keys",
+            json::object{{"name", "pk"}});
+  ASSERT_EQ(pk.status, 201) << pk.body;
+  auto write = [&](const std::string& key, int i, bool text = false) {
+    return Http(
+        "GET",
+        s.url("/data_writing/" + key + "?caller_number=%2B15550009999&a=" + std::to_string(i)), "",
+        text ? std::vector<std::string>{"Accept: text/plain"} : std::vector<std::string>{});
+  };
+  for (int i = 0; i < 12; ++i) {
+    HttpResponse r = write("cpd_same", i);
+    EXPECT_EQ(r.status, 401) << "unknown key, request " << i << ": " << r.body;
+  }
+  EXPECT_EQ(write("cpd_same", 12, true).body, "FAILED the publisher key is not valid");
+  const std::string key = Str(pk.json().at("key"));
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(write(key, i).status, 200) << "real key, request " << i;
+  HttpResponse r = write(key, 10);
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_TRUE(r.headers.count("retry-after"));
+  // The real key's bucket is empty; an unknown key is still 401, and so is a deleted one.
+  EXPECT_EQ(write("cpd_same", 13).status, 401);
+  EXPECT_EQ(
+      s.Api("DELETE", "/api/v1/postback_keys/" + std::to_string(pk.json().at("id").as_int64()))
+          .status,
+      204);
+  EXPECT_EQ(write(key, 11).status, 401);
+}
+
 // Many connections hammer one API key past its limit; /healthz keeps answering 200 at once.
 // A connection refused at --max-connections never reaches the API, which counts and logs every
 // request: the server counts it for /metrics (R10).

@@ -300,9 +300,13 @@ void Api::DataWriting(const CtxPtr& ctx) {
   }
   service::DataWritingRequest req;
   req.key = ctx->segments[1];
-  // Publisher postback keys are account credentials: each has a bucket of the API-key limit,
-  // checked first (the key is not looked up for a refused request; buckets are bounded).
-  if (!Admit(ctx, api_key_limiter_, "publisher:" + req.key, "publisher postback key", text)) {
+  // Publisher postback keys are account credentials, limited as API keys are (Authenticate):
+  // the key is looked up first, and only a key that exists spends a token of its bucket (the
+  // API-key limit). A key that does not exist is answered 401 every time, never 429 (which
+  // would say the key exists), and keeps no bucket.
+  req.lookup = config_.FindPublisherKey(req.key);
+  if (req.lookup->key != nullptr &&
+      !Admit(ctx, api_key_limiter_, "publisher:" + req.key, "publisher postback key", text)) {
     return;
   }
   auto params = RequestParams(ctx->request, ctx->query);

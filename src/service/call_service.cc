@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <memory>
 
-#include "core/crypto.h"
 #include "core/ids.h"
 #include "core/json_text.h"
 #include "core/webhook_signature.h"
@@ -537,14 +536,10 @@ Result<store::Delivery> CallService::GetDelivery(Id account_id, Id id) {
 }
 
 void CallService::DataWriting(DataWritingRequest req, Callback<DataWritingAnswer> done) {
-  const std::string hash = core::HexEncode(core::Sha256(req.key));
-  auto snap = config_.snapshot();
-  const config::PublisherKey* key = snap->FindPublisherKey(hash);
-  if (key == nullptr && config_.ReloadIfChanged()) {
-    // Made a moment ago through another node or process.
-    snap = config_.snapshot();
-    key = snap->FindPublisherKey(hash);
-  }
+  PublisherKeyLookup found =
+      req.lookup ? std::move(*req.lookup) : config_.FindPublisherKey(req.key);
+  auto snap = std::move(found.snapshot);
+  const config::PublisherKey* key = found.key;
   auto refuse = [&](int status, std::string reason) {
     DataWritingAnswer a;
     a.http_status = status;

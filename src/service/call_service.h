@@ -88,7 +88,10 @@ struct PostbackAnswer {
 
 // A publisher's data-writing request.
 struct DataWritingRequest {
-  std::string key;                           // the publisher postback key from the path
+  std::string key;  // the publisher postback key from the path
+  // `key` as the caller looked it up (ConfigService::FindPublisherKey, for its rate limit), so
+  // that it is not looked up a second time. Unset: looked up here.
+  std::optional<PublisherKeyLookup> lookup;
   std::optional<std::string> caller_number;  // as received; normalised here
   std::optional<std::string> call_uuid;
   engine::Params tags;

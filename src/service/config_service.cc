@@ -212,6 +212,18 @@ std::optional<Id> ConfigService::Authenticate(std::string_view api_key) {
   return std::nullopt;
 }
 
+PublisherKeyLookup ConfigService::FindPublisherKey(std::string_view key) {
+  const std::string hash = ApiKeyHash(key);
+  PublisherKeyLookup found{snapshot()};
+  found.key = found.snapshot->FindPublisherKey(hash);
+  if (found.key == nullptr && ReloadIfChanged()) {
+    // Made a moment ago through another node or process.
+    found.snapshot = snapshot();
+    found.key = found.snapshot->FindPublisherKey(hash);
+  }
+  return found;
+}
+
 Result<NewAccount> ConfigService::CreateAccount(const std::string& name) {
   json::object body{{"name", name}};
   auto account = config::Decode(body, config::Account{}, config::DecodeContext{});

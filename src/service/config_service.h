@@ -45,6 +45,12 @@ struct NewPublisherKey {
   std::string secret;  // shown once
 };
 
+// A publisher postback key found by its secret (ConfigService::FindPublisherKey).
+struct PublisherKeyLookup {
+  config::SnapshotPtr snapshot;               // the snapshot searched; never null
+  const config::PublisherKey* key = nullptr;  // in *snapshot; null when no key has this secret
+};
+
 struct NewApiKey {
   config::ApiKey key;
   std::string secret;  // shown once
@@ -74,6 +80,10 @@ class ConfigService {
   // The account owning this API key, or nullopt. Checks the store's version on a miss, so a
   // key created by `callpost accounts create` next to a running server works at once.
   std::optional<Id> Authenticate(std::string_view api_key);
+  // The publisher postback key whose secret is `key` (a data-writing URL's), paused or not;
+  // `key` is null when there is none. Checks the store's version on a miss, as Authenticate
+  // does.
+  PublisherKeyLookup FindPublisherKey(std::string_view key);
 
   core::Result<NewAccount> CreateAccount(const std::string& name);
   core::Result<boost::json::object> GetAccount(Id account_id);
