@@ -302,6 +302,46 @@ TEST(Webhooks, SignedRequestsVerifyAndBodiesAreEscaped) {
                                   got.Header("webhook-signature")));
 }
 
+// Turning signing off forgets the previous secret of a rotation too: turned on again, the group
+// signs with its new secret alone, never with the one an operator meant to drop.
+TEST(Webhooks, TurningSigningOffForgetsThePreviousSecretToo) {
+  Server s;
+  Fixture f = MakeFixture(s);
+  Receiver r;
+  int64_t group = AddWebhook(s, f.campaign, "started", r.url("/signed"), "", "POST",
+                             R"({"uuid":"[call_uuid]"})", true);
+  const std::string path = "/api/v1/webhook_groups/" + std::to_string(group);
+  std::string leaked = Str(s.Api("GET", path).json().at("signing_secret"));
+  HttpResponse rotated =
+      s.Api("POST", path + "/rotate_secret", json::object{{"overlap_seconds", 3600}});
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  ASSERT_EQ(Str(rotated.json().at("previous_secret")), leaked);
+  HttpResponse off = s.Api("PATCH", path, json::object{{"sign", false}});
+  ASSERT_EQ(off.status, 200) << off.body;
+  for (const char* field : {"signing_secret", "previous_secret", "previous_secret_until"}) {
+    EXPECT_FALSE(off.json().as_object().contains(field)) << field << ": " << off.body;
+  }
+  HttpResponse on = s.Api("PATCH", path, json::object{{"sign", true}});
+  ASSERT_EQ(on.status, 200) << on.body;
+  const std::string fresh = Str(on.json().at("signing_secret"));
+  EXPECT_NE(fresh, leaked);
+  EXPECT_NE(fresh, Str(rotated.json().at("signing_secret")));
+  EXPECT_FALSE(on.json().as_object().contains("previous_secret")) << on.body;
+  EXPECT_FALSE(on.json().as_object().contains("previous_secret_until")) << on.body;
+  EXPECT_FALSE(s.Api("GET", path).json().as_object().contains("previous_secret"));
+  // The next delivery carries one signature, by the new secret.
+  ASSERT_EQ(s.Api("POST", "/api/v1/calls", json::object{{"number", f.number}}).status, 201);
+  ASSERT_TRUE(r.WaitFor(1));
+  Received got = r.requests()[0];
+  const std::string signature = got.Header("webhook-signature");
+  EXPECT_EQ(signature.find(' '), std::string::npos) << "one signature: " << signature;
+  const int64_t ts = std::stoll(got.Header("webhook-timestamp"));
+  EXPECT_TRUE(core::VerifyWebhook(*core::DecodeWebhookSecret(fresh), got.Header("webhook-id"), ts,
+                                  got.body, signature));
+  EXPECT_FALSE(core::VerifyWebhook(*core::DecodeWebhookSecret(leaked), got.Header("webhook-id"), ts,
+                                   got.body, signature));
+}
+
 // A host that is a literal non-public address (or localhost) is refused when the group is
 // saved, on create and on PATCH, in every spelling the resolver reads as that address; names
 // and hosts that a token fills are left to the check when connecting.

@@ -471,8 +471,16 @@ core::Result<WebhookGroup> Decode(const json::object& o, WebhookGroup g, const D
     r.Ignore("signing_secret");
     r.Ignore("previous_secret");
     r.Ignore("previous_secret_until");
-    if (g.sign && !was_signed && g.signing_secret.empty()) {
-      g.signing_secret = core::NewWebhookSecret();
+    if (!g.sign) {
+      // Turning signing off forgets the secrets, the previous one too: an operator who turns
+      // it off to drop a leaked secret must not have it sign again when it is turned on.
+      g.signing_secret.clear();
+      g.previous_secret.clear();
+      g.previous_secret_until = 0;
+    } else if (!was_signed) {
+      g.signing_secret = core::NewWebhookSecret();  // a new secret, with no previous one
+      g.previous_secret.clear();
+      g.previous_secret_until = 0;
     }
   }
   return Done(r, std::move(g));
@@ -499,7 +507,9 @@ json::object Encode(const WebhookGroup& g) {
   }
   o["requests"] = std::move(requests);
   if (g.sign) o["signing_secret"] = g.signing_secret;
-  if (!g.previous_secret.empty()) {
+  // Only while signing: a group stored unsigned with a previous secret (before signing off
+  // forgot it) neither shows it nor keeps it when next saved.
+  if (g.sign && !g.previous_secret.empty()) {
     o["previous_secret"] = g.previous_secret;
     o["previous_secret_until"] = core::FormatRfc3339(g.previous_secret_until);
   }
