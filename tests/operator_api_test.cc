@@ -249,6 +249,44 @@ TEST(OperatorApi, Pagination) {
   EXPECT_EQ(s.Api("GET", "/api/v1/publishers?cursor=zzz").status, 400);
 }
 
+// Every list refuses a query parameter it does not take, naming it, as the calls list always
+// did; what it takes (limit and cursor, its filters, anything left empty) still answers 200.
+TEST(OperatorApi, ListsRefuseUnknownParameters) {
+  Server s;
+  Fixture f = MakeFixture(s);
+  const std::string campaign = "/api/v1/campaigns/" + std::to_string(f.campaign);
+  const std::string publisher = "/api/v1/publishers/" + std::to_string(f.publisher);
+  const std::string paged[] = {
+      "/api/v1/publishers",
+      "/api/v1/buyers",
+      "/api/v1/campaigns",
+      "/api/v1/numbers",
+      "/api/v1/conversion_groups",
+      "/api/v1/webhook_groups",
+      "/api/v1/postback_keys",
+      campaign + "/conversion_groups",
+      campaign + "/webhook_groups",
+      publisher + "/postback_keys",
+      "/api/v1/calls",
+      "/api/v1/webhook_deliveries",
+  };
+  for (const std::string& list : paged) {
+    HttpResponse r = s.Api("GET", list + "?limit=2&foo=1");
+    EXPECT_EQ(r.status, 400) << list << " → " << r.body;
+    EXPECT_EQ(Field(r), "foo") << list;
+    EXPECT_EQ(Str(r.json().at("error").at("message")), "foo: unknown filter") << list;
+    EXPECT_EQ(s.Api("GET", list + "?limit=2&cursor=&foo=").status, 200) << list;
+  }
+  EXPECT_EQ(s.Api("GET", "/api/v1/calls?status=routed&converted=false").status, 200);
+  EXPECT_EQ(s.Api("GET", "/api/v1/webhook_deliveries?state=failed").status, 200);
+  // API keys come in one page: they take no parameter at all.
+  EXPECT_EQ(s.Api("GET", "/api/v1/api_keys").status, 200);
+  EXPECT_EQ(s.Api("GET", "/api/v1/api_keys?limit=").status, 200);
+  HttpResponse keys = s.Api("GET", "/api/v1/api_keys?foo=1");
+  EXPECT_EQ(keys.status, 400) << keys.body;
+  EXPECT_EQ(Field(keys), "foo");
+}
+
 TEST(OperatorApi, AccountSettingsAndApiKeys) {
   Server s;
   HttpResponse a = s.Api("GET", "/api/v1/account");

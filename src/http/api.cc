@@ -1,5 +1,7 @@
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "core/json_text.h"
 #include "http/api_internal.h"
 
@@ -76,8 +78,21 @@ std::optional<config::Id> ParseId(std::string_view text) {
   return id > 0 ? std::optional<config::Id>(id) : std::nullopt;
 }
 
-core::Result<PageRequest> ReadPage(engine::Params& query) {
+core::Result<void> CheckListQuery(engine::Params& query,
+                                  std::initializer_list<std::string_view> filters, bool paged) {
   std::erase_if(query, [](const auto& param) { return param.second.empty(); });
+  for (const auto& [k, v] : query) {
+    if (paged && (k == "limit" || k == "cursor")) continue;
+    if (std::find(filters.begin(), filters.end(), k) == filters.end()) {
+      return core::InvalidArgument(k + ": unknown filter", k);
+    }
+  }
+  return {};
+}
+
+core::Result<PageRequest> ReadPage(engine::Params& query,
+                                   std::initializer_list<std::string_view> filters) {
+  if (auto known = CheckListQuery(query, filters); !known) return std::move(known).error();
   PageRequest page;
   if (const auto* l = FindParam(query, "limit")) {
     auto n = ParseId(*l);

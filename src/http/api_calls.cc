@@ -220,7 +220,7 @@ void Api::CallEvent(const CtxPtr& ctx) {
 void Api::ListCalls(const CtxPtr& ctx) {
   engine::Params query;
   if (!ctx->Query(query)) return;
-  auto page = ReadPage(query);
+  auto page = ReadPage(query, {"campaign_id", "status", "converted", "since", "until"});
   if (!page) return ctx->Fail(page.error());
   store::CallFilter f;
   f.account_id = ctx->account_id;
@@ -242,12 +242,10 @@ void Api::ListCalls(const CtxPtr& ctx) {
         return ctx->Fail(core::InvalidArgument("converted: must be true or false", k));
       }
       f.converted = v == "true";
-    } else if (k == "since" || k == "until") {
+    } else {  // since, until
       auto t = core::ParseRfc3339(v);
       if (!t) return ctx->Fail(core::InvalidArgument(k + ": must be an RFC 3339 time", k));
       (k == "since" ? f.since : f.until) = *t;
-    } else {
-      return ctx->Fail(core::InvalidArgument(k + ": unknown filter", k));
     }
   }
   auto calls = calls_.List(f);
@@ -436,7 +434,7 @@ void Api::DeliveryRoutes(const CtxPtr& ctx) {
     ctx->route = "/api/v1/webhook_deliveries";
     engine::Params query;
     if (!ctx->Query(query)) return;
-    auto page = ReadPage(query);
+    auto page = ReadPage(query, {"call_uuid", "state"});
     if (!page) return ctx->Fail(page.error());
     store::DeliveryFilter f;
     f.account_id = ctx->account_id;
@@ -452,14 +450,12 @@ void Api::DeliveryRoutes(const CtxPtr& ctx) {
           return ctx->Json(200, json::object{{"data", json::array()}, {"next_cursor", nullptr}});
         }
         f.call_id = call->call.id;
-      } else if (k == "state") {
+      } else {  // state
         f.state = store::DeliveryStateFromString(v);
         if (!f.state) {
           return ctx->Fail(core::InvalidArgument(
               "state: must be one of pending, retrying, delivered, failed", k));
         }
-      } else {
-        return ctx->Fail(core::InvalidArgument(k + ": unknown filter", k));
       }
     }
     auto list = calls_.ListDeliveries(f);

@@ -180,6 +180,11 @@ void Api::AccountRoutes(const CtxPtr& ctx) {
   } else if (s[2] == "api_keys" && s.size() == 3) {
     ctx->route = "/api/v1/api_keys";
     if (m == "GET") {
+      engine::Params query;  // all in one page: no limit, cursor or filter
+      if (!ctx->Query(query)) return;
+      if (auto known = CheckListQuery(query, {}, /*paged=*/false); !known) {
+        return ctx->Fail(known.error());
+      }
       auto keys = config_.ListApiKeys(account);
       if (!keys) return ctx->Fail(keys.error());
       return ctx->Json(200, json::object{{"data", std::move(*keys)}, {"next_cursor", nullptr}});

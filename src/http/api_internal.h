@@ -47,9 +47,15 @@ struct PageRequest {
   int limit = 50;
   config::Id after_id = 0;
 };
-// Reads `limit` and `cursor` of a list's query, after dropping every parameter left empty
-// (`?status=&limit=`, as a filled-in template sends them): an empty filter is no filter.
-core::Result<PageRequest> ReadPage(engine::Params& query);
+// Drops every parameter of a list's query left empty (`?status=&limit=`, as a filled-in
+// template sends them: an empty filter is no filter), then refuses any other than `limit` and
+// `cursor` (when `paged`) and `filters`, which the caller reads: "foo: unknown filter".
+core::Result<void> CheckListQuery(engine::Params& query,
+                                  std::initializer_list<std::string_view> filters,
+                                  bool paged = true);
+// CheckListQuery, then reads `limit` and `cursor`.
+core::Result<PageRequest> ReadPage(engine::Params& query,
+                                   std::initializer_list<std::string_view> filters = {});
 
 // Parses a positive integer id from a path segment.
 std::optional<config::Id> ParseId(std::string_view text);
