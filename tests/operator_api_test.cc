@@ -287,6 +287,32 @@ TEST(OperatorApi, ListsRefuseUnknownParameters) {
   EXPECT_EQ(Field(keys), "foo");
 }
 
+// A bad value of a list's parameter is a 400 whose `field` is that parameter.
+TEST(OperatorApi, BadListParametersNameThemselves) {
+  Server s;
+  MakeFixture(s);
+  const std::pair<std::string, std::string> cases[] = {
+      {"/api/v1/publishers", "limit=0"},
+      {"/api/v1/publishers", "cursor=zzz"},
+      {"/api/v1/calls", "campaign_id=x"},
+      {"/api/v1/calls", "status=x"},
+      {"/api/v1/calls", "converted=x"},
+      {"/api/v1/calls", "since=x"},
+      {"/api/v1/calls", "until=x"},
+      {"/api/v1/webhook_deliveries", "state=x"},
+      {"/api/v1/webhook_deliveries", "call_uuid=zzz"},
+      {"/api/v1/webhook_deliveries", "limit=501"},
+  };
+  for (const auto& [list, param] : cases) {
+    HttpResponse r = s.Api("GET", list + "?" + param);
+    EXPECT_EQ(r.status, 400) << list << "?" << param << " → " << r.body;
+    EXPECT_EQ(Field(r), param.substr(0, param.find('=')))
+        << list << "?" << param << " → " << r.body;
+  }
+  HttpResponse r = s.Api("GET", "/api/v1/webhook_deliveries?call_uuid=zzz");
+  EXPECT_EQ(Str(r.json().at("error").at("message")), "call_uuid: the call UUID is malformed");
+}
+
 TEST(OperatorApi, AccountSettingsAndApiKeys) {
   Server s;
   HttpResponse a = s.Api("GET", "/api/v1/account");

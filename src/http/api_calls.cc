@@ -445,6 +445,10 @@ void Api::DeliveryRoutes(const CtxPtr& ctx) {
       if (k == "call_uuid") {
         auto call = calls_.Get(ctx->account_id, v);
         if (!call) {
+          if (call.error().code == core::ErrorCode::kInvalidArgument) {
+            // A malformed UUID: the service names its own input ("uuid"), here the filter.
+            return ctx->Fail(core::InvalidArgument("call_uuid: " + call.error().message, k));
+          }
           // An unknown (or another account's) call has no deliveries here.
           if (call.error().code != core::ErrorCode::kNotFound) return ctx->Fail(call.error());
           return ctx->Json(200, json::object{{"data", json::array()}, {"next_cursor", nullptr}});
