@@ -144,6 +144,115 @@ TEST(OperatorApi, ValidationNamesTheField) {
   EXPECT_EQ(s.Api("GET", "/api/v1/publishers").json().at("data").as_array().size(), 1u);
 }
 
+// Null on a field that cannot be null is a 400 naming it, on create and on update, for every
+// kind of object, and changes nothing; the fields that may be null (publisher_id,
+// concurrency_cap, a webhook request's body and headers) still take it.
+TEST(OperatorApi, NullOnAFieldThatCannotBeNullIsRefused) {
+  Server s;
+  Fixture f = MakeFixture(s);
+  const std::string campaign = "/api/v1/campaigns/" + std::to_string(f.campaign);
+  const std::string number = "/api/v1/numbers/" + std::to_string(f.number_id);
+  const std::string publisher = "/api/v1/publishers/" + std::to_string(f.publisher);
+  ASSERT_EQ(s.Api("PATCH", number, json::object{{"tags", {{"traffic", "search"}}}}).status, 200);
+  const int64_t group = s.Create(campaign + "/conversion_groups",
+                                 json::object{{"name", "sale"}, {"type", "postback_value"}});
+  const int64_t hooks = s.Create(
+      campaign + "/webhook_groups",
+      json::object{{"name", "h"},
+                   {"trigger", "started"},
+                   {"sign", true},
+                   {"requests", json::array{json::object{{"url", "https://a.example/"}}}}});
+  const std::string key_path = publisher + "/postback_keys";
+  const int64_t key = s.Create(key_path, json::object{{"name", "k"}});
+  struct Case {
+    std::string method, path;
+    json::object body;
+    std::string field;
+  } cases[] = {
+      {"POST", "/api/v1/publishers", {{"name", nullptr}}, "name"},
+      {"PATCH", publisher, {{"name", nullptr}}, "name"},
+      {"PATCH", publisher, {{"external_id", nullptr}}, "external_id"},
+      {"POST", "/api/v1/buyers", {{"name", "b"}, {"destination", nullptr}}, "destination"},
+      {"PATCH", "/api/v1/buyers/" + std::to_string(f.buyer), {{"name", nullptr}}, "name"},
+      {"POST", "/api/v1/campaigns", {{"name", "c"}, {"buyers", nullptr}}, "buyers"},
+      {"PATCH", campaign, {{"buyers", nullptr}}, "buyers"},
+      {"PATCH", campaign, {{"repeat_callers", nullptr}}, "repeat_callers"},
+      {"PATCH", campaign, {{"repeat_callers", {{"enabled", nullptr}}}}, "repeat_callers.enabled"},
+      {"PATCH",
+       campaign,
+       {{"buyers", json::array{json::object{{"buyer_id", f.buyer}, {"weight", nullptr}}}}},
+       "buyers[0].weight"},
+      {"POST",
+       "/api/v1/numbers",
+       {{"number", "+18005550142"}, {"campaign_id", f.campaign}, {"tags", nullptr}},
+       "tags"},
+      {"PATCH", number, {{"tags", nullptr}}, "tags"},
+      {"PATCH", number, {{"campaign_id", nullptr}}, "campaign_id"},
+      {"POST",
+       campaign + "/conversion_groups",
+       {{"name", "g"}, {"type", "postback_value"}, {"matches", nullptr}},
+       "matches"},
+      {"PATCH",
+       "/api/v1/conversion_groups/" + std::to_string(group),
+       {{"payout_modifier", nullptr}},
+       "payout_modifier"},
+      {"PATCH",
+       "/api/v1/conversion_groups/" + std::to_string(group),
+       {{"position", nullptr}},
+       "position"},
+      {"PATCH", "/api/v1/webhook_groups/" + std::to_string(hooks), {{"sign", nullptr}}, "sign"},
+      {"PATCH",
+       "/api/v1/webhook_groups/" + std::to_string(hooks),
+       {{"requests", nullptr}},
+       "requests"},
+      {"PATCH",
+       "/api/v1/webhook_groups/" + std::to_string(hooks),
+       {{"requests",
+         json::array{json::object{{"url", "https://a.example/"}, {"method", nullptr}}}}},
+       "requests[0].method"},
+      {"POST",
+       "/api/v1/webhook_groups/" + std::to_string(hooks) + "/rotate_secret",
+       {{"overlap_seconds", nullptr}},
+       "overlap_seconds"},
+      {"PATCH", key_path + "/" + std::to_string(key), {{"paused", nullptr}}, "paused"},
+      {"POST", key_path, {{"name", nullptr}}, "name"},
+      {"PATCH", "/api/v1/account", {{"call_key_ttl_seconds", nullptr}}, "call_key_ttl_seconds"},
+  };
+  for (const auto& c : cases) {
+    const std::string what = c.method + " " + c.path + " " + json::serialize(c.body);
+    // Bad input changes nothing: the object (or the list) reads the same after the refusal.
+    std::string read = c.path;
+    if (auto at = read.find("/rotate_secret"); at != std::string::npos) read.resize(at);
+    const std::string before = s.Api("GET", read).body;
+    HttpResponse r = s.Api(c.method, c.path, c.body);
+    EXPECT_EQ(r.status, 400) << what << " → " << r.body;
+    EXPECT_EQ(Field(r), c.field) << what << " → " << r.body;
+    if (r.status == 400) {
+      EXPECT_EQ(Str(r.json().at("error").at("message")), c.field + ": must not be null");
+    }
+    EXPECT_EQ(s.Api("GET", read).body, before) << what;
+  }
+  EXPECT_EQ(s.Api("GET", number).json().at("tags"), (json::object{{"traffic", "search"}}));
+  // The fields that may be null.
+  HttpResponse cleared = s.Api("PATCH", number, json::object{{"publisher_id", nullptr}});
+  ASSERT_EQ(cleared.status, 200) << cleared.body;
+  EXPECT_TRUE(cleared.json().at("publisher_id").is_null());
+  HttpResponse uncapped = s.Api("PATCH", "/api/v1/buyers/" + std::to_string(f.buyer),
+                                json::object{{"concurrency_cap", nullptr}});
+  ASSERT_EQ(uncapped.status, 200) << uncapped.body;
+  EXPECT_TRUE(uncapped.json().at("concurrency_cap").is_null());
+  HttpResponse bodiless =
+      s.Api("PATCH", "/api/v1/webhook_groups/" + std::to_string(hooks),
+            json::object{{"requests", json::array{json::object{{"method", "POST"},
+                                                               {"url", "https://a.example/"},
+                                                               {"headers", nullptr},
+                                                               {"body", nullptr}}}}});
+  ASSERT_EQ(bodiless.status, 200) << bodiless.body;
+  // An object read back, with its nulls (publisher_id), may be sent back as it is.
+  json::object back = s.Api("GET", number).json().as_object();
+  EXPECT_EQ(s.Api("PATCH", number, back).status, 200);
+}
+
 TEST(OperatorApi, ConversionGroupsInOrderWithInstructions) {
   Server s;
   Fixture f = MakeFixture(s);

@@ -15,6 +15,13 @@ namespace {
 
 constexpr int64_t kMaxId = INT64_MAX;
 
+// The reader of an object's top level. Null on a field that cannot be null is refused in what
+// operators send (a client sending {"tags":null} to clear them must not see them kept); a
+// stored row is read as it was written.
+FieldReader Reader(const json::object& o, const DecodeContext& c) {
+  return FieldReader(o, {}, c.stored ? FieldReader::Nulls::kAbsent : FieldReader::Nulls::kRefused);
+}
+
 // Meta fields are output-only: clients may echo them back, they are never changed.
 void IgnoreMeta(FieldReader& r) {
   for (const char* f : {"id", "account_id", "created_at", "updated_at"}) r.Ignore(f);
@@ -115,7 +122,7 @@ const char* ToString(ConversionType t) {
 }
 
 core::Result<Publisher> Decode(const json::object& o, Publisher p, const DecodeContext& c) {
-  FieldReader r(o);
+  FieldReader r = Reader(o, c);
   IgnoreMeta(r);
   r.String("name", p.name, c.creating, 255, true);
   r.String("external_id", p.external_id, false);
@@ -123,7 +130,7 @@ core::Result<Publisher> Decode(const json::object& o, Publisher p, const DecodeC
 }
 
 core::Result<Buyer> Decode(const json::object& o, Buyer b, const DecodeContext& c) {
-  FieldReader r(o);
+  FieldReader r = Reader(o, c);
   IgnoreMeta(r);
   r.String("name", b.name, c.creating, 255, true);
   std::string dest = b.destination;
@@ -148,10 +155,10 @@ core::Result<Buyer> Decode(const json::object& o, Buyer b, const DecodeContext& 
 }
 
 core::Result<Campaign> Decode(const json::object& o, Campaign k, const DecodeContext& c) {
-  FieldReader r(o);
+  FieldReader r = Reader(o, c);
   IgnoreMeta(r);
   r.String("name", k.name, c.creating, 255, true);
-  if (const auto* v = r.Raw("buyers"); v != nullptr && !v->is_null()) {
+  if (const auto* v = r.NonNull("buyers")) {
     if (!v->is_array()) {
       r.Fail("buyers", "must be a list");
     } else if (v->get_array().size() > 1000) {
@@ -165,7 +172,7 @@ core::Result<Campaign> Decode(const json::object& o, Campaign k, const DecodeCon
           r.Fail(prefix, "must be an object");
           break;
         }
-        FieldReader br(e.get_object(), prefix + ".");
+        FieldReader br(e.get_object(), prefix + ".", r.nulls());
         CampaignBuyer cb;
         br.Int("buyer_id", cb.buyer_id, true, 1, kMaxId);
         br.Int("priority", cb.priority, false, 0, 1000000);
@@ -182,11 +189,11 @@ core::Result<Campaign> Decode(const json::object& o, Campaign k, const DecodeCon
       k.buyers = std::move(buyers);
     }
   }
-  if (const auto* v = r.Raw("repeat_callers"); v != nullptr && !v->is_null()) {
+  if (const auto* v = r.NonNull("repeat_callers")) {
     if (!v->is_object()) {
       r.Fail("repeat_callers", "must be an object");
     } else {
-      FieldReader rr(v->get_object(), "repeat_callers.");
+      FieldReader rr(v->get_object(), "repeat_callers.", r.nulls());
       rr.Bool("enabled", k.repeat_callers.enabled);
       rr.Int("window_seconds", k.repeat_callers.window_seconds, false, 1, 366 * 86400);
       ReadEnum(rr, "route", k.repeat_callers.route, false, kRoutes);
@@ -197,7 +204,7 @@ core::Result<Campaign> Decode(const json::object& o, Campaign k, const DecodeCon
 }
 
 core::Result<Number> Decode(const json::object& o, Number n, const DecodeContext& c) {
-  FieldReader r(o);
+  FieldReader r = Reader(o, c);
   IgnoreMeta(r);
   std::string number = n.number;
   r.String("number", number, c.creating, 32);
@@ -225,7 +232,7 @@ core::Result<Number> Decode(const json::object& o, Number n, const DecodeContext
       !Snapshot::Find(c.refs->publishers, n.account_id, *n.publisher_id)) {
     r.Fail("publisher_id", "no publisher with id " + std::to_string(*n.publisher_id));
   }
-  if (const auto* v = r.Raw("tags"); v != nullptr && !v->is_null()) {
+  if (const auto* v = r.NonNull("tags")) {
     if (!v->is_object()) {
       r.Fail("tags", "must be an object of tag keys to string values");
     } else if (v->get_object().size() > 100) {
@@ -253,7 +260,7 @@ core::Result<Number> Decode(const json::object& o, Number n, const DecodeContext
 
 core::Result<ConversionGroup> Decode(const json::object& o, ConversionGroup g,
                                      const DecodeContext& c) {
-  FieldReader r(o);
+  FieldReader r = Reader(o, c);
   IgnoreMeta(r);
   r.Ignore("campaign_id");
   r.Ignore("postback_instructions");
@@ -362,7 +369,7 @@ std::optional<WebhookRequest> ReadRequest(FieldReader& parent, const json::value
     parent.Fail(prefix, "must be an object");
     return std::nullopt;
   }
-  FieldReader r(v.get_object(), prefix + ".");
+  FieldReader r(v.get_object(), prefix + ".", parent.nulls());
   WebhookRequest req;
   r.String("method", req.method, false, 8);
   if (r.ok() && req.method != "GET" && req.method != "POST" && req.method != "PUT" &&
@@ -427,7 +434,7 @@ std::optional<WebhookRequest> ReadRequest(FieldReader& parent, const json::value
 }  // namespace
 
 core::Result<WebhookGroup> Decode(const json::object& o, WebhookGroup g, const DecodeContext& c) {
-  FieldReader r(o);
+  FieldReader r = Reader(o, c);
   IgnoreMeta(r);
   r.Ignore("campaign_id");
   r.String("name", g.name, c.creating, 255, true);
@@ -446,7 +453,7 @@ core::Result<WebhookGroup> Decode(const json::object& o, WebhookGroup g, const D
   r.Bool("enabled", g.enabled);
   const bool was_signed = g.sign;
   r.Bool("sign", g.sign);
-  if (const auto* v = r.Raw("requests"); v != nullptr && !v->is_null()) {
+  if (const auto* v = r.NonNull("requests")) {
     if (!v->is_array() || v->get_array().empty() || v->get_array().size() > 10) {
       r.Fail("requests", "must be a list of 1 to 10 requests");
     } else {
@@ -517,7 +524,7 @@ json::object Encode(const WebhookGroup& g) {
 }
 
 core::Result<PublisherKey> Decode(const json::object& o, PublisherKey k, const DecodeContext& c) {
-  FieldReader r(o);
+  FieldReader r = Reader(o, c);
   IgnoreMeta(r);
   r.Ignore("publisher_id");
   r.String("name", k.name, false, 255);
@@ -547,7 +554,7 @@ json::object Encode(const PublisherKey& k) {
 }
 
 core::Result<Account> Decode(const json::object& o, Account a, const DecodeContext& c) {
-  FieldReader r(o);
+  FieldReader r = Reader(o, c);
   r.Ignore("id");
   r.Ignore("created_at");
   r.String("name", a.name, c.creating, 255, true);

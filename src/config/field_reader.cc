@@ -4,12 +4,19 @@
 
 namespace config {
 
-FieldReader::FieldReader(const boost::json::object& object, std::string prefix)
-    : object_(object), prefix_(std::move(prefix)) {}
+FieldReader::FieldReader(const boost::json::object& object, std::string prefix, Nulls nulls)
+    : object_(object), prefix_(std::move(prefix)), nulls_(nulls) {}
 
 const boost::json::value* FieldReader::Raw(std::string_view name) {
   seen_.emplace(name);
   return object_.if_contains(name);
+}
+
+const boost::json::value* FieldReader::NonNull(std::string_view name) {
+  const auto* v = Raw(name);
+  if (v == nullptr || !v->is_null()) return v;
+  if (nulls_ == Nulls::kRefused) Fail(name, "must not be null");
+  return nullptr;
 }
 
 void FieldReader::Ignore(std::string_view name) { seen_.emplace(name); }
@@ -20,8 +27,8 @@ void FieldReader::Fail(std::string_view name, std::string message) {
 
 void FieldReader::String(std::string_view name, std::string& out, bool required, size_t max_len,
                          bool non_empty) {
-  const auto* v = Raw(name);
-  if (v == nullptr || v->is_null()) {
+  const auto* v = NonNull(name);
+  if (v == nullptr) {
     if (required) Fail(name, "is required");
     return;
   }
@@ -37,13 +44,13 @@ void FieldReader::String(std::string_view name, std::string& out, bool required,
 
 void FieldReader::Int(std::string_view name, int64_t& out, bool required, int64_t min,
                       int64_t max) {
+  if (NonNull(name) == nullptr) {
+    if (required) Fail(name, "is required");
+    return;
+  }
   std::optional<int64_t> v;
   OptionalInt(name, v, min, max);
-  if (v) {
-    out = *v;
-  } else if (required && ok()) {
-    Fail(name, "is required");
-  }
+  if (v) out = *v;
 }
 
 void FieldReader::OptionalInt(std::string_view name, std::optional<int64_t>& out, int64_t min,
@@ -68,8 +75,8 @@ void FieldReader::OptionalInt(std::string_view name, std::optional<int64_t>& out
 }
 
 void FieldReader::Bool(std::string_view name, bool& out) {
-  const auto* v = Raw(name);
-  if (v == nullptr || v->is_null()) return;
+  const auto* v = NonNull(name);
+  if (v == nullptr) return;
   if (!v->is_bool()) return Fail(name, "must be true or false");
   out = v->get_bool();
 }

@@ -56,7 +56,7 @@ void Api::ConfigRoutes(const CtxPtr& ctx) {
     if (m != "POST") return ctx->Fail(MethodNotAllowed(m, ctx->path));
     auto body = ParseJsonObject(ctx->request.body);
     if (!body) return ctx->Fail(body.error());
-    config::FieldReader r(*body);
+    config::FieldReader r(*body, {}, config::FieldReader::Nulls::kRefused);
     int64_t overlap = 86400;
     r.Int("overlap_seconds", overlap, false, 0, 30 * 86400);
     if (auto f = r.Finish(); !f) return ctx->Fail(f.error());
