@@ -229,6 +229,41 @@ TEST(OpenApi, OperationsAreWellFormed) {
   }
 }
 
+// The statuses every operation can answer whatever its own logic, listed where they apply:
+// 429 on every route a key authenticates (its 401), since each key has a rate limit; 413 on
+// every POST and PATCH, since the server refuses a body over its limit before any route
+// (resend and the previews included); 404 on every route with a path parameter (no such
+// object, or no such campaign or publisher above it).
+TEST(OpenApi, ListsTheStatusesEveryOperationCanAnswer) {
+  json::value doc = Doc();
+  for (const auto& [path, item] : doc.at("paths").as_object()) {
+    for (const auto& [method, op] : item.as_object()) {
+      if (!kMethods.contains(std::string(method))) continue;
+      const std::string where = std::string(method) + " " + std::string(path);
+      const auto& responses = op.at("responses").as_object();
+      if (responses.contains("401")) EXPECT_TRUE(responses.contains("429")) << where;
+      if (method == "post" || method == "patch" || method == "put") {
+        EXPECT_TRUE(responses.contains("413")) << where;
+      }
+      if (path.find('{') != json::string_view::npos) {
+        EXPECT_TRUE(responses.contains("404")) << where;
+      }
+    }
+  }
+  // A carried tag keeps its original source: "carried" is never a source.
+  std::set<std::string> sources;
+  for (const auto& s : doc.at("components")
+                           .at("schemas")
+                           .at("TagRecord")
+                           .at("properties")
+                           .at("source")
+                           .at("enum")
+                           .as_array()) {
+    sources.emplace(s.as_string());
+  }
+  EXPECT_EQ(sources, (std::set<std::string>{"system", "number", "edge", "postback", "publisher"}));
+}
+
 TEST(OpenApi, EveryRefResolves) {
   json::value doc = Doc();
   std::vector<std::string> refs;
