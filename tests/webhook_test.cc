@@ -378,6 +378,11 @@ TEST(Webhooks, PrivateAddressesAreRefusedWhenSavedUnlessAllowed) {
     EXPECT_NE(Str(r.json().at("error").at("message")).find("non-public address"), std::string::npos)
         << r.body;
   }
+  // One sentence that says how the operator allows such an address.
+  EXPECT_EQ(Str(s.Api("POST", base, group("http://127.0.0.1/x")).json().at("error").at("message")),
+            "requests[1].url: the host 127.0.0.1 is a private, loopback or other non-public "
+            "address, which this server does not send webhooks to unless it runs with "
+            "--allow-private-webhooks");
   const std::string kSaved[] = {
       "https://buyer.example/x",
       "http://8.8.8.8/x",

@@ -389,7 +389,8 @@ std::optional<WebhookRequest> ReadRequest(FieldReader& parent, const json::value
     if (host && core::ClassifyHost(*host) == core::HostKind::kRefused) {
       r.Fail("url", "the host " + *host +
                         " is a private, loopback or other non-public address, which this "
-                        "server does not send webhooks to");
+                        "server does not send webhooks to unless it runs with "
+                        "--allow-private-webhooks");
     }
   }
   if (const auto* h = r.Raw("headers"); h != nullptr && !h->is_null()) {
