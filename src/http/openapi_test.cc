@@ -241,7 +241,9 @@ TEST(OpenApi, ListsTheStatusesEveryOperationCanAnswer) {
       if (!kMethods.contains(std::string(method))) continue;
       const std::string where = std::string(method) + " " + std::string(path);
       const auto& responses = op.at("responses").as_object();
-      if (responses.contains("401")) EXPECT_TRUE(responses.contains("429")) << where;
+      if (responses.contains("401")) {
+        EXPECT_TRUE(responses.contains("429")) << where;
+      }
       if (method == "post" || method == "patch" || method == "put") {
         EXPECT_TRUE(responses.contains("413")) << where;
       }
