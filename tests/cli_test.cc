@@ -63,6 +63,13 @@ TEST(Cli, HelpAndAccountsCreate) {
   RunCommand(std::string(CALLPOST_BINARY) + " accounts create --data-dir " + dir.path() + " 2>&1",
              &status);
   EXPECT_NE(status, 0) << "--name is required";
+  const std::string unmade = dir.path() + "/unmade";
+  out = RunCommand(
+      std::string(CALLPOST_BINARY) + " accounts create --name '' --data-dir " + unmade + " 2>&1",
+      &status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << out;
+  EXPECT_NE(out.find("name"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(unmade)) << "a refused name makes no data directory";
   // A flag wins over the environment.
   TempDir other;
   RunCommand("CALLPOST_DATA_DIR=" + other.path() + " " + CALLPOST_BINARY +

@@ -454,6 +454,10 @@ void App::Stop() {
 }
 
 Result<service::NewAccount> CreateAccount(const AppOptions& options, const std::string& name) {
+  // A name that would be refused is, before the data directory is made.
+  if (auto named = service::ConfigService::AccountNamed(name); !named) {
+    return std::move(named).error();
+  }
   auto sqlite = SqlitePath(options);
   if (!sqlite) return std::move(sqlite).error();
   auto store = OpenStore(options, *sqlite);

@@ -224,9 +224,12 @@ PublisherKeyLookup ConfigService::FindPublisherKey(std::string_view key) {
   return found;
 }
 
+Result<config::Account> ConfigService::AccountNamed(const std::string& name) {
+  return config::Decode(json::object{{"name", name}}, config::Account{}, config::DecodeContext{});
+}
+
 Result<NewAccount> ConfigService::CreateAccount(const std::string& name) {
-  json::object body{{"name", name}};
-  auto account = config::Decode(body, config::Account{}, config::DecodeContext{});
+  auto account = AccountNamed(name);
   if (!account) return std::move(account).error();
   std::lock_guard lock(write_mu_);
   NewAccount out;

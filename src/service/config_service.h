@@ -86,6 +86,8 @@ class ConfigService {
   PublisherKeyLookup FindPublisherKey(std::string_view key);
 
   core::Result<NewAccount> CreateAccount(const std::string& name);
+  // The account CreateAccount(name) would make, or why `name` is refused; touches nothing.
+  static core::Result<config::Account> AccountNamed(const std::string& name);
   core::Result<boost::json::object> GetAccount(Id account_id);
   core::Result<boost::json::object> UpdateAccount(Id account_id, const boost::json::object& body);
   core::Result<NewApiKey> CreateApiKey(Id account_id, const boost::json::object& body);
