@@ -88,6 +88,8 @@ int main(int argc, char** argv) {
   // subcommand's options, so shared variables would let one overwrite the other.
   app::AppOptions options;         // serve
   app::AppOptions create_options;  // accounts create
+  app::AppOptions list_options;    // accounts list
+  app::AppOptions key_options;     // accounts add-key
   auto add_store = [](CLI::App* sub, app::AppOptions& target) {
     sub->add_option("--data-dir", target.data_dir, "Folder for the SQLite database and secret")
         ->envname("CALLPOST_DATA_DIR")
@@ -190,6 +192,17 @@ int main(int argc, char** argv) {
   std::string name;
   create->add_option("--name", name, "The account's name")->envname("CALLPOST_NAME")->required();
   add_store(create, create_options);
+  CLI::App* list = accounts->add_subcommand("list", "List the accounts (id, name, settings)");
+  add_store(list, list_options);
+  CLI::App* add_key = accounts->add_subcommand(
+      "add-key", "Make another API key for an account (the way back in when its keys are lost)");
+  int64_t key_account = 0;
+  std::string key_name = "added from the command line";
+  add_key->add_option("--account", key_account, "The account's id (see accounts list)")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  add_key->add_option("--name", key_name, "The key's name")->capture_default_str();
+  add_store(add_key, key_options);
 
   // The config file's text ("" without one), and its first error: the library reads a line it
   // cannot make sense of as nothing, and names an unknown key without its line, in INI's words.
@@ -199,7 +212,10 @@ int main(int argc, char** argv) {
     std::ifstream in(config);
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     app::ConfigTables tables;
-    for (const auto& [table, sub] : {std::pair{"serve", serve}, {"accounts.create", create}}) {
+    for (const auto& [table, sub] : {std::pair{"serve", serve},
+                                     {"accounts.create", create},
+                                     {"accounts.list", list},
+                                     {"accounts.add-key", add_key}}) {
       for (const CLI::Option* option : sub->get_options()) {
         for (const std::string& key : option->get_lnames()) tables[table].insert(key);
       }
@@ -216,7 +232,7 @@ int main(int argc, char** argv) {
     std::string reason = e.what();
     if (dynamic_cast<const CLI::ConfigError*>(&e) != nullptr)
       reason = config_error().value_or(reason);
-    if (!serve->parsed() && !create->parsed()) {
+    if (!serve->parsed() && !create->parsed() && !list->parsed() && !add_key->parsed()) {
       // The first word that is not an option nor --config's value: a misspelt command reads
       // better named than as "A subcommand is required".
       std::string command;
@@ -227,8 +243,10 @@ int main(int argc, char** argv) {
         command += command.empty() ? std::string(arg) : " " + std::string(arg);
         if (command != "accounts") break;
       }
-      if (!command.empty() && command != "serve" && command != "accounts create") {
-        reason = "unknown command \"" + command + "\" (the commands are serve and accounts create)";
+      if (!command.empty() && command != "serve" && command != "accounts create" &&
+          command != "accounts list" && command != "accounts add-key") {
+        reason = "unknown command \"" + command +
+                 "\" (the commands are serve, accounts create, accounts list and accounts add-key)";
       }
     }
     if (reason.find("--help") == std::string::npos) reason += " (see callpost --help)";
@@ -244,15 +262,33 @@ int main(int argc, char** argv) {
   // what callpost creates is its user's alone, whatever umask it was started with.
   umask(0077);
   if (serve->parsed()) return Serve(options);
+  const auto failed = [](const core::Error& error) {
+    std::cerr << "callpost: " << error.message << "\n";
+    return 1;
+  };
   if (create->parsed()) {
     auto account = app::CreateAccount(create_options, name);
-    if (!account) {
-      std::cerr << "callpost: " << account.error().message << "\n";
-      return 1;
-    }
+    if (!account) return failed(account.error());
     std::cout << boost::json::serialize(boost::json::object{{"id", account->account.id},
                                                             {"name", account->account.name},
                                                             {"api_key", account->api_key}})
+              << std::endl;
+    return 0;
+  }
+  if (list->parsed()) {
+    auto accounts = app::ListAccounts(list_options);
+    if (!accounts) return failed(accounts.error());
+    std::cout << boost::json::serialize(boost::json::object{{"data", std::move(*accounts)}})
+              << std::endl;
+    return 0;
+  }
+  if (add_key->parsed()) {
+    auto key = app::AddApiKey(key_options, key_account, key_name);
+    if (!key) return failed(key.error());
+    std::cout << boost::json::serialize(boost::json::object{{"id", key->key.id},
+                                                            {"account_id", key->key.account_id},
+                                                            {"name", key->key.name},
+                                                            {"api_key", key->secret}})
               << std::endl;
     return 0;
   }

@@ -214,6 +214,27 @@ TEST(Cli, ServeStopsGracefullyOnSigterm) {
   RunCommand(std::string(CALLPOST_BINARY) + " accounts create --name b --data-dir " + dir.path(),
              &status);
   EXPECT_EQ(status, 0);
+  out =
+      RunCommand(std::string(CALLPOST_BINARY) + " accounts list --data-dir " + dir.path(), &status);
+  ASSERT_EQ(status, 0) << out;
+  const json::array listed = json::parse(out).at("data").as_array();
+  ASSERT_EQ(listed.size(), 2u) << out;
+  EXPECT_EQ(listed[1].at("name"), "b");
+  // A lost key: another one, made from the command line, works on the running server at once.
+  out = RunCommand(
+      std::string(CALLPOST_BINARY) + " accounts add-key --account 1 --data-dir " + dir.path(),
+      &status);
+  ASSERT_EQ(status, 0) << out;
+  const std::string added(json::parse(out).at("api_key").as_string());
+  RecordSecret(added);
+  HttpResponse account =
+      Http("GET", url + "/api/v1/account", "", {"Authorization: Bearer " + added});
+  EXPECT_EQ(account.status, 200) << account.body;
+  EXPECT_NE(account.body.find("\"id\":1"), std::string::npos) << account.body;
+  RunCommand(std::string(CALLPOST_BINARY) + " accounts add-key --account 3 --data-dir " +
+                 dir.path() + " 2>/dev/null",
+             &status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << "no account 3";
   kill(pid, SIGTERM);
   int wstatus = 0;
   waitpid(pid, &wstatus, 0);

@@ -453,11 +453,14 @@ void App::Stop() {
   LogEvent("stopped");
 }
 
-Result<service::NewAccount> CreateAccount(const AppOptions& options, const std::string& name) {
-  // A name that would be refused is, before the data directory is made.
-  if (auto named = service::ConfigService::AccountNamed(name); !named) {
-    return std::move(named).error();
-  }
+namespace {
+
+// Runs `work` on the configuration of the store `options` names, opened for this command alone
+// (beside a running server: SQLite takes writers one at a time, and the server sees the change
+// at its next look at the configuration version).
+template <typename T>
+Result<T> WithConfig(const AppOptions& options,
+                     const std::function<Result<T>(service::ConfigService&)>& work) {
   auto sqlite = SqlitePath(options);
   if (!sqlite) return std::move(sqlite).error();
   auto store = OpenStore(options, *sqlite);
@@ -465,9 +468,45 @@ Result<service::NewAccount> CreateAccount(const AppOptions& options, const std::
   core::SystemClock clock;
   service::ConfigService config(**store, clock);
   if (auto l = config.Load(); !l) return std::move(l).error();
-  auto account = config.CreateAccount(name);
+  auto result = work(config);
   (*store)->Close();
-  return account;
+  return result;
+}
+
+}  // namespace
+
+Result<service::NewAccount> CreateAccount(const AppOptions& options, const std::string& name) {
+  // A name that would be refused is, before the data directory is made.
+  if (auto named = service::ConfigService::AccountNamed(name); !named) {
+    return std::move(named).error();
+  }
+  return WithConfig<service::NewAccount>(
+      options, [&](service::ConfigService& config) { return config.CreateAccount(name); });
+}
+
+Result<json::array> ListAccounts(const AppOptions& options) {
+  return WithConfig<json::array>(options,
+                                 [](service::ConfigService& config) -> Result<json::array> {
+                                   json::array out;
+                                   for (const auto& [id, account] : config.snapshot()->accounts) {
+                                     auto shown = config.GetAccount(id);
+                                     if (!shown) return std::move(shown).error();
+                                     out.push_back(std::move(*shown));
+                                   }
+                                   return out;
+                                 });
+}
+
+Result<service::NewApiKey> AddApiKey(const AppOptions& options, int64_t account_id,
+                                     const std::string& name) {
+  return WithConfig<service::NewApiKey>(
+      options, [&](service::ConfigService& config) -> Result<service::NewApiKey> {
+        if (config.snapshot()->accounts.count(account_id) == 0) {
+          return core::MakeError(core::ErrorCode::kNotFound,
+                                 "no account with id " + std::to_string(account_id));
+        }
+        return config.CreateApiKey(account_id, json::object{{"name", name}});
+      });
 }
 
 }  // namespace app

@@ -4,7 +4,10 @@
 // directory, a fake clock).
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -77,5 +80,11 @@ core::Result<std::string> NormalizePublicUrl(const std::string& url);
 
 // `callpost accounts create`: opens the store, creates an account and its first API key.
 core::Result<service::NewAccount> CreateAccount(const AppOptions& options, const std::string& name);
+// `callpost accounts list`: every account, as the API shows one ({"id","name","created_at",…}).
+core::Result<boost::json::array> ListAccounts(const AppOptions& options);
+// `callpost accounts add-key`: a new API key for an account, the way back in when every key of
+// an account is lost (API keys are stored hashed: a lost one cannot be read back).
+core::Result<service::NewApiKey> AddApiKey(const AppOptions& options, int64_t account_id,
+                                           const std::string& name);
 
 }  // namespace app
