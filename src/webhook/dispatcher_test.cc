@@ -156,10 +156,13 @@ std::optional<Received> ReadRequest(int c) {
 }
 
 // A minimal HTTP/1.1 server: one connection at a time, "Connection: close". Request i gets
-// script[min(i, size - 1)].
+// script[min(i, size - 1)], after `before_answer(i)` if given (on the receiver's thread: a test
+// moves the fake clock there, as a slow receiver's answer would).
 class RawReceiver {
  public:
-  explicit RawReceiver(std::vector<Reply> script) : script_(std::move(script)) {}
+  explicit RawReceiver(std::vector<Reply> script,
+                       std::function<void(size_t)> before_answer = nullptr)
+      : script_(std::move(script)), before_answer_(std::move(before_answer)) {}
   std::string url(std::string_view path) const { return server_.url("http", path); }
   std::vector<Received> received() const {
     std::lock_guard lock(mu_);
@@ -172,11 +175,14 @@ class RawReceiver {
     if (!r) return;
     const std::string received_target = r->target;
     Reply reply;
+    size_t before = 0;
     {
       std::lock_guard lock(mu_);
-      reply = script_[std::min(received_.size(), script_.size() - 1)];
+      before = received_.size();
+      reply = script_[std::min(before, script_.size() - 1)];
       received_.push_back(std::move(*r));
     }
+    if (before_answer_) before_answer_(before);
     if (reply.echo) reply.body = received_target;
     std::this_thread::sleep_for(reply.delay);
     if (reply.reset) {
@@ -193,40 +199,6 @@ class RawReceiver {
   }
 
   const std::vector<Reply> script_;
-  mutable std::mutex mu_;
-  std::vector<Received> received_;  // guarded by mu_
-  LoopbackServer server_{[this](int c) { Handle(c); }};
-};
-
-// A RawReceiver that answers 200 to every request, but first runs `before_answer` with the
-// number of requests received before this one (on its thread: a test moves the fake clock
-// there, as a slow receiver's answer would).
-class HookedReceiver {
- public:
-  explicit HookedReceiver(std::function<void(size_t)> before_answer)
-      : before_answer_(std::move(before_answer)) {}
-  std::string url(std::string_view path) const { return server_.url("http", path); }
-  std::vector<Received> received() const {
-    std::lock_guard lock(mu_);
-    return received_;
-  }
-
- private:
-  void Handle(int c) {
-    std::optional<Received> r = ReadRequest(c);
-    if (!r) return;
-    size_t before = 0;
-    {
-      std::lock_guard lock(mu_);
-      before = received_.size();
-      received_.push_back(std::move(*r));
-    }
-    before_answer_(before);
-    constexpr std::string_view kOk =
-        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-    send(c, kOk.data(), kOk.size(), MSG_NOSIGNAL);
-  }
-
   const std::function<void(size_t)> before_answer_;
   mutable std::mutex mu_;
   std::vector<Received> received_;  // guarded by mu_
@@ -800,7 +772,7 @@ TEST_F(DispatcherTest, LimitsRequestsPerHost) {
 TEST_F(DispatcherTest, RenewsTheLeasesOfQueuedDeliveriesSoTheyGoOutBackToBack) {
   constexpr int kDeliveries = 6;
   constexpr core::Millis kAnswer = 700;
-  HookedReceiver receiver([this](size_t) { clock_.Advance(kAnswer); });
+  RawReceiver receiver({Reply{}}, [this](size_t) { clock_.Advance(kAnswer); });
   const store::Id group = AddGroup(receiver.url("/x"));
   std::set<std::string> webhook_ids;
   for (int i = 0; i < kDeliveries; ++i) webhook_ids.insert(AddDelivery(group));
@@ -835,7 +807,7 @@ TEST_F(DispatcherTest, RenewsTheLeasesOfQueuedDeliveriesSoTheyGoOutBackToBack) {
 TEST_F(DispatcherTest, LetsGoOfAQueuedDeliveryAnotherNodeClaimedAfterItsLeaseRanOut) {
   constexpr core::Millis kOtherLease = kStart + 60'000;
   std::vector<std::string> taken;
-  HookedReceiver receiver([&](size_t before) {
+  RawReceiver receiver({Reply{}}, [&](size_t before) {
     if (before != 0) return;
     // While the first request waits for its answer, another node whose clock is past our
     // leases claims what is due (the one on the wire too: its lease ran out as well), and
