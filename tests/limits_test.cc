@@ -288,6 +288,30 @@ TEST(Limits, ConnectionsRefusedAtTheLimitAreCounted) {
   EXPECT_GE(std::stoll(metrics.body.substr(at + name.size())), 1);
 }
 
+// A key put in the wrong place of a path, on any route, is not logged (the log scan, R7, looks
+// for these keys), and a path's text never becomes a metric label: one label per path would
+// let anyone grow /metrics without bound, and text with quotes and newlines break it (R10).
+TEST(Limits, PathsNeverCarryKeysIntoTheLogOrTheirTextIntoMetrics) {
+  Server s;
+  MakeFixture(s);
+  json::object call = StartCall(s);
+  const std::string call_key(call.at("key").as_string());
+  const std::string auth = "Authorization: Bearer " + s.api_key();
+  for (const std::string& path :
+       {"/sip/" + s.api_key(), "/calls/" + call_key, "/console/" + s.api_key(),
+        "/api/v1/calls/" + call_key, "/api/v1/api_keys/" + s.api_key(),
+        "/api/v1/webhook_deliveries/" + call_key, "/calls/" + call_key + "/add_tags"}) {
+    Http("GET", s.url(path), "", {auth});  // refused (the console's pages answer 200)
+  }
+  const std::string injected = "/sip/a%22b%0Afake_metric%7Bx%3D%221%22%7D%2042%0A%23";
+  EXPECT_EQ(Http("GET", s.url(injected)).status, 404);
+  for (int i = 0; i < 20; ++i) Http("GET", s.url("/sip/x" + std::to_string(i)));
+  const std::string metrics = Http("GET", s.url("/metrics")).body;
+  EXPECT_EQ(metrics.find("fake_metric"), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("/sip/x1"), std::string::npos);
+  EXPECT_NE(metrics.find("route=\"unmatched\",status=\"404\"} 22"), std::string::npos) << metrics;
+}
+
 TEST(Limits, HealthzStaysUpUnderOverload) {
   Server s(ConfigureOptions([](app::AppOptions& o) {
     o.api_key_rate = 50;

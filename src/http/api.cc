@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/ids.h"
 #include "core/json_text.h"
 #include "http/api_internal.h"
 
@@ -16,15 +17,29 @@ namespace {
 // The path of a request no route took, for its log line: a segment of 16 characters or more
 // is written as "[redacted]". Keys are long random tokens, and a client that puts one in the
 // wrong place (/api/v1/cpk_…) must not get it logged; a mistyped route name is short.
-std::string PathToLog(const std::string& path) {
+// True for a segment that may be logged as it is: short, a UUID, or a word of the routes
+// ("conversion_groups"). A longer one may be a key put in the wrong place (API keys, call keys
+// and signing secrets are long and mix cases and digits).
+bool LoggableSegment(std::string_view segment) {
   constexpr size_t kLongest = 15;
-  std::string out;
+  if (segment.size() <= kLongest) return true;
+  if (std::all_of(segment.begin(), segment.end(),
+                  [](char c) { return c == '_' || (c >= 'a' && c <= 'z'); })) {
+    return true;
+  }
+  return segment.size() == 36 && core::NormalizeUuid(segment).has_value();
+}
+
+// The path as logged: every segment LoggableSegment refuses as "[redacted]".
+const std::string& PathToLog(const std::string& path) {
+  thread_local std::string out;
+  out.clear();
   size_t start = 0;
   while (start < path.size()) {
     size_t end = path.find('/', start + 1);
     if (end == std::string::npos) end = path.size();
     const std::string_view segment(path.data() + start, end - start);  // with its '/'
-    out += segment.size() - 1 > kLongest ? std::string_view("/[redacted]") : segment;
+    out += LoggableSegment(segment.substr(1)) ? segment : std::string_view("/[redacted]");
     start = end;
   }
   return out;
@@ -43,8 +58,7 @@ void Api::Ctx::Reply(Response response) {
   core::JsonText j(line);
   j.BeginObject().Key("msg").String("request").Key("request_id").String(request.request_id);
   j.Key("method").String(request.method).Key("route").String(route).Key("path");
-  // No route took it ("/api/v1": refused before routing): the path may hold anything.
-  route == "unmatched" || route == "/api/v1" ? j.String(PathToLog(path)) : j.String(path);
+  j.String(PathToLog(path));  // any path may hold a key put in the wrong place
   j.Key("status").Int(response.status).Key("us").Int(static_cast<int64_t>(seconds * 1e6));
   j.Key("remote").String(request.remote_address);
   if (account_id != 0) j.Key("account_id").Int(account_id);

@@ -10,10 +10,13 @@ namespace json = boost::json;
 
 void Api::SipRoutes(const CtxPtr& ctx) {
   const std::string& which = ctx->segments[1];
-  ctx->route = "/sip/" + which;
   if (ctx->request.method != "GET" || (which != "route" && which != "event")) {
+    // Named by a constant: the path is anyone's text (a metric label per path would grow
+    // without bound, and a key put there must not be logged).
+    ctx->route = "unmatched";
     return ctx->Fail(core::NotFound("no route for " + ctx->request.method + " " + ctx->path));
   }
+  ctx->route = which == "route" ? "/sip/route" : "/sip/event";
   engine::Params query;
   if (!ctx->Query(query)) return;
   if (!Authenticate(ctx, &query)) return;
