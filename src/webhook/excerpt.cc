@@ -1,5 +1,7 @@
 #include "webhook/excerpt.h"
 
+#include <algorithm>
+
 #include "core/ids.h"
 
 namespace webhook {
@@ -33,6 +35,22 @@ std::string Utf8Excerpt(std::string_view body, size_t max_bytes) {
     body.remove_prefix(n > 0 ? n : 1);
   }
   return out;
+}
+
+std::string ScrubKey(std::string excerpt, std::string_view key, std::string_view redacted) {
+  if (key.empty()) return excerpt;
+  for (size_t at = excerpt.find(key); at != std::string::npos;
+       at = excerpt.find(key, at + redacted.size())) {
+    excerpt.replace(at, key.size(), redacted);
+  }
+  constexpr size_t kShortest = 4;  // fewer characters of a key tell nothing worth hiding
+  for (size_t n = std::min(key.size() - 1, excerpt.size()); n >= kShortest; --n) {
+    if (std::string_view(excerpt).substr(excerpt.size() - n) == key.substr(0, n)) {
+      excerpt.replace(excerpt.size() - n, n, redacted);
+      break;
+    }
+  }
+  return excerpt;
 }
 
 }  // namespace webhook

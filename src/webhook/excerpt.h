@@ -12,4 +12,9 @@ namespace webhook {
 // fit. Pure.
 std::string Utf8Excerpt(std::string_view body, size_t max_bytes);
 
+// `excerpt` with every copy of `key` replaced by `redacted` (a receiver may echo the request),
+// and so is the start of the key at the excerpt's end (cut there, 4 characters or more of it
+// would have been kept). An empty key changes nothing. Pure.
+std::string ScrubKey(std::string excerpt, std::string_view key, std::string_view redacted);
+
 }  // namespace webhook

@@ -40,5 +40,24 @@ TEST(Utf8ExcerptTest, Table) {
   }
 }
 
+TEST(ScrubKeyTest, EveryCopyAndAKeyCutAtTheEnd) {
+  const std::string kKey = "c3hW9dy5zBYYPrFnSCNzimByzBzE7Zvz";
+  struct Case {
+    std::string excerpt;
+    std::string want;
+  };
+  const Case kCases[] = {
+      {"no key here", "no key here"},
+      {"k=" + kKey + "&again=" + kKey, "k=REDACTED&again=REDACTED"},
+      {"GET /echo?k=" + kKey.substr(0, 17), "GET /echo?k=REDACTED"},  // cut by the excerpt
+      {"x" + kKey.substr(0, 4), "xREDACTED"},
+      {"x" + kKey.substr(0, 3), "x" + kKey.substr(0, 3)},  // too little to matter
+      {"", ""},
+  };
+  for (const Case& c : kCases)
+    EXPECT_EQ(ScrubKey(c.excerpt, kKey, "REDACTED"), c.want) << c.excerpt;
+  EXPECT_EQ(ScrubKey("abc", "", "REDACTED"), "abc");
+}
+
 }  // namespace
 }  // namespace webhook

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "core/ip_guard.h"
+#include "webhook/excerpt.h"
 #include "webhook/log_event.h"
 #include "webhook/retry.h"
 #include "webhook/retry_after.h"
@@ -30,15 +31,6 @@ CURLM* NewMulti(const DispatcherOptions& o) {
   curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(o.max_in_flight));
   curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(o.max_in_flight));
   return multi;
-}
-
-// The excerpt with every copy of the call key replaced (a receiver may echo the request).
-std::string Scrub(std::string excerpt, const std::string& key) {
-  if (key.empty()) return excerpt;
-  for (size_t at = excerpt.find(key); at != std::string::npos; at = excerpt.find(key, at)) {
-    excerpt.replace(at, key.size(), kRedactedKey);
-  }
-  return excerpt;
 }
 
 // True when a URL's host ("host:port", as HostKey gives it) names an address the SSRF guard
@@ -473,7 +465,7 @@ void Dispatcher::Loop::Complete(std::unique_ptr<Job> job, const TransferResult& 
   result.attempt.http_status = r.http_status;
   result.attempt.latency_ms = r.latency_ms;
   result.attempt.error = r.error;
-  result.attempt.response_excerpt = Scrub(r.excerpt, job->call_key);
+  result.attempt.response_excerpt = ScrubKey(r.excerpt, job->call_key, kRedactedKey);
   result.url = job->redacted_url;
   Verdict verdict;
   if (r.error == "bad_url") {
