@@ -509,6 +509,13 @@ asio::awaitable<bool> Connection::ReadRequest() {
   parser_->body_limit(static_cast<uint64_t>(options.max_body_bytes));
 
   error_code ec = co_await ReadHeader();
+  if (!ec && parser_->get().count(bhttp::field::transfer_encoding) != 0 && !parser_->chunked()) {
+    // RFC 9112 6.3: the body's end is unknown. Read as no body (as the parser would), the body
+    // would be taken for the next request: a desync behind a proxy that reads it otherwise.
+    co_await SendErrorAndLinger(400, "invalid_argument",
+                                "malformed HTTP request: Transfer-Encoding must end in chunked");
+    co_return false;
+  }
   if (!ec && !parser_->is_done()) {
     const auto& message = parser_->get();
     if (message.version() >= 11 && IEquals(message[bhttp::field::expect], "100-continue")) {

@@ -459,6 +459,28 @@ TEST(ServerTest, MalformedRequestIs400) {
   EXPECT_EQ(calls.load(), 0);
 }
 
+// RFC 9112 6.3: a Transfer-Encoding whose last coding is not chunked leaves the body's end
+// unknown; read as no body, its body would be taken for the next request (a desync behind a
+// lenient proxy). It is refused and the connection closed.
+TEST(ServerTest, TransferEncodingNotEndingInChunkedIs400) {
+  std::atomic<int> calls{0};
+  Server server(TestOptions(), [&](Request request, Responder respond) {
+    ++calls;
+    respond(Response{});
+  });
+  uint16_t port = StartOrDie(server);
+  for (const char* coding : {"identity", "chunked, identity", "xchunked"}) {
+    Client client(port);
+    ASSERT_TRUE(client.Send(std::string("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ") +
+                            coding + "\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"));
+    std::optional<RawResponse> r = client.Read();
+    ASSERT_TRUE(r.has_value()) << coding;
+    EXPECT_EQ(r->status, 400) << coding;
+    EXPECT_TRUE(client.ClosedByPeer()) << coding;
+  }
+  EXPECT_EQ(calls.load(), 0);
+}
+
 TEST(ServerTest, RequestIdIsEchoedOrGenerated) {
   std::mutex mu;
   std::vector<std::string> seen;
