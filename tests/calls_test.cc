@@ -28,6 +28,9 @@ TEST(Calls, StartRouteAndEvents) {
   EXPECT_EQ(Str(tags.at("system_number_id")), std::to_string(f.number_id));
   EXPECT_EQ(tags.at("caller_number"), "+15551230000");
   EXPECT_EQ(tags.at("traffic"), "search");
+  // An answer with a call key (an API key, a signing secret) is kept by no cache.
+  HttpResponse read = s.Api("GET", "/api/v1/calls/" + uuid);
+  EXPECT_EQ(read.headers["cache-control"], "no-store");
 
   s.clock().Advance(2000);
   json::object answered = Event(s, uuid, {{"type", "answered"}});

@@ -69,6 +69,12 @@ void Api::Ctx::Reply(Response response) {
     spdlog::info(line);
   }
   if (request.method == "HEAD") response.head_only = true;
+  // Answers carry call keys, new API keys and signing secrets: no cache keeps one (the
+  // console's files say their own).
+  if (std::none_of(response.headers.begin(), response.headers.end(),
+                   [](const Header& h) { return h.name == "Cache-Control"; })) {
+    response.headers.push_back({"Cache-Control", "no-store"});
+  }
   respond(std::move(response));
 }
 
