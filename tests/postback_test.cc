@@ -152,6 +152,89 @@ TEST(Postbacks, TheAnswerAndTheLogEntry) {
             R"({"m":["1","2"],"x":["\"q\""],"key":"[redacted]"})");
 }
 
+// Anyone who knows a call's UUID can send it refused postbacks (a wrong key is always 401,
+// never rate limited): what each logs is bounded. Names and values are cut to the tag limit
+// with a trailing "…", parameters past the 100th are dropped and counted.
+TEST(Postbacks, ARefusedPostbackIsLoggedTruncated) {
+  Server s;
+  MakeFixture(s);
+  Call c = NewCall(s);
+  const std::string huge(100000, 'x');
+  const std::string long_name(300, 'n');
+  std::string body = "a=" + huge + "&" + long_name + "=1&e=" + std::string(254, 'y') + "%C3%A9";
+  for (int i = 0; i < 150; ++i) body += "&p" + std::to_string(i) + "=1";
+  HttpResponse r = Http("POST", s.url("/calls/" + c.uuid + "/add_tags?key=wrongwrongwrong"), body,
+                        {"Content-Type: application/x-www-form-urlencoded"});
+  ASSERT_EQ(r.status, 401) << r.body;
+  HttpResponse d = s.Api("GET", "/api/v1/calls/" + c.uuid);
+  EXPECT_LT(d.body.size(), 64u * 1024) << "the log entry is bounded";
+  const json::value doc = d.json();
+  const auto& log = doc.at("postbacks").as_array();
+  ASSERT_EQ(log.size(), 1u);
+  const auto& params = log[0].at("params").as_object();
+  const std::string ellipsis = "\xe2\x80\xa6";
+  EXPECT_EQ(Str(params.at("a").as_array().at(0)), std::string(255, 'x') + ellipsis);
+  EXPECT_EQ(Str(params.at(std::string(255, 'n') + ellipsis).as_array().at(0)), "1");
+  // Cut at a character boundary: "yyy…é" would be 256 bytes, so the é goes whole.
+  EXPECT_EQ(Str(params.at("e").as_array().at(0)), std::string(254, 'y') + ellipsis);
+  // a, the long name, e and 97 of the p's: 100 parameters; 53 dropped.
+  EXPECT_TRUE(params.contains("p96"));
+  EXPECT_FALSE(params.contains("p97"));
+  EXPECT_EQ(Str(params.at("[truncated]").as_array().at(0)), "53 more parameters not logged");
+  EXPECT_EQ(params.at("key"), "[redacted]");
+  EXPECT_EQ(log[0].at("http_status").as_int64(), 401);
+}
+
+// At most 100 refused postbacks are logged per call: the 101st is answered the same (401) but
+// not logged, and counted in /metrics; accepted postbacks are still logged.
+TEST(Postbacks, RefusalsPastTheCapAreAnsweredButNotLogged) {
+  Server s;
+  MakeFixture(s);
+  Call c = NewCall(s);
+  const std::string wrong = "/calls/" + c.uuid + "/add_tags?key=wrongwrongwrong&n=";
+  HttpResponse first;
+  for (int i = 0; i < 100; ++i) {
+    HttpResponse r = Http("GET", s.url(wrong + std::to_string(i)));
+    ASSERT_EQ(r.status, 401) << i << ": " << r.body;
+    if (i == 0) first = r;
+  }
+  HttpResponse over = Http("GET", s.url(wrong + "100"));
+  EXPECT_EQ(over.status, 401);
+  EXPECT_EQ(over.body, first.body) << "answered exactly as a logged refusal";
+  EXPECT_EQ(Http("GET", s.url("/calls/" + c.uuid + "/add_tags?a=1")).status, 401);  // missing key
+  ASSERT_EQ(Postback(s, c.uuid, c.key, "after=1").status, 200);
+  const json::value doc = s.Api("GET", "/api/v1/calls/" + c.uuid).json();
+  const auto& log = doc.at("postbacks").as_array();
+  ASSERT_EQ(log.size(), 101u);
+  for (size_t i = 0; i < 100; ++i) {
+    EXPECT_EQ(log[i].at("http_status").as_int64(), 401) << i;
+    EXPECT_EQ(Str(log[i].at("params").at("n").as_array().at(0)), std::to_string(i));
+  }
+  EXPECT_EQ(log[100].at("http_status").as_int64(), 200);
+  EXPECT_EQ(Str(log[100].at("params").at("after").as_array().at(0)), "1");
+  EXPECT_EQ(doc.at("postbacks_total").as_int64(), 101);
+  EXPECT_EQ(doc.at("tags").at("after"), "1");
+  const std::string metrics = Http("GET", s.url("/metrics")).body;
+  EXPECT_NE(metrics.find("\ncallpost_postback_refusals_not_logged_total 2\n"), std::string::npos)
+      << metrics;
+}
+
+// The call's details show its newest 200 postbacks, and how many the log holds.
+TEST(Postbacks, TheCallViewShowsTheNewestPostbacks) {
+  Server s;
+  MakeFixture(s);
+  Call c = NewCall(s);
+  for (int i = 0; i < 205; ++i) {
+    ASSERT_EQ(Postback(s, c.uuid, c.key, "n=" + std::to_string(i)).status, 200) << i;
+  }
+  const json::value doc = s.Api("GET", "/api/v1/calls/" + c.uuid).json();
+  const auto& log = doc.at("postbacks").as_array();
+  ASSERT_EQ(log.size(), 200u);
+  EXPECT_EQ(Str(log.front().at("params").at("n").as_array().at(0)), "5");
+  EXPECT_EQ(Str(log.back().at("params").at("n").as_array().at(0)), "204");
+  EXPECT_EQ(doc.at("postbacks_total").as_int64(), 205);
+}
+
 TEST(Postbacks, TextAnswers) {
   Server s;
   MakeFixture(s);

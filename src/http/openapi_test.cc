@@ -283,6 +283,7 @@ TEST(OpenApi, DescribesWebhooksAndIdempotentStarts) {
   EXPECT_TRUE(call.at("properties").as_object().contains("edge_call_id"));
   EXPECT_TRUE(schemas.at("StartCall").at("properties").as_object().contains("edge_call_id"));
   const auto& details = schemas.at("CallDetails").at("allOf").as_array();
+  EXPECT_TRUE(details.at(1).at("properties").as_object().contains("postbacks_total"));
   EXPECT_EQ(details.at(1).at("properties").at("webhooks").at("items").at("$ref").as_string(),
             "#/components/schemas/Delivery");
   for (const char* field : {"id", "call_uuid", "group_id", "trigger", "webhook_id", "url", "state",

@@ -140,6 +140,7 @@ std::string CallDetailsJson(const service::CallDetails& d, const std::string& ke
     j.EndObject();
   }
   j.EndArray();
+  j.Key("postbacks_total").Int(d.postbacks_total);
   j.Key("effects").BeginArray();
   for (const auto& e : d.effects) {
     j.BeginObject().Key("trigger").String(e.trigger);

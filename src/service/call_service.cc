@@ -13,24 +13,59 @@ using core::Result;
 
 namespace {
 
+// `text` cut to at most `max` bytes at a UTF-8 character boundary, with "…" (U+2026) appended
+// when cut.
+std::string Cut(std::string_view text, size_t max) {
+  if (text.size() <= max) return std::string(text);
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xc0) == 0x80) --n;
+  return std::string(text.substr(0, n)) + "\xe2\x80\xa6";
+}
+
 // The postback's parameters as logged, {"name":["value",…],…} in the order the names first
-// appear, the key only as "key":"[redacted]".
+// appear, the key only as "key":"[redacted]". Bounded whatever arrived (a refused postback is
+// not validated, and anyone who knows the call's UUID can send one): each name and value is cut
+// to engine::kMaxTagBytes with a trailing "…", and only the first engine::kMaxTagsPerRequest
+// parameters are kept, the rest counted in "[truncated]":["N more parameters not logged"].
 std::string LogParams(const engine::Params& params, bool had_key) {
+  const bool fits =
+      params.size() <= engine::kMaxTagsPerRequest &&
+      std::all_of(params.begin(), params.end(), [](const auto& p) {
+        return p.first.size() <= engine::kMaxTagBytes && p.second.size() <= engine::kMaxTagBytes;
+      });
+  engine::Params bounded;
+  if (!fits) {
+    const size_t kept = std::min(params.size(), engine::kMaxTagsPerRequest);
+    bounded.reserve(kept);
+    for (size_t i = 0; i < kept; ++i) {
+      bounded.emplace_back(Cut(params[i].first, engine::kMaxTagBytes),
+                           Cut(params[i].second, engine::kMaxTagBytes));
+    }
+  }
   std::string out;
   core::JsonText j(out);
   using Param = engine::Params::value_type;
   j.BeginObject();
   core::WriteGroupedByKey(
-      j, params, [](const Param& p) -> const std::string& { return p.first; },
+      j, fits ? params : bounded, [](const Param& p) -> const std::string& { return p.first; },
       [](core::JsonText& member, auto each) {
         member.BeginArray();
         each([&](const Param& p) { member.String(p.second); });
         member.EndArray();
       });
+  if (params.size() > engine::kMaxTagsPerRequest) {
+    j.Key("[truncated]").BeginArray();
+    j.String(std::to_string(params.size() - engine::kMaxTagsPerRequest) +
+             " more parameters not logged");
+    j.EndArray();
+  }
   if (had_key) j.Key("key").String("[redacted]");
   j.EndObject();
   return out;
 }
+
+// The longest refusal reason logged (a reason may quote a name from the request).
+constexpr size_t kMaxLoggedOutcomeBytes = 1024;
 
 // The webhook deliveries of one unit of work and where they go after its commit: reserved with
 // the sink and handed to it (Take), or inserted for its claims (Notify).
@@ -338,14 +373,28 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
             answer = {200, result->status, {}, {}, std::move(result->tag_values)};
           }
         }
-        store::PostbackLog log{now, req.method, log_params, answer.message, answer.http_status};
-        if (auto a = w.AppendPostback(call.id, log); !a) return a;
+        // Accepted postbacks are always logged; refused ones up to a cap per call.
+        answer.logged = true;
+        if (answer.http_status != 200) {
+          auto counts = w.CountPostbacks(call.id);
+          if (!counts) return std::move(counts).error();
+          answer.logged = counts->refused < kMaxRefusedPostbacksLogged;
+        }
+        if (answer.logged) {
+          store::PostbackLog log{now, req.method, log_params,
+                                 Cut(answer.message, kMaxLoggedOutcomeBytes), answer.http_status};
+          if (auto a = w.AppendPostback(call.id, log); !a) return a;
+        }
         answer.call_uuid = call.uuid;
         answer.conversion = call.conversion;
         out->value = std::move(answer);
         return {};
       },
-      Complete(out, std::move(done)));
+      Complete(out,
+               Callback<PostbackAnswer>([this, done = std::move(done)](Result<PostbackAnswer> r) {
+                 if (r && !r->logged) refusals_not_logged_.fetch_add(1, std::memory_order_relaxed);
+                 done(std::move(r));
+               })));
 }
 
 Result<int> CallService::StepEach(std::vector<std::string> uuids, core::Millis now,
@@ -435,6 +484,12 @@ Result<void> CallService::RenderMetrics(std::string& out) {
       std::to_string(overdue) +
       "\n# HELP callpost_timer_lag_seconds Deadlines fired by this node: seconds from the due "
       "time to the decision.\n# TYPE callpost_timer_lag_seconds histogram\n";
+  out +=
+      "# HELP callpost_postback_refusals_not_logged_total Refused buyer postbacks answered but "
+      "not logged (the call's log held the most refusals it keeps).\n"
+      "# TYPE callpost_postback_refusals_not_logged_total counter\n"
+      "callpost_postback_refusals_not_logged_total " +
+      std::to_string(refusals_not_logged_.load(std::memory_order_relaxed)) + "\n";
   std::lock_guard lock(metrics_mu_);
   timer_lag_.Render(out, "callpost_timer_lag_seconds");
   return {};
@@ -449,9 +504,16 @@ Result<CallDetails> CallService::Get(Id account_id, std::string_view uuid) {
     if (!found) return std::move(found).error();
     if (!*found || (*found)->account_id != account_id) return core::NotFound("no such call");
     details.call = std::move(**found);
-    auto postbacks = rd.ListPostbacks(details.call.id);
+    auto postbacks = rd.ListPostbacks(details.call.id, kMaxPostbacksShown);
     if (!postbacks) return std::move(postbacks).error();
     details.postbacks = std::move(*postbacks);
+    if (static_cast<int>(details.postbacks.size()) < kMaxPostbacksShown) {
+      details.postbacks_total = static_cast<int64_t>(details.postbacks.size());
+    } else {
+      auto counts = rd.CountPostbacks(details.call.id);
+      if (!counts) return std::move(counts).error();
+      details.postbacks_total = counts->total;
+    }
     auto effects = rd.ListEffects(details.call.id);
     if (!effects) return std::move(effects).error();
     details.effects = std::move(*effects);

@@ -4,6 +4,7 @@
 // transaction. Results arrive through callbacks after the commit is durable.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -84,7 +85,17 @@ struct PostbackAnswer {
   std::string call_uuid;
   engine::Conversion conversion;
   engine::Params tag_values;
+  // Written to the call's postback log: false for a refusal past kMaxRefusedPostbacksLogged.
+  bool logged = true;
 };
+
+// The call's postback log keeps every accepted postback and at most this many refused ones
+// (anyone who knows a call's UUID can send refusals, as fast as they like); later refusals are
+// answered as before but not logged. Each entry keeps at most engine::kMaxTagsPerRequest
+// parameters, each name and value cut to engine::kMaxTagBytes (LogParams).
+inline constexpr int64_t kMaxRefusedPostbacksLogged = 100;
+// A call's details show its newest postbacks, at most this many.
+inline constexpr int kMaxPostbacksShown = 200;
 
 // A publisher's data-writing request.
 struct DataWritingRequest {
@@ -113,7 +124,8 @@ inline constexpr int64_t kDataWritingCutoffSeconds = 3600;
 // A call with what the operator sees beside it.
 struct CallDetails {
   engine::Call call;
-  std::vector<store::PostbackLog> postbacks;
+  std::vector<store::PostbackLog> postbacks;  // the newest kMaxPostbacksShown, oldest first
+  int64_t postbacks_total = 0;                // how many the call's log holds
   std::vector<store::EffectRow> effects;
   std::vector<store::Delivery> deliveries;  // oldest first
 };
@@ -190,6 +202,8 @@ class CallService {
   std::mutex metrics_mu_;
   // Seconds from a deadline's due time to its decision; guarded by metrics_mu_.
   core::Histogram timer_lag_{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+  // Refused postbacks answered but not logged (past kMaxRefusedPostbacksLogged).
+  std::atomic<uint64_t> refusals_not_logged_{0};
 };
 
 }  // namespace service

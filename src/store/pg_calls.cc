@@ -99,8 +99,11 @@ constexpr const char* kInsertPostback =
     "INSERT INTO postbacks (call_id, at, method, params, outcome, http_status)"
     " VALUES ($1, $2, $3, $4, $5, $6)";
 constexpr const char* kSelectPostbacks =
-    "SELECT at, method, params, outcome, http_status FROM postbacks WHERE call_id = $1"
-    " ORDER BY id";
+    "SELECT at, method, params, outcome, http_status FROM (SELECT id, at, method, params, outcome,"
+    " http_status FROM postbacks WHERE call_id = $1 ORDER BY id DESC LIMIT $2) AS p ORDER BY id";
+constexpr const char* kCountPostbacks =
+    "SELECT count(*), coalesce(sum(CASE WHEN http_status <> 200 THEN 1 ELSE 0 END), 0)"
+    " FROM postbacks WHERE call_id = $1";
 constexpr const char* kSelectEffects =
     "SELECT e.id, c.uuid, e.trigger, e.at FROM call_effects e JOIN calls c ON c.id = e.call_id"
     " WHERE e.call_id = $1 ORDER BY e.id";
@@ -163,8 +166,8 @@ Result<std::vector<engine::Call>> PgTxn::ListCalls(const CallFilter& f) {
   return out;
 }
 
-Result<std::vector<PostbackLog>> PgTxn::ListPostbacks(Id call_id) {
-  auto r = db_.Run(kSelectPostbacks, PgParams().Add(call_id));
+Result<std::vector<PostbackLog>> PgTxn::ListPostbacks(Id call_id, int limit) {
+  auto r = db_.Run(kSelectPostbacks, PgParams().Add(call_id).Add(int64_t{limit}));
   if (!r) return std::move(r).error();
   std::vector<PostbackLog> out;
   for (int i = 0; i < r->rows(); ++i) {
@@ -173,6 +176,13 @@ Result<std::vector<PostbackLog>> PgTxn::ListPostbacks(Id call_id) {
         PostbackLog{s.Int(0), s.Text(1), s.Text(2), s.Text(3), static_cast<int>(s.Int(4))});
   }
   return out;
+}
+
+Result<PostbackCounts> PgTxn::CountPostbacks(Id call_id) {
+  auto r = db_.Run(kCountPostbacks, PgParams().Add(call_id));
+  if (!r) return std::move(r).error();
+  PgRow s = r->row(0);
+  return PostbackCounts{s.Int(0), s.Int(1)};
 }
 
 Result<std::vector<EffectRow>> PgTxn::ListEffects(Id call_id) {

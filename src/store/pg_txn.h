@@ -22,7 +22,8 @@ class PgTxn final : public Writer {
   core::Result<std::optional<engine::Call>> FindCallByEdgeId(
       Id account_id, std::string_view edge_call_id) override;
   core::Result<std::vector<engine::Call>> ListCalls(const CallFilter& f) override;
-  core::Result<std::vector<PostbackLog>> ListPostbacks(Id call_id) override;
+  core::Result<std::vector<PostbackLog>> ListPostbacks(Id call_id, int limit) override;
+  core::Result<PostbackCounts> CountPostbacks(Id call_id) override;
   core::Result<std::vector<EffectRow>> ListEffects(Id call_id) override;
   core::Result<std::optional<engine::PreviousCall>> FindPreviousCall(Id account_id, Id campaign_id,
                                                                      std::string_view caller,

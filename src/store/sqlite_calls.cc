@@ -85,7 +85,11 @@ constexpr const char* kInsertPostback =
     "INSERT INTO postbacks (call_id, at, method, params, outcome, http_status)"
     " VALUES (?, ?, ?, ?, ?, ?)";
 constexpr const char* kSelectPostbacks =
-    "SELECT at, method, params, outcome, http_status FROM postbacks WHERE call_id = ? ORDER BY id";
+    "SELECT at, method, params, outcome, http_status FROM (SELECT id, at, method, params, outcome,"
+    " http_status FROM postbacks WHERE call_id = ?1 ORDER BY id DESC LIMIT ?2) AS p ORDER BY id";
+constexpr const char* kCountPostbacks =
+    "SELECT count(*), coalesce(sum(CASE WHEN http_status <> 200 THEN 1 ELSE 0 END), 0)"
+    " FROM postbacks WHERE call_id = ?";
 constexpr const char* kSelectEffects = "SELECT uuid, effects FROM calls WHERE id = ?";
 constexpr const char* kPreviousCall =
     "SELECT id, buyer_id FROM calls WHERE account_id = ? AND campaign_id = ? AND"
@@ -180,15 +184,23 @@ Result<std::vector<engine::Call>> SqliteTxn::ListCalls(const CallFilter& f) {
   return out;
 }
 
-Result<std::vector<PostbackLog>> SqliteTxn::ListPostbacks(Id call_id) {
+Result<std::vector<PostbackLog>> SqliteTxn::ListPostbacks(Id call_id, int limit) {
   std::vector<PostbackLog> out;
   Stmt s = db_.Prepare(kSelectPostbacks);
-  s.Bind(1, call_id);
+  s.Bind(1, call_id).Bind(2, int64_t{limit});
   while (s.Step()) {
     out.push_back(
         PostbackLog{s.Int(0), s.Text(1), s.Text(2), s.Text(3), static_cast<int>(s.Int(4))});
   }
   return Finish(s, std::move(out));
+}
+
+Result<PostbackCounts> SqliteTxn::CountPostbacks(Id call_id) {
+  Stmt s = db_.Prepare(kCountPostbacks);
+  s.Bind(1, call_id);
+  PostbackCounts out;
+  if (s.Step()) out = PostbackCounts{s.Int(0), s.Int(1)};
+  return Finish(s, out);
 }
 
 Result<std::vector<EffectRow>> SqliteTxn::ListEffects(Id call_id) {

@@ -41,6 +41,12 @@ struct PostbackLog {
   int http_status = 200;
 };
 
+// How many postbacks a call's log holds: all of them, and those refused (http_status not 200).
+struct PostbackCounts {
+  int64_t total = 0;
+  int64_t refused = 0;
+};
+
 // A recorded effect of a state change (a webhook trigger) with its call.
 struct EffectRow {
   // Orders a call's effects, nothing more: SQLite keeps them in the call's row and numbers
@@ -147,7 +153,9 @@ class Reader {
       Id account_id, std::string_view edge_call_id) = 0;
   // Newest first, with tags.
   virtual core::Result<std::vector<engine::Call>> ListCalls(const CallFilter& filter) = 0;
-  virtual core::Result<std::vector<PostbackLog>> ListPostbacks(Id call_id) = 0;
+  // The call's newest `limit` postbacks, oldest first.
+  virtual core::Result<std::vector<PostbackLog>> ListPostbacks(Id call_id, int limit) = 0;
+  virtual core::Result<PostbackCounts> CountPostbacks(Id call_id) = 0;
   virtual core::Result<std::vector<EffectRow>> ListEffects(Id call_id) = 0;
   // The caller's latest call in the campaign started at or after `since`.
   virtual core::Result<std::optional<engine::PreviousCall>> FindPreviousCall(

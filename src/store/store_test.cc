@@ -379,7 +379,7 @@ TEST_P(StoreContract, PostbacksAndEffectsAreKeptWithTheirCall) {
     return w.AppendPostback(
         c.id, PostbackLog{2000, "GET", R"({"sale":[""],"key":"[redacted]"})", "converted", 200});
   });
-  auto logs = Read<std::vector<PostbackLog>>([&](Reader& r) { return r.ListPostbacks(c.id); });
+  auto logs = Read<std::vector<PostbackLog>>([&](Reader& r) { return r.ListPostbacks(c.id, 200); });
   ASSERT_EQ(logs.size(), 1u);
   EXPECT_EQ(logs[0].params_json, R"({"sale":[""],"key":"[redacted]"})");
   EXPECT_EQ(logs[0].http_status, 200);
@@ -387,6 +387,35 @@ TEST_P(StoreContract, PostbacksAndEffectsAreKeptWithTheirCall) {
   ASSERT_EQ(effects.size(), 1u);
   EXPECT_EQ(effects[0].trigger, "started");
   EXPECT_EQ(effects[0].call_uuid, c.uuid);
+}
+
+// The call view lists the newest postbacks, oldest first; the counts (all, refused) are what
+// the refusal cap and the view's total are read from.
+TEST_P(StoreContract, PostbacksAreListedNewestLimitAndCounted) {
+  const Id a = NewAccount();
+  Call c = NewCall(a, Uuid(1), 1000);
+  Call other = NewCall(a, Uuid(2), 1000);
+  const int statuses[] = {200, 401, 200, 400, 401};
+  Write([&](Writer& w) -> core::Result<void> {
+    for (int i = 0; i < 5; ++i) {
+      PostbackLog e{2000 + i, "GET", "{}", "n" + std::to_string(i), statuses[i]};
+      if (auto r = w.AppendPostback(c.id, e); !r) return r;
+    }
+    return w.AppendPostback(other.id, PostbackLog{2000, "GET", "{}", "x", 401});
+  });
+  auto logs = Read<std::vector<PostbackLog>>([&](Reader& r) { return r.ListPostbacks(c.id, 2); });
+  ASSERT_EQ(logs.size(), 2u);
+  EXPECT_EQ(logs[0].outcome, "n3");
+  EXPECT_EQ(logs[1].outcome, "n4");
+  auto all = Read<std::vector<PostbackLog>>([&](Reader& r) { return r.ListPostbacks(c.id, 10); });
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all[0].outcome, "n0");
+  auto counts = Read<PostbackCounts>([&](Reader& r) { return r.CountPostbacks(c.id); });
+  EXPECT_EQ(counts.total, 5);
+  EXPECT_EQ(counts.refused, 3);
+  auto none = Read<PostbackCounts>([&](Reader& r) { return r.CountPostbacks(other.id + 100); });
+  EXPECT_EQ(none.total, 0);
+  EXPECT_EQ(none.refused, 0);
 }
 
 TEST_P(StoreContract, DeadlinesAreClaimedUnderALeaseAndClearedByTheDecision) {
