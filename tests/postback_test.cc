@@ -235,6 +235,69 @@ TEST(Postbacks, TheCallViewShowsTheNewestPostbacks) {
   EXPECT_EQ(doc.at("postbacks_total").as_int64(), 205);
 }
 
+// A NUL byte (%00, or \u0000 in JSON) in a tag value is refused with 400 wherever tags enter,
+// and in the other text that is stored; on PostgreSQL it used to be a 500 with the database's
+// error, or a value silently cut at the NUL.
+TEST(Postbacks, NulBytesAreRefusedWhereverTextIsStored) {
+  Server s;
+  Fixture f = MakeFixture(s);
+  Call c = NewCall(s);
+  HttpResponse p = Postback(s, c.uuid, c.key, "disposition=so%00ld");
+  EXPECT_EQ(p.status, 400) << p.body;
+  EXPECT_EQ(Str(p.json().at("error").at("message")),
+            "tag disposition: values must not contain a NUL byte");
+  HttpResponse js = Http("POST", s.url("/calls/" + c.uuid + "/add_tags?key=" + c.key),
+                         R"({"note":"a\u0000b"})", {"Content-Type: application/json"});
+  EXPECT_EQ(js.status, 400) << js.body;
+  // A refusal reason that quotes a name with a NUL is logged whole (not cut at the NUL).
+  HttpResponse nested = Http("POST", s.url("/calls/" + c.uuid + "/add_tags?key=" + c.key),
+                             R"({"x\u0000y":{"b":1}})", {"Content-Type: application/json"});
+  EXPECT_EQ(nested.status, 400) << nested.body;
+  const json::value doc = s.Api("GET", "/api/v1/calls/" + c.uuid).json();
+  EXPECT_FALSE(doc.at("tags").as_object().contains("disposition"));
+  EXPECT_FALSE(doc.at("tags").as_object().contains("note"));
+  const auto& log = doc.at("postbacks").as_array();
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(Str(log[0].at("outcome")), "tag disposition: values must not contain a NUL byte");
+  EXPECT_EQ(Str(log[0].at("params").at("disposition").as_array().at(0)),
+            std::string("so\0ld", 5));  // the log keeps what arrived, escaped in its JSON
+  EXPECT_EQ(Str(log[2].at("outcome")),
+            "x\xef\xbf\xbdy: postback bodies are flat: values are strings, numbers, booleans or "
+            "lists of them");
+
+  // Call start tags, configuration names, the edge's call id and idempotency key.
+  HttpResponse start =
+      s.Api("POST", "/api/v1/calls",
+            json::object{{"number", f.number}, {"tags", {{"t", std::string("a\0b", 3)}}}});
+  EXPECT_EQ(start.status, 400) << start.body;
+  EXPECT_EQ(Str(start.json().at("error").at("message")),
+            "tags: tag t: values must not contain a NUL byte");
+  HttpResponse edge =
+      s.Api("POST", "/api/v1/calls",
+            json::object{{"number", f.number}, {"edge_call_id", std::string("e\0f", 3)}});
+  EXPECT_EQ(edge.status, 400) << edge.body;
+  EXPECT_EQ(Str(edge.json().at("error").at("message")),
+            "edge_call_id: must not contain a NUL byte");
+  HttpResponse named = s.Api(
+      "POST", "/api/v1/buyers",
+      json::object{{"name", std::string("Acme\0Ltd", 8)}, {"destination", "sip:b@127.0.0.1:5070"}});
+  EXPECT_EQ(named.status, 400) << named.body;
+  EXPECT_EQ(Str(named.json().at("error").at("message")), "name: must not contain a NUL byte");
+
+  // Publisher data writing.
+  HttpResponse key =
+      s.Api("POST", "/api/v1/publishers/" + std::to_string(f.publisher) + "/postback_keys",
+            json::object{{"name", "lead form"}, {"storage_seconds", 3600}});
+  ASSERT_EQ(key.status, 201) << key.body;
+  HttpResponse dw = Http("GET", s.url("/data_writing/" + Str(key.json().at("key")) +
+                                      "?caller_number=%2B15551239999&age=3%009"));
+  EXPECT_EQ(dw.status, 400) << dw.body;
+  EXPECT_EQ(Str(dw.json().at("error").at("message")),
+            "tag age: values must not contain a NUL byte");
+  // Nothing half-stored: a call with the tag allowed still starts, and the store is fine.
+  EXPECT_EQ(Postback(s, c.uuid, c.key, "disposition=sold").status, 200);
+}
+
 TEST(Postbacks, TextAnswers) {
   Server s;
   MakeFixture(s);

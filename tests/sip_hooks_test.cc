@@ -56,6 +56,9 @@ TEST(SipHooks, RefusalsAndCallsNobodyCanTake) {
             401);
   EXPECT_EQ(Hook(s, "/sip/route?to=18005550199&callid=x").status, 404);
   EXPECT_EQ(Hook(s, "/sip/route?callid=x").status, 400);
+  HttpResponse nul = Hook(s, "/sip/route?to=18005550100&callid=a%00b");  // stored as edge_call_id
+  EXPECT_EQ(nul.status, 400) << nul.body;
+  EXPECT_EQ(Str(nul.json().at("error").at("message")), "callid: must not contain a NUL byte");
   EXPECT_EQ(
       Http("POST", s.url("/sip/route?to=18005550100"), "", {"Authorization: Bearer " + s.api_key()})
           .status,

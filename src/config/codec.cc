@@ -246,8 +246,9 @@ core::Result<Number> Decode(const json::object& o, Number n, const DecodeContext
         } else if (ReservedTagKey(kv.key())) {
           r.Fail(field, "system_* and caller_number are set by callpost");
         } else if (!kv.value().is_string() || kv.value().get_string().size() > 255 ||
-                   !core::IsValidUtf8(kv.value().get_string())) {
-          r.Fail(field, "must be a string of at most 255 bytes of UTF-8");
+                   !core::IsValidUtf8(kv.value().get_string()) ||
+                   std::string_view(kv.value().get_string()).find('\0') != std::string_view::npos) {
+          r.Fail(field, "must be a string of at most 255 bytes of UTF-8 without a NUL byte");
         } else {
           tags[kv.key()] = std::string(kv.value().get_string());
         }

@@ -38,6 +38,10 @@ void FieldReader::String(std::string_view name, std::string& out, bool required,
     return Fail(name, "must be at most " + std::to_string(max_len) + " bytes");
   }
   if (!core::IsValidUtf8(s)) return Fail(name, "must be valid UTF-8");
+  // Text is passed to PostgreSQL as C strings: a NUL would end it early.
+  if (std::string_view(s).find('\0') != std::string_view::npos) {
+    return Fail(name, "must not contain a NUL byte");
+  }
   if ((required || non_empty) && s.empty()) return Fail(name, "must not be empty");
   out.assign(s.data(), s.size());
 }

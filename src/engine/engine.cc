@@ -15,13 +15,10 @@ core::Result<void> ValidateTag(std::string_view key, std::string_view value) {
   if (key.empty() || key.size() > kMaxTagBytes) {
     return core::InvalidArgument("tag keys must be 1-255 bytes", std::string(key.substr(0, 64)));
   }
-  if (value.size() > kMaxTagBytes) {
-    return core::InvalidArgument("tag " + std::string(key) + ": values must be at most 255 bytes",
-                                 std::string(key));
-  }
   if (!core::IsValidUtf8(key) || !core::IsValidUtf8(value)) {
     return core::InvalidArgument("tags must be valid UTF-8", std::string(key));
   }
+  // The key's characters are checked before any message names the key.
   for (size_t i = 0; i < key.size(); ++i) {
     const auto c = static_cast<unsigned char>(key[i]);
     const auto next = i + 1 < key.size() ? static_cast<unsigned char>(key[i + 1]) : 0;
@@ -34,6 +31,15 @@ core::Result<void> ValidateTag(std::string_view key, std::string_view value) {
       return core::InvalidArgument(
           "tag keys must not contain control characters, brackets, commas or colons");
     }
+  }
+  if (value.size() > kMaxTagBytes) {
+    return core::InvalidArgument("tag " + std::string(key) + ": values must be at most 255 bytes",
+                                 std::string(key));
+  }
+  // A NUL would end the value early in a C string (PostgreSQL takes its parameters so).
+  if (value.find('\0') != std::string_view::npos) {
+    return core::InvalidArgument("tag " + std::string(key) + ": values must not contain a NUL byte",
+                                 std::string(key));
   }
   if (key.rfind("system_", 0) == 0 || key == "caller_number") {
     return core::InvalidArgument("tag " + std::string(key) + " is reserved for callpost",

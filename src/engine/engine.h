@@ -27,7 +27,8 @@ inline constexpr size_t kMaxTagsPerRequest = 100;
 inline constexpr size_t kMaxTagsPerCall = 2000;
 
 // Validates one tag from outside (edge, postback, publisher): key 1-255 bytes of printable
-// UTF-8, value at most 255 bytes of UTF-8, key not reserved (system_*, caller_number).
+// UTF-8, value at most 255 bytes of UTF-8 without a NUL byte, key not reserved (system_*,
+// caller_number).
 core::Result<void> ValidateTag(std::string_view key, std::string_view value);
 
 // How many tag values `params` would really add to `call`: the distinct key/value pairs with a

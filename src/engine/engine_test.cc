@@ -217,6 +217,23 @@ TEST(ValidateTagTest, AcceptsAndRefuses) {
   }
 }
 
+// A NUL byte in a value is refused, naming the tag (PostgreSQL takes text as C strings: it would
+// end the value there, or make a tag array malformed).
+TEST(ValidateTagTest, RefusesANulByteInAValue) {
+  for (const std::string value :
+       {std::string("a\0b", 3), std::string("\0", 1), std::string("ab\0", 3)}) {
+    const core::Result<void> r = ValidateTag("disposition", value);
+    ASSERT_FALSE(r.has_value()) << value.size();
+    EXPECT_EQ(r.error().code, core::ErrorCode::kInvalidArgument);
+    EXPECT_EQ(r.error().message, "tag disposition: values must not contain a NUL byte");
+    EXPECT_EQ(r.error().field, "disposition");
+  }
+  // A key with a control character is refused for that before any message names it.
+  const core::Result<void> r = ValidateTag(std::string("a\0b", 3), std::string(300, 'v'));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().message.find('\0'), std::string::npos) << r.error().message;
+}
+
 // Keys are printable UTF-8: the C1 controls U+0080-U+009F (two bytes in UTF-8) and the
 // line/paragraph separators are refused like ASCII controls.
 TEST(ValidateTagTest, RefusesNonAsciiControlCharactersInKeys) {

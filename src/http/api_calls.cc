@@ -158,6 +158,9 @@ void Api::CreateCall(const CtxPtr& ctx) {
       if (k->size() > 255) {
         return ctx->Fail(core::InvalidArgument("Idempotency-Key: at most 255 bytes"));
       }
+      if (k->find('\0') != std::string::npos) {
+        return ctx->Fail(core::InvalidArgument("Idempotency-Key: must not contain a NUL byte"));
+      }
       req.edge_call_id = *k;
     }
   }

@@ -34,6 +34,9 @@ core::Result<SipRouteQuery> ReadSipRoute(const engine::Params& query) {
   if (callid != nullptr && callid->size() > 255) {
     return core::InvalidArgument("callid: at most 255 bytes", "callid");
   }
+  if (callid != nullptr && callid->find('\0') != std::string::npos) {
+    return core::InvalidArgument("callid: must not contain a NUL byte", "callid");
+  }
   auto number = core::NormalizePhone(*to);
   if (!number) return core::NotFound("no tracking number " + *to);
   SipRouteQuery out;

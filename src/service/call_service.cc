@@ -13,6 +13,9 @@ using core::Result;
 
 namespace {
 
+// The longest refusal reason logged (a reason may quote a name from the request).
+constexpr size_t kMaxLoggedOutcomeBytes = 1024;
+
 // `text` cut to at most `max` bytes at a UTF-8 character boundary, with "…" (U+2026) appended
 // when cut.
 std::string Cut(std::string_view text, size_t max) {
@@ -20,6 +23,22 @@ std::string Cut(std::string_view text, size_t max) {
   size_t n = max;
   while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xc0) == 0x80) --n;
   return std::string(text.substr(0, n)) + "\xe2\x80\xa6";
+}
+
+// A refusal reason as logged: cut, and each NUL byte (a reason may quote a name from the
+// request, and PostgreSQL takes text as C strings) written as U+FFFD.
+std::string LogOutcome(std::string_view reason) {
+  std::string cut = Cut(reason, kMaxLoggedOutcomeBytes);
+  if (cut.find('\0') == std::string::npos) return cut;
+  std::string out;
+  for (char c : cut) {
+    if (c == '\0') {
+      out += "\xef\xbf\xbd";
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 // The postback's parameters as logged, {"name":["value",…],…} in the order the names first
@@ -63,9 +82,6 @@ std::string LogParams(const engine::Params& params, bool had_key) {
   j.EndObject();
   return out;
 }
-
-// The longest refusal reason logged (a reason may quote a name from the request).
-constexpr size_t kMaxLoggedOutcomeBytes = 1024;
 
 // The webhook deliveries of one unit of work and where they go after its commit: reserved with
 // the sink and handed to it (Take), or inserted for its claims (Notify).
@@ -381,8 +397,8 @@ void CallService::Postback(PostbackRequest req, Callback<PostbackAnswer> done) {
           answer.logged = counts->refused < kMaxRefusedPostbacksLogged;
         }
         if (answer.logged) {
-          store::PostbackLog log{now, req.method, log_params,
-                                 Cut(answer.message, kMaxLoggedOutcomeBytes), answer.http_status};
+          store::PostbackLog log{now, req.method, log_params, LogOutcome(answer.message),
+                                 answer.http_status};
           if (auto a = w.AppendPostback(call.id, log); !a) return a;
         }
         answer.call_uuid = call.uuid;
