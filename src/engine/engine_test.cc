@@ -220,7 +220,7 @@ TEST(ValidateTagTest, AcceptsAndRefuses) {
 // A NUL byte in a value is refused, naming the tag (PostgreSQL takes text as C strings: it would
 // end the value there, or make a tag array malformed).
 TEST(ValidateTagTest, RefusesANulByteInAValue) {
-  for (const std::string value :
+  for (const std::string& value :
        {std::string("a\0b", 3), std::string("\0", 1), std::string("ab\0", 3)}) {
     const core::Result<void> r = ValidateTag("disposition", value);
     ASSERT_FALSE(r.has_value()) << value.size();

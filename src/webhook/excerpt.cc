@@ -9,10 +9,12 @@ namespace {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
-// The length of the valid UTF-8 character at the start of `s`, or 0.
+// The length of the valid UTF-8 character at the start of `s`, or 0 (for NUL too: PostgreSQL
+// text cannot hold one).
 size_t CharLength(std::string_view s) {
   const auto b0 = static_cast<unsigned char>(s[0]);
-  const size_t n = b0 < 0x80   ? 1
+  const size_t n = b0 == 0     ? 0
+                   : b0 < 0x80 ? 1
                    : b0 < 0xC2 ? 0
                    : b0 < 0xE0 ? 2
                    : b0 < 0xF0 ? 3

@@ -7,8 +7,9 @@
 namespace webhook {
 
 // At most `max_bytes` bytes of valid UTF-8 from the start of `body`: whole characters only
-// (never cut inside a multi-byte character), each byte of an invalid sequence replaced by
-// U+FFFD (3 bytes; counted against max_bytes). Stops at the first character that does not
+// (never cut inside a multi-byte character), each byte of an invalid sequence, and each NUL
+// byte (PostgreSQL text cannot hold one), replaced by U+FFFD (3 bytes; counted against
+// max_bytes). Stops at the first character that does not
 // fit. Pure.
 std::string Utf8Excerpt(std::string_view body, size_t max_bytes);
 
