@@ -22,7 +22,7 @@ TEST(Utf8ExcerptTest, Table) {
       {"hello", 0, ""},
       {"a" + kEuro, 4, "a" + kEuro},
       {std::string("a\0b", 3), 10, "a" + kFffd + "b"},  // a receiver's NUL: not storable text
-      {"a" + kEuro, 3, "a"},  // never half a character
+      {"a" + kEuro, 3, "a"},                            // never half a character
       {"a" + kEuro, 2, "a"},
       {kEmoji + kEmoji, 7, kEmoji},
       {"a\xFF"
