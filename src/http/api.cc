@@ -14,9 +14,6 @@ extern const char* const kOpenApiJson;  // openapi_data.cc, generated from opena
 
 namespace {
 
-// The path of a request no route took, for its log line: a segment of 16 characters or more
-// is written as "[redacted]". Keys are long random tokens, and a client that puts one in the
-// wrong place (/api/v1/cpk_…) must not get it logged; a mistyped route name is short.
 // True for a segment that may be logged as it is: short, a UUID, or a word of the routes
 // ("conversion_groups"). A longer one may be a key put in the wrong place (API keys, call keys
 // and signing secrets are long and mix cases and digits).
