@@ -141,6 +141,27 @@ describe('timeline', () => {
     expect(t[3].ok).toBe(false);
     expect(t[3].detail).toBe('HTTP 500: oops');
   });
+
+  it('says how many older postbacks the call view left out', () => {
+    const postback = { at: '2026-11-28T10:02:00.000Z', method: 'GET', params: { key: ['[redacted]'] }, outcome: 'the call key is wrong', http_status: 401 };
+    const call: CallDetails = {
+      uuid: 'u',
+      status: 'ended',
+      started_at: '2026-11-28T10:00:00.000Z',
+      routed_at: null,
+      answered_at: null,
+      ended_at: null,
+      duration_seconds: null,
+      hung_up_by: '',
+      buyer_id: null,
+      conversion: { state: 'pending', group_id: null, revenue: null, payout: null, late: false, deadline_at: null, decided_at: null },
+      postbacks: [postback, postback],
+      postbacks_total: 5,
+    };
+    const older = buildTimeline(call).filter((e) => e.title === 'older postbacks');
+    expect(older.map((e) => e.detail)).toEqual(['3 older not shown (the newest 2 are)']);
+    expect(buildTimeline({ ...call, postbacks_total: 2 }).some((e) => e.title === 'older postbacks')).toBe(false);
+  });
 });
 
 describe('publisher keys and secrets', () => {

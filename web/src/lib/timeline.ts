@@ -46,6 +46,7 @@ export interface CallDetails {
     decided_at: string | null;
   };
   postbacks?: Postback[];
+  postbacks_total?: number; // the call's log holds this many; the view lists the newest 200
   webhooks?: Delivery[];
 }
 
@@ -72,7 +73,12 @@ export function buildTimeline(call: CallDetails): TimelineEntry[] {
     if (call.hung_up_by) parts.push(`hung up by ${call.hung_up_by}`);
     add({ at: call.ended_at, kind: 'call', title: 'ended', detail: parts.join(', '), ok: null });
   }
-  for (const p of call.postbacks ?? []) {
+  const shown = call.postbacks ?? [];
+  const older = (call.postbacks_total ?? shown.length) - shown.length;
+  if (older > 0 && shown.length > 0) {
+    add({ at: shown[0].at, kind: 'postback', title: 'older postbacks', detail: `${older} older not shown (the newest ${shown.length} are)`, ok: null });
+  }
+  for (const p of shown) {
     const params = Object.entries(p.params)
       .filter(([k]) => k !== 'key')
       .map(([k, v]) => (v.length === 1 && v[0] === '' ? k : `${k}=${v.join(',')}`))
