@@ -76,6 +76,16 @@ TEST(SipHooks, RefusalsAndCallsNobodyCanTake) {
   EXPECT_EQ(call.at("status"), "completed");
   EXPECT_EQ(call.at("hung_up_by"), "no_route");
   EXPECT_EQ(call.at("conversion").at("state"), "not_converted");
+  // A lookup whose Call-ID a call started through the API already has finds that call; the
+  // refusal leaves it alone (it was not this lookup's to close).
+  HttpResponse api = s.Api("POST", "/api/v1/calls",
+                           json::object{{"number", "+18005550100"},
+                                        {"caller_number", "+15551230001"},
+                                        {"edge_call_id", "shared-id"}});
+  ASSERT_EQ(api.status, 201) << api.body;
+  EXPECT_EQ(Hook(s, "/sip/route?from=%2B15551230001&to=18005550100&callid=shared-id").status, 404);
+  json::value kept = s.Api("GET", "/api/v1/calls/" + Str(api.json().at("uuid"))).json();
+  EXPECT_EQ(kept.at("status"), "started") << kept;
 }
 
 TEST(SipHooks, EventsAnsweredEndedFailed) {

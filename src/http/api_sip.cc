@@ -54,6 +54,9 @@ void Api::SipRoute(const CtxPtr& ctx, const engine::Params& query) {
                                 {"headers", json::object{{"X-PH-RetreaverUUID", r->call.uuid},
                                                          {"X-PH-RetreaverKey", key}}}});
         }
+        // A call this lookup did not start (the same Call-ID given to a call started through
+        // the API, or a retried lookup of one already closed) is left as it is.
+        if (r->existing) return ctx->Fail(core::NotFound(refusal));
         // The edge answers the caller 404/480; the call is recorded and closed at once.
         engine::Event ended{
             engine::EventType::kEnded, 0, std::nullopt, std::nullopt, "no_route", true};
