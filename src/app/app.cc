@@ -22,7 +22,6 @@
 #include "core/call_key.h"
 #include "core/crypto.h"
 #include "http/api.h"
-#include "http/errors.h"
 #include "http/server.h"
 #include "service/call_service.h"
 #include "store/store.h"
@@ -243,7 +242,6 @@ struct App::Impl {
   std::unique_ptr<service::ConfigService> config;
   std::unique_ptr<service::CallService> calls;
   std::unique_ptr<http::Api> api;
-  std::atomic<http::Api*> ready{nullptr};  // the API, once everything it needs has started
   std::unique_ptr<http::Server> server;
   size_t server_max_connections = 0;
   std::unique_ptr<webhook::Dispatcher> dispatcher;
@@ -325,33 +323,12 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
     if (!normalized) return std::move(normalized).error();
     public_url = std::move(*normalized);
   }
+  // The address is tried before the data directory is touched: one that is wrong or taken
+  // would otherwise fail after a first start had made (and so fixed) the call-key secret.
+  if (auto free = http::Server::CheckAddress(listen->first, listen->second); !free) {
+    return std::move(free).error();
+  }
   Impl* raw = impl.get();
-  // Listen first: an address that is wrong or taken fails before the data directory is touched
-  // (a first start that made its secret and then failed would have fixed that secret). What
-  // arrives before the rest has started is answered 503, like an outage.
-  http::ServerOptions so;
-  so.address = listen->first;
-  so.port = listen->second;
-  so.threads = options.threads;
-  so.max_body_bytes = options.max_body_bytes;
-  so.max_connections = ConnectionLimit(options.max_connections);
-  impl->server =
-      std::make_unique<http::Server>(so, [raw](http::Request req, http::Responder respond) {
-        http::Api* api = raw->ready.load(std::memory_order_acquire);
-        if (api == nullptr) {
-          return respond(http::ErrorResponse(
-              core::MakeError(core::ErrorCode::kUnavailable, "the server is starting")));
-        }
-        api->Handle(std::move(req), std::move(respond));
-      });
-  impl->server_max_connections = so.max_connections;
-  auto port = impl->server->Start();
-  if (!port) return std::move(port).error();
-  const bool v6 = so.address.find(':') != std::string::npos;
-  const std::string bound =
-      (v6 ? "[" + so.address + "]" : so.address) + ":" + std::to_string(*port);
-  // The default base of postback instructions is where this server listens.
-  if (public_url.empty()) public_url = "http://" + bound;
   auto secret = LoadSecret(options);
   if (!secret) return std::move(secret).error();
   auto sqlite = SqlitePath(options);
@@ -407,7 +384,28 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
         "callpost_http_connections_refused_total " +
         std::to_string(raw->server->refused_connections()) + "\n";
   });
-  impl->ready.store(impl->api.get(), std::memory_order_release);
+  http::ServerOptions so;
+  so.address = listen->first;
+  so.port = listen->second;
+  so.threads = options.threads;
+  so.max_body_bytes = options.max_body_bytes;
+  so.max_connections = ConnectionLimit(options.max_connections);
+  impl->server_max_connections = so.max_connections;
+  impl->server =
+      std::make_unique<http::Server>(so, [raw](http::Request req, http::Responder respond) {
+        raw->api->Handle(std::move(req), std::move(respond));
+      });
+  auto port = impl->server->Start();
+  if (!port) return std::move(port).error();
+  const bool v6 = so.address.find(':') != std::string::npos;
+  const std::string bound =
+      (v6 ? "[" + so.address + "]" : so.address) + ":" + std::to_string(*port);
+  // The default base of postback instructions is where this server listens (its port is known
+  // only now when it was 0; the API reads it at each request).
+  if (public_url.empty()) {
+    public_url = "http://" + bound;
+    impl->api->SetPublicUrl(public_url);
+  }
   if (options.background) impl->loop = std::thread([raw] { raw->Loop(); });
   LogEvent(
       "serving",

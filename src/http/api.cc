@@ -133,6 +133,11 @@ Api::Api(ApiOptions options, service::ConfigService& config, service::CallServic
       api_key_limiter_(options_.api_key_limit),
       call_key_limiter_(options_.call_key_limit) {}
 
+void Api::SetPublicUrl(std::string url) {
+  std::lock_guard lock(options_mu_);
+  options_.public_url = std::move(url);
+}
+
 void Api::Handle(Request request, Responder respond) {
   auto ctx = std::make_shared<Ctx>();
   ctx->request = std::move(request);

@@ -5,6 +5,7 @@
 
 #include <boost/json/fwd.hpp>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,8 @@ class Api {
   void Handle(Request request, Responder respond);
 
   Metrics& metrics() { return metrics_; }
+  // Changes the base of postback instructions (set once the bound port is known).
+  void SetPublicUrl(std::string url);
   // Appends more metrics (the webhook dispatcher's) to /metrics. Set once before serving.
   void SetExtraMetrics(std::function<void(std::string&)> render) {
     extra_metrics_ = std::move(render);
@@ -76,10 +79,10 @@ class Api {
 
   // Adds operator-only fields (postback instructions) to an encoded configuration object.
   void Decorate(boost::json::object& object, bool is_conversion_group) const;
-  // --public-url: the base of the URLs handed to partners.
-  const std::string& PublicUrl() const { return options_.public_url; }
+  std::string PublicUrl() const;  // --public-url: the base of the URLs handed to partners
 
-  const ApiOptions options_;
+  mutable std::mutex options_mu_;
+  ApiOptions options_;  // guarded by options_mu_
   service::ConfigService& config_;
   service::CallService& calls_;
   store::Store& store_;

@@ -25,6 +25,11 @@ core::Error MethodNotAllowed(const std::string& method, const std::string& path)
 
 }  // namespace
 
+std::string Api::PublicUrl() const {
+  std::lock_guard lock(options_mu_);
+  return options_.public_url;
+}
+
 void Api::Decorate(json::object& o, bool is_conversion_group) const {
   o.erase("hash");  // a publisher key's hash stays in the store
   if (!is_conversion_group) return;

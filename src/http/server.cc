@@ -216,6 +216,27 @@ std::string DescribeEndpoint(std::string_view address, uint16_t port) {
   return s;
 }
 
+// The address to listen on, or why it cannot be: not an IP literal, or (opening `acceptor` on
+// it, with address reuse, so that a restart need not wait for the old connections' TIME_WAIT)
+// taken or not ours.
+core::Result<tcp::endpoint> BindAcceptor(Acceptor& acceptor, const std::string& host,
+                                         uint16_t port) {
+  const std::string where = DescribeEndpoint(host, port);
+  error_code ec;
+  const asio::ip::address address = asio::ip::make_address(host, ec);
+  if (ec)
+    return core::InvalidArgument("cannot listen on " + where + ": not an IP address", "address");
+  const tcp::endpoint endpoint(address, port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (ec) {
+    return core::MakeError(core::ErrorCode::kUnavailable,
+                           "cannot listen on " + where + ": " + ec.message());
+  }
+  return endpoint;
+}
+
 class ServerCore;
 
 // One accepted connection. All members are used only on the connection's I/O thread, except
@@ -740,13 +761,6 @@ core::Result<uint16_t> ServerCore::Start() {
   if (started_) {
     return core::MakeError(core::ErrorCode::kUnavailable, "the server was already started");
   }
-  const std::string where = DescribeEndpoint(options_.address, options_.port);
-  error_code ec;
-  asio::ip::address address = asio::ip::make_address(options_.address, ec);
-  if (ec) {
-    return core::InvalidArgument("cannot listen on " + where + ": not an IP address", "address");
-  }
-
   int threads = options_.threads;
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
@@ -755,16 +769,16 @@ core::Result<uint16_t> ServerCore::Start() {
   std::vector<std::shared_ptr<asio::io_context>> ios;
   for (int i = 0; i < threads; ++i) ios.push_back(std::make_shared<asio::io_context>(1));
   Acceptor acceptor(ios[0]->get_executor());
-  tcp::endpoint endpoint(address, options_.port);
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  auto bound = BindAcceptor(acceptor, options_.address, options_.port);
+  if (!bound) return std::move(bound).error();
+  error_code ec;
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
   uint16_t port = 0;
   if (!ec) port = acceptor.local_endpoint(ec).port();
   if (ec) {
     return core::MakeError(core::ErrorCode::kUnavailable,
-                           "cannot listen on " + where + ": " + ec.message());
+                           "cannot listen on " + DescribeEndpoint(options_.address, options_.port) +
+                               ": " + ec.message());
   }
 
   ios_ = std::move(ios);
@@ -935,6 +949,14 @@ Server::Server(ServerOptions options, Handler handler)
 Server::~Server() { impl_->Stop(); }
 
 core::Result<uint16_t> Server::Start() { return impl_->Start(); }
+
+core::Result<void> Server::CheckAddress(const std::string& address, uint16_t port) {
+  asio::io_context io;
+  Acceptor acceptor(io.get_executor());
+  auto bound = BindAcceptor(acceptor, address, port);
+  if (!bound) return std::move(bound).error();
+  return {};
+}
 
 void Server::Stop() { impl_->Stop(); }
 

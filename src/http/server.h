@@ -86,6 +86,9 @@ class Server {
   // is not an IP literal) with a message naming address:port and the OS reason; the Server then
   // holds no socket or thread. Calling Start() a second time, or after Stop(), is an error.
   core::Result<uint16_t> Start();
+  // Whether Start() could listen on `address`:`port` now, with Start()'s errors, by binding a
+  // socket there and closing it (what holds the address may change before Start()).
+  static core::Result<void> CheckAddress(const std::string& address, uint16_t port);
 
   // Graceful shutdown: stops accepting at once, closes idle keep-alive connections, lets the
   // requests in flight finish and their responses be written (with "Connection: close"), and
