@@ -112,6 +112,7 @@ TEST(Conversions, TimerMetricsShowPendingDueAndLag) {
     return body.find("\n" + line + "\n") != std::string::npos;
   };
   std::string m = metrics();
+  EXPECT_EQ(ExpositionError(m), "") << m;
   EXPECT_TRUE(has(m, "callpost_timers_pending 1")) << m;
   EXPECT_TRUE(has(m, "callpost_timers_due 0")) << m;
   EXPECT_TRUE(has(m, "callpost_timers_overdue_seconds 0.000000")) << m;

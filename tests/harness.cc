@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
+#include <sstream>
 
 namespace testing_harness {
 
@@ -58,6 +60,29 @@ void CollectSecrets(const json::value& v) {
 }
 
 }  // namespace
+
+std::string ExpositionError(const std::string& text) {
+  std::set<std::string> typed;
+  std::string family, type;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("# HELP ", 0) == 0 || line.empty()) continue;
+    if (line.rfind("# TYPE ", 0) == 0) {
+      std::istringstream words(line.substr(7));
+      words >> family >> type;
+      if (!typed.insert(family).second) return "a second # TYPE for " + family;
+      continue;
+    }
+    const std::string name = line.substr(0, line.find_first_of("{ "));
+    bool ours = name == family;
+    if (type == "histogram") {
+      for (const char* suffix : {"_bucket", "_sum", "_count"})
+        ours = ours || name == family + suffix;
+    }
+    if (!ours) return "the sample \"" + line + "\" stands under the family " + family;
+  }
+  return "";
+}
 
 void RecordSecret(const std::string& secret) {
   std::lock_guard lock(secrets_mu);

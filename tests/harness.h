@@ -20,6 +20,11 @@ std::string LogDir();
 // Records a key or secret for the log scan. Http() records those in every answer by itself.
 void RecordSecret(const std::string& secret);
 
+// Why `text` is not a valid Prometheus text exposition, or "" when it is: each family's
+// "# TYPE" once, and every sample right under its own family's (a histogram's _bucket, _sum and
+// _count included), so that no family's samples are split by another's.
+std::string ExpositionError(const std::string& text);
+
 // A fresh directory under the system temp dir, removed at destruction.
 class TempDir {
  public:

@@ -466,6 +466,7 @@ TEST(OperatorApi, OperationsEndpoints) {
   StartCall(s);
   HttpResponse m = Http("GET", s.url("/metrics"));
   EXPECT_EQ(m.status, 200);
+  EXPECT_EQ(ExpositionError(m.body), "") << m.body;
   EXPECT_NE(m.body.find("callpost_http_requests_total{route=\"/api/v1/calls\",status=\"201\"} 1"),
             std::string::npos)
       << m.body;

@@ -224,12 +224,12 @@ void Api::Ops(const CtxPtr& ctx) {
       // The counts come from the database; when it cannot answer (an outage, when metrics
       // matter most), the process's own metrics are still served, with the database down.
       if (counts) r.body += counted;
-      auto timers = counts ? calls_.RenderMetrics(r.body) : counts;
+      auto timers = calls_.RenderMetrics(r.body, /*with_store=*/counts.has_value());
       r.body +=
           "# HELP callpost_database_up Whether the database answered every count of this scrape "
           "(calls, deliveries, timers); when 0, those it could not give are left out.\n"
           "# TYPE callpost_database_up gauge\ncallpost_database_up ";
-      r.body += timers ? "1\n" : "0\n";
+      r.body += counts && timers ? "1\n" : "0\n";
       store_.RenderMetrics(r.body);
       if (extra_metrics_) extra_metrics_(r.body);
       return ctx->Reply(std::move(r));

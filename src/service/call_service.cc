@@ -475,7 +475,20 @@ Result<int> CallService::FireDueDeadlines(core::Millis now, int limit, core::Mil
   return fired;
 }
 
-Result<void> CallService::RenderMetrics(std::string& out) {
+Result<void> CallService::RenderMetrics(std::string& out, bool with_store) {
+  out +=
+      "# HELP callpost_postback_refusals_not_logged_total Refused buyer postbacks answered but "
+      "not logged (the call's log held the most refusals it keeps).\n"
+      "# TYPE callpost_postback_refusals_not_logged_total counter\n"
+      "callpost_postback_refusals_not_logged_total " +
+      std::to_string(refusals_not_logged_.load(std::memory_order_relaxed)) +
+      "\n# HELP callpost_timer_lag_seconds Deadlines fired by this node: seconds from the due "
+      "time to the decision.\n# TYPE callpost_timer_lag_seconds histogram\n";
+  {
+    std::lock_guard lock(metrics_mu_);
+    timer_lag_.Render(out, "callpost_timer_lag_seconds");
+  }
+  if (!with_store) return {};
   const core::Millis now = clock_.Now();
   store::DeadlineCounts counts;
   auto r = store_.Read([&](store::Reader& rd) -> Result<void> {
@@ -497,17 +510,7 @@ Result<void> CallService::RenderMetrics(std::string& out) {
       "\n# HELP callpost_timers_overdue_seconds How long the oldest due deadline has waited "
       "(0 when none is due).\n# TYPE callpost_timers_overdue_seconds gauge\n"
       "callpost_timers_overdue_seconds " +
-      std::to_string(overdue) +
-      "\n# HELP callpost_timer_lag_seconds Deadlines fired by this node: seconds from the due "
-      "time to the decision.\n# TYPE callpost_timer_lag_seconds histogram\n";
-  out +=
-      "# HELP callpost_postback_refusals_not_logged_total Refused buyer postbacks answered but "
-      "not logged (the call's log held the most refusals it keeps).\n"
-      "# TYPE callpost_postback_refusals_not_logged_total counter\n"
-      "callpost_postback_refusals_not_logged_total " +
-      std::to_string(refusals_not_logged_.load(std::memory_order_relaxed)) + "\n";
-  std::lock_guard lock(metrics_mu_);
-  timer_lag_.Render(out, "callpost_timer_lag_seconds");
+      std::to_string(overdue) + "\n";
   return {};
 }
 

@@ -183,9 +183,10 @@ class CallService {
   // When the call's key stops working (ended_at + the account's TTL), if it has ended.
   std::optional<core::Millis> KeyExpiry(const engine::Call& call) const;
 
-  // The timers' metrics (Prometheus text) appended to `out`: postback deadlines pending and
-  // due (read from the store, every node's) and the lag of those this node fired.
-  core::Result<void> RenderMetrics(std::string& out);
+  // The call metrics (Prometheus text) appended to `out`: this node's own always (the lag of
+  // the deadlines it fired, refused postbacks not logged), then, when `with_store`, the postback
+  // deadlines pending and due, read from the store (every node's): its error when it cannot.
+  core::Result<void> RenderMetrics(std::string& out, bool with_store);
 
  private:
   // One engine step on each call (by UUID) in one unit of work; returns how many changed.
