@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -204,6 +205,16 @@ int main(int argc, char** argv) {
   add_key->add_option("--name", key_name, "The key's name")->capture_default_str();
   add_store(add_key, key_options);
 
+  // Every command, as typed; its config-file table is the same words joined by dots.
+  const std::pair<std::string, CLI::App*> commands[] = {{"serve", serve},
+                                                        {"accounts create", create},
+                                                        {"accounts list", list},
+                                                        {"accounts add-key", add_key}};
+  std::string command_names;
+  for (const auto& [words, sub] : commands) {
+    command_names += command_names.empty() ? words : ", " + words;
+  }
+
   // The config file's text ("" without one), and its first error: the library reads a line it
   // cannot make sense of as nothing, and names an unknown key without its line, in INI's words.
   const auto config_error = [&]() -> std::optional<std::string> {
@@ -212,10 +223,9 @@ int main(int argc, char** argv) {
     std::ifstream in(config);
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     app::ConfigTables tables;
-    for (const auto& [table, sub] : {std::pair{"serve", serve},
-                                     {"accounts.create", create},
-                                     {"accounts.list", list},
-                                     {"accounts.add-key", add_key}}) {
+    for (const auto& [words, sub] : commands) {
+      std::string table = words;
+      std::replace(table.begin(), table.end(), ' ', '.');
       for (const CLI::Option* option : sub->get_options()) {
         for (const std::string& key : option->get_lnames()) tables[table].insert(key);
       }
@@ -232,7 +242,8 @@ int main(int argc, char** argv) {
     std::string reason = e.what();
     if (dynamic_cast<const CLI::ConfigError*>(&e) != nullptr)
       reason = config_error().value_or(reason);
-    if (!serve->parsed() && !create->parsed() && !list->parsed() && !add_key->parsed()) {
+    if (std::none_of(std::begin(commands), std::end(commands),
+                     [](const auto& c) { return c.second->parsed(); })) {
       // The first word that is not an option nor --config's value: a misspelt command reads
       // better named than as "A subcommand is required".
       std::string command;
@@ -243,10 +254,9 @@ int main(int argc, char** argv) {
         command += command.empty() ? std::string(arg) : " " + std::string(arg);
         if (command != "accounts") break;
       }
-      if (!command.empty() && command != "serve" && command != "accounts create" &&
-          command != "accounts list" && command != "accounts add-key") {
-        reason = "unknown command \"" + command +
-                 "\" (the commands are serve, accounts create, accounts list and accounts add-key)";
+      if (!command.empty() && std::none_of(std::begin(commands), std::end(commands),
+                                           [&](const auto& c) { return c.first == command; })) {
+        reason = "unknown command \"" + command + "\" (the commands are " + command_names + ")";
       }
     }
     if (reason.find("--help") == std::string::npos) reason += " (see callpost --help)";
