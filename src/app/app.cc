@@ -397,9 +397,7 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
       });
   auto port = impl->server->Start();
   if (!port) return std::move(port).error();
-  const bool v6 = so.address.find(':') != std::string::npos;
-  const std::string bound =
-      (v6 ? "[" + so.address + "]" : so.address) + ":" + std::to_string(*port);
+  const std::string bound = http::HostPort(so.address, *port);
   // The default base of postback instructions is where this server listens (its port is known
   // only now when it was 0; the API reads it at each request).
   if (public_url.empty()) {

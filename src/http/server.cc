@@ -66,6 +66,21 @@
 #include "core/json_text.h"
 
 namespace http {
+
+std::string HostPort(std::string_view address, uint16_t port) {
+  std::string s;
+  if (address.find(':') != std::string_view::npos) {
+    s += '[';
+    s += address;
+    s += ']';
+  } else {
+    s += address;
+  }
+  s += ':';
+  s += std::to_string(port);
+  return s;
+}
+
 namespace {
 
 namespace asio = boost::asio;
@@ -202,26 +217,12 @@ std::string AddressToString(const asio::ip::address& address) {
   return address.to_string();
 }
 
-std::string DescribeEndpoint(std::string_view address, uint16_t port) {
-  std::string s;
-  if (address.find(':') != std::string_view::npos) {
-    s += '[';
-    s += address;
-    s += ']';
-  } else {
-    s += address;
-  }
-  s += ':';
-  AppendNumber(s, port);
-  return s;
-}
-
 // The address to listen on, or why it cannot be: not an IP literal, or (opening `acceptor` on
 // it, with address reuse, so that a restart need not wait for the old connections' TIME_WAIT)
 // taken or not ours.
 core::Result<tcp::endpoint> BindAcceptor(Acceptor& acceptor, const std::string& host,
                                          uint16_t port) {
-  const std::string where = DescribeEndpoint(host, port);
+  const std::string where = HostPort(host, port);
   error_code ec;
   const asio::ip::address address = asio::ip::make_address(host, ec);
   if (ec)
@@ -776,9 +777,9 @@ core::Result<uint16_t> ServerCore::Start() {
   uint16_t port = 0;
   if (!ec) port = acceptor.local_endpoint(ec).port();
   if (ec) {
-    return core::MakeError(core::ErrorCode::kUnavailable,
-                           "cannot listen on " + DescribeEndpoint(options_.address, options_.port) +
-                               ": " + ec.message());
+    return core::MakeError(
+        core::ErrorCode::kUnavailable,
+        "cannot listen on " + HostPort(options_.address, options_.port) + ": " + ec.message());
   }
 
   ios_ = std::move(ios);

@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/result.h"
 #include "http/message.h"
@@ -72,6 +73,9 @@ struct ServerOptions {
 // Thread-safety: Start() must be called once, before any Stop(). Stop() and port() are
 // thread-safe. Neither Stop() nor the destructor may be called from the handler or from an I/O
 // thread (they join the I/O threads).
+// "address:port", an IPv6 address in brackets ("[::1]:8080").
+std::string HostPort(std::string_view address, uint16_t port);
+
 class Server {
  public:
   // `handler` must be callable and is kept until the Server is destroyed.
