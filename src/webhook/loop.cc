@@ -87,7 +87,7 @@ void Dispatcher::Loop::Run() {
     if (d_.stop_.load()) {
       DropQueued();
       // A claim or renewal under way still calls back into this loop: wait for it.
-      if (active_.empty() && !claim_in_flight_ && !renew_in_flight_) return;
+      if (active_.empty() && !claim_.busy && !renew_.busy) return;
     } else if (ShouldClaim()) {
       StartClaim();
     }
@@ -111,7 +111,7 @@ bool Dispatcher::Loop::ClaimDeferred() const {
 }
 
 bool Dispatcher::Loop::ShouldClaim() {
-  if (claim_in_flight_ || FreeCapacity() <= 0 || ClaimDeferred()) return false;
+  if (claim_.busy || FreeCapacity() <= 0 || ClaimDeferred()) return false;
   const bool poked = poked_.exchange(false);
   return poked || last_claim_full_ || std::chrono::steady_clock::now() >= next_claim_at_;
 }
@@ -154,7 +154,6 @@ void Dispatcher::Loop::StartClaim() {
     return;
   }
   d_.claiming_.store(true);
-  claim_in_flight_ = true;
   claim->asked = FreeCapacity();
   claim->now = d_.clock_.Now();
   claim->lease_until = claim->now + d_.options_.lease.count();
@@ -164,36 +163,47 @@ void Dispatcher::Loop::StartClaim() {
   claim->calls_loaded = !d_.store_.shared();
   // Not waited for: the transfers on the wire go on while the claim commits (waiting for it
   // stalled them a third of the time under load).
-  d_.store_.Write(
-      [claim](store::Writer& w) -> core::Result<void> {
-        claim->claimed.clear();  // the store may run a unit again
-        claim->calls.clear();
-        auto c = w.ClaimDueDeliveries(claim->now, claim->lease_until, claim->asked);
-        if (!c) return std::move(c).error();
-        claim->claimed = std::move(*c);
-        if (!claim->calls_loaded) return {};
-        return LoadCalls(w, claim->claimed, claim->calls, [](const store::Delivery&) {
-          return false;  // the loop's own jobs are its thread's: their calls are loaded too
-        });
-      },
-      [this, claim](core::Result<void> r) {
-        claim->status = std::move(r);
-        {
-          std::lock_guard lock(claim_mu_);
-          claim_done_ = claim;
-        }
-        Wakeup();
-      });
+  WriteInFlight<ClaimResult>(claim_, claim, [claim](store::Writer& w) -> core::Result<void> {
+    claim->claimed.clear();  // the store may run a unit again
+    claim->calls.clear();
+    auto c = w.ClaimDueDeliveries(claim->now, claim->lease_until, claim->asked);
+    if (!c) return std::move(c).error();
+    claim->claimed = std::move(*c);
+    if (!claim->calls_loaded) return {};
+    return LoadCalls(w, claim->claimed, claim->calls, [](const store::Delivery&) {
+      return false;  // the loop's own jobs are its thread's: their calls are loaded too
+    });
+  });
+}
+
+template <typename T>
+void Dispatcher::Loop::WriteInFlight(InFlight<T>& slot, std::shared_ptr<T> result,
+                                     std::function<core::Result<void>(store::Writer&)> unit) {
+  slot.busy = true;
+  d_.store_.Write(std::move(unit), [this, &slot, result](core::Result<void> r) {
+    result->status = std::move(r);
+    {
+      std::lock_guard lock(slot.mu);
+      slot.done = result;
+    }
+    Wakeup();
+  });
+}
+
+template <typename T>
+std::shared_ptr<T> Dispatcher::Loop::TakeInFlight(InFlight<T>& slot) {
+  std::shared_ptr<T> done;
+  {
+    std::lock_guard lock(slot.mu);
+    done = std::move(slot.done);
+  }
+  if (done != nullptr) slot.busy = false;
+  return done;
 }
 
 void Dispatcher::Loop::FinishClaim() {
-  std::shared_ptr<ClaimResult> claim;
-  {
-    std::lock_guard lock(claim_mu_);
-    claim = std::move(claim_done_);
-  }
+  std::shared_ptr<ClaimResult> claim = TakeInFlight(claim_);
   if (claim == nullptr) return;
-  claim_in_flight_ = false;
   if (!claim->status) {
     StoreError("claiming deliveries", claim->status.error());
     claim->claimed.clear();
@@ -333,7 +343,7 @@ struct Dispatcher::Loop::RenewResult {
 
 void Dispatcher::Loop::RenewLeases() {
   // The fast path (jobs start as they come) never gets past this line: nothing is queued.
-  if (renew_in_flight_ || queues_.empty() || d_.stop_.load()) return;
+  if (renew_.busy || queues_.empty() || d_.stop_.load()) return;
   const core::Millis now = d_.clock_.Now();
   if (!renew_due_ && now < renew_at_) return;
   renew_due_ = false;
@@ -352,33 +362,18 @@ void Dispatcher::Loop::RenewLeases() {
     }
   }
   if (renew->held.empty()) return;
-  renew_in_flight_ = true;
   renew->lease_until = now + d_.options_.lease.count();
-  d_.store_.Write(
-      [renew](store::Writer& w) -> core::Result<void> {
-        auto r = w.RenewDeliveryLeases(renew->held, renew->lease_until);
-        if (!r) return std::move(r).error();
-        renew->renewed = std::move(*r);  // the store may run a unit again: set, never added to
-        return {};
-      },
-      [this, renew](core::Result<void> r) {
-        renew->status = std::move(r);
-        {
-          std::lock_guard lock(renew_mu_);
-          renew_done_ = renew;
-        }
-        Wakeup();
-      });
+  WriteInFlight<RenewResult>(renew_, renew, [renew](store::Writer& w) -> core::Result<void> {
+    auto r = w.RenewDeliveryLeases(renew->held, renew->lease_until);
+    if (!r) return std::move(r).error();
+    renew->renewed = std::move(*r);  // the store may run a unit again: set, never added to
+    return {};
+  });
 }
 
 void Dispatcher::Loop::FinishRenew() {
-  std::shared_ptr<RenewResult> renew;
-  {
-    std::lock_guard lock(renew_mu_);
-    renew = std::move(renew_done_);
-  }
+  std::shared_ptr<RenewResult> renew = TakeInFlight(renew_);
   if (renew == nullptr) return;
-  renew_in_flight_ = false;
   renew_due_ = true;  // jobs queued while it was under way may need one too
   if (!renew->status) {
     // Let them go as before renewals: claimed again once their leases run out. Trying again at
@@ -522,7 +517,7 @@ std::chrono::milliseconds Dispatcher::Loop::NextClaimDelay() {
 int Dispatcher::Loop::WaitMillis() {
   using std::chrono::milliseconds;
   const milliseconds poll = d_.options_.poll;
-  if (d_.stop_.load() || claim_in_flight_ || FreeCapacity() <= 0 || ClaimDeferred()) {
+  if (d_.stop_.load() || claim_.busy || FreeCapacity() <= 0 || ClaimDeferred()) {
     return static_cast<int>(poll.count());  // a finished transfer or claim wakes the poll
   }
   if (last_claim_full_ || poked_.load()) return 0;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,6 +58,21 @@ class Dispatcher::Loop {
   bool ShouldClaim();
   // Whether to put the next claim off: plenty queued, little capacity free.
   bool ClaimDeferred() const;
+  // A write of the loop's own (a claim, a renewal) on its way through the writer: the loop does
+  // not wait for it. The writer's thread hands the result (T, with a `status`) back and wakes
+  // the loop, which takes it on its next turn. At most one of each kind at a time.
+  template <typename T>
+  struct InFlight {
+    bool busy = false;  // the loop's thread only
+    std::mutex mu;
+    std::shared_ptr<T> done;  // guarded by mu; set on a store thread
+  };
+  template <typename T>
+  void WriteInFlight(InFlight<T>& slot, std::shared_ptr<T> result,
+                     std::function<core::Result<void>(store::Writer&)> unit);
+  // The result handed back, if any (then the slot is free again).
+  template <typename T>
+  std::shared_ptr<T> TakeInFlight(InFlight<T>& slot);
   // Claims up to the free capacity: a unit of work the loop does not wait for. FinishClaim, once
   // the unit has committed, queues what it claimed and plans the next claim.
   struct ClaimResult;
@@ -106,9 +122,7 @@ class Dispatcher::Loop {
   std::vector<CURL*> idle_handles_;  // easy handles of finished transfers, for the next ones
   std::unordered_map<store::Id, Job*> owned_;  // every queued or active job by delivery id
   std::atomic<bool> poked_{true};
-  bool claim_in_flight_ = false;
-  std::mutex claim_mu_;
-  std::shared_ptr<ClaimResult> claim_done_;  // guarded by claim_mu_; set on a store thread
+  InFlight<ClaimResult> claim_;
   struct Handed {
     std::vector<store::Delivery> deliveries;
     engine::Call call;
@@ -116,12 +130,10 @@ class Dispatcher::Loop {
   };
   std::mutex handed_mu_;
   std::vector<Handed> handed_;  // guarded by handed_mu_; filled on store threads
-  bool renew_in_flight_ = false;
+  InFlight<RenewResult> renew_;
   // Look at the leases at the next chance: a job waits for its own, or a renewal just ended.
   bool renew_due_ = false;
   core::Millis renew_at_ = 0;  // when a queued job's lease may next need renewing (never later)
-  std::mutex renew_mu_;
-  std::shared_ptr<RenewResult> renew_done_;  // guarded by renew_mu_; set on a store thread
   bool last_claim_full_ = false;
   std::chrono::steady_clock::time_point next_claim_at_{};
   std::chrono::steady_clock::time_point last_store_error_{};
