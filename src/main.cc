@@ -144,6 +144,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 60))
       ->capture_default_str();
   serve
+      ->add_option("--webhook-account-limit", options.webhook_account_limit,
+                   "Webhook requests one account may have sending or waiting for a slot, of the "
+                   "256 this server sends at once; the others keep the rest")
+      ->envname("CALLPOST_WEBHOOK_ACCOUNT_LIMIT")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  serve
       ->add_option(
           "--lease-seconds", options.lease_seconds,
           "Several nodes: how long a node's claim on a webhook delivery or a postback "

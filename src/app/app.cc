@@ -361,6 +361,7 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   webhook::DispatcherOptions dispatch;
   dispatch.allow_private = options.allow_private_webhooks;
   dispatch.max_in_flight = options.webhook_max_in_flight;
+  dispatch.max_per_account = options.webhook_account_limit;
   dispatch.lease = std::chrono::seconds(impl->options.lease_seconds);  // raised above
   dispatch.attempt_timeout = std::chrono::seconds(options.webhook_timeout_seconds);
   impl->dispatcher = std::make_unique<webhook::Dispatcher>(dispatch, *impl->store, *impl->config,

@@ -100,9 +100,10 @@ class Handoff {
     engine::PlanDeliveries(call, ctx, outcome);
     const int n = static_cast<int>(outcome.deliveries.size());
     std::optional<core::Millis> lease;
-    if (n > 0 && sink_ != nullptr && reserved_ == 0) lease = sink_->Reserve(n);
+    if (n > 0 && sink_ != nullptr && reserved_ == 0) lease = sink_->Reserve(call.account_id, n);
     if (lease) {
       reserved_ = n;  // given back by Settle should anything below fail
+      reserved_account_ = call.account_id;
       lease_until_ = *lease;
     } else if (n > 0) {
       notify_ = true;
@@ -127,7 +128,7 @@ class Handoff {
       if (committed && call_) {
         sink_->Take(std::move(deliveries_), std::move(*call_), lease_until_);
       } else {
-        sink_->Release(reserved_);
+        sink_->Release(reserved_account_, reserved_);
       }
     }
     if (committed && notify_ && sink_ != nullptr) sink_->Notify();
@@ -156,6 +157,7 @@ class Handoff {
 
   DeliverySink* const sink_;
   int reserved_ = 0;
+  store::Id reserved_account_ = 0;
   core::Millis lease_until_ = 0;
   bool notify_ = false;
   std::vector<store::Delivery> deliveries_;

@@ -28,12 +28,13 @@ using Callback = std::function<void(core::Result<T>)>;
 class DeliverySink {
  public:
   virtual ~DeliverySink() = default;
-  // Asked by a unit of work before it inserts `n` deliveries due now: the lease to insert them
-  // under when the sink has room to take them straight after the commit (Take), so that no
-  // claim hands them out as well; nullopt when it has not: they are inserted free, for a claim
-  // (Notify). A reservation ends with Take, or with Release when the unit does not commit.
-  virtual std::optional<core::Millis> Reserve(int n) = 0;
-  virtual void Release(int n) = 0;
+  // Asked by a unit of work before it inserts `n` deliveries due now for a call of
+  // `account_id`: the lease to insert them under when the sink has room to take them straight
+  // after the commit (Take), so that no claim hands them out as well; nullopt when it has not
+  // (in all, or for that account): they are inserted free, for a claim (Notify). A reservation
+  // ends with Take, or with Release when the unit does not commit.
+  virtual std::optional<core::Millis> Reserve(store::Id account_id, int n) = 0;
+  virtual void Release(store::Id account_id, int n) = 0;
   // After the commit: the reserved deliveries (inserted under `lease_until`) and their call as
   // the unit saved it.
   virtual void Take(std::vector<store::Delivery> deliveries, engine::Call call,

@@ -1,4 +1,5 @@
 // PgTxn: the webhook outbox (deliveries with their attempts).
+#include "store/claim.h"
 #include "store/pg_txn.h"
 #include "store/rows.h"
 
@@ -17,14 +18,13 @@ const std::string kSelectDelivery = std::string("SELECT ") + kDeliveryColumns +
                                     " FROM webhook_deliveries d JOIN calls c ON c.id = d.call_id"
                                     " WHERE d.account_id = $1 AND d.id = $2";
 // Rows another node is claiming right now are skipped, never waited for.
-const std::string kClaimDeliveries =
-    std::string(
-        "WITH due AS (SELECT id FROM webhook_deliveries WHERE next_attempt_at <= $1"
-        " AND (lease_until IS NULL OR lease_until <= $1) ORDER BY next_attempt_at LIMIT $3"
-        " FOR UPDATE SKIP LOCKED),"
-        " leased AS (UPDATE webhook_deliveries w SET lease_until = $2 FROM due"
-        " WHERE w.id = due.id RETURNING w.*) SELECT ") +
-    kDeliveryColumns + " FROM leased d JOIN calls c ON c.id = d.call_id ORDER BY d.next_attempt_at";
+const std::string kDueDeliveries =
+    std::string("SELECT ") + kDeliveryColumns +
+    " FROM webhook_deliveries d JOIN calls c ON c.id = d.call_id WHERE d.account_id = $1"
+    " AND d.next_attempt_at <= $2 AND (d.lease_until IS NULL OR d.lease_until <= $2)"
+    " ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED";
+constexpr const char* kLeaseDeliveries =
+    "UPDATE webhook_deliveries SET lease_until = $1 WHERE id = ANY($2::bigint[])";
 // Only rows still under the lease the sender holds ($3, per id of $2): never one another node
 // claimed after the lease ran out (its claim gave the row a lease of its own).
 constexpr const char* kRenewLeases =
@@ -100,14 +100,27 @@ Result<std::optional<core::Millis>> PgTxn::NextDeliveryDue() {
   return r->rows() > 0 ? r->row(0).OptInt(0) : std::nullopt;
 }
 
-Result<std::vector<Delivery>> PgTxn::ClaimDueDeliveries(core::Millis now, core::Millis lease_until,
-                                                        int limit) {
-  auto r =
-      db_.Run(kClaimDeliveries.c_str(), PgParams().Add(now).Add(lease_until).Add(int64_t{limit}));
-  if (!r) return std::move(r).error();
-  std::vector<Delivery> out;
-  for (int i = 0; i < r->rows(); ++i) out.push_back(ReadDelivery(r->row(i)));
-  return out;
+Result<Claimed> PgTxn::ClaimDueDeliveries(core::Millis now, core::Millis lease_until,
+                                          const ClaimRoom& room) {
+  auto a = db_.Run(kOutboxAccounts);
+  if (!a) return std::move(a).error();
+  std::vector<Id> accounts;
+  for (int i = 0; i < a->rows(); ++i) accounts.push_back(a->row(i).Int(0));
+  auto claimed =
+      PickClaim(room, accounts, [&](Id account, int64_t n) -> Result<std::vector<Delivery>> {
+        auto r = db_.Run(kDueDeliveries.c_str(), PgParams().Add(account).Add(now).Add(n));
+        if (!r) return std::move(r).error();
+        std::vector<Delivery> rows;
+        for (int i = 0; i < r->rows(); ++i) rows.push_back(ReadDelivery(r->row(i)));
+        return rows;
+      });
+  if (!claimed || claimed->deliveries.empty()) return claimed;
+  PgArray ids;
+  for (const Delivery& d : claimed->deliveries) ids.Add(d.id);
+  if (auto l = db_.Run(kLeaseDeliveries, PgParams().Add(lease_until).Add(ids.text())); !l) {
+    return std::move(l).error();
+  }
+  return claimed;
 }
 
 Result<std::vector<Id>> PgTxn::RenewDeliveryLeases(const std::vector<HeldLease>& held,

@@ -164,6 +164,13 @@ CREATE TABLE settings (
   value TEXT NOT NULL
 );
 )sql",
+    // 3: the outbox's due deliveries by account, then due time. A claim takes each account's
+    // earliest up to its room (store/claim.h): one account's backlog is stepped over, never read.
+    R"sql(
+DROP INDEX webhook_deliveries_due;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (account_id, next_attempt_at)
+  WHERE next_attempt_at IS NOT NULL;
+)sql",
 };
 
 // Any constant will do, as long as every node uses the same one.

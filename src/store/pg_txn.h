@@ -47,8 +47,8 @@ class PgTxn final : public Writer {
   core::Result<std::optional<Delivery>> FindDelivery(Id account_id, Id id) override;
   core::Result<std::map<std::string, int64_t>> CountDeliveriesByState() override;
   core::Result<std::optional<core::Millis>> NextDeliveryDue() override;
-  core::Result<std::vector<Delivery>> ClaimDueDeliveries(core::Millis now, core::Millis lease_until,
-                                                         int limit) override;
+  core::Result<Claimed> ClaimDueDeliveries(core::Millis now, core::Millis lease_until,
+                                           const ClaimRoom& room) override;
   core::Result<std::vector<Id>> RenewDeliveryLeases(const std::vector<HeldLease>& held,
                                                     core::Millis lease_until) override;
   core::Result<void> RecordAttempt(Id delivery_id, const AttemptResult& r) override;

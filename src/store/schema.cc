@@ -190,6 +190,13 @@ CREATE TABLE settings (
   value TEXT NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 8: the outbox's due deliveries by account, then due time. A claim takes each account's
+    // earliest up to its room (store/claim.h): one account's backlog is stepped over, never read.
+    R"sql(
+DROP INDEX webhook_deliveries_due;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (account_id, next_attempt_at)
+  WHERE next_attempt_at IS NOT NULL;
+)sql",
 };
 
 }  // namespace

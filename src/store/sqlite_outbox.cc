@@ -1,4 +1,5 @@
 // SqliteTxn: the webhook outbox (deliveries with their attempts).
+#include "store/claim.h"
 #include "store/rows.h"
 #include "store/sqlite_txn.h"
 
@@ -18,9 +19,9 @@ const std::string kSelectDelivery = std::string("SELECT ") + kDeliveryColumns +
                                     "WHERE d.account_id = ? AND d.id = ?";
 const std::string kDueDeliveries =
     std::string("SELECT ") + kDeliveryColumns +
-    " FROM webhook_deliveries d JOIN calls c ON c.id = d.call_id"
-    " WHERE d.next_attempt_at <= ?1 AND (d.lease_until IS NULL OR d.lease_until <= ?1)"
-    " ORDER BY d.next_attempt_at LIMIT ?2";
+    " FROM webhook_deliveries d JOIN calls c ON c.id = d.call_id WHERE d.account_id = ?1"
+    " AND d.next_attempt_at <= ?2 AND (d.lease_until IS NULL OR d.lease_until <= ?2)"
+    " ORDER BY d.next_attempt_at LIMIT ?3";
 constexpr const char* kLeaseDelivery = "UPDATE webhook_deliveries SET lease_until = ? WHERE id = ?";
 // Only while the row still holds the lease the sender knows: never one taken over since.
 constexpr const char* kRenewLease =
@@ -96,21 +97,29 @@ Result<std::optional<core::Millis>> SqliteTxn::NextDeliveryDue() {
   return Finish(s, std::move(out));
 }
 
-Result<std::vector<Delivery>> SqliteTxn::ClaimDueDeliveries(core::Millis now,
-                                                            core::Millis lease_until, int limit) {
-  std::vector<Delivery> out;
+Result<Claimed> SqliteTxn::ClaimDueDeliveries(core::Millis now, core::Millis lease_until,
+                                              const ClaimRoom& room) {
+  std::vector<Id> accounts;
   {
-    Stmt s = db_.Prepare(kDueDeliveries.c_str());
-    s.Bind(1, now).Bind(2, int64_t{limit});
-    while (s.Step()) out.push_back(ReadDelivery(s));
+    Stmt s = db_.Prepare(kOutboxAccounts);
+    while (s.Step()) accounts.push_back(s.Int(0));
     if (auto st = s.status(); !st) return std::move(st).error();
   }
-  for (const auto& d : out) {
+  auto claimed =
+      PickClaim(room, accounts, [&](Id account, int64_t n) -> Result<std::vector<Delivery>> {
+        std::vector<Delivery> rows;
+        Stmt s = db_.Prepare(kDueDeliveries.c_str());
+        s.Bind(1, account).Bind(2, now).Bind(3, n);
+        while (s.Step()) rows.push_back(ReadDelivery(s));
+        return Finish(s, std::move(rows));
+      });
+  if (!claimed) return claimed;
+  for (const auto& d : claimed->deliveries) {
     Stmt s = db_.Prepare(kLeaseDelivery);
     s.Bind(1, lease_until).Bind(2, d.id);
     if (auto st = s.Run(); !st) return std::move(st).error();
   }
-  return out;
+  return claimed;
 }
 
 Result<std::vector<Id>> SqliteTxn::RenewDeliveryLeases(const std::vector<HeldLease>& held,

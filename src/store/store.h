@@ -5,10 +5,12 @@
 #pragma once
 
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "config/model.h"
@@ -101,6 +103,28 @@ struct DeliveryFilter {
 struct HeldLease {
   Id delivery_id = 0;
   core::Millis until = 0;
+};
+
+// What one claim of due deliveries may take: `limit` in all, and from each account no more than
+// its room, `per_account` less the places the sender already holds for that account (`held`).
+// So one account's backlog, or its receivers that hang, never fills every place a sender has.
+struct ClaimRoom {
+  int limit = 0;
+  int per_account = std::numeric_limits<int>::max();
+  std::unordered_map<Id, int> held;
+
+  int RoomOf(Id account_id) const {
+    auto it = held.find(account_id);
+    const int used = it == held.end() ? 0 : it->second;
+    return used >= per_account ? 0 : per_account - used;
+  }
+};
+
+// What a claim took, earliest due first, and the accounts it left due deliveries of for want of
+// their own room (not of the claim's limit): a place freed for one of them is worth a claim.
+struct Claimed {
+  std::vector<Delivery> deliveries;
+  std::vector<Id> waiting;
 };
 
 // The verdict on one attempt.
@@ -201,11 +225,11 @@ class Writer : public Reader {
   virtual core::Result<void> SaveCall(engine::Call& call, engine::Outcome& outcome) = 0;
   virtual core::Result<void> AppendPostback(Id call_id, const PostbackLog& entry) = 0;
 
-  // Claims up to `limit` deliveries due at `now` whose lease is free, leasing them until
-  // `lease_until` (longer than any attempt), so that one sender at a time sends each.
-  virtual core::Result<std::vector<Delivery>> ClaimDueDeliveries(core::Millis now,
-                                                                 core::Millis lease_until,
-                                                                 int limit) = 0;
+  // Claims deliveries due at `now` whose lease is free, as many as `room` allows, earliest due
+  // first within it, leasing them until `lease_until` (longer than any attempt), so that one
+  // sender at a time sends each.
+  virtual core::Result<Claimed> ClaimDueDeliveries(core::Millis now, core::Millis lease_until,
+                                                   const ClaimRoom& room) = 0;
   // Extends the leases a sender still holds: each delivery of `held` whose row is still leased
   // until the time given with it is leased until `lease_until` instead. Returns the ids renewed;
   // a row whose lease has changed since (its attempt recorded, resent, or claimed by another

@@ -499,9 +499,9 @@ TEST_P(StoreContract, ADeliveryInsertedUnderALeaseIsClaimedOnlyWhenTheLeaseRunsO
   const auto claim = [&](core::Millis now) {
     std::vector<std::string> ids;
     Write([&](Writer& w) -> core::Result<void> {
-      auto d = w.ClaimDueDeliveries(now, now + 1'000'000, 10);
+      auto d = w.ClaimDueDeliveries(now, now + 1'000'000, ClaimRoom{10});
       if (!d) return std::move(d).error();
-      for (const auto& delivery : *d) ids.push_back(delivery.webhook_id);
+      for (const auto& delivery : d->deliveries) ids.push_back(delivery.webhook_id);
       return {};
     });
     return ids;
@@ -529,9 +529,9 @@ TEST_P(StoreContract, LeasesAreRenewedOnlyWhileTheSenderStillHoldsThem) {
   const auto claim = [&](core::Millis now, core::Millis lease_until) {
     std::set<std::string> ids;
     Write([&](Writer& w) -> core::Result<void> {
-      auto d = w.ClaimDueDeliveries(now, lease_until, 10);
+      auto d = w.ClaimDueDeliveries(now, lease_until, ClaimRoom{10});
       if (!d) return std::move(d).error();
-      for (const auto& delivery : *d) ids.insert(delivery.webhook_id);
+      for (const auto& delivery : d->deliveries) ids.insert(delivery.webhook_id);
       return {};
     });
     return ids;
@@ -573,6 +573,64 @@ TEST_P(StoreContract, LeasesAreRenewedOnlyWhileTheSenderStillHoldsThem) {
   EXPECT_EQ(claim(400'000, 10'000'000), std::set<std::string>{"msg_two"});
 }
 
+TEST_P(StoreContract, AClaimTakesFromEachAccountNoMoreThanItsRoom) {
+  // Account `busy` has five deliveries due first, `quiet` two due after them, `idle` one due
+  // later still.
+  const Id busy = NewAccount();
+  const Id quiet = NewAccount("quiet");
+  const Id idle = NewAccount("idle");
+  const auto add = [&](Id account, int call, core::Millis at, int n) {
+    Call c = NewCall(account, Uuid(call), 1000);
+    Write([&](Writer& w) {
+      Outcome o;
+      o.changed = true;
+      o.effects = {engine::Effect{"answered", at}};
+      for (int i = 0; i < n; ++i) {
+        o.deliveries.push_back(
+            engine::PlannedDelivery{11, i, "answered", at, "msg_" + std::to_string(call * 10 + i)});
+      }
+      return w.SaveCall(c, o);
+    });
+  };
+  add(busy, 1, 2000, 5);
+  add(quiet, 2, 3000, 2);
+  add(idle, 3, 9000, 1);
+  const auto claim = [&](core::Millis now, ClaimRoom room) {
+    Claimed out;
+    Write([&](Writer& w) -> core::Result<void> {
+      auto c = w.ClaimDueDeliveries(now, now + 60'000, room);
+      if (!c) return std::move(c).error();
+      out = std::move(*c);
+      return {};
+    });
+    return out;
+  };
+  const auto ids = [](const Claimed& c) {
+    std::vector<std::string> out;
+    for (const Delivery& d : c.deliveries) out.push_back(d.webhook_id);
+    return out;
+  };
+
+  // `busy` already holds one place of its three: two more, then `quiet`'s, earliest first.
+  // `idle` is not due; `busy` is left waiting for room, `quiet` is not.
+  Claimed first = claim(5000, ClaimRoom{10, 3, {{busy, 1}}});
+  EXPECT_EQ(ids(first), (std::vector<std::string>{"msg_10", "msg_11", "msg_20", "msg_21"}));
+  EXPECT_EQ(first.waiting, std::vector<Id>{busy});
+
+  // Holding its whole share, `busy` gets nothing though its deliveries are the earliest due.
+  Claimed second = claim(10'000, ClaimRoom{10, 3, {{busy, 3}, {quiet, 2}}});
+  EXPECT_EQ(ids(second), std::vector<std::string>{"msg_30"});
+  EXPECT_EQ(second.waiting, std::vector<Id>{busy});
+
+  // A claim bound by its limit rather than an account's room leaves nobody waiting.
+  Claimed third = claim(10'000, ClaimRoom{2, 3, {}});
+  EXPECT_EQ(ids(third), (std::vector<std::string>{"msg_12", "msg_13"}));
+  EXPECT_TRUE(third.waiting.empty());
+  Claimed last = claim(10'000, ClaimRoom{10});
+  EXPECT_EQ(ids(last), std::vector<std::string>{"msg_14"});
+  EXPECT_TRUE(last.waiting.empty());
+}
+
 TEST_P(StoreContract, DeliveriesAreClaimedAttemptedAndResent) {
   const Id a = NewAccount();
   const Id other = NewAccount("other");
@@ -588,9 +646,9 @@ TEST_P(StoreContract, DeliveriesAreClaimedAttemptedAndResent) {
   EXPECT_EQ(Read<std::optional<core::Millis>>([](Reader& r) { return r.NextDeliveryDue(); }), 2000);
   std::vector<Delivery> claimed;
   Write([&](Writer& w) -> core::Result<void> {
-    auto d = w.ClaimDueDeliveries(2000, 62'000, 10);
+    auto d = w.ClaimDueDeliveries(2000, 62'000, ClaimRoom{10});
     if (!d) return std::move(d).error();
-    claimed = std::move(*d);
+    claimed = std::move(d->deliveries);
     return {};
   });
   ASSERT_EQ(claimed.size(), 2u);
@@ -600,9 +658,9 @@ TEST_P(StoreContract, DeliveriesAreClaimedAttemptedAndResent) {
   EXPECT_EQ(ids, (std::set<std::string>{"msg_one", "msg_two"}));
   // Leased: not claimed again before the lease ends.
   Write([&](Writer& w) -> core::Result<void> {
-    auto d = w.ClaimDueDeliveries(3000, 63'000, 10);
+    auto d = w.ClaimDueDeliveries(3000, 63'000, ClaimRoom{10});
     if (!d) return std::move(d).error();
-    EXPECT_TRUE(d->empty());
+    EXPECT_TRUE(d->deliveries.empty());
     return {};
   });
   EXPECT_EQ(Read<std::optional<core::Millis>>([](Reader& r) { return r.NextDeliveryDue(); }),
@@ -647,21 +705,21 @@ TEST_P(StoreContract, DeliveriesAreClaimedAttemptedAndResent) {
   EXPECT_EQ(wrong.error().code, core::ErrorCode::kNotFound);
   Write([&](Writer& w) { return w.ResendDelivery(a, first, 9000); });
   Write([&](Writer& w) -> core::Result<void> {
-    auto again = w.ClaimDueDeliveries(9000, 69'000, 10);
+    auto again = w.ClaimDueDeliveries(9000, 69'000, ClaimRoom{10});
     if (!again) return std::move(again).error();
-    EXPECT_EQ(again->size(), 1u);
-    if (!again->empty()) {
-      EXPECT_EQ((*again)[0].id, first);
-      EXPECT_EQ((*again)[0].state, DeliveryState::kRetrying);
-      EXPECT_EQ((*again)[0].webhook_id, d->webhook_id);
+    EXPECT_EQ(again->deliveries.size(), 1u);
+    if (!again->deliveries.empty()) {
+      EXPECT_EQ(again->deliveries[0].id, first);
+      EXPECT_EQ(again->deliveries[0].state, DeliveryState::kRetrying);
+      EXPECT_EQ(again->deliveries[0].webhook_id, d->webhook_id);
     }
     return {};
   });
   Write([](Writer& w) { return w.ReleaseLeases(); });
   Write([&](Writer& w) -> core::Result<void> {
-    auto freed = w.ClaimDueDeliveries(9000, 69'000, 10);
+    auto freed = w.ClaimDueDeliveries(9000, 69'000, ClaimRoom{10});
     if (!freed) return std::move(freed).error();
-    EXPECT_EQ(freed->size(), 2u);
+    EXPECT_EQ(freed->deliveries.size(), 2u);
     return {};
   });
 }
@@ -967,11 +1025,11 @@ TEST_P(StoreContract, TwoNodesClaimDisjointWork) {
       auto r = st.WriteSync([&](Writer& w) -> core::Result<void> {
         auto d = w.ClaimDueDeadlines(6000, 60'000, 3);
         if (!d) return std::move(d).error();
-        auto o = w.ClaimDueDeliveries(6000, 60'000, 3);
+        auto o = w.ClaimDueDeliveries(6000, 60'000, ClaimRoom{3});
         if (!o) return std::move(o).error();
         std::lock_guard lock(mu);
         for (auto& [uuid, due] : *d) deadlines.insert(uuid);
-        for (auto& x : *o) deliveries.insert(x.webhook_id);
+        for (auto& x : o->deliveries) deliveries.insert(x.webhook_id);
         return {};
       });
       EXPECT_TRUE(r) << r.error().message;

@@ -16,6 +16,7 @@ DispatcherOptions Sanitized(DispatcherOptions o) {
   using std::chrono::milliseconds;
   o.max_in_flight = std::max(o.max_in_flight, 1);
   o.max_per_host = std::clamp(o.max_per_host, 1, o.max_in_flight);
+  o.max_per_account = std::clamp(o.max_per_account, 1, o.max_in_flight);
   o.attempt_timeout = std::max(o.attempt_timeout, milliseconds(1));
   o.connect_timeout = std::clamp(o.connect_timeout, milliseconds(1), o.attempt_timeout);
   // A job starts only while its lease outlasts the attempt; the lease must leave room for it.
@@ -65,17 +66,43 @@ void Dispatcher::Stop() {
 
 void Dispatcher::Notify() { loop_->Poke(); }
 
-std::optional<core::Millis> Dispatcher::Reserve(int n) {
+std::optional<core::Millis> Dispatcher::Reserve(store::Id account_id, int n) {
   if (!running_.load()) return std::nullopt;
-  // The room the claims leave: a claim racing this may take its share too, so the bound (on
-  // memory, not correctness) can be passed by one claim's worth.
+  // The room the claims leave: a claim racing this may take its share too, so the bounds (on
+  // memory and on each account's share, not correctness) can be passed by one claim's worth.
   const int64_t used = in_flight_.load() + queued_.load() + reserved_.load();
   if (used + n > options_.max_in_flight) return std::nullopt;
+  {
+    std::lock_guard lock(places_mu_);
+    int& held = places_[account_id];
+    if (held + n > options_.max_per_account) {
+      if (held == 0) places_.erase(account_id);
+      return std::nullopt;
+    }
+    held += n;
+  }
   reserved_.fetch_add(n);
   return clock_.Now() + options_.lease.count();
 }
 
-void Dispatcher::Release(int n) { reserved_.fetch_sub(n); }
+void Dispatcher::Release(store::Id account_id, int n) {
+  AddPlaces(account_id, -n);
+  reserved_.fetch_sub(n);
+}
+
+int Dispatcher::AddPlaces(store::Id account_id, int n) {
+  std::lock_guard lock(places_mu_);
+  auto it = places_.try_emplace(account_id, 0).first;
+  it->second += n;
+  const int held = it->second;
+  if (held <= 0) places_.erase(it);
+  return held;
+}
+
+std::unordered_map<store::Id, int> Dispatcher::Places() const {
+  std::lock_guard lock(places_mu_);
+  return places_;
+}
 
 void Dispatcher::Take(std::vector<store::Delivery> deliveries, engine::Call call,
                       core::Millis lease_until) {
@@ -111,7 +138,7 @@ bool Dispatcher::WaitIdle(std::chrono::milliseconds timeout) {
 }
 
 void Dispatcher::RenderMetrics(std::string& out) const {
-  metrics_.Render(out, in_flight_.load(), queued_.load());
+  metrics_.Render(out, in_flight_.load(), queued_.load(), accounts_waiting_.load());
 }
 
 void Dispatcher::Record(store::Id delivery_id, store::AttemptResult result) {

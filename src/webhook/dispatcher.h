@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 
 #include "core/call_key.h"
 #include "core/time.h"
@@ -25,8 +26,11 @@
 namespace webhook {
 
 struct DispatcherOptions {
-  int max_in_flight = 256;     // deliveries claimed and not yet finished (sending or queued)
-  int max_per_host = 16;       // concurrent requests (and connections) per host:port
+  int max_in_flight = 256;  // deliveries claimed and not yet finished (sending or queued)
+  int max_per_host = 16;    // concurrent requests (and connections) per host:port
+  // Of max_in_flight, the most one account may hold (sending, queued or reserved), so that an
+  // account whose receivers hang, or whose backlog is long, leaves places for the others.
+  int max_per_account = 64;
   bool allow_private = false;  // let webhooks reach loopback/private addresses (R6 off)
   std::chrono::milliseconds attempt_timeout{15000};
   std::chrono::milliseconds connect_timeout{5000};
@@ -71,8 +75,8 @@ class Dispatcher : public service::DeliverySink {
   // service::DeliverySink: room for `n` more is reserved while there is some and the
   // dispatcher runs (the lease to insert them under), given back by Release, and used by Take,
   // which queues the deliveries (dropped if the dispatcher has stopped: their lease runs out).
-  std::optional<core::Millis> Reserve(int n) override;
-  void Release(int n) override;
+  std::optional<core::Millis> Reserve(store::Id account_id, int n) override;
+  void Release(store::Id account_id, int n) override;
   void Take(std::vector<store::Delivery> deliveries, engine::Call call,
             core::Millis lease_until) override;
   // For tests: true once nothing is reserved, being sent or queued, no record is being written
@@ -87,6 +91,10 @@ class Dispatcher : public service::DeliverySink {
 
   // Records an attempt asynchronously; counted in pending_writes_ until it is durable.
   void Record(store::Id delivery_id, store::AttemptResult result);
+  // Counts `n` more places (fewer when negative) held for an account; returns how many it holds.
+  int AddPlaces(store::Id account_id, int n);
+  // The places every account holds, for a claim.
+  std::unordered_map<store::Id, int> Places() const;
 
   // Immutable after construction.
   const DispatcherOptions options_;
@@ -105,9 +113,15 @@ class Dispatcher : public service::DeliverySink {
   std::atomic<bool> running_{false};  // started and not stopping: takes hand-overs
   std::atomic<int64_t> reserved_{0};  // room promised to units of work not yet settled
   // Progress counters read by WaitIdle and the metrics.
-  std::atomic<bool> claiming_{false};  // between claiming and queueing the claimed
-  std::atomic<int64_t> in_flight_{0};  // requests on the wire
-  std::atomic<int64_t> queued_{0};     // claimed, waiting for a per-host slot
+  std::atomic<bool> claiming_{false};         // between claiming and queueing the claimed
+  std::atomic<int64_t> in_flight_{0};         // requests on the wire
+  std::atomic<int64_t> queued_{0};            // claimed, waiting for a per-host slot
+  std::atomic<int64_t> accounts_waiting_{0};  // with due deliveries past their share
+
+  // Places held per account (max_per_account): reserved by units of work, queued or on the wire.
+  // Reserve and Release run on store threads, the jobs' own on the sending thread.
+  mutable std::mutex places_mu_;
+  std::unordered_map<store::Id, int> places_;  // guarded by places_mu_; never a zero
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -383,7 +383,9 @@ class DispatcherTest : public ::testing::Test {
   }
 
   // A webhook group of one request to `url` (a template); signed.
-  store::Id AddGroup(const std::string& url, const std::string& method = "POST") {
+  store::Id AddGroup(const std::string& url, const std::string& method = "POST",
+                     store::Id account_id = 0) {
+    if (account_id == 0) account_id = account_;
     boost::json::object request{{"method", method}, {"url", url}};
     if (method == "POST" || method == "PUT")
       request["body"] = R"({"uuid":"[call_uuid]","caller":"[caller_number]"})";
@@ -393,17 +395,17 @@ class DispatcherTest : public ::testing::Test {
                             {"sign", true},
                             {"signing_secret", kSecret}};
     const store::ConfigRow row{
-        0, account_, "webhook_group", 1, boost::json::serialize(doc), clock_.Now(), clock_.Now()};
+        0, account_id, "webhook_group", 1, boost::json::serialize(doc), clock_.Now(), clock_.Now()};
     const store::Id id = Write<store::Id>([&](store::Writer& w) { return w.InsertConfig(row); });
     EXPECT_TRUE(config_->Load());
     return id;
   }
 
   // A new call with one delivery of request 0 of `group_id`, due now.
-  std::string AddDelivery(store::Id group_id) {
+  std::string AddDelivery(store::Id group_id, store::Id account_id = 0) {
     engine::Call call;
     call.uuid = core::NewUuidV4();
-    call.account_id = account_;
+    call.account_id = account_id != 0 ? account_id : account_;
     call.campaign_id = 1;
     call.caller_number = "+15551230000";
     call.started_at = clock_.Now();
@@ -801,6 +803,93 @@ TEST_F(DispatcherTest, RenewsTheLeasesOfQueuedDeliveriesSoTheyGoOutBackToBack) {
   EXPECT_EQ(clock_.Now(), kStart + kDeliveries * kAnswer);
 }
 
+// A unit of work reserves places for the deliveries it makes only within its account's share
+// (and the dispatcher's whole room); what finds none is inserted for a claim.
+TEST_F(DispatcherTest, ReservationsKeepToEachAccountsShare) {
+  DispatcherOptions o;
+  o.max_in_flight = 4;
+  o.max_per_account = 2;
+  Dispatcher& d = StartDispatcher(o);
+  EXPECT_TRUE(d.Reserve(1, 2).has_value());
+  EXPECT_FALSE(d.Reserve(1, 1).has_value());
+  EXPECT_TRUE(d.Reserve(2, 1).has_value());
+  EXPECT_FALSE(d.Reserve(2, 2).has_value());  // one over its share
+  EXPECT_TRUE(d.Reserve(3, 1).has_value());
+  EXPECT_FALSE(d.Reserve(4, 1).has_value());  // the dispatcher's four are taken
+  d.Release(1, 2);
+  EXPECT_TRUE(d.Reserve(1, 1).has_value());
+  d.Release(1, 1);
+  d.Release(2, 1);
+  d.Release(3, 1);
+  EXPECT_TRUE(d.WaitIdle(5s));
+}
+
+// An account whose receivers hang holds no more than its share of the places: another
+// account's webhook goes out while they hang, and the rest of the first account's wait in the
+// outbox until its places free.
+TEST_F(DispatcherTest, AnAccountWhoseReceiversHangLeavesPlacesForTheOthers) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hang = true;
+  RawReceiver hanging({Reply{}}, [&](size_t) {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, 10s, [&] { return !hang; });
+  });
+  const auto release = [&] {
+    std::lock_guard lock(mu);
+    hang = false;
+    cv.notify_all();
+  };
+  struct Release {
+    std::function<void()> fn;
+    ~Release() { fn(); }
+  } release_at_exit{release};
+  RawReceiver quick({Reply{}});
+  const store::Id other = Write<store::Id>([](store::Writer& w) {
+    config::Account a;
+    a.name = "other";
+    return w.InsertAccount(a);
+  });
+  const store::Id hanging_group = AddGroup(hanging.url("/x"));
+  const store::Id quick_group = AddGroup(quick.url("/y"), "POST", other);
+  for (int i = 0; i < 4; ++i) AddDelivery(hanging_group);
+  DispatcherOptions o;
+  o.max_in_flight = 4;
+  o.max_per_host = 4;
+  o.max_per_account = 2;
+  Dispatcher& d = StartDispatcher(o);
+  const auto wait_for = [](const std::function<bool()>& done) {
+    for (auto until = std::chrono::steady_clock::now() + 5s; !done();) {
+      if (std::chrono::steady_clock::now() > until) return false;
+      std::this_thread::sleep_for(5ms);
+    }
+    return true;
+  };
+  ASSERT_TRUE(wait_for([&] {
+    std::string metrics;
+    d.RenderMetrics(metrics);
+    return metrics.find("callpost_webhook_in_flight 2\n") != std::string::npos &&
+           metrics.find("callpost_webhook_accounts_waiting 1\n") != std::string::npos;
+  }));
+
+  const std::string quick_id = AddDelivery(quick_group, other);
+  d.Notify();
+  EXPECT_TRUE(wait_for([&] { return quick.received().size() == 1; }))
+      << "the other account's webhook waited for the hanging ones";
+  std::string metrics;
+  d.RenderMetrics(metrics);
+  EXPECT_NE(metrics.find("callpost_webhook_in_flight 2\n"), std::string::npos) << metrics;
+
+  release();
+  ASSERT_TRUE(d.WaitIdle(10s));
+  EXPECT_EQ(hanging.received().size(), 4u);
+  for (const store::Delivery& delivery : Deliveries()) {
+    EXPECT_EQ(delivery.state, store::DeliveryState::kDelivered) << delivery.webhook_id;
+  }
+  ASSERT_EQ(quick.received().size(), 1u);
+  EXPECT_EQ(quick.received()[0].Header("webhook-id"), quick_id);
+}
+
 // A queued delivery whose lease ran out here and was claimed by another node meanwhile (as
 // when a node stalls past its leases) is that node's now: the renewal leaves its lease alone,
 // and this dispatcher lets it go unsent.
@@ -814,9 +903,9 @@ TEST_F(DispatcherTest, LetsGoOfAQueuedDeliveryAnotherNodeClaimedAfterItsLeaseRan
     // then our clock passes them too.
     const auto r = store_->WriteSync([&](store::Writer& w) -> core::Result<void> {
       taken.clear();
-      auto c = w.ClaimDueDeliveries(kStart + 3000, kOtherLease, 10);
+      auto c = w.ClaimDueDeliveries(kStart + 3000, kOtherLease, store::ClaimRoom{10});
       if (!c) return std::move(c).error();
-      for (const store::Delivery& delivery : *c) taken.push_back(delivery.webhook_id);
+      for (const store::Delivery& delivery : c->deliveries) taken.push_back(delivery.webhook_id);
       return {};
     });
     EXPECT_TRUE(r) << r.error().message;

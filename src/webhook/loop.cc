@@ -113,7 +113,8 @@ bool Dispatcher::Loop::ClaimDeferred() const {
 bool Dispatcher::Loop::ShouldClaim() {
   if (claim_.busy || FreeCapacity() <= 0 || ClaimDeferred()) return false;
   const bool poked = poked_.exchange(false);
-  return poked || last_claim_full_ || std::chrono::steady_clock::now() >= next_claim_at_;
+  return poked || last_claim_full_ || room_freed_ ||
+         std::chrono::steady_clock::now() >= next_claim_at_;
 }
 
 // A claim on its way through the writer. Filled by the unit of work (on the writer thread), read
@@ -121,11 +122,12 @@ bool Dispatcher::Loop::ShouldClaim() {
 struct Dispatcher::Loop::ClaimResult {
   core::Millis now = 0;
   core::Millis lease_until = 0;
-  int asked = 0;
+  store::ClaimRoom room;
   config::SnapshotPtr snap;
   bool calls_loaded = false;  // in the unit (one node) rather than after it
   core::Result<void> status;
   std::vector<store::Delivery> claimed;
+  std::vector<store::Id> waiting;                       // accounts left for want of room
   std::unordered_map<std::string, engine::Call> calls;  // by UUID
 };
 
@@ -154,7 +156,12 @@ void Dispatcher::Loop::StartClaim() {
     return;
   }
   d_.claiming_.store(true);
-  claim->asked = FreeCapacity();
+  room_freed_ = false;
+  // Every account's room is what it does not hold of its share: one whose receivers hang, or
+  // whose backlog is long, leaves the rest of the places to the others.
+  claim->room.limit = FreeCapacity();
+  claim->room.per_account = d_.options_.max_per_account;
+  claim->room.held = d_.Places();
   claim->now = d_.clock_.Now();
   claim->lease_until = claim->now + d_.options_.lease.count();
   // The calls of the claimed deliveries. On one node (SQLite) they are read in the claiming
@@ -166,9 +173,10 @@ void Dispatcher::Loop::StartClaim() {
   WriteInFlight<ClaimResult>(claim_, claim, [claim](store::Writer& w) -> core::Result<void> {
     claim->claimed.clear();  // the store may run a unit again
     claim->calls.clear();
-    auto c = w.ClaimDueDeliveries(claim->now, claim->lease_until, claim->asked);
+    auto c = w.ClaimDueDeliveries(claim->now, claim->lease_until, claim->room);
     if (!c) return std::move(c).error();
-    claim->claimed = std::move(*c);
+    claim->claimed = std::move(c->deliveries);
+    claim->waiting = std::move(c->waiting);
     if (!claim->calls_loaded) return {};
     return LoadCalls(w, claim->claimed, claim->calls, [](const store::Delivery&) {
       return false;  // the loop's own jobs are its thread's: their calls are loaded too
@@ -207,8 +215,12 @@ void Dispatcher::Loop::FinishClaim() {
   if (!claim->status) {
     StoreError("claiming deliveries", claim->status.error());
     claim->claimed.clear();
+    claim->waiting.clear();
   }
-  last_claim_full_ = static_cast<int>(claim->claimed.size()) >= claim->asked;
+  last_claim_full_ = static_cast<int>(claim->claimed.size()) >= claim->room.limit;
+  waiting_.clear();
+  waiting_.insert(claim->waiting.begin(), claim->waiting.end());
+  d_.accounts_waiting_.store(static_cast<int64_t>(waiting_.size()));
   d_.metrics_.RecordTaken(false, static_cast<int64_t>(claim->claimed.size()));
   core::Result<void> read;
   if (!claim->calls_loaded) {
@@ -226,7 +238,13 @@ void Dispatcher::Loop::FinishClaim() {
             claim->now, claim->lease_until);
   }
   d_.claiming_.store(false);
-  if (!last_claim_full_) next_claim_at_ = std::chrono::steady_clock::now() + NextClaimDelay();
+  if (!last_claim_full_) {
+    // An account waiting for room has deliveries due: the store's next due time is now, and
+    // would have the loop claim nothing every few milliseconds. Its freed places call the next
+    // claim instead (Disown); new deliveries poke; the poll looks at the rest.
+    next_claim_at_ =
+        std::chrono::steady_clock::now() + (waiting_.empty() ? NextClaimDelay() : d_.options_.poll);
+  }
 }
 
 void Dispatcher::Loop::TakeHanded() {
@@ -240,11 +258,14 @@ void Dispatcher::Loop::TakeHanded() {
   const core::Millis now = d_.clock_.Now();
   for (Handed& h : handed) {
     for (store::Delivery& delivery : h.deliveries) {
+      const store::Id account_id = delivery.account_id;
       // Stopping: let it go, its lease runs out (a restart of one node frees it at once).
       if (!d_.stop_.load() && snap != nullptr) {
         Prepare(std::move(delivery), &h.call, snap, now, h.lease_until);
       }
-      d_.queued_.fetch_sub(1);  // counted by Take; Prepare counted it again if it queued it
+      // Counted by Take and Reserve; Prepare counted it again if it queued it.
+      d_.queued_.fetch_sub(1);
+      d_.AddPlaces(account_id, -1);
     }
   }
 }
@@ -293,6 +314,7 @@ void Dispatcher::Loop::Prepare(store::Delivery delivery, const engine::Call* cal
   job->request = std::move(*request);
   renew_at_ = std::min(renew_at_, lease_until - d_.options_.lease.count() / 2);
   owned_[job->delivery.id] = job.get();
+  d_.AddPlaces(job->delivery.account_id, 1);
   queues_[job->host].push_back(std::move(job));
   d_.queued_.fetch_add(1);
 }
@@ -396,7 +418,7 @@ void Dispatcher::Loop::FinishRenew() {
         job.lease_until = renew->lease_until;
         ++it;
       } else {
-        owned_.erase(job.delivery.id);  // no longer ours: never sent from here
+        Disown(job.delivery);  // no longer ours: never sent from here
         it = queue.erase(it);
         d_.queued_.fetch_sub(1);
       }
@@ -487,16 +509,27 @@ void Dispatcher::Loop::Complete(std::unique_ptr<Job> job, const TransferResult& 
     j.Key("outcome").String(OutcomeName(verdict.state)).Key("ms").Int(r.latency_ms);
     j.Key("url").String(job->redacted_url);
   });
-  owned_.erase(job->delivery.id);
+  Disown(job->delivery);
   d_.Record(job->delivery.id, std::move(result));
 }
 
 void Dispatcher::Loop::DropQueued() {
   for (auto& [host, queue] : queues_) {
-    for (auto& job : queue) owned_.erase(job->delivery.id);
+    for (auto& job : queue) Disown(job->delivery);
     d_.queued_.fetch_sub(static_cast<int64_t>(queue.size()));
   }
   queues_.clear();
+}
+
+void Dispatcher::Loop::Disown(const store::Delivery& delivery) {
+  owned_.erase(delivery.id);
+  const int held = d_.AddPlaces(delivery.account_id, -1);
+  // Claimed again in batches, as the claims of the whole loop are (ClaimDeferred): once half
+  // of the account's share is free.
+  if (held <= d_.options_.max_per_account / 2 && waiting_.count(delivery.account_id) != 0) {
+    waiting_.erase(delivery.account_id);
+    room_freed_ = true;
+  }
 }
 
 std::chrono::milliseconds Dispatcher::Loop::NextClaimDelay() {
@@ -520,7 +553,7 @@ int Dispatcher::Loop::WaitMillis() {
   if (d_.stop_.load() || claim_.busy || FreeCapacity() <= 0 || ClaimDeferred()) {
     return static_cast<int>(poll.count());  // a finished transfer or claim wakes the poll
   }
-  if (last_claim_full_ || poked_.load()) return 0;
+  if (last_claim_full_ || room_freed_ || poked_.load()) return 0;
   const auto until_claim =
       std::chrono::duration_cast<milliseconds>(next_claim_at_ - std::chrono::steady_clock::now());
   return static_cast<int>(std::clamp(until_claim, milliseconds(0), poll).count());

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "config/snapshot.h"
@@ -105,6 +106,8 @@ class Dispatcher::Loop {
   void Complete(std::unique_ptr<Job> job, const TransferResult& result);
   // Forgets every queued job (their leases run out).
   void DropQueued();
+  // Forgets a job: its delivery is no longer this loop's, and its account's place is free.
+  void Disown(const store::Delivery& delivery);
   // How long until the next delivery is due per the store, within [10 ms, poll].
   std::chrono::milliseconds NextClaimDelay();
   // How long the next wait may last.
@@ -135,6 +138,10 @@ class Dispatcher::Loop {
   bool renew_due_ = false;
   core::Millis renew_at_ = 0;  // when a queued job's lease may next need renewing (never later)
   bool last_claim_full_ = false;
+  // Accounts the last claim left due deliveries of for want of their room, and whether one of
+  // them has since had half its share freed: worth a claim.
+  std::unordered_set<store::Id> waiting_;
+  bool room_freed_ = false;
   std::chrono::steady_clock::time_point next_claim_at_{};
   std::chrono::steady_clock::time_point last_store_error_{};
 };

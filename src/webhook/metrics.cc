@@ -24,7 +24,8 @@ void Metrics::RecordTaken(bool handed, int64_t n) {
   (handed ? handed_ : claimed_) += static_cast<uint64_t>(n);
 }
 
-void Metrics::Render(std::string& out, int64_t in_flight, int64_t queued) const {
+void Metrics::Render(std::string& out, int64_t in_flight, int64_t queued,
+                     int64_t accounts_waiting) const {
   std::lock_guard lock(mu_);
   char buf[512];
   out += "# HELP callpost_webhook_attempts_total Webhook delivery attempts by outcome.\n";
@@ -51,6 +52,11 @@ void Metrics::Render(std::string& out, int64_t in_flight, int64_t queued) const 
   out += "# HELP callpost_webhook_queued Claimed webhook deliveries waiting for a per-host slot.\n";
   out += "# TYPE callpost_webhook_queued gauge\n";
   out += "callpost_webhook_queued " + std::to_string(queued) + "\n";
+  out +=
+      "# HELP callpost_webhook_accounts_waiting Accounts whose due webhook deliveries wait in "
+      "the outbox because the account holds its whole share of the dispatcher's places.\n";
+  out += "# TYPE callpost_webhook_accounts_waiting gauge\n";
+  out += "callpost_webhook_accounts_waiting " + std::to_string(accounts_waiting) + "\n";
 }
 
 }  // namespace webhook

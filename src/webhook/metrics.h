@@ -25,9 +25,11 @@ class Metrics {
   // Appends callpost_webhook_attempts_total{outcome}, the
   // callpost_webhook_attempt_duration_seconds histogram, callpost_webhook_taken_total{how},
   // and the gauges
-  // callpost_webhook_in_flight (requests on the wire) and callpost_webhook_queued (claimed,
-  // waiting for a per-host slot), in Prometheus text format 0.0.4.
-  void Render(std::string& out, int64_t in_flight, int64_t queued) const;
+  // callpost_webhook_in_flight (requests on the wire), callpost_webhook_queued (claimed,
+  // waiting for a per-host slot) and callpost_webhook_accounts_waiting (accounts with due
+  // deliveries left in the outbox at the last claim because they held their whole share), in
+  // Prometheus text format 0.0.4.
+  void Render(std::string& out, int64_t in_flight, int64_t queued, int64_t accounts_waiting) const;
 
  private:
   mutable std::mutex mu_;
