@@ -145,10 +145,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve
       ->add_option("--webhook-account-limit", options.webhook_account_limit,
-                   "Webhook requests one account may have sending or waiting for a slot, of the "
-                   "256 this server sends at once; the others keep the rest")
+                   "One account's share of the 512 webhook requests this server has sending or "
+                   "waiting for a slot; past it an account is lent places while half stay free")
       ->envname("CALLPOST_WEBHOOK_ACCOUNT_LIMIT")
-      ->check(CLI::Range(1, 256))
+      ->check(CLI::Range(1, 512))
       ->capture_default_str();
   serve
       ->add_option(

@@ -170,10 +170,11 @@ void LogEvent(const char* what, json::object fields = {}) {
 }
 
 // The connections the HTTP server may hold: `wanted`, raising the soft open-files limit up to
-// the hard one if needed, and leaving 512 descriptors for the database, webhooks and logs.
+// the hard one if needed, and leaving 768 descriptors for the webhooks' connections (512 at
+// most), the database and logs.
 size_t ConnectionLimit(int wanted) {
   if (wanted <= 0) return 0;
-  constexpr rlim_t kReserve = 512;
+  constexpr rlim_t kReserve = 768;
   rlimit files{};
   if (getrlimit(RLIMIT_NOFILE, &files) != 0) return static_cast<size_t>(wanted);
   const rlim_t needed = static_cast<rlim_t>(wanted) + kReserve;

@@ -30,8 +30,8 @@ struct AppOptions {
   size_t max_body_bytes = 1 << 20;
   int deadline_poll_ms = 200;  // how often due postback deadlines are looked for
   bool background = true;      // run the deadline and reload loops (tests may drive them)
-  int webhook_max_in_flight = 256;
-  int webhook_account_limit = 64;  // of webhook_max_in_flight, the most one account holds
+  int webhook_max_in_flight = 512;
+  int webhook_account_limit = 64;  // one account's share of them (more lent while half are free)
   // How long a node's claim on a delivery or a deadline lasts: a node that dies holding claims
   // has them taken over by another node after this. Longer than any webhook attempt (15 s).
   int lease_seconds = 60;

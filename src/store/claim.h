@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
 
 #include "core/result.h"
@@ -22,28 +23,48 @@ constexpr const char* kOutboxAccounts =
     " SELECT id FROM a WHERE id IS NOT NULL";
 
 // `due(account, n)` reads up to n of the account's deliveries that are due and free, earliest
-// first. Asking each for one more than its room tells whether it has more waiting.
+// first. Each account is asked for as many as it could take, and one more, which tells whether
+// it has more waiting; then the earliest are taken while there is room.
 template <typename Due>
 core::Result<Claimed> PickClaim(const ClaimRoom& room, const std::vector<Id>& accounts, Due due) {
   Claimed out;
   if (room.limit <= 0) return out;
+  const int lendable = room.limit > room.keep_free ? room.limit - room.keep_free : 0;
+  struct Candidate {
+    Delivery delivery;
+    bool beyond;  // the one more: it tells, and is not taken
+  };
+  std::vector<Candidate> candidates;
   for (Id account : accounts) {
-    const int own = room.RoomOf(account);
-    const int take = std::min(own, room.limit);
-    core::Result<std::vector<Delivery>> rows = due(account, int64_t{take} + 1);
+    const int most =
+        static_cast<int>(std::min<int64_t>(room.limit, int64_t{room.RoomOf(account)} + lendable));
+    core::Result<std::vector<Delivery>> rows = due(account, int64_t{most} + 1);
     if (!rows) return std::move(rows).error();
-    if (static_cast<int>(rows->size()) > take) {
-      if (own <= room.limit) out.waiting.push_back(account);
-      rows->resize(take);
+    for (size_t i = 0; i < rows->size(); ++i) {
+      candidates.push_back(Candidate{std::move((*rows)[i]), static_cast<int>(i) >= most});
     }
-    for (Delivery& d : *rows) out.deliveries.push_back(std::move(d));
   }
-  std::sort(out.deliveries.begin(), out.deliveries.end(), [](const Delivery& a, const Delivery& b) {
-    return a.next_attempt_at != b.next_attempt_at ? a.next_attempt_at < b.next_attempt_at
-                                                  : a.id < b.id;
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    const Delivery& x = a.delivery;
+    const Delivery& y = b.delivery;
+    return x.next_attempt_at != y.next_attempt_at ? x.next_attempt_at < y.next_attempt_at
+                                                  : x.id < y.id;
   });
-  if (static_cast<int>(out.deliveries.size()) > room.limit) {
-    out.deliveries.resize(std::max(room.limit, 0));
+  int free = room.limit;
+  std::unordered_map<Id, int> taken;
+  for (Candidate& c : candidates) {
+    if (free == 0) break;
+    const Id account = c.delivery.account_id;
+    int& n = taken[account];
+    const bool own = n < room.RoomOf(account);
+    const bool lent = !own && free - 1 >= room.keep_free;
+    if (!c.beyond && (own || lent)) {
+      out.deliveries.push_back(std::move(c.delivery));
+      ++n;
+      --free;
+    } else if (std::find(out.waiting.begin(), out.waiting.end(), account) == out.waiting.end()) {
+      out.waiting.push_back(account);
+    }
   }
   return out;
 }

@@ -105,13 +105,16 @@ struct HeldLease {
   core::Millis until = 0;
 };
 
-// What one claim of due deliveries may take: `limit` in all, and from each account no more than
-// its room, `per_account` less the places the sender already holds for that account (`held`).
-// So one account's backlog, or its receivers that hang, never fills every place a sender has.
+// What one claim of due deliveries may take: `limit` in all, and from each account its room,
+// `per_account` less the places the sender already holds for that account (`held`). Past its
+// room an account may still be lent a place, while `keep_free` of the claim's `limit` stay free
+// after it (none lent by default). So one account's backlog, or its receivers that hang, never
+// fills every place a sender has, and an account alone is not held to its share.
 struct ClaimRoom {
   int limit = 0;
   int per_account = std::numeric_limits<int>::max();
   std::unordered_map<Id, int> held;
+  int keep_free = std::numeric_limits<int>::max();
 
   int RoomOf(Id account_id) const {
     auto it = held.find(account_id);
@@ -121,7 +124,8 @@ struct ClaimRoom {
 };
 
 // What a claim took, earliest due first, and the accounts it left due deliveries of for want of
-// their own room (not of the claim's limit): a place freed for one of them is worth a claim.
+// room, theirs or lent, while the claim's limit had some: a place freed for one of them is
+// worth a claim.
 struct Claimed {
   std::vector<Delivery> deliveries;
   std::vector<Id> waiting;

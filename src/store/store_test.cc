@@ -622,9 +622,14 @@ TEST_P(StoreContract, AClaimTakesFromEachAccountNoMoreThanItsRoom) {
   EXPECT_EQ(ids(second), std::vector<std::string>{"msg_30"});
   EXPECT_EQ(second.waiting, std::vector<Id>{busy});
 
+  // Past its share, `busy` is lent places while three of the claim's four stay free: one.
+  Claimed lent = claim(10'000, ClaimRoom{4, 3, {{busy, 3}}, 3});
+  EXPECT_EQ(ids(lent), std::vector<std::string>{"msg_12"});
+  EXPECT_EQ(lent.waiting, std::vector<Id>{busy});
+
   // A claim bound by its limit rather than an account's room leaves nobody waiting.
-  Claimed third = claim(10'000, ClaimRoom{2, 3, {}});
-  EXPECT_EQ(ids(third), (std::vector<std::string>{"msg_12", "msg_13"}));
+  Claimed third = claim(10'000, ClaimRoom{1, 3, {}});
+  EXPECT_EQ(ids(third), std::vector<std::string>{"msg_13"});
   EXPECT_TRUE(third.waiting.empty());
   Claimed last = claim(10'000, ClaimRoom{10});
   EXPECT_EQ(ids(last), std::vector<std::string>{"msg_14"});

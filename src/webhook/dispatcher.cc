@@ -75,7 +75,8 @@ std::optional<core::Millis> Dispatcher::Reserve(store::Id account_id, int n) {
   {
     std::lock_guard lock(places_mu_);
     int& held = places_[account_id];
-    if (held + n > options_.max_per_account) {
+    // Within its share, or lent while half of the places stay free.
+    if (held + n > options_.max_per_account && options_.max_in_flight - (used + n) < KeepFree()) {
       if (held == 0) places_.erase(account_id);
       return std::nullopt;
     }

@@ -26,10 +26,12 @@
 namespace webhook {
 
 struct DispatcherOptions {
-  int max_in_flight = 256;  // deliveries claimed and not yet finished (sending or queued)
+  int max_in_flight = 512;  // deliveries claimed and not yet finished (sending or queued)
   int max_per_host = 16;    // concurrent requests (and connections) per host:port
-  // Of max_in_flight, the most one account may hold (sending, queued or reserved), so that an
-  // account whose receivers hang, or whose backlog is long, leaves places for the others.
+  // Of max_in_flight, the share of one account (places sending, queued or reserved): past it,
+  // an account takes a place only while half of max_in_flight stays free. So an account whose
+  // receivers hang, or whose backlog is long, leaves places for the others, and an account
+  // alone is not held to its share.
   int max_per_account = 64;
   bool allow_private = false;  // let webhooks reach loopback/private addresses (R6 off)
   std::chrono::milliseconds attempt_timeout{15000};
@@ -95,6 +97,8 @@ class Dispatcher : public service::DeliverySink {
   int AddPlaces(store::Id account_id, int n);
   // The places every account holds, for a claim.
   std::unordered_map<store::Id, int> Places() const;
+  // The places an account past its share must leave free to be lent one: half of them.
+  int KeepFree() const { return options_.max_in_flight / 2; }
 
   // Immutable after construction.
   const DispatcherOptions options_;

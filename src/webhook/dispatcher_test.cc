@@ -803,30 +803,32 @@ TEST_F(DispatcherTest, RenewsTheLeasesOfQueuedDeliveriesSoTheyGoOutBackToBack) {
   EXPECT_EQ(clock_.Now(), kStart + kDeliveries * kAnswer);
 }
 
-// A unit of work reserves places for the deliveries it makes only within its account's share
-// (and the dispatcher's whole room); what finds none is inserted for a claim.
-TEST_F(DispatcherTest, ReservationsKeepToEachAccountsShare) {
+// A unit of work reserves places for the deliveries it makes within its account's share, or
+// past it while half of the dispatcher's places stay free; what finds none is inserted for a
+// claim.
+TEST_F(DispatcherTest, ReservationsKeepToEachAccountsShareUnlessHalfThePlacesAreFree) {
   DispatcherOptions o;
-  o.max_in_flight = 4;
+  o.max_in_flight = 8;
   o.max_per_account = 2;
   Dispatcher& d = StartDispatcher(o);
   EXPECT_TRUE(d.Reserve(1, 2).has_value());
-  EXPECT_FALSE(d.Reserve(1, 1).has_value());
-  EXPECT_TRUE(d.Reserve(2, 1).has_value());
-  EXPECT_FALSE(d.Reserve(2, 2).has_value());  // one over its share
-  EXPECT_TRUE(d.Reserve(3, 1).has_value());
-  EXPECT_FALSE(d.Reserve(4, 1).has_value());  // the dispatcher's four are taken
-  d.Release(1, 2);
-  EXPECT_TRUE(d.Reserve(1, 1).has_value());
-  d.Release(1, 1);
-  d.Release(2, 1);
-  d.Release(3, 1);
+  EXPECT_TRUE(d.Reserve(1, 2).has_value());   // lent: four of eight stay free
+  EXPECT_FALSE(d.Reserve(1, 1).has_value());  // lent, three would stay free
+  EXPECT_TRUE(d.Reserve(2, 2).has_value());   // its share
+  EXPECT_FALSE(d.Reserve(2, 1).has_value());
+  EXPECT_TRUE(d.Reserve(3, 2).has_value());
+  EXPECT_FALSE(d.Reserve(4, 1).has_value());  // the dispatcher's eight are taken
+  d.Release(1, 4);
+  EXPECT_TRUE(d.Reserve(4, 1).has_value());
+  d.Release(2, 2);
+  d.Release(3, 2);
+  d.Release(4, 1);
   EXPECT_TRUE(d.WaitIdle(5s));
 }
 
-// An account whose receivers hang holds no more than its share of the places: another
-// account's webhook goes out while they hang, and the rest of the first account's wait in the
-// outbox until its places free.
+// An account whose receivers hang holds its share of the places, and is lent more only while
+// half of them stay free: another account's webhook goes out while they hang, and the rest of
+// the first account's wait in the outbox until its places free.
 TEST_F(DispatcherTest, AnAccountWhoseReceiversHangLeavesPlacesForTheOthers) {
   std::mutex mu;
   std::condition_variable cv;
@@ -852,10 +854,10 @@ TEST_F(DispatcherTest, AnAccountWhoseReceiversHangLeavesPlacesForTheOthers) {
   });
   const store::Id hanging_group = AddGroup(hanging.url("/x"));
   const store::Id quick_group = AddGroup(quick.url("/y"), "POST", other);
-  for (int i = 0; i < 4; ++i) AddDelivery(hanging_group);
+  for (int i = 0; i < 8; ++i) AddDelivery(hanging_group);
   DispatcherOptions o;
-  o.max_in_flight = 4;
-  o.max_per_host = 4;
+  o.max_in_flight = 8;
+  o.max_per_host = 8;
   o.max_per_account = 2;
   Dispatcher& d = StartDispatcher(o);
   const auto wait_for = [](const std::function<bool()>& done) {
@@ -868,7 +870,7 @@ TEST_F(DispatcherTest, AnAccountWhoseReceiversHangLeavesPlacesForTheOthers) {
   ASSERT_TRUE(wait_for([&] {
     std::string metrics;
     d.RenderMetrics(metrics);
-    return metrics.find("callpost_webhook_in_flight 2\n") != std::string::npos &&
+    return metrics.find("callpost_webhook_in_flight 4\n") != std::string::npos &&
            metrics.find("callpost_webhook_accounts_waiting 1\n") != std::string::npos;
   }));
 
@@ -878,11 +880,11 @@ TEST_F(DispatcherTest, AnAccountWhoseReceiversHangLeavesPlacesForTheOthers) {
       << "the other account's webhook waited for the hanging ones";
   std::string metrics;
   d.RenderMetrics(metrics);
-  EXPECT_NE(metrics.find("callpost_webhook_in_flight 2\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("callpost_webhook_in_flight 4\n"), std::string::npos) << metrics;
 
   release();
   ASSERT_TRUE(d.WaitIdle(10s));
-  EXPECT_EQ(hanging.received().size(), 4u);
+  EXPECT_EQ(hanging.received().size(), 8u);
   for (const store::Delivery& delivery : Deliveries()) {
     EXPECT_EQ(delivery.state, store::DeliveryState::kDelivered) << delivery.webhook_id;
   }

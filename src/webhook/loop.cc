@@ -157,11 +157,13 @@ void Dispatcher::Loop::StartClaim() {
   }
   d_.claiming_.store(true);
   room_freed_ = false;
-  // Every account's room is what it does not hold of its share: one whose receivers hang, or
-  // whose backlog is long, leaves the rest of the places to the others.
+  // Every account's room is what it does not hold of its share, and places are lent past it
+  // while half stay free: one whose receivers hang, or whose backlog is long, leaves the rest
+  // of the places to the others.
   claim->room.limit = FreeCapacity();
   claim->room.per_account = d_.options_.max_per_account;
   claim->room.held = d_.Places();
+  claim->room.keep_free = d_.KeepFree();
   claim->now = d_.clock_.Now();
   claim->lease_until = claim->now + d_.options_.lease.count();
   // The calls of the claimed deliveries. On one node (SQLite) they are read in the claiming
@@ -524,9 +526,12 @@ void Dispatcher::Loop::DropQueued() {
 void Dispatcher::Loop::Disown(const store::Delivery& delivery) {
   owned_.erase(delivery.id);
   const int held = d_.AddPlaces(delivery.account_id, -1);
-  // Claimed again in batches, as the claims of the whole loop are (ClaimDeferred): once half
-  // of the account's share is free.
-  if (held <= d_.options_.max_per_account / 2 && waiting_.count(delivery.account_id) != 0) {
+  // Claimed again in batches, as the claims of the whole loop are (ClaimDeferred): once the
+  // account has room, its own or lent, for as many as it still holds, and for half its share.
+  const int room =
+      std::max(d_.options_.max_per_account - held, 0) + std::max(FreeCapacity() - d_.KeepFree(), 0);
+  if (room >= std::max({held, d_.options_.max_per_account / 2, 1}) &&
+      waiting_.count(delivery.account_id) != 0) {
     waiting_.erase(delivery.account_id);
     room_freed_ = true;
   }
