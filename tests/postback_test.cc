@@ -185,6 +185,44 @@ TEST(Postbacks, ARefusedPostbackIsLoggedTruncated) {
   EXPECT_EQ(log[0].at("http_status").as_int64(), 401);
 }
 
+// Control characters take up to six bytes each in the stored JSON: an entry keeps the
+// parameters that fit in 64 KiB, and counts the rest; the largest printable postback fits whole.
+TEST(Postbacks, ALoggedEntryIsBoundedInBytesAsStored) {
+  Server s;
+  MakeFixture(s);
+  Call c = NewCall(s);
+  std::string control;
+  for (int i = 0; i < 255; ++i) control += "%01";
+  std::string printable_query, control_query;
+  for (int i = 0; i < 100; ++i) {
+    const std::string name = "p" + std::to_string(i);
+    printable_query += "&" + name + "=" + std::string(255, 'v');
+    control_query += "&" + name + "=" + control;
+  }
+  for (const std::string& query : {printable_query, control_query}) {
+    HttpResponse r = Http("POST", s.url("/calls/" + c.uuid + "/add_tags?key=wrongwrongwrong"),
+                          query.substr(1), {"Content-Type: application/x-www-form-urlencoded"});
+    ASSERT_EQ(r.status, 401) << r.body;
+  }
+  const json::value doc = s.Api("GET", "/api/v1/calls/" + c.uuid).json();
+  const auto& log = doc.at("postbacks").as_array();
+  ASSERT_EQ(log.size(), 2u);
+  for (const json::value& entry : log) {
+    const auto& params = entry.at("params").as_object();
+    const std::string stored = json::serialize(params);
+    EXPECT_LE(stored.size(), 64u * 1024 + 100);
+    if (params.at("p0").as_array().at(0).as_string().starts_with("v")) {
+      EXPECT_TRUE(params.contains("p99"));
+      EXPECT_FALSE(params.contains("[truncated]"));
+    } else {
+      // 255 control characters are 1530 bytes as JSON: 42 such parameters fit.
+      EXPECT_TRUE(params.contains("p41"));
+      EXPECT_FALSE(params.contains("p42"));
+      EXPECT_EQ(Str(params.at("[truncated]").as_array().at(0)), "58 more parameters not logged");
+    }
+  }
+}
+
 // At most 100 refused postbacks are logged per call: the 101st is answered the same (401) but
 // not logged, and counted in /metrics; accepted postbacks are still logged.
 TEST(Postbacks, RefusalsPastTheCapAreAnsweredButNotLogged) {

@@ -41,24 +41,47 @@ std::string LogOutcome(std::string_view reason) {
   return out;
 }
 
+// The most a postback's logged parameters take as stored (JSON-escaped). Any 100 printable
+// tags of the tag limit fit (100 × 2 × 255 bytes, with their quotes and brackets); without it,
+// control characters (up to six bytes each in JSON) made one refused entry ~300 KB.
+constexpr size_t kMaxLoggedParamsBytes = 64 * 1024;
+
+// How many bytes `text` takes as a JSON string.
+size_t EscapedSize(std::string_view text, std::string& scratch) {
+  scratch.clear();
+  core::AppendJsonEscaped(text, scratch);
+  return scratch.size() + 2;
+}
+
 // The postback's parameters as logged, {"name":["value",…],…} in the order the names first
 // appear, the key only as "key":"[redacted]". Bounded whatever arrived (a refused postback is
 // not validated, and anyone who knows the call's UUID can send one): each name and value is cut
 // to engine::kMaxTagBytes with a trailing "…", and only the first engine::kMaxTagsPerRequest
-// parameters are kept, the rest counted in "[truncated]":["N more parameters not logged"].
+// parameters that fit in kMaxLoggedParamsBytes are kept, the rest counted in
+// "[truncated]":["N more parameters not logged"].
 std::string LogParams(const engine::Params& params, bool had_key) {
-  const bool fits =
-      params.size() <= engine::kMaxTagsPerRequest &&
-      std::all_of(params.begin(), params.end(), [](const auto& p) {
-        return p.first.size() <= engine::kMaxTagBytes && p.second.size() <= engine::kMaxTagBytes;
-      });
+  constexpr size_t kMostPerByte = 6;  // "\u0001" for one control character
+  size_t raw = 0;
+  bool each_fits = true;
+  for (const auto& [name, value] : params) {
+    raw += name.size() + value.size() + 6;  // quotes, brackets, colon, comma
+    each_fits =
+        each_fits && name.size() <= engine::kMaxTagBytes && value.size() <= engine::kMaxTagBytes;
+  }
+  const bool fits = params.size() <= engine::kMaxTagsPerRequest && each_fits &&
+                    raw * kMostPerByte <= kMaxLoggedParamsBytes;
   engine::Params bounded;
   if (!fits) {
-    const size_t kept = std::min(params.size(), engine::kMaxTagsPerRequest);
-    bounded.reserve(kept);
-    for (size_t i = 0; i < kept; ++i) {
-      bounded.emplace_back(Cut(params[i].first, engine::kMaxTagBytes),
-                           Cut(params[i].second, engine::kMaxTagBytes));
+    const size_t most = std::min(params.size(), engine::kMaxTagsPerRequest);
+    bounded.reserve(most);
+    std::string scratch;
+    size_t used = 0;
+    for (size_t i = 0; i < most; ++i) {
+      std::string name = Cut(params[i].first, engine::kMaxTagBytes);
+      std::string value = Cut(params[i].second, engine::kMaxTagBytes);
+      used += EscapedSize(name, scratch) + EscapedSize(value, scratch) + 4;
+      if (used > kMaxLoggedParamsBytes) break;
+      bounded.emplace_back(std::move(name), std::move(value));
     }
   }
   std::string out;
@@ -72,10 +95,9 @@ std::string LogParams(const engine::Params& params, bool had_key) {
         each([&](const Param& p) { member.String(p.second); });
         member.EndArray();
       });
-  if (params.size() > engine::kMaxTagsPerRequest) {
+  if (!fits && bounded.size() < params.size()) {
     j.Key("[truncated]").BeginArray();
-    j.String(std::to_string(params.size() - engine::kMaxTagsPerRequest) +
-             " more parameters not logged");
+    j.String(std::to_string(params.size() - bounded.size()) + " more parameters not logged");
     j.EndArray();
   }
   if (had_key) j.Key("key").String("[redacted]");
