@@ -36,6 +36,31 @@ void Snapshot::Index() {
   }
 }
 
+std::shared_ptr<Snapshot> Snapshot::Clone() const {
+  auto out = std::make_shared<Snapshot>();
+  out->version = version;
+  out->accounts = accounts;
+  out->api_keys_by_hash = api_keys_by_hash;
+  out->publishers = publishers;
+  out->buyers = buyers;
+  out->campaigns = campaigns;
+  out->numbers = numbers;
+  out->conversion_groups = conversion_groups;
+  out->webhook_groups = webhook_groups;
+  out->publisher_keys = publisher_keys;
+  return out;
+}
+
+void Snapshot::Erase(Id id) {
+  publishers.erase(id);
+  buyers.erase(id);
+  campaigns.erase(id);
+  numbers.erase(id);
+  conversion_groups.erase(id);
+  webhook_groups.erase(id);
+  publisher_keys.erase(id);
+}
+
 const PublisherKey* Snapshot::FindPublisherKey(const std::string& hash) const {
   auto it = publisher_key_by_hash.find(hash);
   return it == publisher_key_by_hash.end() ? nullptr : &publisher_keys.at(it->second);

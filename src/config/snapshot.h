@@ -45,6 +45,12 @@ struct Snapshot {
 
   // Rebuilds the derived indexes; call after filling the maps.
   void Index();
+  // A copy of the version and every map of objects, to change and then Index(): a change of
+  // one object costs copies of the objects, not a load of the whole configuration again.
+  std::shared_ptr<Snapshot> Clone() const;
+  // Removes the object with this id, whatever its kind (the stored objects share one id
+  // sequence).
+  void Erase(Id id);
 
   // The object with this id in this account, or nullptr (another account's object is absent).
   template <typename T>

@@ -200,6 +200,35 @@ config::SnapshotPtr ConfigService::snapshot() const {
   return snapshot_;
 }
 
+Result<ConfigService::Versions> ConfigService::WriteConfig(
+    const std::function<Result<void>(store::Writer&)>& fn) {
+  Versions v;
+  auto r = store_.WriteSync([&](store::Writer& w) -> Result<void> {
+    auto before = w.ConfigVersion();
+    if (!before) return std::move(before).error();
+    if (auto written = fn(w); !written) return written;
+    auto after = w.ConfigVersion();
+    if (!after) return std::move(after).error();
+    v = Versions{*before, *after};  // set, never added to: the store may run a unit again
+    return {};
+  });
+  if (!r) return std::move(r).error();
+  return v;
+}
+
+Result<void> ConfigService::Apply(Versions versions,
+                                  const std::function<void(config::Snapshot&)>& change) {
+  config::SnapshotPtr current = snapshot();
+  if (current == nullptr || current->version != versions.before) return Load();
+  std::shared_ptr<config::Snapshot> next = current->Clone();
+  change(*next);
+  next->version = versions.after;
+  next->Index();
+  std::lock_guard lock(mu_);
+  snapshot_ = std::move(next);
+  return {};
+}
+
 std::optional<Id> ConfigService::Authenticate(std::string_view api_key) {
   if (api_key.size() < 16 || api_key.size() > 128) return std::nullopt;
   const std::string hash = ApiKeyHash(api_key);
@@ -355,14 +384,17 @@ Result<json::object> ConfigService::CreateT(Id account_id, Id parent_id, const j
   store::ConfigRow row{0,  account_id,      Traits<T>::kKind, parent_id,
                        "", obj->created_at, obj->updated_at};
   row.doc = json::serialize(config::Encode(*obj));
-  auto r = store_.WriteSync([&](store::Writer& w) -> Result<void> {
+  auto v = WriteConfig([&](store::Writer& w) -> Result<void> {
     auto id = w.InsertConfig(row);
     if (!id) return std::move(id).error();
     obj->id = *id;
     return {};
   });
-  if (!r) return std::move(r).error();
-  if (auto l = Load(); !l) return std::move(l).error();
+  if (!v) return std::move(v).error();
+  if (auto a = Apply(*v, [&](config::Snapshot& s) { Traits<T>::Map(s).emplace(obj->id, *obj); });
+      !a) {
+    return std::move(a).error();
+  }
   return config::Encode(*obj);
 }
 
@@ -385,9 +417,13 @@ Result<json::object> ConfigService::UpdateT(Id account_id, Id id, const json::ob
                        json::serialize(config::Encode(*obj)),
                        obj->created_at,
                        obj->updated_at};
-  auto r = store_.WriteSync([&](store::Writer& w) { return w.UpdateConfig(row); });
-  if (!r) return std::move(r).error();
-  if (auto l = Load(); !l) return std::move(l).error();
+  auto v = WriteConfig([&](store::Writer& w) { return w.UpdateConfig(row); });
+  if (!v) return std::move(v).error();
+  if (auto a =
+          Apply(*v, [&](config::Snapshot& s) { Traits<T>::Map(s).insert_or_assign(id, *obj); });
+      !a) {
+    return std::move(a).error();
+  }
   return config::Encode(*obj);
 }
 
@@ -452,14 +488,16 @@ Result<void> ConfigService::Delete(Kind kind, Id account_id, Id id) {
       if (k.publisher_id == id) doomed.push_back(kid);
     }
   }
-  auto r = store_.WriteSync([&](store::Writer& w) -> Result<void> {
+  auto v = WriteConfig([&](store::Writer& w) -> Result<void> {
     for (Id d : doomed) {
       if (auto del = w.DeleteConfig(account_id, d); !del) return del;
     }
     return {};
   });
-  if (!r) return r;
-  return Load();
+  if (!v) return std::move(v).error();
+  return Apply(*v, [&](config::Snapshot& s) {
+    for (Id d : doomed) s.Erase(d);
+  });
 }
 
 Result<Page> ConfigService::List(Kind kind, Id account_id, Id parent_id, Id after_id, int limit) {
@@ -504,9 +542,12 @@ Result<json::object> ConfigService::RotateWebhookSecret(Id account_id, Id id,
   store::ConfigRow row{
       id,           account_id,  "webhook_group", 0, json::serialize(config::Encode(g)),
       g.created_at, g.updated_at};
-  auto r = store_.WriteSync([&](store::Writer& w) { return w.UpdateConfig(row); });
-  if (!r) return std::move(r).error();
-  if (auto l = Load(); !l) return std::move(l).error();
+  auto v = WriteConfig([&](store::Writer& w) { return w.UpdateConfig(row); });
+  if (!v) return std::move(v).error();
+  if (auto a = Apply(*v, [&](config::Snapshot& s) { s.webhook_groups.insert_or_assign(id, g); });
+      !a) {
+    return std::move(a).error();
+  }
   return config::Encode(g);
 }
 
@@ -532,14 +573,18 @@ Result<NewPublisherKey> ConfigService::CreatePublisherKey(Id account_id, Id publ
   store::ConfigRow row{0,  account_id,         "publisher_key",   publisher_id,
                        "", out.key.created_at, out.key.updated_at};
   row.doc = json::serialize(config::Encode(out.key));
-  auto r = store_.WriteSync([&](store::Writer& w) -> Result<void> {
+  auto v = WriteConfig([&](store::Writer& w) -> Result<void> {
     auto id = w.InsertConfig(row);
     if (!id) return std::move(id).error();
     out.key.id = *id;
     return {};
   });
-  if (!r) return std::move(r).error();
-  if (auto l = Load(); !l) return std::move(l).error();
+  if (!v) return std::move(v).error();
+  if (auto a =
+          Apply(*v, [&](config::Snapshot& s) { s.publisher_keys.emplace(out.key.id, out.key); });
+      !a) {
+    return std::move(a).error();
+  }
   return out;
 }
 

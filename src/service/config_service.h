@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <functional>
 #include <mutex>
 #include <optional>
 
@@ -119,6 +120,16 @@ class ConfigService {
   template <typename T>
   core::Result<boost::json::object> UpdateT(Id account_id, Id id, const boost::json::object& body);
   core::Result<void> CheckNotReferenced(const config::Snapshot& s, Kind kind, Id id);
+  // The store's configuration version before and after a write of this service's.
+  struct Versions {
+    int64_t before = 0;
+    int64_t after = 0;
+  };
+  core::Result<Versions> WriteConfig(const std::function<core::Result<void>(store::Writer&)>& fn);
+  // After WriteConfig: publishes the current snapshot with `change` made (the objects written),
+  // when it was built at the version the write started from; else, as when another node or
+  // process changed the configuration meanwhile, loads it all again. Under write_mu_.
+  core::Result<void> Apply(Versions versions, const std::function<void(config::Snapshot&)>& change);
 
   store::Store& store_;
   const core::Clock& clock_;
