@@ -442,6 +442,9 @@ class DispatcherTest : public ::testing::Test {
     return *dispatcher_;
   }
 
+  // AnAccountWhoseReceiversHangLeavesPlacesForTheOthers and its one-host variant.
+  void HangingAccountLeavesPlacesForTheOthers(int max_per_host);
+
   core::FakeClock clock_{kStart};
   core::CallKeys keys_{std::string(32, 's')};
   std::string dir_;
@@ -826,10 +829,11 @@ TEST_F(DispatcherTest, ReservationsKeepToEachAccountsShareUnlessHalfThePlacesAre
   EXPECT_TRUE(d.WaitIdle(5s));
 }
 
-// An account whose receivers hang holds its share of the places, and is lent more only while
-// half of them stay free: another account's webhook goes out while they hang, and the rest of
-// the first account's wait in the outbox until its places free.
-TEST_F(DispatcherTest, AnAccountWhoseReceiversHangLeavesPlacesForTheOthers) {
+// An account whose receivers hang holds its share of the places (sending or queued for a slot
+// of their host), and is lent more only while half of them stay free: another account's
+// webhook goes out while they hang, and the rest of the first account's wait in the outbox
+// until its places free. Of the four places it holds of eight, `max_per_host` are on the wire.
+void DispatcherTest::HangingAccountLeavesPlacesForTheOthers(int max_per_host) {
   std::mutex mu;
   std::condition_variable cv;
   bool hang = true;
@@ -857,7 +861,7 @@ TEST_F(DispatcherTest, AnAccountWhoseReceiversHangLeavesPlacesForTheOthers) {
   for (int i = 0; i < 8; ++i) AddDelivery(hanging_group);
   DispatcherOptions o;
   o.max_in_flight = 8;
-  o.max_per_host = 8;
+  o.max_per_host = max_per_host;
   o.max_per_account = 2;
   Dispatcher& d = StartDispatcher(o);
   const auto wait_for = [](const std::function<bool()>& done) {
@@ -867,11 +871,16 @@ TEST_F(DispatcherTest, AnAccountWhoseReceiversHangLeavesPlacesForTheOthers) {
     }
     return true;
   };
+  const std::vector<std::string> holding = {
+      "callpost_webhook_in_flight " + std::to_string(max_per_host) + "\n",
+      "callpost_webhook_queued " + std::to_string(4 - max_per_host) + "\n",
+      "callpost_webhook_accounts_waiting 1\n"};
   ASSERT_TRUE(wait_for([&] {
     std::string metrics;
     d.RenderMetrics(metrics);
-    return metrics.find("callpost_webhook_in_flight 4\n") != std::string::npos &&
-           metrics.find("callpost_webhook_accounts_waiting 1\n") != std::string::npos;
+    return std::all_of(holding.begin(), holding.end(), [&](const std::string& line) {
+      return metrics.find(line) != std::string::npos;
+    });
   }));
 
   const std::string quick_id = AddDelivery(quick_group, other);
@@ -880,7 +889,9 @@ TEST_F(DispatcherTest, AnAccountWhoseReceiversHangLeavesPlacesForTheOthers) {
       << "the other account's webhook waited for the hanging ones";
   std::string metrics;
   d.RenderMetrics(metrics);
-  EXPECT_NE(metrics.find("callpost_webhook_in_flight 4\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("callpost_webhook_in_flight " + std::to_string(max_per_host) + "\n"),
+            std::string::npos)
+      << metrics;
 
   release();
   ASSERT_TRUE(d.WaitIdle(10s));
@@ -890,6 +901,15 @@ TEST_F(DispatcherTest, AnAccountWhoseReceiversHangLeavesPlacesForTheOthers) {
   }
   ASSERT_EQ(quick.received().size(), 1u);
   EXPECT_EQ(quick.received()[0].Header("webhook-id"), quick_id);
+}
+
+TEST_F(DispatcherTest, AnAccountWhoseReceiversHangLeavesPlacesForTheOthers) {
+  HangingAccountLeavesPlacesForTheOthers(4);
+}
+
+// The same with one hanging host: its one slot busy, the rest of the account's places queued.
+TEST_F(DispatcherTest, AnAccountWhoseOneReceiverHangsLeavesPlacesForTheOthers) {
+  HangingAccountLeavesPlacesForTheOthers(1);
 }
 
 // A queued delivery whose lease ran out here and was claimed by another node meanwhile (as
