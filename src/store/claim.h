@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -14,13 +15,20 @@
 namespace store {
 
 // Accounts with a delivery not yet finished, by a skip along the outbox's index by account and
-// due time: one probe per account, however many deliveries each has waiting. Both stores' SQL.
-constexpr const char* kOutboxAccounts =
-    "WITH RECURSIVE a(id) AS ("
+// due time: one probe per account, however many deliveries each has waiting. Both stores' SQL:
+// the common table `a(id)` (its last row NULL), and a query of it.
+inline constexpr const char* kOutboxAccountsCte =
+    "a(id) AS ("
     "SELECT (SELECT min(account_id) FROM webhook_deliveries WHERE next_attempt_at IS NOT NULL)"
     " UNION ALL SELECT (SELECT min(account_id) FROM webhook_deliveries"
-    " WHERE next_attempt_at IS NOT NULL AND account_id > a.id) FROM a WHERE a.id IS NOT NULL)"
-    " SELECT id FROM a WHERE id IS NOT NULL";
+    " WHERE next_attempt_at IS NOT NULL AND account_id > a.id) FROM a WHERE a.id IS NOT NULL)";
+inline const std::string kOutboxAccounts =
+    std::string("WITH RECURSIVE ") + kOutboxAccountsCte + " SELECT id FROM a WHERE id IS NOT NULL";
+
+// The places a claim may lend past the accounts' rooms: those above `keep_free`.
+inline int Lendable(const ClaimRoom& room) {
+  return room.limit > room.keep_free ? room.limit - room.keep_free : 0;
+}
 
 // `due(account, n)` reads up to n of the account's deliveries that are due and free, earliest
 // first. Each account is asked for as many as it could take, and one more, which tells whether
@@ -29,7 +37,7 @@ template <typename Due>
 core::Result<Claimed> PickClaim(const ClaimRoom& room, const std::vector<Id>& accounts, Due due) {
   Claimed out;
   if (room.limit <= 0) return out;
-  const int lendable = room.limit > room.keep_free ? room.limit - room.keep_free : 0;
+  const int lendable = Lendable(room);
   struct Candidate {
     Delivery delivery;
     bool beyond;  // the one more: it tells, and is not taken

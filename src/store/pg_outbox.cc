@@ -1,4 +1,6 @@
 // PgTxn: the webhook outbox (deliveries with their attempts).
+#include <unordered_map>
+
 #include "store/claim.h"
 #include "store/pg_txn.h"
 #include "store/rows.h"
@@ -17,12 +19,20 @@ const std::string kSelectDeliveries =
 const std::string kSelectDelivery = std::string("SELECT ") + kDeliveryColumns +
                                     " FROM webhook_deliveries d JOIN calls c ON c.id = d.call_id"
                                     " WHERE d.account_id = $1 AND d.id = $2";
-// Rows another node is claiming right now are skipped, never waited for.
+// Each account's due and free deliveries, earliest first, as many as it could take and one
+// more (store/claim.h), in one statement: $1 now, $2 the claim's limit, $3 per_account, $4 what
+// may be lent, $5/$6 the places held per account. Rows another node is claiming right now are
+// skipped, never waited for.
 const std::string kDueDeliveries =
-    std::string("SELECT ") + kDeliveryColumns +
-    " FROM webhook_deliveries d JOIN calls c ON c.id = d.call_id WHERE d.account_id = $1"
-    " AND d.next_attempt_at <= $2 AND (d.lease_until IS NULL OR d.lease_until <= $2)"
-    " ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED";
+    std::string("WITH RECURSIVE ") + kOutboxAccountsCte +
+    ", room AS (SELECT a.id, least($2::bigint, greatest($3::bigint - coalesce(h.n, 0), 0)"
+    " + $4::bigint) AS most FROM a LEFT JOIN unnest($5::bigint[], $6::bigint[]) AS h(id, n)"
+    " ON h.id = a.id WHERE a.id IS NOT NULL)"
+    " SELECT x.* FROM room CROSS JOIN LATERAL (SELECT " +
+    kDeliveryColumns +
+    " FROM webhook_deliveries d JOIN calls c ON c.id = d.call_id WHERE d.account_id = room.id"
+    " AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until <= $1)"
+    " ORDER BY d.next_attempt_at LIMIT room.most + 1 FOR UPDATE OF d SKIP LOCKED) x";
 constexpr const char* kLeaseDeliveries =
     "UPDATE webhook_deliveries SET lease_until = $1 WHERE id = ANY($2::bigint[])";
 // Only rows still under the lease the sender holds ($3, per id of $2): never one another node
@@ -102,16 +112,33 @@ Result<std::optional<core::Millis>> PgTxn::NextDeliveryDue() {
 
 Result<Claimed> PgTxn::ClaimDueDeliveries(core::Millis now, core::Millis lease_until,
                                           const ClaimRoom& room) {
-  auto a = db_.Run(kOutboxAccounts);
-  if (!a) return std::move(a).error();
+  if (room.limit <= 0) return Claimed{};
+  // One round trip for every account, rather than one each.
+  PgArray held_ids, held;
+  for (const auto& [account, n] : room.held) {
+    held_ids.Add(account);
+    held.Add(int64_t{n});
+  }
+  auto r = db_.Run(kDueDeliveries.c_str(), PgParams()
+                                               .Add(now)
+                                               .Add(int64_t{room.limit})
+                                               .Add(int64_t{room.per_account})
+                                               .Add(int64_t{Lendable(room)})
+                                               .Add(held_ids.text())
+                                               .Add(held.text()));
+  if (!r) return std::move(r).error();
   std::vector<Id> accounts;
-  for (int i = 0; i < a->rows(); ++i) accounts.push_back(a->row(i).Int(0));
+  std::unordered_map<Id, std::vector<Delivery>> due;
+  for (int i = 0; i < r->rows(); ++i) {
+    Delivery d = ReadDelivery(r->row(i));
+    auto [it, first] = due.try_emplace(d.account_id);
+    if (first) accounts.push_back(d.account_id);
+    it->second.push_back(std::move(d));
+  }
   auto claimed =
       PickClaim(room, accounts, [&](Id account, int64_t n) -> Result<std::vector<Delivery>> {
-        auto r = db_.Run(kDueDeliveries.c_str(), PgParams().Add(account).Add(now).Add(n));
-        if (!r) return std::move(r).error();
-        std::vector<Delivery> rows;
-        for (int i = 0; i < r->rows(); ++i) rows.push_back(ReadDelivery(r->row(i)));
+        std::vector<Delivery> rows = std::move(due[account]);
+        if (static_cast<int64_t>(rows.size()) > n) rows.resize(n);
         return rows;
       });
   if (!claimed || claimed->deliveries.empty()) return claimed;

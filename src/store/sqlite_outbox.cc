@@ -101,7 +101,7 @@ Result<Claimed> SqliteTxn::ClaimDueDeliveries(core::Millis now, core::Millis lea
                                               const ClaimRoom& room) {
   std::vector<Id> accounts;
   {
-    Stmt s = db_.Prepare(kOutboxAccounts);
+    Stmt s = db_.Prepare(kOutboxAccounts.c_str());
     while (s.Step()) accounts.push_back(s.Int(0));
     if (auto st = s.status(); !st) return std::move(st).error();
   }
