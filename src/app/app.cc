@@ -385,6 +385,12 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
         "# TYPE callpost_http_connections_refused_total counter\n"
         "callpost_http_connections_refused_total " +
         std::to_string(raw->server->refused_connections()) + "\n";
+    out +=
+        "# HELP callpost_http_large_bodies_refused_total Requests answered 503 unread because "
+        "the large request bodies being received already took their room (256 MiB).\n"
+        "# TYPE callpost_http_large_bodies_refused_total counter\n"
+        "callpost_http_large_bodies_refused_total " +
+        std::to_string(raw->server->refused_bodies()) + "\n";
   });
   http::ServerOptions so;
   so.address = listen->first;

@@ -305,6 +305,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ArmWatchdog();
   void OnWatchdog();
   void CloseNow();
+  // Gives back the room the last request's large body took (max_large_bodies_bytes).
+  void GiveBodyRoom();
 
   ServerCore* const server_;
   const size_t io_index_;  // which of the server's io_contexts runs this connection
@@ -326,6 +328,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t generation_ = 0;  // number of the current request
   bool waiting_for_response_ = false;
   std::optional<Response> response_;
+  size_t body_room_ = 0;  // taken for the current request's large body
 };
 
 // The state behind one Responder.
@@ -388,6 +391,21 @@ class ServerCore {
   void Stop();
   uint16_t port() const { return port_.load(std::memory_order_acquire); }
   uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
+  uint64_t refused_bodies() const { return refused_bodies_.load(std::memory_order_relaxed); }
+
+  // Takes room for a large body of `n` bytes (max_large_bodies_bytes), or counts a refusal.
+  bool TakeBodyRoom(size_t n) {
+    const size_t limit = options_.max_large_bodies_bytes;
+    size_t held = large_bodies_.load(std::memory_order_relaxed);
+    do {
+      if (limit != 0 && (n > limit || held > limit - n)) {
+        refused_bodies_.fetch_add(1, std::memory_order_relaxed);
+        return false;
+      }
+    } while (!large_bodies_.compare_exchange_weak(held, held + n, std::memory_order_relaxed));
+    return true;
+  }
+  void GiveBodyRoom(size_t n) { large_bodies_.fetch_sub(n, std::memory_order_relaxed); }
 
   // For connections.
   const ServerOptions& options() const { return options_; }
@@ -415,7 +433,9 @@ class ServerCore {
 
   std::atomic<bool> stopping_{false};
   std::atomic<uint16_t> port_{0};
-  std::atomic<uint64_t> refused_{0};  // connections refused at max_connections
+  std::atomic<uint64_t> refused_{0};         // connections refused at max_connections
+  std::atomic<size_t> large_bodies_{0};      // room taken by large bodies
+  std::atomic<uint64_t> refused_bodies_{0};  // requests refused at max_large_bodies_bytes
 
   std::mutex lifecycle_mu_;  // serializes Start() and Stop()
   bool started_ = false;     // guarded by lifecycle_mu_
@@ -463,6 +483,7 @@ asio::awaitable<void> Connection::Run(std::shared_ptr<Connection> self) {
     self->socket_.shutdown(tcp::socket::shutdown_send, ec);
     self->CloseNow();
   }
+  self->GiveBodyRoom();
   self->server_->Unregister(*self);
 }
 
@@ -523,8 +544,15 @@ asio::awaitable<void> Connection::Serve() {
   }
 }
 
+void Connection::GiveBodyRoom() {
+  if (body_room_ == 0) return;
+  server_->GiveBodyRoom(body_room_);
+  body_room_ = 0;
+}
+
 asio::awaitable<bool> Connection::ReadRequest() {
   const ServerOptions& options = server_->options();
+  GiveBodyRoom();  // the last request's body is gone (handled and answered)
   parser_.emplace();
   parser_->header_limit(static_cast<uint32_t>(
       std::min<size_t>(options.max_header_bytes, std::numeric_limits<uint32_t>::max())));
@@ -539,6 +567,19 @@ asio::awaitable<bool> Connection::ReadRequest() {
     co_return false;
   }
   if (!ec && !parser_->is_done()) {
+    // The parser makes room for an announced body at once (a chunked one grows to the limit):
+    // a large one must first find room among the others (max_large_bodies_bytes).
+    constexpr uint64_t kSmallBody = 64 << 10;
+    const uint64_t announced = parser_->content_length().value_or(options.max_body_bytes);
+    if (announced > kSmallBody && announced <= options.max_body_bytes) {
+      if (!server_->TakeBodyRoom(static_cast<size_t>(announced))) {
+        co_await SendErrorAndLinger(
+            503, "unavailable",
+            "the server is receiving too many large request bodies; retry later");
+        co_return false;
+      }
+      body_room_ = static_cast<size_t>(announced);
+    }
     const auto& message = parser_->get();
     if (message.version() >= 11 && IEquals(message[bhttp::field::expect], "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -964,5 +1005,7 @@ void Server::Stop() { impl_->Stop(); }
 uint16_t Server::port() const { return impl_->port(); }
 
 uint64_t Server::refused_connections() const { return impl_->refused(); }
+
+uint64_t Server::refused_bodies() const { return impl_->refused_bodies(); }
 
 }  // namespace http

@@ -399,6 +399,73 @@ TEST(ServerTest, BodyTooLargeIs413) {
   EXPECT_EQ(calls.load(), 1);
 }
 
+// A request's announced body takes its room at once (the parser reserves it): bodies over
+// 64 KiB share max_large_bodies_bytes, and a request whose body would pass it is answered 503
+// unread. Small bodies never count, and a connection's room comes back with its next request
+// or when it closes.
+TEST(ServerTest, LargeBodiesBeyondTheirRoomAre503) {
+  ServerOptions options = TestOptions();
+  options.max_body_bytes = 1 << 20;
+  options.max_large_bodies_bytes = 2 << 20;
+  Server server(options, EchoHandler);
+  uint16_t port = StartOrDie(server);
+  const auto announce = [](size_t n) {
+    return "POST /large HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: " +
+           std::to_string(n) + "\r\n\r\n";
+  };
+  // Two connections announce 1 MiB each and send nothing more: the room is taken once the server
+  // has read their headers (it answers 100 Continue).
+  std::vector<std::unique_ptr<Client>> held;
+  for (int i = 0; i < 2; ++i) {
+    held.push_back(std::make_unique<Client>(port));
+    ASSERT_TRUE(held.back()->Send(announce(1 << 20)));
+    auto r = held.back()->Read();
+    ASSERT_TRUE(r.has_value()) << i;
+    EXPECT_EQ(r->status, 100) << i;
+  }
+  {
+    Client extra(port);
+    ASSERT_TRUE(extra.Send(announce(100 << 10)));
+    auto r = extra.Read();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 503);
+    EXPECT_EQ(r->Get("Retry-After"), "1");
+    EXPECT_NE(r->body.find("\"unavailable\""), std::string::npos) << r->body;
+  }
+  {
+    Client small(port);
+    ASSERT_TRUE(small.Send("POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 65536\r\n\r\n" +
+                           std::string(65536, 'x')));
+    auto r = small.Read();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_EQ(server.refused_bodies(), 1u);
+  // The first connection sends its body and is answered; its next request gives the room back.
+  ASSERT_TRUE(held[0]->Send(std::string(1 << 20, 'x')));
+  auto answered = held[0]->Read();
+  ASSERT_TRUE(answered.has_value());
+  EXPECT_EQ(answered->status, 200);
+  ASSERT_TRUE(held[0]->Send(Get("/next")));
+  ASSERT_TRUE(held[0]->Read().has_value());
+  Client again(port);
+  ASSERT_TRUE(again.Send(announce(1 << 20)));
+  auto r = again.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 100);
+  // A closed connection gives its room back too (the server notices the close asynchronously).
+  held[1].reset();
+  int status = 0;
+  for (int i = 0; i < 100 && status != 100; ++i) {
+    Client c(port);
+    c.Send(announce(1 << 20));
+    auto next = c.Read();
+    status = next ? next->status : 0;
+    if (status != 100) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(status, 100);
+}
+
 TEST(ServerTest, HeadersOrUrlTooLargeIs431) {
   std::atomic<int> calls{0};
   ServerOptions options = TestOptions();
