@@ -124,6 +124,14 @@ int main(int argc, char** argv) {
       ->envname("CALLPOST_PUBLIC_URL")
       ->check(check(app::NormalizePublicUrl));
   serve
+      ->add_option("--metrics-token", options.metrics_token,
+                   "Ask for this token (Authorization: Bearer) on /metrics; none by default")
+      ->envname("CALLPOST_METRICS_TOKEN")
+      ->check([](const std::string& token) {
+        return token.size() >= 16 ? std::string()
+                                  : std::string("must be at least 16 characters");
+      });
+  serve
       ->add_flag("--allow-private-webhooks", options.allow_private_webhooks,
                  "Let webhooks reach loopback and private addresses (labs, tests)")
       ->envname("CALLPOST_ALLOW_PRIVATE_WEBHOOKS");

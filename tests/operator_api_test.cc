@@ -454,6 +454,24 @@ TEST(OperatorApi, AccountSettingsAndApiKeys) {
   EXPECT_EQ(s.Api("DELETE", "/api/v1/api_keys/" + std::to_string(last)).status, 409);
 }
 
+// With --metrics-token, /metrics asks for it as a bearer token; /healthz never asks for one.
+TEST(OperatorApi, MetricsAskForTheirTokenWhenOneIsSet) {
+  const std::string token = "mt_4mF9qR2xW7vB1nK8";
+  Server s(ConfigureOptions([&](app::AppOptions& o) { o.metrics_token = token; }));
+  for (const std::vector<std::string>& headers : {std::vector<std::string>{},
+                                                  {"Authorization: Bearer wrong"},
+                                                  {"Authorization: Bearer " + s.api_key()},
+                                                  {"Authorization: Basic " + token}}) {
+    HttpResponse r = Http("GET", s.url("/metrics"), "", headers);
+    EXPECT_EQ(r.status, 401) << (headers.empty() ? "" : headers[0]);
+    EXPECT_EQ(r.body.find("callpost_"), std::string::npos) << r.body;
+  }
+  HttpResponse m = Http("GET", s.url("/metrics"), "", {"Authorization: Bearer " + token});
+  EXPECT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("callpost_http_requests_total"), std::string::npos);
+  EXPECT_EQ(Http("GET", s.url("/healthz")).status, 200);
+}
+
 TEST(OperatorApi, OperationsEndpoints) {
   Server s;
   HttpResponse h = Http("GET", s.url("/healthz"));

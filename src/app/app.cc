@@ -376,6 +376,7 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   api_options.public_url = public_url;
   api_options.api_key_limit = {options.api_key_rate, options.api_key_burst};
   api_options.call_key_limit = {options.call_key_rate, options.call_key_burst};
+  api_options.metrics_token = options.metrics_token;
   impl->api = std::make_unique<http::Api>(api_options, *impl->config, *impl->calls, *impl->store);
   impl->api->SetExtraMetrics([raw](std::string& out) {
     raw->dispatcher->RenderMetrics(out);

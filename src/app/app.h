@@ -24,6 +24,7 @@ struct AppOptions {
   std::string database;  // "sqlite:PATH" or "postgresql://…"; empty = sqlite:<data_dir>/callpost.db
   int database_connections = 8;  // PostgreSQL: writer connections, and as many for reads
   std::string public_url;        // empty = http://<listen>
+  std::string metrics_token;     // empty = /metrics needs no token
   std::string secret;  // call-key secret (≥32 chars); empty = <data_dir>/secret, created once
   bool allow_private_webhooks = false;
   int threads = 0;  // HTTP threads; 0 = one per core

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/crypto.h"
 #include "core/ids.h"
 #include "core/json_text.h"
 #include "http/api_internal.h"
@@ -25,6 +26,13 @@ bool LoggableSegment(std::string_view segment) {
     return true;
   }
   return segment.size() == 36 && core::NormalizeUuid(segment).has_value();
+}
+
+// Whether the request carries "Authorization: Bearer <token>" (compared in constant time).
+bool BearerIs(const Request& request, std::string_view token) {
+  const std::string* auth = request.FindHeader("Authorization");
+  return auth != nullptr && auth->size() > 7 && strncasecmp(auth->c_str(), "Bearer ", 7) == 0 &&
+         core::ConstantTimeEquals(std::string_view(*auth).substr(7), token);
 }
 
 // The path as logged: every segment LoggableSegment refuses as "[redacted]".
@@ -127,6 +135,7 @@ core::Result<PageRequest> ReadPage(engine::Params& query,
 Api::Api(ApiOptions options, service::ConfigService& config, service::CallService& calls,
          store::Store& store)
     : options_(std::move(options)),
+      metrics_token_(options_.metrics_token),
       config_(config),
       calls_(calls),
       store_(store),
@@ -195,6 +204,11 @@ void Api::Ops(const CtxPtr& ctx) {
     }
     if (s[0] == "metrics") {
       ctx->route = "/metrics";
+      if (!metrics_token_.empty() && !BearerIs(ctx->request, metrics_token_)) {
+        return ctx->Fail(core::MakeError(
+            core::ErrorCode::kUnauthenticated,
+            "send the metrics token (serve --metrics-token) as Authorization: Bearer <token>"));
+      }
       Response r;
       r.content_type = "text/plain; version=0.0.4";
       metrics_.Render(r.body);

@@ -24,6 +24,9 @@ struct ApiOptions {
   // the right call key) one of call_key_limit. A rate of 0 turns a limit off.
   RateLimit api_key_limit;
   RateLimit call_key_limit;
+  // When set, GET /metrics asks for "Authorization: Bearer <metrics_token>" (401 without it),
+  // for a server whose port is reachable by more than the scraper.
+  std::string metrics_token;
 };
 
 // Thread-safe: Handle() is called from every server thread at once.
@@ -82,7 +85,8 @@ class Api {
   std::string PublicUrl() const;  // --public-url: the base of the URLs handed to partners
 
   mutable std::mutex options_mu_;
-  ApiOptions options_;  // guarded by options_mu_
+  ApiOptions options_;               // guarded by options_mu_
+  const std::string metrics_token_;  // options_.metrics_token, read without the lock
   service::ConfigService& config_;
   service::CallService& calls_;
   store::Store& store_;
