@@ -3,6 +3,8 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 
 #include "core/token_template.h"
 #include "core/webhook_signature.h"
@@ -10,6 +12,17 @@
 
 namespace webhook {
 namespace {
+
+// `url` with the password of its user info, if any, as REDACTED: the logs and the delivery log
+// keep a receiver's URL, not its credentials.
+std::string WithoutPassword(std::string url) {
+  if (url.find('@') == std::string::npos) return url;  // no user info: nothing to parse
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed || !parsed->has_password()) return url;
+  boost::urls::url u(*parsed);
+  u.set_password(kRedactedKey);
+  return std::string(u.buffer());
+}
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
@@ -54,7 +67,8 @@ core::Result<OutgoingRequest> BuildRequest(const engine::Call& call,
   OutgoingRequest out;
   out.method = spec.method;
   out.url = spec.url.Render(lookup, core::Encoding::kUrl);
-  out.redacted_url = spec.url.Render(LookupFor(call, redacted_key, snap), core::Encoding::kUrl);
+  out.redacted_url =
+      WithoutPassword(spec.url.Render(LookupFor(call, redacted_key, snap), core::Encoding::kUrl));
 
   bool has_user_agent = false;
   std::optional<std::string> content_type;

@@ -19,7 +19,7 @@ namespace webhook {
 struct OutgoingRequest {
   std::string method;        // GET, POST, PUT or HEAD
   std::string url;           // rendered with the real call key
-  std::string redacted_url;  // the same with the call key rendered as "REDACTED"
+  std::string redacted_url;  // the same with the call key, and a password, as "REDACTED"
   std::vector<std::pair<std::string, std::string>> headers;  // in the order to send
   std::string body;  // the exact bytes sent (and signed); always empty for GET and HEAD
 };
