@@ -139,7 +139,7 @@ class Dispatcher::Loop {
   core::Millis renew_at_ = 0;  // when a queued job's lease may next need renewing (never later)
   bool last_claim_full_ = false;
   // Accounts the last claim left due deliveries of for want of their room, and whether one of
-  // them has since had half its share freed: worth a claim.
+  // them has since had enough freed to be worth a claim (Disown).
   std::unordered_set<store::Id> waiting_;
   bool room_freed_ = false;
   std::chrono::steady_clock::time_point next_claim_at_{};
