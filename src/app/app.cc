@@ -380,18 +380,18 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
   impl->api = std::make_unique<http::Api>(api_options, *impl->config, *impl->calls, *impl->store);
   impl->api->SetExtraMetrics([raw](std::string& out) {
     raw->dispatcher->RenderMetrics(out);
-    out +=
-        "# HELP callpost_http_connections_refused_total Connections refused at "
-        "--max-connections (answered 503, or closed past twice the limit).\n"
-        "# TYPE callpost_http_connections_refused_total counter\n"
-        "callpost_http_connections_refused_total " +
-        std::to_string(raw->server->refused_connections()) + "\n";
-    out +=
-        "# HELP callpost_http_large_bodies_refused_total Requests answered 503 unread because "
-        "the large request bodies being received already took their room (256 MiB).\n"
-        "# TYPE callpost_http_large_bodies_refused_total counter\n"
-        "callpost_http_large_bodies_refused_total " +
-        std::to_string(raw->server->refused_bodies()) + "\n";
+    const auto counter = [&out](const char* name, const char* help, uint64_t value) {
+      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
+             " " + std::to_string(value) + "\n";
+    };
+    counter("callpost_http_connections_refused_total",
+            "Connections refused at --max-connections (answered 503, or closed past twice the "
+            "limit).",
+            raw->server->refused_connections());
+    counter("callpost_http_large_bodies_refused_total",
+            "Requests answered 503 unread because the large request bodies being received "
+            "already took their room (256 MiB).",
+            raw->server->refused_bodies());
   });
   http::ServerOptions so;
   so.address = listen->first;
