@@ -85,6 +85,18 @@ Result<void> LoadRow(const store::ConfigRow& row, config::Snapshot& s) {
   return {};
 }
 
+// The row a stored object hangs off (parent_id): its campaign, or its publisher, or none.
+template <typename T>
+Id ParentOf(const T& obj) {
+  if constexpr (kIsGroup<T>) {
+    return obj.campaign_id;
+  } else if constexpr (std::is_same_v<T, config::PublisherKey>) {
+    return obj.publisher_id;
+  } else {
+    return 0;
+  }
+}
+
 // Calls f.template operator()<T>() with the type of `kind`.
 template <typename F>
 auto Dispatch(Kind kind, F&& f) {
@@ -204,7 +216,7 @@ Result<ConfigService::Versions> ConfigService::WriteConfig(
     const std::function<Result<void>(store::Writer&)>& fn) {
   Versions v;
   auto r = store_.WriteSync([&](store::Writer& w) -> Result<void> {
-    auto before = w.ConfigVersion();
+    auto before = w.LockConfigVersion();
     if (!before) return std::move(before).error();
     if (auto written = fn(w); !written) return written;
     auto after = w.ConfigVersion();
@@ -217,16 +229,24 @@ Result<ConfigService::Versions> ConfigService::WriteConfig(
 }
 
 Result<void> ConfigService::Apply(Versions versions,
-                                  const std::function<void(config::Snapshot&)>& change) {
+                                  const std::function<Result<void>(config::Snapshot&)>& change) {
   config::SnapshotPtr current = snapshot();
   if (current == nullptr || current->version != versions.before) return Load();
   std::shared_ptr<config::Snapshot> next = current->Clone();
-  change(*next);
+  if (auto changed = change(*next); !changed) return Load();
   next->version = versions.after;
   next->Index();
   std::lock_guard lock(mu_);
   snapshot_ = std::move(next);
   return {};
+}
+
+template <typename T>
+Result<void> ConfigService::ApplyRow(Versions versions, store::ConfigRow row) {
+  return Apply(versions, [&](config::Snapshot& s) {
+    Traits<T>::Map(s).erase(row.id);
+    return LoadRow<T>(row, s);
+  });
 }
 
 std::optional<Id> ConfigService::Authenticate(std::string_view api_key) {
@@ -391,10 +411,8 @@ Result<json::object> ConfigService::CreateT(Id account_id, Id parent_id, const j
     return {};
   });
   if (!v) return std::move(v).error();
-  if (auto a = Apply(*v, [&](config::Snapshot& s) { Traits<T>::Map(s).emplace(obj->id, *obj); });
-      !a) {
-    return std::move(a).error();
-  }
+  row.id = obj->id;
+  if (auto a = ApplyRow<T>(*v, std::move(row)); !a) return std::move(a).error();
   return config::Encode(*obj);
 }
 
@@ -419,11 +437,8 @@ Result<json::object> ConfigService::UpdateT(Id account_id, Id id, const json::ob
                        obj->updated_at};
   auto v = WriteConfig([&](store::Writer& w) { return w.UpdateConfig(row); });
   if (!v) return std::move(v).error();
-  if (auto a =
-          Apply(*v, [&](config::Snapshot& s) { Traits<T>::Map(s).insert_or_assign(id, *obj); });
-      !a) {
-    return std::move(a).error();
-  }
+  row.parent_id = ParentOf(*obj);
+  if (auto a = ApplyRow<T>(*v, std::move(row)); !a) return std::move(a).error();
   return config::Encode(*obj);
 }
 
@@ -495,8 +510,9 @@ Result<void> ConfigService::Delete(Kind kind, Id account_id, Id id) {
     return {};
   });
   if (!v) return std::move(v).error();
-  return Apply(*v, [&](config::Snapshot& s) {
+  return Apply(*v, [&](config::Snapshot& s) -> Result<void> {
     for (Id d : doomed) s.Erase(d);
+    return {};
   });
 }
 
@@ -544,8 +560,8 @@ Result<json::object> ConfigService::RotateWebhookSecret(Id account_id, Id id,
       g.created_at, g.updated_at};
   auto v = WriteConfig([&](store::Writer& w) { return w.UpdateConfig(row); });
   if (!v) return std::move(v).error();
-  if (auto a = Apply(*v, [&](config::Snapshot& s) { s.webhook_groups.insert_or_assign(id, g); });
-      !a) {
+  row.parent_id = g.campaign_id;
+  if (auto a = ApplyRow<config::WebhookGroup>(*v, std::move(row)); !a) {
     return std::move(a).error();
   }
   return config::Encode(g);
@@ -580,9 +596,8 @@ Result<NewPublisherKey> ConfigService::CreatePublisherKey(Id account_id, Id publ
     return {};
   });
   if (!v) return std::move(v).error();
-  if (auto a =
-          Apply(*v, [&](config::Snapshot& s) { s.publisher_keys.emplace(out.key.id, out.key); });
-      !a) {
+  row.id = out.key.id;
+  if (auto a = ApplyRow<config::PublisherKey>(*v, std::move(row)); !a) {
     return std::move(a).error();
   }
   return out;

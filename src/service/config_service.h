@@ -128,8 +128,14 @@ class ConfigService {
   core::Result<Versions> WriteConfig(const std::function<core::Result<void>(store::Writer&)>& fn);
   // After WriteConfig: publishes the current snapshot with `change` made (the objects written),
   // when it was built at the version the write started from; else, as when another node or
-  // process changed the configuration meanwhile, loads it all again. Under write_mu_.
-  core::Result<void> Apply(Versions versions, const std::function<void(config::Snapshot&)>& change);
+  // process changed the configuration meanwhile, or when `change` fails, loads it all again.
+  // Under write_mu_.
+  core::Result<void> Apply(Versions versions,
+                           const std::function<core::Result<void>(config::Snapshot&)>& change);
+  // Apply with one object written: the object as a load makes it from `row`, its stored form
+  // (not the value encoded into it: a conversion group keeps no field of a type it left).
+  template <typename T>
+  core::Result<void> ApplyRow(Versions versions, store::ConfigRow row);
 
   store::Store& store_;
   const core::Clock& clock_;

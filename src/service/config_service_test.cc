@@ -115,11 +115,21 @@ TEST_F(ConfigServiceTest, EachWriteLeavesTheSnapshotALoadWouldMake) {
       Create(Kind::kNumber, R"({"number":"+18005550100","campaign_id":)" +
                                 std::to_string(campaign) + R"(,"tags":{"traffic":"search"}})");
   check("number");
-  Create(
+  const config::Id sales = Create(
       Kind::kConversionGroup,
-      R"({"name":"sales","type":"postback_value","value_param":"value","payout_modifier":"*0.8"})",
+      R"({"name":"sales","type":"postback_value","value_param":"amt","payout_modifier":"*0.8"})",
       campaign);
   check("conversion group");
+  // A group that changes type keeps no field of the type it left: not in the database, and
+  // not in the snapshot either (a later load would otherwise disagree with it).
+  for (const char* patch :
+       {R"({"type":"duration","seconds":90,"revenue":"20.00","payout":"10.00"})",
+        R"({"type":"postback_value"})"}) {
+    auto changed =
+        config_->Update(Kind::kConversionGroup, account_, sales, json::parse(patch).as_object());
+    ASSERT_TRUE(changed) << patch << ": " << changed.error().message;
+    check(patch);
+  }
   const config::Id hook = Create(
       Kind::kWebhookGroup,
       R"({"name":"h","trigger":"ended","sign":true,"requests":[{"method":"POST","url":"https://buyer.example/h"}]})",

@@ -43,6 +43,14 @@ Result<int64_t> PgTxn::ConfigVersion() {
   return r->rows() > 0 ? r->row(0).Int(0) : 0;
 }
 
+Result<int64_t> PgTxn::LockConfigVersion() {
+  // Another node's change waits for this unit's commit, and this read sees every change
+  // committed before it (READ COMMITTED reads the row again once its lock is free).
+  auto r = db_.Run("SELECT version FROM config_version WHERE id = 1 FOR UPDATE");
+  if (!r) return std::move(r).error();
+  return r->rows() > 0 ? r->row(0).Int(0) : 0;
+}
+
 Result<std::vector<config::Account>> PgTxn::LoadAccounts() {
   auto r = db_.Run(kSelectAccounts);
   if (!r) return std::move(r).error();

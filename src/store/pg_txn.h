@@ -15,6 +15,7 @@ class PgTxn final : public Writer {
   PgTxn(PgConn& db, bool writing) : db_(db), writing_(writing) {}
 
   core::Result<int64_t> ConfigVersion() override;
+  core::Result<int64_t> LockConfigVersion() override;
   core::Result<std::vector<config::Account>> LoadAccounts() override;
   core::Result<std::vector<config::ApiKey>> LoadApiKeys() override;
   core::Result<std::vector<ConfigRow>> LoadConfigRows() override;

@@ -42,6 +42,9 @@ Result<int64_t> SqliteTxn::ConfigVersion() {
   return v;
 }
 
+// The writer is the only one, inside BEGIN IMMEDIATE: nothing else changes the version.
+Result<int64_t> SqliteTxn::LockConfigVersion() { return ConfigVersion(); }
+
 Result<std::vector<config::Account>> SqliteTxn::LoadAccounts() {
   std::vector<config::Account> out;
   Stmt s = db_.Prepare(kSelectAccounts);

@@ -15,6 +15,7 @@ class SqliteTxn final : public Writer {
   explicit SqliteTxn(Db& db, CallCache* cache = nullptr) : db_(db), cache_(cache) {}
 
   core::Result<int64_t> ConfigVersion() override;
+  core::Result<int64_t> LockConfigVersion() override;
   core::Result<std::vector<config::Account>> LoadAccounts() override;
   core::Result<std::vector<config::ApiKey>> LoadApiKeys() override;
   core::Result<std::vector<ConfigRow>> LoadConfigRows() override;

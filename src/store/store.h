@@ -214,6 +214,10 @@ class Reader {
 class Writer : public Reader {
  public:
   // Configuration. Every change bumps the configuration version.
+  // The configuration version, which no other writer can change until this unit commits (on
+  // PostgreSQL the version row is locked; SQLite has one writer): read before a change, it
+  // tells whether the changes after it are this unit's alone.
+  virtual core::Result<int64_t> LockConfigVersion() = 0;
   virtual core::Result<Id> InsertConfig(const ConfigRow& row) = 0;
   virtual core::Result<void> UpdateConfig(const ConfigRow& row) = 0;
   virtual core::Result<void> DeleteConfig(Id account_id, Id id) = 0;
