@@ -389,8 +389,8 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
             "limit).",
             raw->server->refused_connections());
     counter("callpost_http_large_bodies_refused_total",
-            "Requests answered 503 unread because the large request bodies being received "
-            "already took their room (256 MiB).",
+            "Requests answered 503 unread because the large request bodies announced by "
+            "requests not yet answered already took their room (256 MiB).",
             raw->server->refused_bodies());
   });
   http::ServerOptions so;

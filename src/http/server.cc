@@ -541,6 +541,7 @@ asio::awaitable<void> Connection::Serve() {
     phase_ = Phase::kWriting;
     SetDeadline(options.read_timeout);
     if (!co_await WriteResponse(request_id_, head_request, keep_alive, version)) co_return;
+    GiveBodyRoom();  // the request, its body with it, is answered
   }
 }
 
@@ -552,7 +553,6 @@ void Connection::GiveBodyRoom() {
 
 asio::awaitable<bool> Connection::ReadRequest() {
   const ServerOptions& options = server_->options();
-  GiveBodyRoom();  // the last request's body is gone (handled and answered)
   parser_.emplace();
   parser_->header_limit(static_cast<uint32_t>(
       std::min<size_t>(options.max_header_bytes, std::numeric_limits<uint32_t>::max())));
@@ -567,10 +567,10 @@ asio::awaitable<bool> Connection::ReadRequest() {
     co_return false;
   }
   if (!ec && !parser_->is_done()) {
-    // The parser makes room for an announced body at once (a chunked one grows to the limit):
+    // The parser makes room for an announced body at once (a chunked one grows as it arrives):
     // a large one must first find room among the others (max_large_bodies_bytes).
     constexpr uint64_t kSmallBody = 64 << 10;
-    const uint64_t announced = parser_->content_length().value_or(options.max_body_bytes);
+    const uint64_t announced = parser_->content_length().value_or(0);
     if (announced > kSmallBody && announced <= options.max_body_bytes) {
       if (!server_->TakeBodyRoom(static_cast<size_t>(announced))) {
         co_await SendErrorAndLinger(

@@ -59,11 +59,12 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{75};    // a keep-alive connection waiting for its next request
   std::chrono::seconds shutdown_grace{10};  // Stop() waits at most this for in-flight requests
   size_t max_connections = 0;               // open connections served at once; 0 = no limit
-  // Bodies larger than 64 KiB (small ones never count) that requests announce, all connections
-  // together, from their headers until the connection's next request: the body's room is taken
-  // when its size is announced. A request whose body would pass this is answered 503 unread,
-  // so that connections announcing large bodies cannot make the server hold max_body_bytes
-  // each. 0 = no limit.
+  // Bodies larger than 64 KiB (small ones never count) that requests announce in their
+  // Content-Length, all connections together, from their headers until their answer is sent:
+  // the parser makes room for such a body as soon as it reads the headers. A request whose body
+  // would pass this is answered 503 unread, so that connections announcing large bodies cannot
+  // make the server hold max_body_bytes each. (A chunked body grows only as it arrives.)
+  // 0 = no limit.
   size_t max_large_bodies_bytes = 256 << 20;
 };
 
