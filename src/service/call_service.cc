@@ -75,7 +75,8 @@ std::string LogParams(const engine::Params& params, bool had_key) {
     const size_t most = std::min(params.size(), engine::kMaxTagsPerRequest);
     bounded.reserve(most);
     std::string scratch;
-    size_t used = 0;
+    // The braces, the "[truncated]" member and the redacted key take the rest.
+    size_t used = 128;
     for (size_t i = 0; i < most; ++i) {
       std::string name = Cut(params[i].first, engine::kMaxTagBytes);
       std::string value = Cut(params[i].second, engine::kMaxTagBytes);
