@@ -30,26 +30,41 @@ inline int Lendable(const ClaimRoom& room) {
   return room.limit > room.keep_free ? room.limit - room.keep_free : 0;
 }
 
+// The fewest deliveries a claim reads of each account with some due, whatever their number.
+inline constexpr int kMinClaimPage = 16;
+
+// How many of an account's due deliveries a claim reads, of `accounts` accounts with
+// deliveries, given its room (RoomOf): as many as it could take, its room and what may be lent,
+// but no more than an even part of the claim's limit (at least kMinClaimPage), so that a claim
+// with many accounts behind reads about its limit, not every account's backlog.
+inline int ClaimPage(const ClaimRoom& room, int own_room, int64_t accounts) {
+  const int64_t most = std::min<int64_t>(room.limit, int64_t{own_room} + Lendable(room));
+  const int64_t n = std::max<int64_t>(accounts, 1);
+  const int64_t even = (room.limit + n - 1) / n;
+  return static_cast<int>(std::min<int64_t>(most, std::max<int64_t>(kMinClaimPage, even)));
+}
+
 // `due(account, n)` reads up to n of the account's deliveries that are due and free, earliest
-// first. Each account is asked for as many as it could take, and one more, which tells whether
-// it has more waiting; then the earliest are taken while there is room.
+// first; `accounts_total` is how many accounts have deliveries (ClaimPage). Each account is
+// asked for its page and one more, which tells whether it has more waiting; then the earliest
+// are taken while there is room. An account that could have taken more than its page has
+// `more` set: the sender claims again at once, as after a full claim.
 template <typename Due>
-core::Result<Claimed> PickClaim(const ClaimRoom& room, const std::vector<Id>& accounts, Due due) {
+core::Result<Claimed> PickClaim(const ClaimRoom& room, const std::vector<Id>& accounts,
+                                int64_t accounts_total, Due due) {
   Claimed out;
   if (room.limit <= 0) return out;
-  const int lendable = Lendable(room);
   struct Candidate {
     Delivery delivery;
     bool beyond;  // the one more: it tells, and is not taken
   };
   std::vector<Candidate> candidates;
   for (Id account : accounts) {
-    const int most =
-        static_cast<int>(std::min<int64_t>(room.limit, int64_t{room.RoomOf(account)} + lendable));
-    core::Result<std::vector<Delivery>> rows = due(account, int64_t{most} + 1);
+    const int page = ClaimPage(room, room.RoomOf(account), accounts_total);
+    core::Result<std::vector<Delivery>> rows = due(account, int64_t{page} + 1);
     if (!rows) return std::move(rows).error();
     for (size_t i = 0; i < rows->size(); ++i) {
-      candidates.push_back(Candidate{std::move((*rows)[i]), static_cast<int>(i) >= most});
+      candidates.push_back(Candidate{std::move((*rows)[i]), static_cast<int>(i) >= page});
     }
   }
   std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
@@ -66,12 +81,17 @@ core::Result<Claimed> PickClaim(const ClaimRoom& room, const std::vector<Id>& ac
     int& n = taken[account];
     const bool own = n < room.RoomOf(account);
     const bool lent = !own && free - 1 >= room.keep_free;
-    if (!c.beyond && (own || lent)) {
+    if (!own && !lent) {
+      // Its room is taken, and none may be lent: it waits for places of its own to free.
+      if (std::find(out.waiting.begin(), out.waiting.end(), account) == out.waiting.end()) {
+        out.waiting.push_back(account);
+      }
+    } else if (c.beyond) {
+      out.more = true;  // it could take more than this claim read of it
+    } else {
       out.deliveries.push_back(std::move(c.delivery));
       ++n;
       --free;
-    } else if (std::find(out.waiting.begin(), out.waiting.end(), account) == out.waiting.end()) {
-      out.waiting.push_back(account);
     }
   }
   return out;

@@ -19,20 +19,25 @@ const std::string kSelectDeliveries =
 const std::string kSelectDelivery = std::string("SELECT ") + kDeliveryColumns +
                                     " FROM webhook_deliveries d JOIN calls c ON c.id = d.call_id"
                                     " WHERE d.account_id = $1 AND d.id = $2";
-// Each account's due and free deliveries, earliest first, as many as it could take and one
-// more (store/claim.h), in one statement: $1 now, $2 the claim's limit, $3 per_account, $4 what
-// may be lent, $5/$6 the places held per account. Rows another node is claiming right now are
-// skipped, never waited for.
+// Each account's due and free deliveries, earliest first, its page of them and one more
+// (store/claim.h, ClaimPage), in one statement, with the number of accounts after the columns:
+// $1 now, $2 the claim's limit, $3 per_account, $4 what may be lent, $5/$6 the places held per
+// account, $7 kMinClaimPage. Rows another node is claiming right now are skipped, never waited
+// for.
 const std::string kDueDeliveries =
     std::string("WITH RECURSIVE ") + kOutboxAccountsCte +
     ", room AS (SELECT a.id, least($2::bigint, greatest($3::bigint - coalesce(h.n, 0), 0)"
-    " + $4::bigint) AS most FROM a LEFT JOIN unnest($5::bigint[], $6::bigint[]) AS h(id, n)"
-    " ON h.id = a.id WHERE a.id IS NOT NULL)"
-    " SELECT x.* FROM room CROSS JOIN LATERAL (SELECT " +
+    " + $4::bigint) AS most, count(*) OVER () AS accounts FROM a"
+    " LEFT JOIN unnest($5::bigint[], $6::bigint[]) AS h(id, n) ON h.id = a.id"
+    " WHERE a.id IS NOT NULL)"
+    " SELECT x.*, room.accounts FROM room CROSS JOIN LATERAL (SELECT " +
     kDeliveryColumns +
     " FROM webhook_deliveries d JOIN calls c ON c.id = d.call_id WHERE d.account_id = room.id"
     " AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until <= $1)"
-    " ORDER BY d.next_attempt_at LIMIT room.most + 1 FOR UPDATE OF d SKIP LOCKED) x";
+    " ORDER BY d.next_attempt_at"
+    " LIMIT least(room.most, greatest($7::bigint, ($2::bigint + room.accounts - 1) / "
+    "room.accounts))"
+    " + 1 FOR UPDATE OF d SKIP LOCKED) x";
 constexpr const char* kLeaseDeliveries =
     "UPDATE webhook_deliveries SET lease_until = $1 WHERE id = ANY($2::bigint[])";
 // Only rows still under the lease the sender holds ($3, per id of $2): never one another node
@@ -125,22 +130,25 @@ Result<Claimed> PgTxn::ClaimDueDeliveries(core::Millis now, core::Millis lease_u
                                                .Add(int64_t{room.per_account})
                                                .Add(int64_t{Lendable(room)})
                                                .Add(held_ids.text())
-                                               .Add(held.text()));
+                                               .Add(held.text())
+                                               .Add(int64_t{kMinClaimPage}));
   if (!r) return std::move(r).error();
   std::vector<Id> accounts;
   std::unordered_map<Id, std::vector<Delivery>> due;
+  int64_t accounts_total = 0;
   for (int i = 0; i < r->rows(); ++i) {
+    accounts_total = r->row(i).Int(kDeliveryColumnCount);
     Delivery d = ReadDelivery(r->row(i));
     auto [it, first] = due.try_emplace(d.account_id);
     if (first) accounts.push_back(d.account_id);
     it->second.push_back(std::move(d));
   }
-  auto claimed =
-      PickClaim(room, accounts, [&](Id account, int64_t n) -> Result<std::vector<Delivery>> {
-        std::vector<Delivery> rows = std::move(due[account]);
-        if (static_cast<int64_t>(rows.size()) > n) rows.resize(n);
-        return rows;
-      });
+  auto claimed = PickClaim(room, accounts, accounts_total,
+                           [&](Id account, int64_t n) -> Result<std::vector<Delivery>> {
+                             std::vector<Delivery> rows = std::move(due[account]);
+                             if (static_cast<int64_t>(rows.size()) > n) rows.resize(n);
+                             return rows;
+                           });
   if (!claimed || claimed->deliveries.empty()) return claimed;
   PgArray ids;
   for (const Delivery& d : claimed->deliveries) ids.Add(d.id);

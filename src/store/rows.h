@@ -96,6 +96,9 @@ engine::Call ReadCall(const Row& s, std::optional<std::string> early_postback) {
   return c;
 }
 
+// How many columns kDeliveryColumns has: a query may add its own after them.
+constexpr int kDeliveryColumnCount = 14;
+
 // A row of kDeliveryColumns.
 template <typename Row>
 Delivery ReadDelivery(const Row& s) {

@@ -105,14 +105,14 @@ Result<Claimed> SqliteTxn::ClaimDueDeliveries(core::Millis now, core::Millis lea
     while (s.Step()) accounts.push_back(s.Int(0));
     if (auto st = s.status(); !st) return std::move(st).error();
   }
-  auto claimed =
-      PickClaim(room, accounts, [&](Id account, int64_t n) -> Result<std::vector<Delivery>> {
-        std::vector<Delivery> rows;
-        Stmt s = db_.Prepare(kDueDeliveries.c_str());
-        s.Bind(1, account).Bind(2, now).Bind(3, n);
-        while (s.Step()) rows.push_back(ReadDelivery(s));
-        return Finish(s, std::move(rows));
-      });
+  auto claimed = PickClaim(room, accounts, static_cast<int64_t>(accounts.size()),
+                           [&](Id account, int64_t n) -> Result<std::vector<Delivery>> {
+                             std::vector<Delivery> rows;
+                             Stmt s = db_.Prepare(kDueDeliveries.c_str());
+                             s.Bind(1, account).Bind(2, now).Bind(3, n);
+                             while (s.Step()) rows.push_back(ReadDelivery(s));
+                             return Finish(s, std::move(rows));
+                           });
   if (!claimed) return claimed;
   for (const auto& d : claimed->deliveries) {
     Stmt s = db_.Prepare(kLeaseDelivery);

@@ -129,6 +129,9 @@ struct ClaimRoom {
 struct Claimed {
   std::vector<Delivery> deliveries;
   std::vector<Id> waiting;
+  // An account had room for more than the claim read of it (its part of the claim's limit, when
+  // many accounts have deliveries due): claim again at once.
+  bool more = false;
 };
 
 // The verdict on one attempt.

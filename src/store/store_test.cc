@@ -634,6 +634,24 @@ TEST_P(StoreContract, AClaimTakesFromEachAccountNoMoreThanItsRoom) {
   Claimed last = claim(10'000, ClaimRoom{10});
   EXPECT_EQ(ids(last), std::vector<std::string>{"msg_14"});
   EXPECT_TRUE(last.waiting.empty());
+
+  // With many accounts, a claim reads a page of each (an even part of its limit, at least 16),
+  // and says when an account could have taken more than its page: eight accounts have
+  // deliveries now, `big` has 40 due.
+  const Id big = NewAccount("big");
+  add(big, 20, 20'000, 40);
+  for (int k = 0; k < 4; ++k) add(NewAccount("small" + std::to_string(k)), 30 + 10 * k, 20'000, 1);
+  const ClaimRoom plenty{64, 64, {}, 64};
+  Claimed paged = claim(30'000, plenty);
+  EXPECT_EQ(paged.deliveries.size(), 20u);  // 16 of big's, and the others' one each
+  EXPECT_TRUE(paged.more);
+  EXPECT_TRUE(paged.waiting.empty());
+  Claimed next = claim(30'000, plenty);
+  EXPECT_EQ(next.deliveries.size(), 16u);
+  EXPECT_TRUE(next.more);
+  Claimed rest = claim(30'000, plenty);
+  EXPECT_EQ(rest.deliveries.size(), 8u);
+  EXPECT_FALSE(rest.more);
 }
 
 TEST_P(StoreContract, DeliveriesAreClaimedAttemptedAndResent) {

@@ -127,7 +127,8 @@ struct Dispatcher::Loop::ClaimResult {
   bool calls_loaded = false;  // in the unit (one node) rather than after it
   core::Result<void> status;
   std::vector<store::Delivery> claimed;
-  std::vector<store::Id> waiting;                       // accounts left for want of room
+  std::vector<store::Id> waiting;  // accounts left for want of room
+  bool more = false;               // an account could take more than the claim read of it
   std::unordered_map<std::string, engine::Call> calls;  // by UUID
 };
 
@@ -179,6 +180,7 @@ void Dispatcher::Loop::StartClaim() {
     if (!c) return std::move(c).error();
     claim->claimed = std::move(c->deliveries);
     claim->waiting = std::move(c->waiting);
+    claim->more = c->more;
     if (!claim->calls_loaded) return {};
     return LoadCalls(w, claim->claimed, claim->calls, [](const store::Delivery&) {
       return false;  // the loop's own jobs are its thread's: their calls are loaded too
@@ -218,8 +220,9 @@ void Dispatcher::Loop::FinishClaim() {
     StoreError("claiming deliveries", claim->status.error());
     claim->claimed.clear();
     claim->waiting.clear();
+    claim->more = false;
   }
-  last_claim_full_ = static_cast<int>(claim->claimed.size()) >= claim->room.limit;
+  last_claim_full_ = static_cast<int>(claim->claimed.size()) >= claim->room.limit || claim->more;
   waiting_.clear();
   waiting_.insert(claim->waiting.begin(), claim->waiting.end());
   d_.accounts_waiting_.store(static_cast<int64_t>(waiting_.size()));
@@ -533,6 +536,7 @@ void Dispatcher::Loop::Disown(const store::Delivery& delivery) {
   if (room >= std::max({held, d_.options_.max_per_account / 2, 1}) &&
       waiting_.count(delivery.account_id) != 0) {
     waiting_.erase(delivery.account_id);
+    d_.accounts_waiting_.store(static_cast<int64_t>(waiting_.size()));
     room_freed_ = true;
   }
 }
