@@ -128,8 +128,7 @@ int main(int argc, char** argv) {
                    "Ask for this token (Authorization: Bearer) on /metrics; none by default")
       ->envname("CALLPOST_METRICS_TOKEN")
       ->check([](const std::string& token) {
-        return token.size() >= 16 ? std::string()
-                                  : std::string("must be at least 16 characters");
+        return token.size() >= 16 ? std::string() : std::string("must be at least 16 characters");
       });
   serve
       ->add_flag("--allow-private-webhooks", options.allow_private_webhooks,
