@@ -133,12 +133,7 @@ TEST(Conversions, TimerMetricsShowPendingDueAndLag) {
 TEST(Conversions, EarlyConversionAppliedAtEnd) {
   Server s;
   Fixture f = MakeFixture(s);
-  s.Create("/api/v1/campaigns/" + std::to_string(f.campaign) + "/conversion_groups",
-           json::object{{"name", "kw"},
-                        {"type", "postback_trigger"},
-                        {"trigger", "sale"},
-                        {"revenue", "25.00"},
-                        {"payout", "10.00"}});
+  AddSaleKeywordGroup(s, f);
   json::object call = StartCall(s);
   std::string uuid = Str(call.at("uuid")), key = Str(call.at("key"));
   HttpResponse early = Postback(s, uuid, key, "sale", "postback");

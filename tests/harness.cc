@@ -280,6 +280,15 @@ Fixture MakeFixture(const Server& s, const json::object& campaign_extra) {
   return f;
 }
 
+int64_t AddSaleKeywordGroup(const Server& s, const Fixture& f) {
+  return s.Create("/api/v1/campaigns/" + std::to_string(f.campaign) + "/conversion_groups",
+                  json::object{{"name", "kw"},
+                               {"type", "postback_trigger"},
+                               {"trigger", "sale"},
+                               {"revenue", "25.00"},
+                               {"payout", "10.00"}});
+}
+
 json::object StartCall(const Server& s, const std::string& caller, bool route,
                        const std::string& number) {
   HttpResponse r =

@@ -107,6 +107,9 @@ struct Fixture {
   std::string number = "+18005550100";
 };
 Fixture MakeFixture(const Server& s, const boost::json::object& campaign_extra = {});
+// Adds to the fixture's campaign a keyword conversion group: the postback keyword "sale"
+// converts at 25.00 revenue, 10.00 payout. Returns its id.
+int64_t AddSaleKeywordGroup(const Server& s, const Fixture& f);
 
 // Starts a call on the fixture's number; returns the response JSON (uuid, key, …).
 boost::json::object StartCall(const Server& s, const std::string& caller = "+15551230000",

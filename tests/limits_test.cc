@@ -85,12 +85,7 @@ TEST(Limits, SizeLimitsAnswerTheirStatusAndChangeNothing) {
 TEST(Limits, TheTagLimitCountsOnlyNewTagValues) {
   Server s;
   Fixture f = MakeFixture(s);
-  s.Create("/api/v1/campaigns/" + std::to_string(f.campaign) + "/conversion_groups",
-           json::object{{"name", "kw"},
-                        {"type", "postback_trigger"},
-                        {"trigger", "sale"},
-                        {"revenue", "25.00"},
-                        {"payout", "10.00"}});
+  AddSaleKeywordGroup(s, f);
   HttpResponse pk =
       s.Api("POST", "/api/v1/publishers/" + std::to_string(f.publisher) + "/postback_keys",
             json::object{{"name", "pk"}});
