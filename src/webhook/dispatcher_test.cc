@@ -442,6 +442,16 @@ class DispatcherTest : public ::testing::Test {
     return *dispatcher_;
   }
 
+  // One request at a time per host, and leases of two attempts (1 s each): a queued delivery
+  // needs its lease renewed within a few answers (the renewal tests).
+  static DispatcherOptions OneAtATimeWithShortLeases() {
+    DispatcherOptions o;
+    o.max_per_host = 1;
+    o.attempt_timeout = 1000ms;
+    o.lease = 2000ms;
+    return o;
+  }
+
   // AnAccountWhoseReceiversHangLeavesPlacesForTheOthers and its one-host variant.
   void HangingAccountLeavesPlacesForTheOthers(int max_per_host);
 
@@ -781,11 +791,7 @@ TEST_F(DispatcherTest, RenewsTheLeasesOfQueuedDeliveriesSoTheyGoOutBackToBack) {
   const store::Id group = AddGroup(receiver.url("/x"));
   std::set<std::string> webhook_ids;
   for (int i = 0; i < kDeliveries; ++i) webhook_ids.insert(AddDelivery(group));
-  DispatcherOptions o;
-  o.max_per_host = 1;
-  o.attempt_timeout = 1000ms;
-  o.lease = 2000ms;
-  Dispatcher& d = StartDispatcher(o);
+  Dispatcher& d = StartDispatcher(OneAtATimeWithShortLeases());
   ASSERT_TRUE(d.WaitIdle(10s));
   dispatcher_.reset();
 
@@ -935,11 +941,7 @@ TEST_F(DispatcherTest, LetsGoOfAQueuedDeliveryAnotherNodeClaimedAfterItsLeaseRan
   });
   const store::Id group = AddGroup(receiver.url("/x"));
   for (int i = 0; i < 3; ++i) AddDelivery(group);
-  DispatcherOptions o;
-  o.max_per_host = 1;
-  o.attempt_timeout = 1000ms;
-  o.lease = 2000ms;
-  Dispatcher& d = StartDispatcher(o);
+  Dispatcher& d = StartDispatcher(OneAtATimeWithShortLeases());
   ASSERT_TRUE(d.WaitIdle(10s));
   dispatcher_.reset();
 
