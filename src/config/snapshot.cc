@@ -4,11 +4,34 @@
 
 namespace config {
 
+namespace {
+
+Snapshot::WebhookSigners SignersFor(const WebhookGroup& g) {
+  Snapshot::WebhookSigners signers;
+  if (auto k = core::WebhookSigner::FromSecret(g.signing_secret)) signers.current = std::move(*k);
+  if (!g.previous_secret.empty()) {
+    if (auto k = core::WebhookSigner::FromSecret(g.previous_secret)) {
+      signers.previous = std::move(*k);
+    }
+  }
+  return signers;
+}
+
+}  // namespace
+
 void Snapshot::Index() {
   number_by_e164.clear();
   for (const auto& [id, n] : numbers) number_by_e164[n.number] = id;
   publisher_key_by_hash.clear();
   for (const auto& [id, k] : publisher_keys) publisher_key_by_hash[k.hash] = id;
+  webhook_signers.clear();
+  for (const auto& [id, g] : webhook_groups) {
+    if (g.sign) webhook_signers[id] = SignersFor(g);
+  }
+  IndexGroups();
+}
+
+void Snapshot::IndexGroups() {
   conversion_groups_by_campaign.clear();
   for (const auto& [id, g] : conversion_groups) {
     conversion_groups_by_campaign[g.campaign_id].push_back(&g);
@@ -16,15 +39,6 @@ void Snapshot::Index() {
   webhook_groups_by_campaign.clear();
   for (const auto& [id, g] : webhook_groups)
     webhook_groups_by_campaign[g.campaign_id].push_back(&g);
-  webhook_signers.clear();
-  for (const auto& [id, g] : webhook_groups) {
-    if (!g.sign) continue;
-    WebhookSigners& signers = webhook_signers[id];
-    if (auto k = core::WebhookSigner::FromSecret(g.signing_secret)) signers.current = std::move(*k);
-    if (g.previous_secret.empty()) continue;
-    if (auto k = core::WebhookSigner::FromSecret(g.previous_secret))
-      signers.previous = std::move(*k);
-  }
   auto by_position = [](const auto* a, const auto* b) {
     return a->position != b->position ? a->position < b->position : a->id < b->id;
   };
@@ -48,17 +62,51 @@ std::shared_ptr<Snapshot> Snapshot::Clone() const {
   out->conversion_groups = conversion_groups;
   out->webhook_groups = webhook_groups;
   out->publisher_keys = publisher_keys;
+  out->number_by_e164 = number_by_e164;
+  out->publisher_key_by_hash = publisher_key_by_hash;
+  out->webhook_signers = webhook_signers;
   return out;
+}
+
+void Snapshot::Put(Number o) {
+  Erase(o.id);
+  number_by_e164[o.number] = o.id;
+  numbers.insert_or_assign(o.id, std::move(o));
+}
+
+void Snapshot::Put(WebhookGroup o) {
+  Erase(o.id);
+  if (o.sign) webhook_signers[o.id] = SignersFor(o);
+  webhook_groups.insert_or_assign(o.id, std::move(o));
+}
+
+void Snapshot::Put(PublisherKey o) {
+  Erase(o.id);
+  publisher_key_by_hash[o.hash] = o.id;
+  publisher_keys.insert_or_assign(o.id, std::move(o));
 }
 
 void Snapshot::Erase(Id id) {
   publishers.erase(id);
   buyers.erase(id);
   campaigns.erase(id);
-  numbers.erase(id);
+  if (auto n = numbers.find(id); n != numbers.end()) {
+    if (auto e = number_by_e164.find(n->second.number);
+        e != number_by_e164.end() && e->second == id) {
+      number_by_e164.erase(n->second.number);
+    }
+    numbers.erase(id);
+  }
   conversion_groups.erase(id);
   webhook_groups.erase(id);
-  publisher_keys.erase(id);
+  webhook_signers.erase(id);
+  if (auto k = publisher_keys.find(id); k != publisher_keys.end()) {
+    if (auto h = publisher_key_by_hash.find(k->second.hash);
+        h != publisher_key_by_hash.end() && h->second == id) {
+      publisher_key_by_hash.erase(k->second.hash);
+    }
+    publisher_keys.erase(id);
+  }
 }
 
 const PublisherKey* Snapshot::FindPublisherKey(const std::string& hash) const {

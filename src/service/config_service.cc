@@ -81,7 +81,7 @@ Result<void> LoadRow(const store::ConfigRow& row, config::Snapshot& s) {
                             config::DecodeContext{true, nullptr, /*stored=*/true});
   if (!obj)
     return core::Internal("stored object " + std::to_string(row.id) + ": " + obj.error().message);
-  Traits<T>::Map(s).emplace(row.id, std::move(*obj));
+  s.Put(std::move(*obj));
   return {};
 }
 
@@ -204,6 +204,9 @@ Result<void> ConfigService::ReloadIfChanged() {
   if (!r) return r;
   if (version == snapshot()->version) return {};
   std::lock_guard lock(write_mu_);
+  // A write of this process may have brought the snapshot to that version while this waited
+  // for it (the version read between the write's commit and its change of the snapshot).
+  if (version == snapshot()->version) return {};
   return Load();
 }
 
@@ -235,7 +238,7 @@ Result<void> ConfigService::Apply(Versions versions,
   std::shared_ptr<config::Snapshot> next = current->Clone();
   if (auto changed = change(*next); !changed) return Load();
   next->version = versions.after;
-  next->Index();
+  next->IndexGroups();
   std::lock_guard lock(mu_);
   snapshot_ = std::move(next);
   return {};
@@ -243,10 +246,7 @@ Result<void> ConfigService::Apply(Versions versions,
 
 template <typename T>
 Result<void> ConfigService::ApplyRow(Versions versions, store::ConfigRow row) {
-  return Apply(versions, [&](config::Snapshot& s) {
-    Traits<T>::Map(s).erase(row.id);
-    return LoadRow<T>(row, s);
-  });
+  return Apply(versions, [&](config::Snapshot& s) { return LoadRow<T>(row, s); });
 }
 
 std::optional<Id> ConfigService::Authenticate(std::string_view api_key) {

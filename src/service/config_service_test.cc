@@ -17,8 +17,8 @@ namespace {
 
 namespace json = boost::json;
 
-template <typename T>
-std::vector<std::string> Encoded(const std::map<config::Id, T>& objects) {
+template <typename Map>
+std::vector<std::string> Encoded(const Map& objects) {
   std::vector<std::string> out;
   for (const auto& [id, obj] : objects) out.push_back(json::serialize(config::Encode(obj)));
   return out;
