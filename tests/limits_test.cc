@@ -5,10 +5,13 @@
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <future>
 #include <thread>
 
 #include "harness.h"
@@ -305,6 +308,35 @@ TEST(Limits, PathsNeverCarryKeysIntoTheLogOrTheirTextIntoMetrics) {
   EXPECT_EQ(metrics.find("fake_metric"), std::string::npos) << metrics;
   EXPECT_EQ(metrics.find("/sip/x1"), std::string::npos);
   EXPECT_NE(metrics.find("route=\"unmatched\",status=\"404\"} 22"), std::string::npos) << metrics;
+}
+
+// A request that waits for the store (here a configuration write, while another process holds
+// the database's write lock) waits on a thread of its own: the one I/O thread goes on answering
+// its other connections meanwhile.
+TEST(Limits, ARequestWaitingForTheStoreHoldsUpNoOtherConnection) {
+  if (const char* store = std::getenv("CALLPOST_TEST_STORE"); store && *store) {
+    GTEST_SKIP() << "holds SQLite's write lock";
+  }
+  Server s(ConfigureOptions([](app::AppOptions& o) { o.threads = 1; }));
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((s.data_dir() + "/callpost.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto write = std::async(std::launch::async, [&] {
+    return s.Api("POST", "/api/v1/publishers", json::object{{"name", "waits"}});
+  });
+  // The write reaches the server within this time; every probe must answer meanwhile.
+  auto slowest = std::chrono::steady_clock::duration::zero();
+  const auto until = std::chrono::steady_clock::now() + 1500ms;
+  while (std::chrono::steady_clock::now() < until) {
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(Http("GET", s.url("/healthz")).status, 200);
+    slowest = std::max(slowest, std::chrono::steady_clock::now() - t0);
+  }
+  EXPECT_EQ(write.wait_for(0s), std::future_status::timeout) << "the write did not wait";
+  EXPECT_LT(slowest, 500ms);
+  ASSERT_EQ(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(write.get().status, 201);
 }
 
 TEST(Limits, HealthzStaysUpUnderOverload) {

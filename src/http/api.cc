@@ -140,7 +140,14 @@ Api::Api(ApiOptions options, service::ConfigService& config, service::CallServic
       calls_(calls),
       store_(store),
       api_key_limiter_(options_.api_key_limit),
-      call_key_limiter_(options_.call_key_limit) {}
+      call_key_limiter_(options_.call_key_limit),
+      waiting_(kWaitingThreads, kMaxWaitingRequests, "http-wait") {}
+
+void Api::OffIoThread(const CtxPtr& ctx, void (Api::*route)(const CtxPtr&)) {
+  if (waiting_.Post([this, ctx, route] { (this->*route)(ctx); })) return;
+  ctx->Fail(core::MakeError(core::ErrorCode::kUnavailable,
+                            "too many requests wait for the store; retry in a moment"));
+}
 
 void Api::SetPublicUrl(std::string url) {
   std::lock_guard lock(options_mu_);
@@ -306,10 +313,12 @@ void Api::Operator(const CtxPtr& ctx) {
   if (!Authenticate(ctx, nullptr)) return;
   const auto& s = ctx->segments;
   if (s.size() >= 3 && s[2] == "calls") return CallRoutes(ctx);
-  if (s.size() >= 3 && s[2] == "webhook_deliveries") return DeliveryRoutes(ctx);
-  if (s.size() >= 3 && (s[2] == "account" || s[2] == "api_keys")) return AccountRoutes(ctx);
+  if (s.size() >= 3 && s[2] == "webhook_deliveries") return OffIoThread(ctx, &Api::DeliveryRoutes);
+  if (s.size() >= 3 && (s[2] == "account" || s[2] == "api_keys")) {
+    return OffIoThread(ctx, &Api::AccountRoutes);
+  }
   if (s.size() == 4 && s[2] == "preview") return PreviewRoutes(ctx);
-  ConfigRoutes(ctx);
+  OffIoThread(ctx, &Api::ConfigRoutes);
 }
 
 }  // namespace http

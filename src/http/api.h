@@ -12,6 +12,7 @@
 #include "http/message.h"
 #include "http/metrics.h"
 #include "http/rate_limit.h"
+#include "http/work_pool.h"
 #include "service/call_service.h"
 #include "service/config_service.h"
 
@@ -32,6 +33,11 @@ struct ApiOptions {
 // Thread-safe: Handle() is called from every server thread at once.
 class Api {
  public:
+  // The threads for requests that wait for the store (configuration writes, lists, reads of
+  // calls and deliveries), and how many such requests may wait for one of them.
+  static constexpr int kWaitingThreads = 4;
+  static constexpr size_t kMaxWaitingRequests = 4096;
+
   Api(ApiOptions options, service::ConfigService& config, service::CallService& calls,
       store::Store& store);
 
@@ -79,6 +85,9 @@ class Api {
   // (as text when `text`) and returns false. `what` names the key kind in the message.
   bool Admit(const CtxPtr& ctx, RateLimiter& limiter, std::string_view key, const char* what,
              bool text = false);
+  // Runs `route` on the threads that may wait for the store (work_pool.h) instead of the
+  // request's I/O thread; 503 with Retry-After when kMaxWaitingRequests wait already.
+  void OffIoThread(const CtxPtr& ctx, void (Api::*route)(const CtxPtr&));
 
   // Adds operator-only fields (postback instructions) to an encoded configuration object.
   void Decorate(boost::json::object& object, bool is_conversion_group) const;
@@ -94,6 +103,8 @@ class Api {
   RateLimiter api_key_limiter_;
   RateLimiter call_key_limiter_;
   std::function<void(std::string&)> extra_metrics_;
+  // Last: its threads finish what they run before the members they use go.
+  WorkPool waiting_;
 };
 
 }  // namespace http

@@ -106,10 +106,10 @@ void Api::CallRoutes(const CtxPtr& ctx) {
   if (s.size() == 3) {
     ctx->route = "/api/v1/calls";
     if (m == "POST") return CreateCall(ctx);
-    if (m == "GET") return ListCalls(ctx);
+    if (m == "GET") return OffIoThread(ctx, &Api::ListCalls);
   } else if (s.size() == 4 && m == "GET") {
     ctx->route = "/api/v1/calls/{uuid}";
-    return GetCall(ctx);
+    return OffIoThread(ctx, &Api::GetCall);
   } else if (s.size() == 5 && s[4] == "events" && m == "POST") {
     ctx->route = "/api/v1/calls/{uuid}/events";
     return CallEvent(ctx);
