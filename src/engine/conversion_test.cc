@@ -932,6 +932,42 @@ TEST(LateConversionTest, ConvertsAfterTheDeadlineFlaggedLate) {
   EXPECT_EQ(Str(call.conversion.revenue), "10.00");
 }
 
+// A postback after the deadline is late even when the deadline has not fired yet (the loop
+// fires it moments later, or once the server is back after a stop): the wait is decided first,
+// as it would have been.
+TEST(LateConversionTest, APostbackAfterADeadlineNotYetFiredIsLate) {
+  {
+    World w({ValueGroup(1, "*0.8")});
+    Call call = EndedCall(w);
+    core::Result<PostbackResult> r = Post(call, w, {{"value", "10.00"}}, kEnd + 700'000);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status + " " + Conv(call) + " | " + Out(r->outcome),
+              "conversion recorded completed converted group=1 revenue=10.00 payout=8.00 late=1 "
+              "deadline=600000 decided=700000 | "
+              "completed@700000,not_converted@700000,converted@700000 timer=clear");
+    // The deadline, when it comes, finds nothing to decide.
+    EXPECT_FALSE(FireDeadline(call, w.Ctx(kEnd + 700'001)).changed);
+  }
+  {
+    World w({ValueGroup(1, "*0.8")});
+    Call call = EndedCall(w);
+    core::Result<PostbackResult> r = Post(call, w, {{"disposition", "callback"}}, kEnd + 600'000);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status + " " + Conv(call) + " | " + Out(r->outcome),
+              "tags applied completed not_converted group=1 revenue=- payout=- late=0 "
+              "deadline=600000 decided=600000 | "
+              "completed@600000,not_converted@600000 timer=clear");
+  }
+  {
+    // A millisecond before the deadline, the postback is on time.
+    World w({ValueGroup(1, "*0.8")});
+    Call call = EndedCall(w);
+    core::Result<PostbackResult> r = Post(call, w, {{"value", "10.00"}}, kEnd + 599'999);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_FALSE(call.conversion.late);
+  }
+}
+
 TEST(LateConversionTest, NoTimeoutGroupConvertsLate) {
   World w({ValueGroup(1, "", "", /*timeout_seconds=*/0)});
   Call call = EndedCall(w);
@@ -996,7 +1032,8 @@ TEST(SeedTest, TagDataDoesNotTriggerANonConversionBeforeTheTimeout) {
 
 // The store serialises steps on one call, but a deadline and a converting postback may come in
 // either order around the deadline. Whatever the order, the call is decided exactly once
-// (one `completed`), its state only moves forward, and it is late iff the deadline won.
+// (one `completed`), its state only moves forward, and it is late iff the deadline fired first
+// or had passed when the postback came (fired then, before the conversion).
 TEST(ConversionRaceTest, DeadlineAndConversionDecideOnce) {
   std::vector<std::unique_ptr<World>> worlds;
   for (int64_t timeout : {1, 30, 600, 86'400}) {
@@ -1054,7 +1091,7 @@ TEST(ConversionRaceTest, DeadlineAndConversionDecideOnce) {
     fire(d + 1000);
     post(d + 2000, "99.00");
 
-    const bool want_late = fire_first && fire_at >= d;
+    const bool want_late = (fire_first && fire_at >= d) || post_at >= d;
     const std::string want =
         std::string(want_late ? "completed,not_converted,converted" : "completed,converted") +
         " completed converted revenue=10.00 payout=8.00 late=" + (want_late ? "1" : "0");

@@ -277,6 +277,10 @@ core::Result<PostbackResult> ApplyPostback(Call& call, const Params& params, con
   }
 
   PostbackResult result;
+  // The wait ended before this postback came, though the deadline has not fired yet (it fires
+  // within moments, or once the server is back after a stop): decided first, as it would have
+  // been, so that the postback is late (docs/conversions.md).
+  result.outcome = FireDeadline(call, ctx);
   // A bare parameter ("&sale") signals a keyword; it adds no tag.
   for (const auto& [k, v] : params) {
     if (!v.empty()) result.tag_values.emplace_back(k, v);
