@@ -146,8 +146,9 @@ Result<TagFilter> TagFilter::Parse(std::string_view text) {
       return ParseError("expected a decimal number", value_start);
     }
 
-    const auto group = std::find_if(filter.groups_.begin(), filter.groups_.end(),
-                                    [&](const KeyGroup& g) { return g.key == key; });
+    const auto group = std::find_if(
+        filter.groups_.begin(), filter.groups_.end(),
+        [&](const KeyGroup& g) { return g.key == key || TagOfKey(g.key) == TagOfKey(key); });
     if (group == filter.groups_.end()) {
       filter.groups_.push_back({std::string(key), {std::move(condition)}});
     } else {
@@ -156,6 +157,18 @@ Result<TagFilter> TagFilter::Parse(std::string_view text) {
     if (i == text.size()) return filter;
     ++i;  // the ','
   }
+}
+
+std::string_view TagOfKey(std::string_view key) {
+  static constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
+      {"campaign_id", "system_campaign_id"},
+      {"publisher_id", "system_publisher_id"},
+      {"buyer_id", "system_buyer_id"},
+      {"number_id", "system_number_id"}};
+  for (const auto& [alias, tag] : kAliases) {
+    if (key == alias) return tag;
+  }
+  return key;
 }
 
 bool TagFilter::Test(const Condition& condition, const std::vector<std::string>* values) {

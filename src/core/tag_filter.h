@@ -11,11 +11,17 @@
 
 namespace core {
 
+// The tag a filter's key means: the four id keys campaign_id, publisher_id, buyer_id and
+// number_id are aliases of the system tags (system_campaign_id, …), so that a tag posted under
+// such a name cannot steer a filter; any other key means the tag of its own name.
+std::string_view TagOfKey(std::string_view key);  // a view of `key`, or of a constant
+
 // The values of one tag of a call, or nullptr when the call has no such tag.
 using TagLookup = std::function<const std::vector<std::string>*(std::string_view key)>;
 
-// A list of conditions "key:op value". Conditions on the same key are OR-ed, conditions on
-// different keys are AND-ed; no condition matches every call. The default value is empty.
+// A list of conditions "key:op value". Conditions on the same tag are OR-ed (an alias and its
+// system tag are one tag, TagOfKey), conditions on different tags are AND-ed; no condition
+// matches every call. The default value is empty.
 class TagFilter {
  public:
   TagFilter() = default;
@@ -45,7 +51,8 @@ class TagFilter {
   // True when the filter has no condition (it matches every call).
   bool empty() const { return groups_.empty(); }
 
-  // The distinct keys, in order of first appearance.
+  // The distinct keys, in order of first appearance (an alias and its system tag count once,
+  // as first written).
   std::vector<std::string> Keys() const;
 
   // A normalized text: conditions grouped by key (keys in order of first appearance), each

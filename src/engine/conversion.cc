@@ -112,9 +112,7 @@ bool TagIndex::Matches(const core::TagFilter& filter) const {
   return filter.Matches([&](std::string_view key) -> const std::vector<std::string>* {
     // The aliases always mean the system tags, so a tag posted under the same name cannot
     // steer which group a call belongs to.
-    const bool alias =
-        key == "campaign_id" || key == "publisher_id" || key == "buyer_id" || key == "number_id";
-    auto it = alias ? tags_.find("system_" + std::string(key)) : tags_.find(key);
+    auto it = tags_.find(core::TagOfKey(key));
     return it == tags_.end() ? nullptr : &it->second;
   });
 }

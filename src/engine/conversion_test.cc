@@ -257,6 +257,11 @@ TEST(GroupMatchesTest, SystemTagAliases) {
       // which group a call belongs to.
       {"publisher_id:20", {{"publisher_id", "7"}, {"system_publisher_id", "20"}}, true},
       {"publisher_id:7", {{"publisher_id", "7"}, {"system_publisher_id", "20"}}, false},
+      // An alias and its system tag are one tag: their conditions are OR-ed, as any two on one
+      // tag are.
+      {"publisher_id:20, system_publisher_id:9", kSystem, true},
+      {"system_publisher_id:9, publisher_id:20", kSystem, true},
+      {"publisher_id:21, system_publisher_id:9", kSystem, false},
   };
   for (const Case& c : kCases) {
     Call call;
