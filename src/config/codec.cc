@@ -278,9 +278,12 @@ core::Result<ConversionGroup> Decode(const json::object& o, ConversionGroup g,
       break;
     case ConversionType::kPostbackValue: {
       r.String("value_param", g.value_param, false, 64);
-      if (r.ok() &&
-          (g.value_param.empty() || !ValidTagKey(g.value_param) || g.value_param == "key")) {
-        r.Fail("value_param", "must be a parameter name other than \"key\"");
+      // A reserved name would make every postback refused (buyers may not send such tags);
+      // a row stored before this check still loads.
+      if (r.ok() && (g.value_param.empty() || !ValidTagKey(g.value_param) ||
+                     g.value_param == "key" || (!c.stored && ReservedTagKey(g.value_param)))) {
+        r.Fail("value_param",
+               "must be a parameter name other than \"key\", \"caller_number\" and system_…");
       }
       std::string modifier = g.payout_modifier.text();
       r.String("payout_modifier", modifier, false, 256);
@@ -296,8 +299,11 @@ core::Result<ConversionGroup> Decode(const json::object& o, ConversionGroup g,
     }
     case ConversionType::kPostbackTrigger:
       r.String("trigger", g.trigger, fresh, 64);
-      if (r.ok() && (g.trigger.empty() || !ValidTagKey(g.trigger) || g.trigger == "key")) {
-        r.Fail("trigger", "must be a keyword of letters, digits, _ - . other than \"key\"");
+      if (r.ok() && (g.trigger.empty() || !ValidTagKey(g.trigger) || g.trigger == "key" ||
+                     (!c.stored && ReservedTagKey(g.trigger)))) {
+        r.Fail("trigger",
+               "must be a keyword of letters, digits, _ - . other than \"key\", "
+               "\"caller_number\" and system_…");
       }
       break;
   }
