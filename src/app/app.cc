@@ -133,6 +133,31 @@ class ServeLock {
   const int fd_;
 };
 
+// Writes `text` to `path` with mode 0600 as one durable step: a file beside it, synced, renamed
+// over it, and the directory synced. The secret below must survive a power cut once the
+// database has recorded a check of it (CheckSecret): a new one would void every call key
+// handed out.
+Result<void> WriteSecretFile(const std::filesystem::path& path, const std::string& text) {
+  const std::string tmp = path.string() + ".tmp";
+  auto fail = [&](const std::string& what) {
+    return core::MakeError(core::ErrorCode::kUnavailable,
+                           "cannot write " + what + ": " + std::strerror(errno));
+  };
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return fail(tmp);
+  const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                       fchmod(fd, 0600) == 0 && fsync(fd) == 0;
+  close(fd);
+  if (!written) return fail(tmp);
+  if (rename(tmp.c_str(), path.c_str()) != 0) return fail(path.string());
+  const int dir = open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return fail(path.parent_path().string());
+  const bool synced = fsync(dir) == 0;
+  close(dir);
+  if (!synced) return fail(path.parent_path().string());
+  return {};
+}
+
 // The call-key secret: configured, or kept in the data directory (mode 0600).
 Result<std::string> LoadSecret(const AppOptions& o) {
   if (!o.secret.empty()) {
@@ -152,15 +177,7 @@ Result<std::string> LoadSecret(const AppOptions& o) {
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
   secret = core::HexEncode(core::RandomBytes(32));
-  std::string tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << secret << "\n";
-    if (!out.flush()) return core::MakeError(core::ErrorCode::kUnavailable, "cannot write " + tmp);
-  }
-  chmod(tmp.c_str(), 0600);
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return core::MakeError(core::ErrorCode::kUnavailable, "cannot write " + path.string());
+  if (auto w = WriteSecretFile(path, secret + "\n"); !w) return std::move(w).error();
   return secret;
 }
 
