@@ -248,6 +248,42 @@ TEST(Webhooks, GoneStopsAndResendSendsAgain) {
       0u);
 }
 
+// A resend asked for while an attempt is on the wire is not undone by that attempt's verdict
+// (here a 410, which would end the delivery): the attempt is logged, and the delivery is sent
+// again.
+TEST(Webhooks, AResendDuringAnAttemptIsNotUndoneByItsVerdict) {
+  Server s;
+  Fixture f = MakeFixture(s);
+  std::atomic<bool> release{false};
+  Receiver r([&](const Received&, int index) {
+    while (index == 0 && !release) std::this_thread::sleep_for(5ms);  // hold the first answer
+    http::Response res;
+    res.status = index == 0 ? 410 : 204;
+    res.content_type.clear();
+    return res;
+  });
+  AddWebhook(s, f.campaign, "started", r.url("/held"));
+  std::string uuid = Str(StartCall(s).at("uuid"));
+  ASSERT_TRUE(r.WaitFor(1));
+  const int64_t id = Webhooks(s, uuid)[0].at("id").as_int64();
+  // A lease is told apart by when it ends: a claim a second after the first holds another.
+  s.clock().Advance(1000);
+  ASSERT_EQ(s.Api("POST", "/api/v1/webhook_deliveries/" + std::to_string(id) + "/resend").status,
+            202);
+  release = true;
+  // Claimed again at once, or after the lease the dispatcher took meanwhile runs out.
+  for (int i = 0; i < 20 && r.count() < 2; ++i) {
+    s.clock().Advance(60'000);
+    r.WaitFor(2, 500ms);
+  }
+  ASSERT_EQ(r.count(), 2u) << "the resend was undone: " << json::serialize(Webhooks(s, uuid));
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  json::object hook = Webhooks(s, uuid)[0].as_object();
+  EXPECT_EQ(hook.at("state"), "delivered");
+  ASSERT_EQ(hook.at("attempts").as_array().size(), 2u);
+  EXPECT_EQ(hook.at("attempts").as_array()[0].at("http_status"), 410);
+}
+
 TEST(Webhooks, SignedRequestsVerifyAndBodiesAreEscaped) {
   Server s;
   Fixture f = MakeFixture(s);

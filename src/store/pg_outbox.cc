@@ -53,8 +53,12 @@ constexpr const char* kInsertAttempt =
     "INSERT INTO webhook_attempts (delivery_id, seq, at, http_status, latency_ms, error,"
     " response_excerpt) VALUES ($1, (SELECT attempt_count FROM webhook_deliveries WHERE id = $1),"
     " $2, $3, $4, $5, $6)";
+// The verdict only while the row holds the attempt's lease ($6, or $7 from a renewal).
 constexpr const char* kUpdateAfterAttempt =
-    "UPDATE webhook_deliveries SET state = $1, next_attempt_at = $2, lease_until = NULL,"
+    "UPDATE webhook_deliveries SET"
+    " state = CASE WHEN lease_until IN ($6, $7) THEN $1 ELSE state END,"
+    " next_attempt_at = CASE WHEN lease_until IN ($6, $7) THEN $2 ELSE next_attempt_at END,"
+    " lease_until = CASE WHEN lease_until IN ($6, $7) THEN NULL ELSE lease_until END,"
     " attempt_count = attempt_count + 1, updated_at = $3, url = $4 WHERE id = $5";
 constexpr const char* kResendDelivery =
     "UPDATE webhook_deliveries SET state = CASE WHEN attempt_count = 0 THEN 0 ELSE 1 END,"
@@ -184,7 +188,7 @@ Result<void> PgTxn::RecordAttempt(Id delivery_id, const AttemptResult& r) {
   if (auto i = db_.Run(kInsertAttempt, a); !i) return std::move(i).error();
   PgParams u;
   u.Add(static_cast<int64_t>(r.state)).Add(r.next_attempt_at).Add(r.attempt.at);
-  u.Add(r.url).Add(delivery_id);
+  u.Add(r.url).Add(delivery_id).Add(r.lease_until).Add(r.renewing_to);
   if (auto x = db_.Run(kUpdateAfterAttempt, u); !x) return std::move(x).error();
   return {};
 }

@@ -33,9 +33,13 @@ constexpr const char* kInsertAttempt =
     "INSERT INTO webhook_attempts (delivery_id, seq, at, http_status, latency_ms, error,"
     " response_excerpt) VALUES (?1, (SELECT attempt_count FROM webhook_deliveries WHERE id = ?1),"
     " ?2, ?3, ?4, ?5, ?6)";
+// The verdict only while the row holds the attempt's lease (?6, or ?7 from a renewal).
 constexpr const char* kUpdateAfterAttempt =
-    "UPDATE webhook_deliveries SET state = ?, next_attempt_at = ?, lease_until = NULL,"
-    " attempt_count = attempt_count + 1, updated_at = ?, url = ? WHERE id = ?";
+    "UPDATE webhook_deliveries SET"
+    " state = CASE WHEN lease_until IN (?6, ?7) THEN ?1 ELSE state END,"
+    " next_attempt_at = CASE WHEN lease_until IN (?6, ?7) THEN ?2 ELSE next_attempt_at END,"
+    " lease_until = CASE WHEN lease_until IN (?6, ?7) THEN NULL ELSE lease_until END,"
+    " attempt_count = attempt_count + 1, updated_at = ?3, url = ?4 WHERE id = ?5";
 constexpr const char* kResendDelivery =
     "UPDATE webhook_deliveries SET state = CASE WHEN attempt_count = 0 THEN 0 ELSE 1 END,"
     " next_attempt_at = ?1, lease_until = NULL, updated_at = ?1 WHERE id = ?2 AND account_id = ?3";
@@ -147,7 +151,7 @@ Result<void> SqliteTxn::RecordAttempt(Id delivery_id, const AttemptResult& r) {
   }
   Stmt s = db_.Prepare(kUpdateAfterAttempt);
   s.Bind(1, static_cast<int64_t>(r.state)).Bind(2, r.next_attempt_at).Bind(3, r.attempt.at);
-  s.Bind(4, r.url).Bind(5, delivery_id);
+  s.Bind(4, r.url).Bind(5, delivery_id).Bind(6, r.lease_until).Bind(7, r.renewing_to);
   return s.Run();
 }
 

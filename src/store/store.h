@@ -140,6 +140,10 @@ struct AttemptResult {
   DeliveryState state = DeliveryState::kRetrying;
   std::optional<core::Millis> next_attempt_at;
   std::string url;  // redacted
+  // The lease the sender held for the attempt, and the one a renewal of it under way when the
+  // attempt started may have set instead (0: none).
+  core::Millis lease_until = 0;
+  core::Millis renewing_to = 0;
 };
 
 // Tags a publisher wrote for a caller with no call yet.
@@ -252,7 +256,11 @@ class Writer : public Reader {
   // node that dies first leaves the lease to run out, and another node claims it again.
   virtual core::Result<std::vector<std::pair<std::string, core::Millis>>> ClaimDueDeadlines(
       core::Millis now, core::Millis lease_until, int limit) = 0;
-  // Records an attempt and its verdict, and frees the lease.
+  // Records an attempt (always: it happened) and, while the delivery still holds the lease the
+  // attempt was made under (result.lease_until or result.renewing_to), its verdict: the state
+  // and next attempt, and frees the lease. A delivery whose lease has changed since (an
+  // operator's resend freed it, or another node took it over once it ran out) keeps its state
+  // and lease: that resend or that node decides it.
   virtual core::Result<void> RecordAttempt(Id delivery_id, const AttemptResult& result) = 0;
   // Makes a delivery due again now (operator's resend), whatever its state.
   virtual core::Result<void> ResendDelivery(Id account_id, Id id, core::Millis now) = 0;

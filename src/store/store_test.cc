@@ -565,7 +565,7 @@ TEST_P(StoreContract, LeasesAreRenewedOnlyWhileTheSenderStillHoldsThem) {
 
   // A recorded attempt frees the lease: nothing left to renew.
   AttemptResult ok{Attempt{50'000, 200, 8, "", "ok"}, DeliveryState::kDelivered, std::nullopt,
-                   "https://buyer.example/hook"};
+                   "https://buyer.example/hook", 300'000};
   Write([&](Writer& w) { return w.RecordAttempt(one, ok); });
   EXPECT_EQ(renew({{one, 300'000}, {two, 300'000}}, 400'000), std::set<Id>{two});
   EXPECT_EQ(claim(300'000, 10'000'000), std::set<std::string>{"msg_handed"});
@@ -654,6 +654,70 @@ TEST_P(StoreContract, AClaimTakesFromEachAccountNoMoreThanItsRoom) {
   EXPECT_FALSE(rest.more);
 }
 
+// An attempt's verdict decides its delivery only while the delivery holds the lease the attempt
+// was made under: a resend asked for meanwhile, or another sender that took the delivery over
+// once the lease ran out, is not undone by it. The attempt is logged all the same.
+TEST_P(StoreContract, AnAttemptUnderALeaseNoLongerHeldIsLoggedButDecidesNothing) {
+  const Id a = NewAccount();
+  Call c = NewCall(a, Uuid(1), 1000);
+  Outcome o;
+  o.changed = true;
+  o.deliveries = {engine::PlannedDelivery{11, 0, "ended", 2000, "msg_one"}};
+  Write([&](Writer& w) { return w.SaveCall(c, o); });
+  const Id id = o.deliveries[0].id;
+  const auto claim = [&](core::Millis now, core::Millis lease_until) {
+    size_t n = 0;
+    Write([&](Writer& w) -> core::Result<void> {
+      auto d = w.ClaimDueDeliveries(now, lease_until, ClaimRoom{10});
+      if (!d) return std::move(d).error();
+      n = d->deliveries.size();
+      return {};
+    });
+    return n;
+  };
+  const auto find = [&] {
+    auto d = Read<std::optional<Delivery>>([&](Reader& r) { return r.FindDelivery(a, id); });
+    EXPECT_TRUE(d.has_value());
+    return d.value_or(Delivery{});
+  };
+  const auto record = [&](core::Millis at, int status, DeliveryState state, core::Millis lease,
+                          core::Millis renewing_to = 0) {
+    AttemptResult r{Attempt{at, status, 5, "", ""}, state, std::nullopt,
+                    "https://b.example/",           lease, renewing_to};
+    Write([&](Writer& w) { return w.RecordAttempt(id, r); });
+  };
+
+  // Claimed under 62,000; the operator resends while the attempt is on the wire; the attempt
+  // then gets a 410. The resend stands: due at its time, free to claim.
+  ASSERT_EQ(claim(2000, 62'000), 1u);
+  Write([&](Writer& w) { return w.ResendDelivery(a, id, 3000); });
+  record(3500, 410, DeliveryState::kFailed, 62'000);
+  Delivery d = find();
+  EXPECT_EQ(d.state, DeliveryState::kPending);
+  EXPECT_EQ(d.next_attempt_at, 3000);
+  EXPECT_EQ(d.attempt_count, 1);
+  ASSERT_EQ(d.attempts.size(), 1u);
+  EXPECT_EQ(d.attempts[0].http_status, 410);
+
+  // Claimed again under 63,000; the lease runs out and another sender takes it under 130,000:
+  // the first sender's late verdict leaves the second's lease and the state alone.
+  ASSERT_EQ(claim(3000, 63'000), 1u);
+  ASSERT_EQ(claim(63'000, 130'000), 1u);
+  record(64'000, 503, DeliveryState::kRetrying, 63'000);
+  d = find();
+  EXPECT_EQ(d.state, DeliveryState::kPending);
+  EXPECT_EQ(d.attempt_count, 2);
+  EXPECT_EQ(claim(129'999, 200'000), 0u);  // still the second sender's
+
+  // The second sender's verdict, under the lease a renewal of it may have set, decides.
+  record(65'000, 200, DeliveryState::kDelivered, 1, 130'000);
+  d = find();
+  EXPECT_EQ(d.state, DeliveryState::kDelivered);
+  EXPECT_FALSE(d.next_attempt_at.has_value());
+  EXPECT_EQ(d.attempt_count, 3);
+  EXPECT_EQ(d.attempts.size(), 3u);
+}
+
 TEST_P(StoreContract, DeliveriesAreClaimedAttemptedAndResent) {
   const Id a = NewAccount();
   const Id other = NewAccount("other");
@@ -690,10 +754,16 @@ TEST_P(StoreContract, DeliveriesAreClaimedAttemptedAndResent) {
             62'000);
   const Id first = claimed[0].id;
   AttemptResult failed{Attempt{2100, 503, 12, "", "busy"}, DeliveryState::kRetrying, 7100,
-                       "https://buyer.example/hook?key=[redacted]"};
+                       "https://buyer.example/hook?key=[redacted]", 62'000};
   Write([&](Writer& w) { return w.RecordAttempt(first, failed); });
+  Write([&](Writer& w) -> core::Result<void> {
+    auto retry = w.ClaimDueDeliveries(7100, 67'100, ClaimRoom{10});
+    if (!retry) return std::move(retry).error();
+    EXPECT_EQ(retry->deliveries.size(), 1u);
+    return {};
+  });
   AttemptResult ok{Attempt{7200, 200, 8, "", "ok"}, DeliveryState::kDelivered, std::nullopt,
-                   "https://buyer.example/hook?key=[redacted]"};
+                   "https://buyer.example/hook?key=[redacted]", 67'100};
   Write([&](Writer& w) { return w.RecordAttempt(first, ok); });
   auto d = Read<std::optional<Delivery>>([&](Reader& r) { return r.FindDelivery(a, first); });
   ASSERT_TRUE(d.has_value());

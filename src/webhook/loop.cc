@@ -279,10 +279,13 @@ void Dispatcher::Loop::Prepare(store::Delivery delivery, const engine::Call* cal
                                config::SnapshotPtr& snap, core::Millis now,
                                core::Millis lease_until) {
   if (auto it = owned_.find(delivery.id); it != owned_.end()) {
-    it->second->lease_until = lease_until;  // claimed again while still queued here
+    // Claimed again while still here: made due again by a resend, or its lease ran out. A queued
+    // job now holds the new lease. One on the wire keeps its own, so its verdict does not
+    // decide the delivery (RecordAttempt): the new lease runs out and it is claimed again.
+    if (it->second->transfer == nullptr) it->second->lease_until = lease_until;
     return;
   }
-  if (call == nullptr) return FailUnsent(delivery, "call_deleted", delivery.url);
+  if (call == nullptr) return FailUnsent(delivery, lease_until, "call_deleted", delivery.url);
   auto group = snap->webhook_groups.find(delivery.group_id);
   if (group == snap->webhook_groups.end()) {
     // Perhaps made on another node after this snapshot: look again before failing.
@@ -295,9 +298,11 @@ void Dispatcher::Loop::Prepare(store::Delivery delivery, const engine::Call* cal
   if (group == snap->webhook_groups.end() || group->second.account_id != delivery.account_id ||
       delivery.request_index < 0 ||
       static_cast<size_t>(delivery.request_index) >= group->second.requests.size()) {
-    return FailUnsent(delivery, "group_deleted", delivery.url);
+    return FailUnsent(delivery, lease_until, "group_deleted", delivery.url);
   }
-  if (!group->second.enabled) return FailUnsent(delivery, "group_disabled", delivery.url);
+  if (!group->second.enabled) {
+    return FailUnsent(delivery, lease_until, "group_disabled", delivery.url);
+  }
   std::string call_key = d_.keys_.Derive(call->uuid);
   auto request = BuildRequest(*call, group->second, delivery.request_index, call_key,
                               delivery.webhook_id, now, *snap);
@@ -305,10 +310,10 @@ void Dispatcher::Loop::Prepare(store::Delivery delivery, const engine::Call* cal
     LogEvent(spdlog::level::warn, "webhook request not built", [&](core::JsonText& j) {
       j.Key("delivery").Int(delivery.id).Key("error").String(request.error().message);
     });
-    return FailUnsent(delivery, "bad_config", delivery.url);
+    return FailUnsent(delivery, lease_until, "bad_config", delivery.url);
   }
   std::optional<std::string> host = HostKey(request->url);
-  if (!host) return FailUnsent(delivery, "bad_url", request->redacted_url);
+  if (!host) return FailUnsent(delivery, lease_until, "bad_url", request->redacted_url);
 
   auto job = std::make_unique<Job>();
   job->delivery = std::move(delivery);
@@ -324,8 +329,8 @@ void Dispatcher::Loop::Prepare(store::Delivery delivery, const engine::Call* cal
   d_.queued_.fetch_add(1);
 }
 
-void Dispatcher::Loop::FailUnsent(const store::Delivery& delivery, const std::string& error,
-                                  const std::string& url) {
+void Dispatcher::Loop::FailUnsent(const store::Delivery& delivery, core::Millis lease_until,
+                                  const std::string& error, const std::string& url) {
   LogEvent(spdlog::level::warn, "webhook delivery failed unsent", [&](core::JsonText& j) {
     j.Key("delivery").Int(delivery.id).Key("error").String(error).Key("url").String(url);
   });
@@ -334,6 +339,7 @@ void Dispatcher::Loop::FailUnsent(const store::Delivery& delivery, const std::st
   result.attempt.error = error;
   result.state = store::DeliveryState::kFailed;
   result.url = url;
+  result.lease_until = lease_until;
   d_.metrics_.RecordAttempt(result.state, std::nullopt);
   d_.Record(delivery.id, std::move(result));
 }
@@ -378,18 +384,19 @@ void Dispatcher::Loop::RenewLeases() {
   // whose lease is renewed in time never has to wait for it at the front of its queue.
   const core::Millis ahead = d_.options_.lease.count() / 2;
   auto renew = std::make_shared<RenewResult>();
+  renew->lease_until = now + d_.options_.lease.count();
   renew_at_ = kNever;
   for (const auto& [host, queue] : queues_) {
     for (const auto& job : queue) {
       if (job->lease_until - ahead <= now) {
         renew->held.push_back(store::HeldLease{job->delivery.id, job->lease_until});
+        job->renewing_to = renew->lease_until;
       } else {
         renew_at_ = std::min(renew_at_, job->lease_until - ahead);
       }
     }
   }
   if (renew->held.empty()) return;
-  renew->lease_until = now + d_.options_.lease.count();
   WriteInFlight<RenewResult>(renew_, renew, [renew](store::Writer& w) -> core::Result<void> {
     auto r = w.RenewDeliveryLeases(renew->held, renew->lease_until);
     if (!r) return std::move(r).error();
@@ -489,6 +496,8 @@ void Dispatcher::Loop::Complete(std::unique_ptr<Job> job, const TransferResult& 
   result.attempt.error = r.error;
   result.attempt.response_excerpt = ScrubKey(r.excerpt, job->call_key, kRedactedKey);
   result.url = job->redacted_url;
+  result.lease_until = job->lease_until;
+  result.renewing_to = job->renewing_to;
   Verdict verdict;
   if (r.error == "bad_url") {
     verdict.state = store::DeliveryState::kFailed;  // the same URL will not parse next time

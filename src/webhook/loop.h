@@ -26,7 +26,8 @@ namespace webhook {
 struct Dispatcher::Job {
   store::Delivery delivery;
   core::Millis lease_until = 0;
-  std::string host;  // HostKey of the URL
+  core::Millis renewing_to = 0;  // the lease the last renewal asked for, until it is known
+  std::string host;              // HostKey of the URL
   std::string redacted_url;
   std::string call_key;                // kept to scrub it from the response excerpt
   OutgoingRequest request;             // until the transfer takes it
@@ -94,8 +95,8 @@ class Dispatcher::Loop {
   void Prepare(store::Delivery delivery, const engine::Call* call, config::SnapshotPtr& snap,
                core::Millis now, core::Millis lease_until);
   // Records a final failure of a delivery that was never sent.
-  void FailUnsent(const store::Delivery& delivery, const std::string& error,
-                  const std::string& url);
+  void FailUnsent(const store::Delivery& delivery, core::Millis lease_until,
+                  const std::string& error, const std::string& url);
   // Starts queued jobs while their host has free slots; a job whose lease could end during its
   // attempt is not started but waits, at the front of its queue, for the lease to be renewed.
   void StartQueued();
