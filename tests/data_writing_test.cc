@@ -114,6 +114,29 @@ TEST(DataWriting, StoredBeforeTheCallAndAppliedWhenItStarts) {
   EXPECT_FALSE(next.at("tags").as_object().contains("age"));
 }
 
+// Repeating a write does not use up the caller's room: at most 100 tags wait for one caller,
+// counted once each, and a write past them is refused whole.
+TEST(DataWriting, RepeatedWritesStoreOnceAndAHundredTagsMayWait) {
+  Server s;
+  Keyed k = WithKey(s);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(Write(s, k.key, "caller_number=%2B15551230000&lead=L1").status, 200);
+  }
+  std::string many = "caller_number=%2B15551230000";
+  for (int i = 0; i < 98; ++i) many += "&t" + std::to_string(i) + "=v";
+  ASSERT_EQ(Write(s, k.key, many).status, 200);
+  ASSERT_EQ(Write(s, k.key, "caller_number=%2B15551230000&zip=90210").status, 200);
+  HttpResponse full = Write(s, k.key, "caller_number=%2B15551230000&late=1");
+  EXPECT_EQ(full.status, 422) << full.body;
+  EXPECT_NE(full.body.find("at most 100 tags"), std::string::npos) << full.body;
+  json::object call = StartCall(s);
+  const auto& tags = call.at("tags").as_object();
+  EXPECT_EQ(tags.at("lead"), "L1");
+  EXPECT_EQ(tags.at("zip"), "90210");
+  EXPECT_EQ(tags.at("t97"), "v");
+  EXPECT_FALSE(tags.contains("late"));
+}
+
 TEST(DataWriting, PublisherTagsTakePartInFilters) {
   Server s;
   Keyed k = WithKey(s);

@@ -71,6 +71,13 @@ const std::string kLockRecentCallByCaller = Locking(kRecentByCaller);
 constexpr const char* kInsertPrecallTag =
     "INSERT INTO precall_tags (account_id, publisher_id, caller_number, key, value, created_at,"
     " expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+// A tag stored already (by this publisher, unexpired): kept longer instead of stored twice.
+constexpr const char* kRefreshPrecallTag =
+    "UPDATE precall_tags SET expires_at = greatest(expires_at, $1) WHERE account_id = $2 AND"
+    " caller_number = $3 AND publisher_id = $4 AND key = $5 AND value = $6 AND expires_at > $7";
+constexpr const char* kCountPrecallTags =
+    "SELECT count(*) FROM precall_tags WHERE account_id = $1 AND caller_number = $2 AND"
+    " expires_at > $3";
 constexpr const char* kTakePrecallTags =
     "DELETE FROM precall_tags WHERE account_id = $1 AND caller_number = $2"
     " RETURNING id, publisher_id, key, value, created_at, expires_at";
@@ -327,11 +334,18 @@ Result<void> PgTxn::InsertPrecallTags(Id account_id, Id publisher_id, std::strin
                                       const engine::Params& tags, core::Millis now,
                                       core::Millis expires_at) {
   for (const auto& [k, v] : tags) {
+    PgParams u;
+    u.Add(expires_at).Add(account_id).Add(caller).Add(publisher_id).Add(k).Add(v).Add(now);
+    auto refreshed = db_.Run(kRefreshPrecallTag, u);
+    if (!refreshed) return std::move(refreshed).error();
+    if (refreshed->changed() > 0) continue;
     PgParams p;
     p.Add(account_id).Add(publisher_id).Add(caller).Add(k).Add(v).Add(now).Add(expires_at);
     if (auto r = db_.Run(kInsertPrecallTag, p); !r) return std::move(r).error();
   }
-  return {};
+  auto c = db_.Run(kCountPrecallTags, PgParams().Add(account_id).Add(caller).Add(now));
+  if (!c) return std::move(c).error();
+  return CheckPrecallRoom(c->rows() > 0 ? c->row(0).Int(0) : 0);
 }
 
 Result<std::vector<PrecallTag>> PgTxn::TakePrecallTags(Id account_id, std::string_view caller,
@@ -348,7 +362,7 @@ Result<std::vector<PrecallTag>> PgTxn::TakePrecallTags(Id account_id, std::strin
             [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<PrecallTag> out;
   for (auto& [id, tag] : live) {
-    if (out.size() == 100) break;
+    if (static_cast<int64_t>(out.size()) == kMaxPrecallTags) break;
     out.push_back(std::move(tag));
   }
   return out;

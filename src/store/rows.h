@@ -24,6 +24,16 @@ constexpr const char* kDeliveryColumns =
     "d.id, d.account_id, d.call_id, c.uuid, d.group_id, d.request_index, d.trigger, "
     "d.webhook_id, d.state, d.attempt_count, d.next_attempt_at, d.created_at, d.updated_at, d.url";
 
+// After InsertPrecallTags stored its tags: kUnprocessable when the caller now has more than
+// kMaxPrecallTags waiting (the unit fails, so none of them stays).
+inline core::Result<void> CheckPrecallRoom(int64_t stored) {
+  if (stored <= kMaxPrecallTags) return {};
+  return core::MakeError(core::ErrorCode::kUnprocessable,
+                         "at most " + std::to_string(kMaxPrecallTags) +
+                             " tags may wait for a caller's next call; with these there would be " +
+                             std::to_string(stored));
+}
+
 // An early postback's parameters as length-prefixed strings (a blob column).
 inline std::string EncodeParams(const engine::Params& params) {
   std::string out;

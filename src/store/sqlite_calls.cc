@@ -59,9 +59,16 @@ const std::string kRecentCallByCaller =
 constexpr const char* kInsertPrecallTag =
     "INSERT INTO precall_tags (account_id, publisher_id, caller_number, key, value, created_at,"
     " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+// A tag stored already (by this publisher, unexpired): kept longer instead of stored twice.
+constexpr const char* kRefreshPrecallTag =
+    "UPDATE precall_tags SET expires_at = max(expires_at, ?1) WHERE account_id = ?2 AND"
+    " caller_number = ?3 AND publisher_id = ?4 AND key = ?5 AND value = ?6 AND expires_at > ?7";
+constexpr const char* kCountPrecallTags =
+    "SELECT count(*) FROM precall_tags WHERE account_id = ? AND caller_number = ? AND"
+    " expires_at > ?";
 constexpr const char* kSelectPrecallTags =
     "SELECT publisher_id, key, value, created_at FROM precall_tags WHERE account_id = ? AND"
-    " caller_number = ? AND expires_at > ? ORDER BY id LIMIT 100";
+    " caller_number = ? AND expires_at > ? ORDER BY id LIMIT 100";  // kMaxPrecallTags
 constexpr const char* kDeletePrecallTagsOfCaller =
     "DELETE FROM precall_tags WHERE account_id = ? AND caller_number = ?";
 constexpr const char* kDeleteExpiredPrecallTags = "DELETE FROM precall_tags WHERE expires_at <= ?";
@@ -362,12 +369,23 @@ Result<void> SqliteTxn::InsertPrecallTags(Id account_id, Id publisher_id, std::s
                                           const engine::Params& tags, core::Millis now,
                                           core::Millis expires_at) {
   for (const auto& [k, v] : tags) {
+    {
+      Stmt r = db_.Prepare(kRefreshPrecallTag);
+      r.Bind(1, expires_at).Bind(2, account_id).Bind(3, caller).Bind(4, publisher_id);
+      r.Bind(5, k).Bind(6, v).Bind(7, now);
+      if (auto st = r.Run(); !st) return st;
+      if (sqlite3_changes(db_.handle()) > 0) continue;
+    }
     Stmt s = db_.Prepare(kInsertPrecallTag);
     s.Bind(1, account_id).Bind(2, publisher_id).Bind(3, caller).Bind(4, k).Bind(5, v);
     s.Bind(6, now).Bind(7, expires_at);
     if (auto st = s.Run(); !st) return st;
   }
-  return {};
+  Stmt c = db_.Prepare(kCountPrecallTags);
+  c.Bind(1, account_id).Bind(2, caller).Bind(3, now);
+  const int64_t stored = c.Step() ? c.Int(0) : 0;
+  if (auto st = c.status(); !st) return st;
+  return CheckPrecallRoom(stored);
 }
 
 Result<std::vector<PrecallTag>> SqliteTxn::TakePrecallTags(Id account_id, std::string_view caller,

@@ -146,6 +146,10 @@ struct AttemptResult {
   core::Millis renewing_to = 0;
 };
 
+// The most tags that may wait for one caller's next call (TakePrecallTags hands over at most
+// these).
+inline constexpr int64_t kMaxPrecallTags = 100;
+
 // Tags a publisher wrote for a caller with no call yet.
 struct PrecallTag {
   Id publisher_id = 0;
@@ -264,7 +268,10 @@ class Writer : public Reader {
   virtual core::Result<void> RecordAttempt(Id delivery_id, const AttemptResult& result) = 0;
   // Makes a delivery due again now (operator's resend), whatever its state.
   virtual core::Result<void> ResendDelivery(Id account_id, Id id, core::Millis now) = 0;
-  // Stores tags for a caller with no call; they expire at `expires_at`.
+  // Stores tags for a caller with no call; they expire at `expires_at`. A tag this publisher
+  // already stored for the caller (same name and value, unexpired) is not stored again: its
+  // expiry moves to `expires_at` if that is later. kUnprocessable, and nothing stored, when the
+  // caller would then have more than kMaxPrecallTags waiting.
   virtual core::Result<void> InsertPrecallTags(Id account_id, Id publisher_id,
                                                std::string_view caller_number,
                                                const engine::Params& tags, core::Millis now,

@@ -854,6 +854,39 @@ TEST_P(StoreContract, PrecallTagsAreTakenOnceAndExpire) {
   });
 }
 
+// Writing a stored tag again stores it once, for longer; at most kMaxPrecallTags wait for one
+// caller, and a write past them stores nothing (none of its tags, new or old).
+TEST_P(StoreContract, PrecallTagsAreStoredOnceAndAtMostAHundredWait) {
+  const Id a = NewAccount();
+  const std::string caller = "+15550000001";
+  const auto insert = [&](const engine::Params& tags, core::Millis now, core::Millis expires) {
+    return s().WriteSync(
+        [&](Writer& w) { return w.InsertPrecallTags(a, 4, caller, tags, now, expires); });
+  };
+  for (int i = 0; i < 150; ++i) ASSERT_TRUE(insert({{"lead", "L1"}}, 1000 + i, 10'000 + i));
+  engine::Params many;
+  for (int i = 0; i < 98; ++i) many.emplace_back("t" + std::to_string(i), "v");
+  ASSERT_TRUE(insert(many, 2000, 20'000));
+  ASSERT_TRUE(insert({{"zip", "90210"}}, 2000, 20'000));  // the 100th
+  auto full = insert({{"late", "1"}, {"lead", "L2"}}, 2000, 20'000);
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error().code, core::ErrorCode::kUnprocessable) << full.error().message;
+  ASSERT_TRUE(insert({{"zip", "90210"}}, 2000, 20'000));  // stored already: no room needed
+  std::vector<PrecallTag> taken;
+  Write([&](Writer& w) -> core::Result<void> {
+    // After the first write's own expiry: the later writes kept it.
+    auto t = w.TakePrecallTags(a, caller, 10'100);
+    if (!t) return std::move(t).error();
+    taken = std::move(*t);
+    return {};
+  });
+  ASSERT_EQ(taken.size(), 100u);
+  EXPECT_EQ(taken[0].key, "lead");
+  EXPECT_EQ(taken[0].value, "L1");
+  EXPECT_EQ(taken[99].key, "zip");
+  for (const PrecallTag& t : taken) EXPECT_NE(t.key, "late");
+}
+
 TEST_P(StoreContract, AFailedUnitChangesNothingAndOthersCommit) {
   const Id a = NewAccount();
   std::atomic<int> done{0};
