@@ -1,6 +1,9 @@
 // Conversions end to end with a fake clock: the postback wait, converting postbacks, the
 // deadline, late conversions, early conversions, and deadlines across a restart.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <cstdlib>
 
 #include "harness.h"
 
@@ -74,6 +77,41 @@ TEST(Conversions, WaitThenConvert) {
                                                         "completed", "converted"}));
   HttpResponse converted = s.Api("GET", "/api/v1/calls?converted=true");
   EXPECT_EQ(converted.json().at("data").as_array().size(), 1u);
+}
+
+// Deadlines are decided many calls to a unit of work; one call whose change fails (here an
+// update SQLite refuses, through a trigger put in from outside) fails its unit. The others
+// must not wait behind it: each is decided on its own then, and the error names the call.
+TEST(Conversions, ACallThatFailsHoldsUpNoOtherDeadline) {
+  if (const char* store = std::getenv("CALLPOST_TEST_STORE"); store && *store) {
+    GTEST_SKIP() << "puts a trigger into the SQLite file";
+  }
+  Server s;
+  WithValueGroup(s, 30);
+  std::vector<std::string> uuids;
+  for (int i = 0; i < 3; ++i) {
+    uuids.push_back(Str(StartCall(s, "+1555123000" + std::to_string(i)).at("uuid")));
+    Event(s, uuids.back(), {{"type", "ended"}});
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((s.data_dir() + "/callpost.db").c_str(), &db), SQLITE_OK);
+  const std::string trigger = "CREATE TRIGGER refuse_one BEFORE UPDATE ON calls WHEN OLD.uuid = '" +
+                              uuids[1] + "' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END";
+  ASSERT_EQ(sqlite3_exec(db, trigger.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  s.clock().Advance(31'000);
+  auto fired = s.app().FireDueDeadlines();
+  ASSERT_FALSE(fired);
+  EXPECT_NE(fired.error().message.find(uuids[1]), std::string::npos) << fired.error().message;
+  EXPECT_EQ(Conversion(s, uuids[0]).at("state"), "not_converted");
+  EXPECT_EQ(Conversion(s, uuids[1]).at("state"), "awaiting_postback");
+  EXPECT_EQ(Conversion(s, uuids[2]).at("state"), "not_converted");
+  // Once the call can be changed again, its deadline is decided when its claim runs out.
+  ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER refuse_one", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  s.clock().Advance(61'000);
+  auto again = s.app().FireDueDeadlines();
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(Conversion(s, uuids[1]).at("state"), "not_converted");
 }
 
 TEST(Conversions, DeadlineThenLateConversion) {

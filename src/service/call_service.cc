@@ -468,7 +468,25 @@ Result<int> CallService::StepEach(std::vector<std::string> uuids, core::Millis n
     return {};
   });
   handoff.Settle(static_cast<bool>(written));
-  if (!written) return std::move(written).error();
+  if (written) return changed;
+  if (uuids.size() == 1) return std::move(written).error();
+  // One call's failure fails the whole batch. Each then goes on its own, so that the others are
+  // not held up behind it: left so, their claims would run out and the same batch, the earliest
+  // due, be claimed and fail again, for as long as that one call fails.
+  // The error of a call that fails on its own still comes back (the caller logs it).
+  changed = 0;
+  std::optional<core::Error> failed;
+  for (auto& uuid : uuids) {
+    const std::string name = uuid;
+    auto one = StepEach({std::move(uuid)}, now, step);
+    if (one) {
+      changed += *one;
+    } else if (!failed) {
+      failed = std::move(one).error();
+      failed->message = "call " + name + ": " + failed->message;
+    }
+  }
+  if (failed) return std::move(*failed);
   return changed;
 }
 

@@ -190,7 +190,9 @@ class CallService {
   core::Result<void> RenderMetrics(std::string& out, bool with_store);
 
  private:
-  // One engine step on each call (by UUID) in one unit of work; returns how many changed.
+  // One engine step on each call (by UUID) in one unit of work; returns how many changed. When
+  // the unit fails, each call is stepped in a unit of its own, so one call that fails holds up
+  // no other; the first such call's error is returned then, after the others are done.
   using Step = std::function<core::Result<engine::Outcome>(engine::Call&, const engine::Context&)>;
   core::Result<int> StepEach(std::vector<std::string> uuids, core::Millis now, const Step& step);
 
