@@ -192,6 +192,36 @@ void ReviseForLateAnswer(Call& call, const Context& ctx, Outcome& out) {
   Convert(call, c, ctx.now, out);
 }
 
+void ReviseForLateRoute(Call& call, const Context& ctx, Outcome& out) {
+  if (!call.ended_at) return;
+  const ConversionGroup* group = MatchingGroup(call, ctx);
+  const std::optional<Id> now = group ? std::optional<Id>(group->id) : std::nullopt;
+  if (call.conversion.state == ConversionState::kAwaitingPostback) {
+    if (now == call.conversion.group_id) return;
+    call.conversion.group_id.reset();
+    call.conversion.deadline_at.reset();
+    out.timer = Outcome::Timer::kClear;  // DecideAtEnd sets the new deadline if it waits
+    out.changed = out.call_changed = true;
+    DecideAtEnd(call, ctx, out);
+    return;
+  }
+  if (call.conversion.state != ConversionState::kNotConverted || call.conversion.group_id ||
+      group == nullptr) {
+    return;
+  }
+  call.conversion.group_id = group->id;
+  out.changed = out.call_changed = true;
+  if (group->type == ConversionType::kDuration && call.answered_at &&
+      call.duration_seconds.value_or(0) >= group->seconds) {
+    PostedConversion c;
+    c.kind = PostedConversion::kConvert;
+    c.group_id = group->id;
+    c.revenue = group->revenue;
+    c.payout = group->payout;
+    Convert(call, c, ctx.now, out);
+  }
+}
+
 void DecideAtEnd(Call& call, const Context& ctx, Outcome& out) {
   const core::Millis end = *call.ended_at;
   const ConversionGroup* group = MatchingGroup(call, ctx);

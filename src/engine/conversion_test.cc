@@ -984,6 +984,82 @@ TEST(LateConversionTest, NoTimeoutGroupConvertsLate) {
             "decided=1000 | converted@1000 timer=keep");
 }
 
+// `routed` after `ended` (the edge's retry got through late): the group is chosen again with the
+// buyer's tag while the call can still change.
+TEST(LateRouteTest, ChoosesTheGroupAgainWithTheBuyer) {
+  const std::string kForB = "buyer_id:" + std::to_string(kBuyerB);
+  const std::string kNotB = "buyer_id:!=" + std::to_string(kBuyerB);
+  auto late_route = [](Call& call, const World& w, core::Millis at) {
+    Event e = At(EventType::kRouted, at);
+    e.buyer_id = kBuyerB;
+    core::Result<Outcome> r = ApplyEvent(call, e, w.Ctx(at));
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? *std::move(r) : Outcome();
+  };
+  {
+    // No group fitted at the end: not converted then; the buyer's group now, so that the
+    // buyer's keyword converts it late.
+    World w({TriggerGroup(1, "sale", "40.00", "30.00", kForB)});
+    Call call = LiveCall(w, std::nullopt);
+    End(call, w);
+    EXPECT_EQ(Conv(call),
+              "completed not_converted group=- revenue=- payout=- late=0 deadline=- "
+              "decided=0");
+    Outcome o = late_route(call, w, kEnd + 5000);
+    EXPECT_EQ(Conv(call) + " | " + Out(o),
+              "completed not_converted group=1 revenue=- payout=- late=0 deadline=- decided=0 | "
+              "routed@0 timer=keep");
+    EXPECT_EQ(call.routed_at, kEnd);  // never after the end
+    core::Result<PostbackResult> r = Post(call, w, {{"sale", ""}}, kEnd + 6000);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status + " " + Conv(call),
+              "conversion recorded completed converted group=1 revenue=40.00 payout=30.00 late=1 "
+              "deadline=- decided=6000");
+  }
+  {
+    // Awaiting in the group for any buyer; the buyer's own group comes first: the wait is
+    // in that group now, with its deadline.
+    World w({ValueGroup(1, "", kForB, 3600), Position(ValueGroup(2, "", "", 30), 5)});
+    Call call = LiveCall(w, std::nullopt);
+    End(call, w);
+    EXPECT_EQ(*call.conversion.group_id, 2);
+    Outcome o = late_route(call, w, kEnd + 5000);
+    EXPECT_EQ(Conv(call) + " | " + Out(o),
+              "ended awaiting_postback group=1 revenue=- payout=- late=0 deadline=3600000 "
+              "decided=- | routed@0 timer=set@3600000");
+  }
+  {
+    // Awaiting in a group the buyer's tag now excludes, and no other: not converted now.
+    World w({ValueGroup(1, "", kNotB)});
+    Call call = LiveCall(w, std::nullopt);
+    End(call, w);
+    Outcome o = late_route(call, w, kEnd + 5000);
+    EXPECT_EQ(Conv(call) + " | " + Out(o),
+              "completed not_converted group=- revenue=- payout=- late=0 deadline=- decided=0 | "
+              "routed@0,completed@0,not_converted@0 timer=clear");
+  }
+  {
+    // The same group either way: nothing changes but the route.
+    World w({ValueGroup(1)});
+    Call call = LiveCall(w, std::nullopt);
+    End(call, w);
+    const std::string before = Conv(call);
+    Outcome o = late_route(call, w, kEnd + 5000);
+    EXPECT_EQ(Conv(call) + " | " + Out(o), before + " | routed@0 timer=keep");
+  }
+  {
+    // Decided with no group; the buyer's duration group now, and the call is long enough:
+    // converted late at once.
+    World w({DurationGroup(1, 60, "20.00", "15.00", kForB)});
+    Call call = LiveCall(w, std::nullopt);
+    End(call, w);
+    Outcome o = late_route(call, w, kEnd + 5000);
+    EXPECT_EQ(Conv(call) + " | " + Out(o),
+              "completed converted group=1 revenue=20.00 payout=15.00 late=1 deadline=- "
+              "decided=5000 | routed@0,converted@5000 timer=keep");
+  }
+}
+
 // ---- The seed's sentences.
 
 // "If we don't receive a postback from your Buyer, the call will be counted as non-converted

@@ -229,7 +229,10 @@ core::Result<Outcome> ApplyEvent(Call& call, const Event& event, const Context& 
                                      "buyer_id");
       }
       if (call.routed_at) return out;  // repeated: acknowledged, nothing changes
-      Route(call, *e.buyer_id, e.at, out);
+      // After `ended` (its retry got through first): never later than the end, and the
+      // conversion group is chosen again with the buyer's tag.
+      Route(call, *e.buyer_id, call.ended_at ? std::min(e.at, *call.ended_at) : e.at, out);
+      if (call.ended_at) ReviseForLateRoute(call, ctx, out);
       return out;
     case EventType::kAnswered:
       if (call.answered_at) return out;
