@@ -462,7 +462,8 @@ bool App::WaitForWebhooks(std::chrono::milliseconds timeout) {
 void App::Stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
-  impl_->server->Stop();  // no new requests; in-flight ones finish
+  impl_->server->Stop();      // no new requests; in-flight ones finish
+  impl_->api->StopWaiting();  // and those waiting for the store on threads of their own
   {
     std::lock_guard lock(impl_->mu);
     impl_->stopping = true;

@@ -144,7 +144,18 @@ Api::Api(ApiOptions options, service::ConfigService& config, service::CallServic
       waiting_(kWaitingThreads, kMaxWaitingRequests, "http-wait") {}
 
 void Api::OffIoThread(const CtxPtr& ctx, void (Api::*route)(const CtxPtr&)) {
-  if (waiting_.Post([this, ctx, route] { (this->*route)(ctx); })) return;
+  const bool queued = waiting_.Post([this, ctx, route] {
+    // As the server does for a handler on its I/O thread: an exception is a 500, not the end
+    // of the process.
+    try {
+      (this->*route)(ctx);
+    } catch (const std::exception& e) {
+      ctx->Fail(core::Internal(std::string("unexpected error: ") + e.what()));
+    } catch (...) {
+      ctx->Fail(core::Internal("unexpected error"));
+    }
+  });
+  if (queued) return;
   ctx->Fail(core::MakeError(core::ErrorCode::kUnavailable,
                             "too many requests wait for the store; retry in a moment"));
 }
@@ -317,7 +328,7 @@ void Api::Operator(const CtxPtr& ctx) {
   if (s.size() >= 3 && (s[2] == "account" || s[2] == "api_keys")) {
     return OffIoThread(ctx, &Api::AccountRoutes);
   }
-  if (s.size() == 4 && s[2] == "preview") return PreviewRoutes(ctx);
+  if (s.size() == 4 && s[2] == "preview") return OffIoThread(ctx, &Api::PreviewRoutes);
   OffIoThread(ctx, &Api::ConfigRoutes);
 }
 

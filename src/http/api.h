@@ -47,6 +47,9 @@ class Api {
   Metrics& metrics() { return metrics_; }
   // Changes the base of postback instructions (set once the bound port is known).
   void SetPublicUrl(std::string url);
+  // Finishes the requests that wait for the store (running on threads of their own) and takes
+  // no more: call after the server stopped, before the store and the dispatcher go.
+  void StopWaiting() { waiting_.Stop(); }
   // Appends more metrics (the webhook dispatcher's) to /metrics. Set once before serving.
   void SetExtraMetrics(std::function<void(std::string&)> render) {
     extra_metrics_ = std::move(render);

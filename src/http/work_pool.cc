@@ -13,9 +13,12 @@ WorkPool::WorkPool(int threads, size_t max_queued, const char* name) : max_queue
   }
 }
 
-WorkPool::~WorkPool() {
+WorkPool::~WorkPool() { Stop(); }
+
+void WorkPool::Stop() {
   {
     std::lock_guard lock(mu_);
+    if (stopping_) return;
     stopping_ = true;
   }
   cv_.notify_all();
@@ -25,7 +28,7 @@ WorkPool::~WorkPool() {
 bool WorkPool::Post(std::function<void()> work) {
   {
     std::lock_guard lock(mu_);
-    if (queue_.size() >= max_queued_) return false;
+    if (stopping_ || queue_.size() >= max_queued_) return false;
     queue_.push_back(std::move(work));
   }
   cv_.notify_one();

@@ -20,14 +20,16 @@ class WorkPool {
   // `threads` threads named `name` (for top -H and perf); at most `max_queued` pieces of work
   // wait for one.
   WorkPool(int threads, size_t max_queued, const char* name);
-  // Runs the work already queued, then joins the threads.
+  // Stop(), if it has not run.
   ~WorkPool();
   WorkPool(const WorkPool&) = delete;
   WorkPool& operator=(const WorkPool&) = delete;
 
   // Queues `work` to run on one of the threads; false (and nothing queued) when `max_queued`
-  // are waiting already. Thread-safe.
+  // are waiting already, or once Stop() has begun. Thread-safe.
   bool Post(std::function<void()> work);
+  // Takes no more work, runs what is queued, and joins the threads. Thread-safe; once.
+  void Stop();
   // How many wait for a thread now.
   size_t queued() const;
 

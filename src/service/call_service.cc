@@ -469,7 +469,10 @@ Result<int> CallService::StepEach(std::vector<std::string> uuids, core::Millis n
   });
   handoff.Settle(static_cast<bool>(written));
   if (written) return changed;
-  if (uuids.size() == 1) return std::move(written).error();
+  // Not when the store itself is unavailable: every call alone would fail the same way.
+  if (uuids.size() == 1 || written.error().code == core::ErrorCode::kUnavailable) {
+    return std::move(written).error();
+  }
   // One call's failure fails the whole batch. Each then goes on its own, so that the others are
   // not held up behind it: left so, their claims would run out and the same batch, the earliest
   // due, be claimed and fail again, for as long as that one call fails.
@@ -723,7 +726,10 @@ void CallService::DataWriting(DataWritingRequest req, Callback<DataWritingAnswer
           if (auto s = w.InsertPrecallTags(account->id, key->publisher_id, caller, tags, now,
                                            now + key->storage_seconds * 1000);
               !s) {
-            return s;
+            // Refused before anything was written: an answer, as the call's tag limit is.
+            if (s.error().code != core::ErrorCode::kUnprocessable) return s;
+            out->value = DataWritingAnswer{422, s.error().message, {}, {}, {}};
+            return {};
           }
           out->value = DataWritingAnswer{200, "call not found, tags stored", tags, caller, {}};
           return {};

@@ -1,6 +1,7 @@
 // PgTxn: calls with their tags, postback log, effects, postback deadlines and the tags
 // publishers stored for callers.
 #include <algorithm>
+#include <set>
 
 #include "store/pg_txn.h"
 #include "store/rows.h"
@@ -75,6 +76,9 @@ constexpr const char* kInsertPrecallTag =
 constexpr const char* kRefreshPrecallTag =
     "UPDATE precall_tags SET expires_at = greatest(expires_at, $1) WHERE account_id = $2 AND"
     " caller_number = $3 AND publisher_id = $4 AND key = $5 AND value = $6 AND expires_at > $7";
+constexpr const char* kPrecallTagStored =
+    "SELECT 1 FROM precall_tags WHERE account_id = $1 AND caller_number = $2 AND"
+    " publisher_id = $3 AND key = $4 AND value = $5 AND expires_at > $6 LIMIT 1";
 constexpr const char* kCountPrecallTags =
     "SELECT count(*) FROM precall_tags WHERE account_id = $1 AND caller_number = $2 AND"
     " expires_at > $3";
@@ -333,6 +337,21 @@ Result<std::optional<engine::Call>> PgTxn::FindRecentCallByCaller(Id account_id,
 Result<void> PgTxn::InsertPrecallTags(Id account_id, Id publisher_id, std::string_view caller,
                                       const engine::Params& tags, core::Millis now,
                                       core::Millis expires_at) {
+  // Room first, before a row is written (as on SQLite, where a unit that fails after writing
+  // sends its whole group back to run again).
+  auto c = db_.Run(kCountPrecallTags, PgParams().Add(account_id).Add(caller).Add(now));
+  if (!c) return std::move(c).error();
+  int64_t waiting = c->rows() > 0 ? c->row(0).Int(0) : 0;
+  std::set<std::pair<std::string_view, std::string_view>> seen;
+  for (const auto& [k, v] : tags) {
+    if (!seen.emplace(k, v).second) continue;
+    PgParams e;
+    e.Add(account_id).Add(caller).Add(publisher_id).Add(k).Add(v).Add(now);
+    auto stored = db_.Run(kPrecallTagStored, e);
+    if (!stored) return std::move(stored).error();
+    if (stored->rows() == 0) ++waiting;
+  }
+  if (auto room = CheckPrecallRoom(waiting); !room) return room;
   for (const auto& [k, v] : tags) {
     PgParams u;
     u.Add(expires_at).Add(account_id).Add(caller).Add(publisher_id).Add(k).Add(v).Add(now);
@@ -343,9 +362,7 @@ Result<void> PgTxn::InsertPrecallTags(Id account_id, Id publisher_id, std::strin
     p.Add(account_id).Add(publisher_id).Add(caller).Add(k).Add(v).Add(now).Add(expires_at);
     if (auto r = db_.Run(kInsertPrecallTag, p); !r) return std::move(r).error();
   }
-  auto c = db_.Run(kCountPrecallTags, PgParams().Add(account_id).Add(caller).Add(now));
-  if (!c) return std::move(c).error();
-  return CheckPrecallRoom(c->rows() > 0 ? c->row(0).Int(0) : 0);
+  return {};
 }
 
 Result<std::vector<PrecallTag>> PgTxn::TakePrecallTags(Id account_id, std::string_view caller,

@@ -24,8 +24,8 @@ constexpr const char* kDeliveryColumns =
     "d.id, d.account_id, d.call_id, c.uuid, d.group_id, d.request_index, d.trigger, "
     "d.webhook_id, d.state, d.attempt_count, d.next_attempt_at, d.created_at, d.updated_at, d.url";
 
-// After InsertPrecallTags stored its tags: kUnprocessable when the caller now has more than
-// kMaxPrecallTags waiting (the unit fails, so none of them stays).
+// InsertPrecallTags, before it writes: kUnprocessable when the caller would have more than
+// kMaxPrecallTags waiting with the request's tags not stored yet.
 inline core::Result<void> CheckPrecallRoom(int64_t stored) {
   if (stored <= kMaxPrecallTags) return {};
   return core::MakeError(core::ErrorCode::kUnprocessable,

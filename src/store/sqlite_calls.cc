@@ -2,6 +2,7 @@
 // publishers stored for callers.
 
 #include <charconv>
+#include <set>
 #include <string_view>
 
 #include "store/rows.h"
@@ -63,6 +64,9 @@ constexpr const char* kInsertPrecallTag =
 constexpr const char* kRefreshPrecallTag =
     "UPDATE precall_tags SET expires_at = max(expires_at, ?1) WHERE account_id = ?2 AND"
     " caller_number = ?3 AND publisher_id = ?4 AND key = ?5 AND value = ?6 AND expires_at > ?7";
+constexpr const char* kPrecallTagStored =
+    "SELECT 1 FROM precall_tags WHERE account_id = ?1 AND caller_number = ?2 AND"
+    " publisher_id = ?3 AND key = ?4 AND value = ?5 AND expires_at > ?6 LIMIT 1";
 constexpr const char* kCountPrecallTags =
     "SELECT count(*) FROM precall_tags WHERE account_id = ? AND caller_number = ? AND"
     " expires_at > ?";
@@ -368,6 +372,25 @@ Result<std::optional<engine::Call>> SqliteTxn::FindRecentCallByCaller(Id account
 Result<void> SqliteTxn::InsertPrecallTags(Id account_id, Id publisher_id, std::string_view caller,
                                           const engine::Params& tags, core::Millis now,
                                           core::Millis expires_at) {
+  // Room first, before a row is written: a unit that fails after writing sends its whole group
+  // back to run again.
+  int64_t waiting = 0;
+  {
+    Stmt c = db_.Prepare(kCountPrecallTags);
+    c.Bind(1, account_id).Bind(2, caller).Bind(3, now);
+    waiting = c.Step() ? c.Int(0) : 0;
+    if (auto st = c.status(); !st) return st;
+  }
+  std::set<std::pair<std::string_view, std::string_view>> seen;
+  for (const auto& [k, v] : tags) {
+    if (!seen.emplace(k, v).second) continue;
+    Stmt e = db_.Prepare(kPrecallTagStored);
+    e.Bind(1, account_id).Bind(2, caller).Bind(3, publisher_id).Bind(4, k).Bind(5, v);
+    e.Bind(6, now);
+    if (!e.Step()) ++waiting;
+    if (auto st = e.status(); !st) return st;
+  }
+  if (auto room = CheckPrecallRoom(waiting); !room) return room;
   for (const auto& [k, v] : tags) {
     {
       Stmt r = db_.Prepare(kRefreshPrecallTag);
@@ -381,11 +404,7 @@ Result<void> SqliteTxn::InsertPrecallTags(Id account_id, Id publisher_id, std::s
     s.Bind(6, now).Bind(7, expires_at);
     if (auto st = s.Run(); !st) return st;
   }
-  Stmt c = db_.Prepare(kCountPrecallTags);
-  c.Bind(1, account_id).Bind(2, caller).Bind(3, now);
-  const int64_t stored = c.Step() ? c.Int(0) : 0;
-  if (auto st = c.status(); !st) return st;
-  return CheckPrecallRoom(stored);
+  return {};
 }
 
 Result<std::vector<PrecallTag>> SqliteTxn::TakePrecallTags(Id account_id, std::string_view caller,

@@ -270,8 +270,8 @@ class Writer : public Reader {
   virtual core::Result<void> ResendDelivery(Id account_id, Id id, core::Millis now) = 0;
   // Stores tags for a caller with no call; they expire at `expires_at`. A tag this publisher
   // already stored for the caller (same name and value, unexpired) is not stored again: its
-  // expiry moves to `expires_at` if that is later. kUnprocessable, and nothing stored, when the
-  // caller would then have more than kMaxPrecallTags waiting.
+  // expiry moves to `expires_at` if that is later. kUnprocessable, before anything is written,
+  // when the caller would then have more than kMaxPrecallTags waiting.
   virtual core::Result<void> InsertPrecallTags(Id account_id, Id publisher_id,
                                                std::string_view caller_number,
                                                const engine::Params& tags, core::Millis now,
