@@ -129,6 +129,11 @@ TEST(DataWriting, RepeatedWritesStoreOnceAndAHundredTagsMayWait) {
   HttpResponse full = Write(s, k.key, "caller_number=%2B15551230000&late=1");
   EXPECT_EQ(full.status, 422) << full.body;
   EXPECT_NE(full.body.find("at most 100 tags"), std::string::npos) << full.body;
+  HttpResponse text =
+      Http("GET", s.url("/data_writing/" + k.key + "?caller_number=%2B15551230000&late=1"), {},
+           {"Accept: text/plain"});
+  EXPECT_EQ(text.status, 422);
+  EXPECT_EQ(text.body.rfind("FAILED at most 100 tags", 0), 0u) << text.body;
   json::object call = StartCall(s);
   const auto& tags = call.at("tags").as_object();
   EXPECT_EQ(tags.at("lead"), "L1");
