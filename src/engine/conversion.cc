@@ -174,22 +174,34 @@ void DecideFailed(Call& call, const Context& ctx, Outcome& out) {
   Complete(call, ConversionState::kNotConverted, *call.ended_at, out);
 }
 
+namespace {
+
+// A call decided not converted converts late in its duration group once it is known to have
+// been answered for the group's seconds (an event that came after the end told so).
+void ConvertLateByDuration(Call& call, const ConversionGroup& group, const Context& ctx,
+                           Outcome& out) {
+  if (group.type != ConversionType::kDuration || !call.answered_at ||
+      call.duration_seconds.value_or(0) < group.seconds) {
+    return;
+  }
+  PostedConversion c;
+  c.kind = PostedConversion::kConvert;
+  c.group_id = group.id;
+  c.revenue = group.revenue;
+  c.payout = group.payout;
+  Convert(call, c, ctx.now, out);
+}
+
+}  // namespace
+
 void ReviseForLateAnswer(Call& call, const Context& ctx, Outcome& out) {
   if (!call.ended_at || !call.answered_at || call.duration_seconds.value_or(0) != 0) return;
   call.duration_seconds = std::max<int64_t>(0, (*call.ended_at - *call.answered_at) / 1000);
   out.changed = out.call_changed = true;
   if (call.conversion.state != ConversionState::kNotConverted) return;
-  const ConversionGroup* group = FindGroup(ctx, call.conversion.group_id);
-  if (group == nullptr || group->type != ConversionType::kDuration ||
-      *call.duration_seconds < group->seconds) {
-    return;
+  if (const ConversionGroup* group = FindGroup(ctx, call.conversion.group_id)) {
+    ConvertLateByDuration(call, *group, ctx, out);
   }
-  PostedConversion c;
-  c.kind = PostedConversion::kConvert;
-  c.group_id = group->id;
-  c.revenue = group->revenue;
-  c.payout = group->payout;
-  Convert(call, c, ctx.now, out);
 }
 
 void ReviseForLateRoute(Call& call, const Context& ctx, Outcome& out) {
@@ -211,15 +223,7 @@ void ReviseForLateRoute(Call& call, const Context& ctx, Outcome& out) {
   }
   call.conversion.group_id = group->id;
   out.changed = out.call_changed = true;
-  if (group->type == ConversionType::kDuration && call.answered_at &&
-      call.duration_seconds.value_or(0) >= group->seconds) {
-    PostedConversion c;
-    c.kind = PostedConversion::kConvert;
-    c.group_id = group->id;
-    c.revenue = group->revenue;
-    c.payout = group->payout;
-    Convert(call, c, ctx.now, out);
-  }
+  ConvertLateByDuration(call, *group, ctx, out);
 }
 
 void DecideAtEnd(Call& call, const Context& ctx, Outcome& out) {
