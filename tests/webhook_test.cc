@@ -10,6 +10,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "core/time.h"
@@ -282,6 +286,56 @@ TEST(Webhooks, AResendDuringAnAttemptIsNotUndoneByItsVerdict) {
   EXPECT_EQ(hook.at("state"), "delivered");
   ASSERT_EQ(hook.at("attempts").as_array().size(), 2u);
   EXPECT_EQ(hook.at("attempts").as_array()[0].at("http_status"), 410);
+}
+
+// R7: keys are never stored in plaintext. After every path that handles one (an API key made,
+// a publisher postback key made and used, a call key handed out, rendered into a webhook URL,
+// echoed back in the receiver's answer, and used for postbacks right and wrong), the database
+// files hold none of them; they do hold the call's UUID, so the scan reads what is stored.
+TEST(Secrets, NoKeyIsStoredInTheDatabase) {
+  if (const char* store = std::getenv("CALLPOST_TEST_STORE"); store && *store) {
+    GTEST_SKIP() << "scans the SQLite files (both stores write the same values)";
+  }
+  Server s;
+  Fixture f = MakeFixture(s);
+  Receiver r([](const Received& got, int) {
+    http::Response res;
+    res.body = "you sent " + got.target;  // the answer's excerpt is kept in the delivery log
+    return res;
+  });
+  AddWebhook(s, f.campaign, "started", r.url("/hook?key=[call_key]&uuid=[call_uuid]"));
+  HttpResponse api_key = s.Api("POST", "/api/v1/api_keys", json::object{{"name", "edge"}});
+  ASSERT_EQ(api_key.status, 201) << api_key.body;
+  HttpResponse publisher_key =
+      s.Api("POST", "/api/v1/publishers/" + std::to_string(f.publisher) + "/postback_keys",
+            json::object{{"name", "form"}});
+  ASSERT_EQ(publisher_key.status, 201) << publisher_key.body;
+  const std::string pkey = Str(publisher_key.json().at("key"));
+  ASSERT_EQ(
+      Http("GET", s.url("/data_writing/" + pkey + "?caller_number=%2B15557770000&a=1")).status,
+      200);
+  json::object call = StartCall(s);
+  const std::string uuid = Str(call.at("uuid")), key = Str(call.at("key"));
+  ASSERT_TRUE(r.WaitFor(1));
+  ASSERT_TRUE(s.app().WaitForWebhooks(10s));
+  EXPECT_NE(r.requests()[0].target.find(key), std::string::npos) << "the webhook carried the key";
+  EXPECT_EQ(Postback(s, uuid, key, "disposition=sold").status, 200);
+  EXPECT_EQ(Postback(s, uuid, key + "x", "disposition=wrong").status, 401);
+  s.Stop();
+
+  std::string stored;
+  for (const auto& entry : std::filesystem::directory_iterator(s.data_dir())) {
+    if (entry.path().filename().string().rfind("callpost.db", 0) != 0) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    stored += bytes.str();
+  }
+  ASSERT_NE(stored.find(uuid), std::string::npos) << "the scan does not read the stored rows";
+  for (const std::string& secret :
+       {s.api_key(), Str(api_key.json().at("key")), pkey, key, key + "x"}) {
+    EXPECT_EQ(stored.find(secret), std::string::npos) << "stored in plaintext: " << secret;
+  }
 }
 
 TEST(Webhooks, SignedRequestsVerifyAndBodiesAreEscaped) {
