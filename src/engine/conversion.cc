@@ -209,27 +209,37 @@ void ReviseForLateRoute(Call& call, const Context& ctx, Outcome& out) {
   const ConversionGroup* group = MatchingGroup(call, ctx);
   const std::optional<Id> now = group ? std::optional<Id>(group->id) : std::nullopt;
   if (call.conversion.state == ConversionState::kAwaitingPostback) {
-    if (now == call.conversion.group_id) return;
-    call.conversion.group_id.reset();
-    call.conversion.deadline_at.reset();
-    out.timer = Outcome::Timer::kClear;  // DecideAtEnd sets the new deadline if it waits
+    if (now != call.conversion.group_id) {
+      call.conversion.group_id.reset();
+      call.conversion.deadline_at.reset();
+      out.timer = Outcome::Timer::kClear;  // DecideAtEnd sets the new deadline if it waits
+      out.changed = out.call_changed = true;
+      DecideAtEnd(call, ctx, out);  // a postback kept from during the call may convert it
+    }
+  } else if (call.conversion.state == ConversionState::kNotConverted && !call.conversion.group_id &&
+             group != nullptr) {
+    call.conversion.group_id = group->id;
     out.changed = out.call_changed = true;
-    DecideAtEnd(call, ctx, out);
-    return;
+    ConvertLateByDuration(call, *group, ctx, out);
+    if (group->IsPostback() && call.early_postback) {
+      auto c = ForGroup(*group, *call.early_postback);
+      if (c && c->kind == PostedConversion::kConvert) Convert(call, *c, ctx.now, out);
+    }
   }
-  if (call.conversion.state != ConversionState::kNotConverted || call.conversion.group_id ||
-      group == nullptr) {
-    return;
+  // The buyer is known now: nothing else can take a postback kept from during the call.
+  if (call.early_postback) {
+    call.early_postback.reset();
+    out.changed = out.call_changed = true;
   }
-  call.conversion.group_id = group->id;
-  out.changed = out.call_changed = true;
-  ConvertLateByDuration(call, *group, ctx, out);
 }
 
 void DecideAtEnd(Call& call, const Context& ctx, Outcome& out) {
   const core::Millis end = *call.ended_at;
   const ConversionGroup* group = MatchingGroup(call, ctx);
-  if (group == nullptr || group->type == ConversionType::kDuration) {
+  // A postback kept from during the call that nothing takes now is dropped, unless the buyer is
+  // not known yet: a `routed` still to come may choose a group it fits (ReviseForLateRoute).
+  const bool drop_early = call.routed_at.has_value();
+  if (drop_early && (group == nullptr || group->type == ConversionType::kDuration)) {
     call.early_postback.reset();  // nothing in this call can convert by postback
   }
   if (group == nullptr) {
@@ -253,7 +263,7 @@ void DecideAtEnd(Call& call, const Context& ctx, Outcome& out) {
       Convert(call, *c, end, out);
       return;
     }
-    call.early_postback.reset();  // it converts nothing in the call's group
+    if (drop_early) call.early_postback.reset();  // it converts nothing in the call's group
   }
   call.conversion.deadline_at = end + group->postback_timeout_seconds * 1000;
   if (*call.conversion.deadline_at <= ctx.now && group->postback_timeout_seconds == 0) {

@@ -62,10 +62,11 @@ void ReviseForLateAnswer(Call& call, const Context& ctx, Outcome& out);
 // `routed` arrived after `ended`: the call's group is chosen again with the buyer's tag, as if
 // the events had come in order, while that can still change the call. Awaiting a postback: a
 // different group now is taken as at the end (a wait from the end with its timeout, or a
-// decision now; no group: not converted). Decided already: the decision stands (a call only
+// decision now; no group: not converted), and a converting postback kept from during the call
+// converts it if it fits the new group. Decided already: the decision stands (a call only
 // moves forward), but one decided with no group gets the group that matches now, so that a
-// later converting postback converts it late, and a duration group it qualifies for converts
-// it late at once.
+// later converting postback converts it late; a duration group it qualifies for, or a kept
+// postback that fits, converts it late at once.
 void ReviseForLateRoute(Call& call, const Context& ctx, Outcome& out);
 
 }  // namespace engine

@@ -1048,6 +1048,35 @@ TEST(LateRouteTest, ChoosesTheGroupAgainWithTheBuyer) {
     EXPECT_EQ(Conv(call) + " | " + Out(o), before + " | routed@0 timer=keep");
   }
   {
+    // The buyer's keyword came during the call, before anyone knew the buyer; the end put the
+    // call in the group for any buyer. With the buyer known, it converts in the buyer's group,
+    // at the end, as it would have in order.
+    World w({TriggerGroup(1, "sale", "40.00", "30.00", kForB),
+             Position(TriggerGroup(2, "lead", "5.00", "5.00"), 5)});
+    Call call = LiveCall(w, std::nullopt);
+    ASSERT_TRUE(Post(call, w, {{"sale", ""}}, kAnswered + 1000));
+    End(call, w);
+    EXPECT_EQ(*call.conversion.group_id, 2);
+    Outcome o = late_route(call, w, kEnd + 5000);
+    EXPECT_EQ(Conv(call) + " | " + Out(o),
+              "completed converted group=1 revenue=40.00 payout=30.00 late=0 deadline=- "
+              "decided=0 | routed@0,completed@0,converted@0 timer=clear");
+    EXPECT_FALSE(call.early_postback.has_value());
+  }
+  {
+    // The same keyword, and only the buyer's group: not converted at the end for want of a
+    // group, then converted late once the buyer is known.
+    World w({TriggerGroup(1, "sale", "40.00", "30.00", kForB)});
+    Call call = LiveCall(w, std::nullopt);
+    ASSERT_TRUE(Post(call, w, {{"sale", ""}}, kAnswered + 1000));
+    End(call, w);
+    Outcome o = late_route(call, w, kEnd + 5000);
+    EXPECT_EQ(Conv(call) + " | " + Out(o),
+              "completed converted group=1 revenue=40.00 payout=30.00 late=1 deadline=- "
+              "decided=5000 | routed@0,converted@5000 timer=keep");
+    EXPECT_FALSE(call.early_postback.has_value());
+  }
+  {
     // Decided with no group; the buyer's duration group now, and the call is long enough:
     // converted late at once.
     World w({DurationGroup(1, 60, "20.00", "15.00", kForB)});
