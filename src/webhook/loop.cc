@@ -278,12 +278,21 @@ void Dispatcher::Loop::TakeHanded() {
 void Dispatcher::Loop::Prepare(store::Delivery delivery, const engine::Call* call,
                                config::SnapshotPtr& snap, core::Millis now,
                                core::Millis lease_until) {
+  Job* on_wire = nullptr;
   if (auto it = owned_.find(delivery.id); it != owned_.end()) {
     // Claimed again while still here: made due again by a resend, or its lease ran out. A queued
-    // job now holds the new lease. One on the wire keeps its own, so its verdict does not
-    // decide the delivery (RecordAttempt): the new lease runs out and it is claimed again.
-    if (it->second->transfer == nullptr) it->second->lease_until = lease_until;
-    return;
+    // job now holds the new lease. One on the wire keeps its own, so that its verdict does not
+    // decide the delivery (RecordAttempt), and the delivery goes again after it, under the new.
+    Job* job = it->second;
+    if (job->transfer == nullptr) {
+      job->lease_until = lease_until;
+      return;
+    }
+    if (job->next != nullptr) {
+      job->next->lease_until = lease_until;
+      return;
+    }
+    on_wire = job;
   }
   if (call == nullptr) return FailUnsent(delivery, lease_until, "call_deleted", delivery.url);
   auto group = snap->webhook_groups.find(delivery.group_id);
@@ -322,7 +331,15 @@ void Dispatcher::Loop::Prepare(store::Delivery delivery, const engine::Call* cal
   job->redacted_url = request->redacted_url;
   job->call_key = std::move(call_key);
   job->request = std::move(*request);
-  renew_at_ = std::min(renew_at_, lease_until - d_.options_.lease.count() / 2);
+  if (on_wire != nullptr) {
+    on_wire->next = std::move(job);
+    return;
+  }
+  Queue(std::move(job));
+}
+
+void Dispatcher::Loop::Queue(std::unique_ptr<Job> job) {
+  renew_at_ = std::min(renew_at_, job->lease_until - d_.options_.lease.count() / 2);
   owned_[job->delivery.id] = job.get();
   d_.AddPlaces(job->delivery.account_id, 1);
   queues_[job->host].push_back(std::move(job));
@@ -525,6 +542,7 @@ void Dispatcher::Loop::Complete(std::unique_ptr<Job> job, const TransferResult& 
   });
   Disown(job->delivery);
   d_.Record(job->delivery.id, std::move(result));
+  if (job->next != nullptr) Queue(std::move(job->next));
 }
 
 void Dispatcher::Loop::DropQueued() {

@@ -33,6 +33,9 @@ struct Dispatcher::Job {
   OutgoingRequest request;             // until the transfer takes it
   std::unique_ptr<Transfer> transfer;  // while on the wire
   core::Millis attempt_at = 0;
+  // The same delivery, claimed again while this attempt was on the wire (an operator's resend):
+  // queued once this attempt is recorded, under the lease of that claim.
+  std::unique_ptr<Job> next;
 };
 
 // Not thread-safe, but for Wakeup() and Poke(): Run() and everything it calls belong to the sending
@@ -94,6 +97,8 @@ class Dispatcher::Loop {
   // records why it cannot be sent. May refresh `snap` (a group created on another node).
   void Prepare(store::Delivery delivery, const engine::Call* call, config::SnapshotPtr& snap,
                core::Millis now, core::Millis lease_until);
+  // Queues a prepared job for its host, as this dispatcher's own.
+  void Queue(std::unique_ptr<Job> job);
   // Records a final failure of a delivery that was never sent.
   void FailUnsent(const store::Delivery& delivery, core::Millis lease_until,
                   const std::string& error, const std::string& url);
