@@ -74,15 +74,22 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
     pg_.reset();
   }
 
-  // Another store on the same database (another node, or the same one after a restart).
-  core::Result<std::unique_ptr<Store>> Open() {
-    if (GetParam() == "sqlite") return OpenSqlite(SqliteOptions{(dir_ / "callpost.db").string()});
+  // Another store on the same database (another node, or the same one after a restart), with
+  // room for `max_queue` units waiting for a writer.
+  core::Result<std::unique_ptr<Store>> Open(size_t max_queue = 100000) {
+    if (GetParam() == "sqlite") {
+      SqliteOptions o{(dir_ / "callpost.db").string()};
+      o.max_queue = max_queue;
+      return OpenSqlite(o);
+    }
     PostgresOptions o;
     o.url = pg_->url();
-    o.writers = 4;
+    o.writers = kPgWriters;
     o.read_connections = 2;
+    o.max_queue = max_queue;
     return OpenPostgres(o);
   }
+  static constexpr int kPgWriters = 4;
 
   Store& s() { return *store_; }
 
@@ -885,6 +892,68 @@ TEST_P(StoreContract, PrecallTagsAreStoredOnceAndAtMostAHundredWait) {
   EXPECT_EQ(taken[0].value, "L1");
   EXPECT_EQ(taken[99].key, "zip");
   for (const PrecallTag& t : taken) EXPECT_NE(t.key, "late");
+}
+
+// R10: the writers' queue is bounded. With every writer busy and the queue full, a write fails
+// at once with kUnavailable and runs nothing; what was queued runs once a writer is free.
+TEST_P(StoreContract, AWritePastTheQueueFailsAtOnce) {
+  auto opened = Open(/*max_queue=*/4);
+  ASSERT_TRUE(opened) << opened.error().message;
+  Store& st = **opened;
+  const int writers = GetParam() == "sqlite" ? 1 : kPgWriters;
+  std::mutex mu;
+  std::condition_variable cv;
+  int busy = 0, done = 0, committed = 0;
+  bool go = false;
+  const auto finished = [&](core::Result<void> r) {
+    std::lock_guard lock(mu);
+    ++done;
+    committed += r ? 1 : 0;
+    cv.notify_all();
+  };
+  for (int i = 0; i < writers; ++i) {
+    st.Write(
+        [&](Writer&) -> core::Result<void> {
+          std::unique_lock lock(mu);
+          ++busy;
+          cv.notify_all();
+          cv.wait(lock, [&] { return go; });
+          return {};
+        },
+        finished);
+  }
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return busy == writers; }));
+  }
+  std::atomic<int> ran{0};
+  for (int i = 0; i < 4; ++i) {
+    st.Write(
+        [&](Writer&) -> core::Result<void> {
+          ++ran;
+          return {};
+        },
+        finished);
+  }
+  std::optional<core::Result<void>> refused;
+  st.Write(
+      [&](Writer&) -> core::Result<void> {
+        ++ran;
+        return {};
+      },
+      [&](core::Result<void> r) { refused = std::move(r); });
+  ASSERT_TRUE(refused.has_value()) << "not answered at once";
+  ASSERT_FALSE(*refused);
+  EXPECT_EQ(refused->error().code, core::ErrorCode::kUnavailable);
+  {
+    std::lock_guard lock(mu);
+    go = true;
+  }
+  cv.notify_all();
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return done == writers + 4; }));
+  EXPECT_EQ(committed, writers + 4);
+  EXPECT_EQ(ran.load(), 4);
 }
 
 TEST_P(StoreContract, AFailedUnitChangesNothingAndOthersCommit) {
