@@ -25,8 +25,9 @@ std::string ProcessFile(const std::string& stem, const std::string& ext) {
   return LogDir() + "/" + stem + "-" + std::to_string(getpid()) + "." + ext;
 }
 
-// The servers of this process log (at info, every request) to a file of the log folder, where
-// the failure output stays readable and the log scan can read them.
+// The servers of this process log (at debug, the most they say: every request and every
+// webhook attempt) to a file of the log folder, where the failure output stays readable and
+// the log scan can read them for keys.
 const bool kLogToFile = [] {
   std::filesystem::create_directories(LogDir());
   auto logger = spdlog::basic_logger_mt("callpost", ProcessFile("integration_test", "log"));
@@ -34,7 +35,7 @@ const bool kLogToFile = [] {
                       spdlog::pattern_time_type::utc);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::info);
+  spdlog::set_level(spdlog::level::debug);
   return true;
 }();
 
