@@ -4,11 +4,14 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -369,6 +372,30 @@ TEST(Webhooks, SignedRequestsVerifyAndBodiesAreEscaped) {
   EXPECT_TRUE(core::VerifyWebhook(*key, got.Header("webhook-id"),
                                   std::stoll(got.Header("webhook-timestamp")), got.body,
                                   got.Header("webhook-signature")));
+  // The same check as a receiver would write it from the Standard Webhooks text, with OpenSSL
+  // alone (none of callpost's code): the secret's base64 after "whsec_" is the key; the
+  // signature is "v1," and the base64 of HMAC-SHA256(key, id "." timestamp "." body).
+  {
+    const std::string b64 = secret.substr(6);
+    std::string raw(b64.size(), '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()),
+                                  reinterpret_cast<const unsigned char*>(b64.data()),
+                                  static_cast<int>(b64.size()));
+    ASSERT_GT(n, 0);
+    raw.resize(static_cast<size_t>(n) - std::count(b64.end() - 2, b64.end(), '='));
+    const std::string signed_text =
+        got.Header("webhook-id") + "." + got.Header("webhook-timestamp") + "." + got.body;
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    ASSERT_NE(HMAC(EVP_sha256(), raw.data(), static_cast<int>(raw.size()),
+                   reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(),
+                   mac, &mac_len),
+              nullptr);
+    std::string encoded(4 * ((mac_len + 2) / 3) + 1, '\0');
+    encoded.resize(static_cast<size_t>(
+        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()), mac, mac_len)));
+    EXPECT_EQ(got.Header("webhook-signature"), "v1," + encoded);
+  }
   // Rotation: both the new and the old secret sign for a while.
   HttpResponse rotated =
       s.Api("POST", "/api/v1/webhook_groups/" + std::to_string(group) + "/rotate_secret",
