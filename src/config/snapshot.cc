@@ -17,6 +17,18 @@ Snapshot::WebhookSigners SignersFor(const WebhookGroup& g) {
   return signers;
 }
 
+// Removes object `id` from `objects`, and its entry in `index` (under key_of(object)) when that
+// entry is the object's.
+template <typename T, typename KeyOf>
+void EraseIndexed(SharedMap<Id, T>& objects, SharedMap<std::string, Id>& index, Id id,
+                  KeyOf key_of) {
+  auto it = objects.find(id);
+  if (it == objects.end()) return;
+  const std::string& key = key_of(it->second);
+  if (auto e = index.find(key); e != index.end() && e->second == id) index.erase(key);
+  objects.erase(id);
+}
+
 }  // namespace
 
 void Snapshot::Index() {
@@ -90,23 +102,13 @@ void Snapshot::Erase(Id id) {
   publishers.erase(id);
   buyers.erase(id);
   campaigns.erase(id);
-  if (auto n = numbers.find(id); n != numbers.end()) {
-    if (auto e = number_by_e164.find(n->second.number);
-        e != number_by_e164.end() && e->second == id) {
-      number_by_e164.erase(n->second.number);
-    }
-    numbers.erase(id);
-  }
+  EraseIndexed(numbers, number_by_e164, id,
+               [](const Number& n) -> const std::string& { return n.number; });
   conversion_groups.erase(id);
   webhook_groups.erase(id);
   webhook_signers.erase(id);
-  if (auto k = publisher_keys.find(id); k != publisher_keys.end()) {
-    if (auto h = publisher_key_by_hash.find(k->second.hash);
-        h != publisher_key_by_hash.end() && h->second == id) {
-      publisher_key_by_hash.erase(k->second.hash);
-    }
-    publisher_keys.erase(id);
-  }
+  EraseIndexed(publisher_keys, publisher_key_by_hash, id,
+               [](const PublisherKey& k) -> const std::string& { return k.hash; });
 }
 
 const PublisherKey* Snapshot::FindPublisherKey(const std::string& hash) const {
