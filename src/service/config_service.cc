@@ -187,7 +187,7 @@ Result<void> ConfigService::Load() {
     return {};
   });
   if (!r) return r;
-  snap->Index();
+  snap->IndexGroups();  // LoadRow's Put kept the other indexes
   std::lock_guard lock(mu_);
   snapshot_ = std::move(snap);
   return {};

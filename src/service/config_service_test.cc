@@ -79,11 +79,14 @@ class ConfigServiceTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  // The snapshot a fresh load from the store makes.
+  // The snapshot a fresh load from the store makes, with every derived index built again from
+  // the objects alone (Index), not as Put kept them.
   config::SnapshotPtr Loaded() {
     ConfigService fresh(*store_, clock_);
     EXPECT_TRUE(fresh.Load());
-    return fresh.snapshot();
+    std::shared_ptr<config::Snapshot> rebuilt = fresh.snapshot()->Clone();
+    rebuilt->Index();
+    return rebuilt;
   }
 
   config::Id Create(Kind kind, const std::string& body, config::Id parent = 0) {
