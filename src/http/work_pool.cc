@@ -35,11 +35,6 @@ bool WorkPool::Post(std::function<void()> work) {
   return true;
 }
 
-size_t WorkPool::queued() const {
-  std::lock_guard lock(mu_);
-  return queue_.size();
-}
-
 void WorkPool::Run() {
   std::unique_lock lock(mu_);
   for (;;) {

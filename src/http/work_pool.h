@@ -30,14 +30,12 @@ class WorkPool {
   bool Post(std::function<void()> work);
   // Takes no more work, runs what is queued, and joins the threads. Thread-safe; once.
   void Stop();
-  // How many wait for a thread now.
-  size_t queued() const;
 
  private:
   void Run();
 
   const size_t max_queued_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;  // guarded by mu_
   bool stopping_ = false;                    // guarded by mu_
