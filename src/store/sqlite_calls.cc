@@ -72,7 +72,7 @@ constexpr const char* kCountPrecallTags =
     " expires_at > ?";
 constexpr const char* kSelectPrecallTags =
     "SELECT publisher_id, key, value, created_at FROM precall_tags WHERE account_id = ? AND"
-    " caller_number = ? AND expires_at > ? ORDER BY id LIMIT 100";  // kMaxPrecallTags
+    " caller_number = ? AND expires_at > ? ORDER BY id LIMIT ?";
 constexpr const char* kDeletePrecallTagsOfCaller =
     "DELETE FROM precall_tags WHERE account_id = ? AND caller_number = ?";
 constexpr const char* kDeleteExpiredPrecallTags = "DELETE FROM precall_tags WHERE expires_at <= ?";
@@ -412,7 +412,7 @@ Result<std::vector<PrecallTag>> SqliteTxn::TakePrecallTags(Id account_id, std::s
   std::vector<PrecallTag> out;
   {
     Stmt s = db_.Prepare(kSelectPrecallTags);
-    s.Bind(1, account_id).Bind(2, caller).Bind(3, now);
+    s.Bind(1, account_id).Bind(2, caller).Bind(3, now).Bind(4, kMaxPrecallTags);
     while (s.Step()) out.push_back(PrecallTag{s.Int(0), s.Text(1), s.Text(2), s.Int(3)});
     if (auto st = s.status(); !st) return std::move(st).error();
   }
