@@ -207,9 +207,9 @@ void ReviseForLateAnswer(Call& call, const Context& ctx, Outcome& out) {
 void ReviseForLateRoute(Call& call, const Context& ctx, Outcome& out) {
   if (!call.ended_at) return;
   const ConversionGroup* group = MatchingGroup(call, ctx);
-  const std::optional<Id> now = group ? std::optional<Id>(group->id) : std::nullopt;
+  const std::optional<Id> chosen = group ? std::optional<Id>(group->id) : std::nullopt;
   if (call.conversion.state == ConversionState::kAwaitingPostback) {
-    if (now != call.conversion.group_id) {
+    if (chosen != call.conversion.group_id) {
       call.conversion.group_id.reset();
       call.conversion.deadline_at.reset();
       out.timer = Outcome::Timer::kClear;  // DecideAtEnd sets the new deadline if it waits
