@@ -46,6 +46,14 @@ int64_t AddWebhook(const Server& s, int64_t campaign, const std::string& trigger
                {"method", method}, {"url", url}, {"headers", json::object()}, {"body", body}}}}});
 }
 
+// A receiver's answers that end the first attempt for good (410 Gone) and take the next (204).
+http::Response GoneThenNoContent(int index) {
+  http::Response res;
+  res.status = index == 0 ? 410 : 204;
+  res.content_type.clear();
+  return res;
+}
+
 json::array Webhooks(const Server& s, const std::string& uuid) {
   return s.Api("GET", "/api/v1/calls/" + uuid).json().at("webhooks").as_array();
 }
@@ -218,12 +226,7 @@ TEST(Webhooks, RetriesKeepTheWebhookIdAndHonourRetryAfter) {
 TEST(Webhooks, GoneStopsAndResendSendsAgain) {
   Server s;
   Fixture f = MakeFixture(s);
-  Receiver r([](const Received&, int index) {
-    http::Response res;
-    res.status = index == 0 ? 410 : 204;
-    res.content_type.clear();
-    return res;
-  });
+  Receiver r([](const Received&, int index) { return GoneThenNoContent(index); });
   AddWebhook(s, f.campaign, "started", r.url("/gone"));
   std::string uuid = Str(StartCall(s).at("uuid"));
   ASSERT_TRUE(r.WaitFor(1));
@@ -272,10 +275,7 @@ TEST(Webhooks, AResendDuringAnAttemptIsNotUndoneByItsVerdict) {
   std::atomic<bool> release{false};
   Receiver r([&](const Received&, int index) {
     while (index == 0 && !release) std::this_thread::sleep_for(5ms);  // hold the first answer
-    http::Response res;
-    res.status = index == 0 ? 410 : 204;
-    res.content_type.clear();
-    return res;
+    return GoneThenNoContent(index);
   });
   AddWebhook(s, f.campaign, "started", r.url("/held"));
   std::string uuid = Str(StartCall(s).at("uuid"));
