@@ -18,6 +18,7 @@
 #             directory as the `postgres` user with tests/pg/pg.sh (the default when
 #             PostgreSQL is installed; --no-pg skips the row)
 # Every server listens on 127.0.0.1 on a free port; everything is stopped at exit.
+# BENCH_KEEP=1 keeps the work directory (the servers' logs and databases) instead of removing it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -85,7 +86,7 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [ -n "$PG_STATE" ]; then bash tests/pg/pg.sh stop "$PG_STATE" >/dev/null 2>&1 || true; fi
-  rm -rf "$WORK"
+  [ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 

@@ -48,11 +48,12 @@ std::string Stmt::Text(int col) const {
   return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, col))) : std::string();
 }
 
-core::Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool read_only) {
+core::Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool read_only,
+                                           const char* vfs) {
   sqlite3* db = nullptr;
   int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
               SQLITE_OPEN_NOMUTEX;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, vfs);
   if (rc != SQLITE_OK) {
     core::Error e = SqliteError(rc, "opening " + path, db);
     e.code = core::ErrorCode::kUnavailable;

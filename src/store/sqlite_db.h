@@ -59,7 +59,9 @@ class Stmt {
 // One connection. Not thread-safe: one thread at a time.
 class Db {
  public:
-  static core::Result<std::unique_ptr<Db>> Open(const std::string& path, bool read_only);
+  // `vfs`: the name of a registered SQLite VFS, or null for the default.
+  static core::Result<std::unique_ptr<Db>> Open(const std::string& path, bool read_only,
+                                                const char* vfs = nullptr);
   ~Db();
 
   // A cached prepared statement for `sql` (keyed by the literal's address: pass constants).

@@ -22,6 +22,7 @@
 #include "store/schema.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_txn.h"
+#include "store/wal_gather.h"
 #include "store/store_base.h"
 
 namespace store {
@@ -381,7 +382,8 @@ Result<std::unique_ptr<Store>> OpenSqlite(const SqliteOptions& options) {
   // possible before SQLite initialises (the first open); later calls change nothing.
   static std::once_flag once;
   std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
-  auto writer = Db::Open(options.path, false);
+  // The writer's COMMITs write their WAL frames in a few calls each (store/wal_gather.h).
+  auto writer = Db::Open(options.path, false, WalGatherVfs());
   if (!writer) return std::move(writer).error();
   Db& w = **writer;
   // synchronous=NORMAL: a COMMIT writes the WAL without an fsync; the store's sync thread
