@@ -5,12 +5,15 @@
 #include <algorithm>
 #include <cstdint>
 #include <mutex>
+#include <new>
 #include <string>
+#include <vector>
 
 namespace store {
 
 namespace {
 
+constexpr int kWalHeaderBytes = 32;        // the WAL file's header, at offset 0
 constexpr int kFrameHeaderBytes = 24;      // a WAL frame: this header, then the page
 constexpr size_t kMaxGathered = 8u << 20;  // past this, what is gathered is written at once
 // The most the default (unix) VFS writes in one call: it cuts a longer write to its low 17 bits
@@ -19,31 +22,44 @@ constexpr size_t kMaxWrite = 0x1ffff;
 
 sqlite3_vfs* g_default = nullptr;  // the VFS this one wraps, set once
 
-// What a WAL file has gathered and not yet written.
+// What a WAL file has gathered and not yet written. Only while its connection holds the WAL's
+// write lock: SQLite appends frames only then, and a commit writes them before it ends.
 struct Gathered {
   std::string bytes;                  // frames in file order, from `offset`
   sqlite3_int64 offset = 0;           // where bytes[0] goes
-  sqlite3_int64 high_water = 0;       // end of what this connection has written since the WAL's
-                                      // header: new frames start here or past it
+  sqlite3_int64 high_water = 0;       // end of what was appended under the current write lock:
+                                      // below it, SQLite rewrites its own frames in place
   sqlite3_int64 commit_page_at = -1;  // where the page of a gathered commit frame goes
+  int page_size = 0;                  // from the WAL's header; 0 until known
+  std::string name;                   // the WAL's
 };
 
-// A WAL file: the default VFS's file, right after this struct in the same allocation.
-struct WalFile {
+// A file opened through this VFS: the default VFS's file follows in the same allocation. Only
+// the database file and its WAL are wrapped; other files are the default VFS's own.
+struct File {
   sqlite3_file base;
-  Gathered* gathered;
+  Gathered* gathered;     // a WAL file's
+  std::string* wal_name;  // a database file's: the name of its WAL
+  File* wal;              // a database file's: its WAL, while that gathers under its write lock
 };
 
-constexpr int kWalFileBytes = (sizeof(WalFile) + 7) & ~7;
+constexpr int kFileBytes = (sizeof(File) + 7) & ~7;
 
+File* Of(sqlite3_file* f) { return reinterpret_cast<File*>(f); }
 sqlite3_file* Inner(sqlite3_file* f) {
-  return reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(f) + kWalFileBytes);
+  return reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(f) + kFileBytes);
 }
-Gathered& GatheredOf(sqlite3_file* f) { return *reinterpret_cast<WalFile*>(f)->gathered; }
 
-// Writes what is gathered; it is dropped either way (SQLite fails the statement on an error).
+// The database files whose connection holds the WAL write lock on this thread (SQLite calls a
+// connection's VFS methods on the thread using the connection): a WAL gathers only while its
+// database file is here.
+thread_local std::vector<File*> t_write_locked;
+
+// Writes what is gathered, in order. On a failure the rest is dropped and the error is an
+// SQLITE_IOERR, which makes SQLite roll the whole transaction back (SQLITE_FULL would undo only
+// the statement, leaving frames it believes written missing from the file).
 int WriteGathered(sqlite3_file* f) {
-  Gathered& g = GatheredOf(f);
+  Gathered& g = *Of(f)->gathered;
   if (g.bytes.empty()) return SQLITE_OK;
   sqlite3_file* inner = Inner(f);
   int rc = SQLITE_OK;
@@ -54,35 +70,73 @@ int WriteGathered(sqlite3_file* f) {
   }
   g.bytes.clear();
   g.commit_page_at = -1;
+  if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_IOERR) rc = SQLITE_IOERR_WRITE;
   return rc;
 }
 
-// The database size in a frame header: nonzero only in the frame that commits.
-bool CommitsTransaction(const void* header) {
-  const auto* b = static_cast<const unsigned char*>(header);
-  return (b[4] | b[5] | b[6] | b[7]) != 0;
+int WriteThrough(sqlite3_file* f, const void* data, int n, sqlite3_int64 offset) {
+  return Inner(f)->pMethods->xWrite(Inner(f), data, n, offset);
 }
 
+uint32_t BigEndian32(const void* p) {
+  const auto* b = static_cast<const unsigned char*>(p);
+  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
+}
+
+// The page size a WAL header gives (1 stands for 65536).
+int PageSizeOf(const void* wal_header) {
+  const uint32_t v = BigEndian32(static_cast<const unsigned char*>(wal_header) + 8);
+  return v == 1 ? 65536 : static_cast<int>(v);
+}
+
+// The database file holding the write lock on this thread for this WAL, or nullptr.
+File* WriteLockHolder(File* wal) {
+  for (File* db : t_write_locked) {
+    if (db->wal == wal || (db->wal == nullptr && *db->wal_name == wal->gathered->name)) return db;
+  }
+  return nullptr;
+}
+
+// Gathered: the frames appended past the high-water mark of this write lock, each from its
+// header on (a header is 24 bytes at a frame's offset). Anything else (the WAL's header when
+// the WAL starts over, a page or checksum SQLite rewrites in place within a transaction, a
+// write with no write lock seen on this thread) is written through, after what is gathered.
 int WalWrite(sqlite3_file* f, const void* data, int n, sqlite3_int64 offset) {
-  Gathered& g = GatheredOf(f);
+  Gathered& g = *Of(f)->gathered;
   if (!g.bytes.empty() && (offset != g.offset + static_cast<sqlite3_int64>(g.bytes.size()) ||
                            g.bytes.size() + static_cast<size_t>(n) > kMaxGathered)) {
     if (const int rc = WriteGathered(f); rc != SQLITE_OK) return rc;
   }
-  // Gathered: the frames appended at the end, each from its header on. Anything else (the WAL's
-  // header at offset 0 when the WAL starts over, a page or checksum SQLite rewrites in place
-  // within a transaction) is written through, after what is gathered.
-  if (g.bytes.empty() && !(offset > 0 && offset >= g.high_water && n == kFrameHeaderBytes)) {
-    sqlite3_file* inner = Inner(f);
-    const int rc = inner->pMethods->xWrite(inner, data, n, offset);
-    g.high_water = offset == 0 ? n : std::max(g.high_water, offset + n);
-    return rc;
+  if (offset == 0 && n >= kWalHeaderBytes) g.page_size = PageSizeOf(data);
+  if (g.bytes.empty()) {
+    File* db = WriteLockHolder(Of(f));
+    bool starts_frame = db != nullptr && n == kFrameHeaderBytes && offset >= g.high_water;
+    if (starts_frame && g.page_size == 0) {
+      unsigned char header[kWalHeaderBytes];
+      if (Inner(f)->pMethods->xRead(Inner(f), header, kWalHeaderBytes, 0) == SQLITE_OK) {
+        g.page_size = PageSizeOf(header);
+      }
+    }
+    starts_frame = starts_frame && g.page_size >= 512 && offset >= kWalHeaderBytes &&
+                   (offset - kWalHeaderBytes) % (g.page_size + kFrameHeaderBytes) == 0;
+    if (!starts_frame) {
+      const int rc = WriteThrough(f, data, n, offset);
+      if (db != nullptr) g.high_water = offset == 0 ? n : std::max(g.high_water, offset + n);
+      return rc;
+    }
+    db->wal = Of(f);
+    g.offset = offset;
   }
-  if (g.bytes.empty()) g.offset = offset;
-  g.bytes.append(static_cast<const char*>(data), static_cast<size_t>(n));
+  try {
+    g.bytes.append(static_cast<const char*>(data), static_cast<size_t>(n));
+  } catch (const std::bad_alloc&) {
+    if (const int rc = WriteGathered(f); rc != SQLITE_OK) return rc;
+    return WriteThrough(f, data, n, offset);
+  }
   g.high_water = std::max(g.high_water, offset + n);
   if (n == kFrameHeaderBytes) {
-    g.commit_page_at = CommitsTransaction(data) ? offset + n : -1;
+    // The database size in a frame header: nonzero only in the frame that commits.
+    g.commit_page_at = BigEndian32(static_cast<const char*>(data) + 4) != 0 ? offset + n : -1;
     return SQLITE_OK;
   }
   // The commit frame is whole: the COMMIT writes it (and everything before it) now.
@@ -90,7 +144,17 @@ int WalWrite(sqlite3_file* f, const void* data, int n, sqlite3_int64 offset) {
   return SQLITE_OK;
 }
 
-// Every other method writes what is gathered first where the file's content or size matters.
+// Drops what is gathered: called when the write lock is let go, when anything gathered belongs
+// to a transaction that did not commit (a commit writes its frames before it ends). Written
+// later, it could overwrite frames another connection has committed since.
+void DropGathered(File* wal) {
+  wal->gathered->bytes.clear();
+  wal->gathered->commit_page_at = -1;
+  wal->gathered->high_water = 0;
+}
+
+// Every other method of a WAL writes what is gathered first where the file's content or size
+// matters.
 int WalRead(sqlite3_file* f, void* data, int n, sqlite3_int64 offset) {
   if (const int rc = WriteGathered(f); rc != SQLITE_OK) return rc;
   return Inner(f)->pMethods->xRead(Inner(f), data, n, offset);
@@ -122,56 +186,149 @@ int WalFetch(sqlite3_file* f, sqlite3_int64 offset, int n, void** p) {
   return Inner(f)->pMethods->xFetch(Inner(f), offset, n, p);
 }
 
-int WalClose(sqlite3_file* f) {
-  const int written = WriteGathered(f);
-  delete reinterpret_cast<WalFile*>(f)->gathered;
-  const int closed = Inner(f)->pMethods->xClose(Inner(f));
-  return written != SQLITE_OK ? written : closed;
+// Unlinks a WAL from the database file it gathered under (on this thread's list, if any).
+void Unlink(File* wal) {
+  for (File* db : t_write_locked) {
+    if (db->wal == wal) db->wal = nullptr;
+  }
 }
 
-const sqlite3_io_methods kWalMethods = {
-    3,
-    WalClose,
-    WalRead,
-    WalWrite,
-    WalTruncate,
-    WalSync,
-    WalFileSize,
-    [](sqlite3_file* f, int level) { return Inner(f)->pMethods->xLock(Inner(f), level); },
-    [](sqlite3_file* f, int level) { return Inner(f)->pMethods->xUnlock(Inner(f), level); },
-    [](sqlite3_file* f, int* out) { return Inner(f)->pMethods->xCheckReservedLock(Inner(f), out); },
-    WalFileControl,
-    [](sqlite3_file* f) { return Inner(f)->pMethods->xSectorSize(Inner(f)); },
-    [](sqlite3_file* f) { return Inner(f)->pMethods->xDeviceCharacteristics(Inner(f)); },
-    [](sqlite3_file* f, int region, int size, int extend, void volatile** p) {
-      return Inner(f)->pMethods->xShmMap(Inner(f), region, size, extend, p);
-    },
-    [](sqlite3_file* f, int offset, int n, int flags) {
-      return Inner(f)->pMethods->xShmLock(Inner(f), offset, n, flags);
-    },
-    [](sqlite3_file* f) { Inner(f)->pMethods->xShmBarrier(Inner(f)); },
-    [](sqlite3_file* f, int remove) { return Inner(f)->pMethods->xShmUnmap(Inner(f), remove); },
-    WalFetch,
-    [](sqlite3_file* f, sqlite3_int64 offset, void* p) {
-      return Inner(f)->pMethods->xUnfetch(Inner(f), offset, p);
-    },
-};
+int WalClose(sqlite3_file* f) {
+  // A write lock is let go before its WAL closes, so nothing is gathered here.
+  Unlink(Of(f));
+  delete Of(f)->gathered;
+  return Inner(f)->pMethods->xClose(Inner(f));
+}
 
-// Files other than a WAL are opened by the default VFS in place: their methods are its own.
+// Whether a shared-memory lock call takes or lets go of an exclusive lock on slot 0, the WAL's
+// write lock.
+bool CoversWriteLock(int offset, int n, int flags) {
+  return (flags & SQLITE_SHM_EXCLUSIVE) != 0 && offset == 0 && n >= 1;
+}
+
+int DbShmLock(sqlite3_file* f, int offset, int n, int flags) {
+  File* db = Of(f);
+  const bool write_lock = CoversWriteLock(offset, n, flags);
+  if (write_lock && (flags & SQLITE_SHM_UNLOCK) != 0) {
+    if (db->wal != nullptr) DropGathered(db->wal);
+    db->wal = nullptr;
+    std::erase(t_write_locked, db);
+  }
+  const int rc = Inner(f)->pMethods->xShmLock(Inner(f), offset, n, flags);
+  if (write_lock && (flags & SQLITE_SHM_LOCK) != 0 && rc == SQLITE_OK) t_write_locked.push_back(db);
+  return rc;
+}
+
+int DbClose(sqlite3_file* f) {
+  std::erase(t_write_locked, Of(f));
+  delete Of(f)->wal_name;
+  return Inner(f)->pMethods->xClose(Inner(f));
+}
+
+// The methods both kinds of file pass straight on.
+template <int (*Close)(sqlite3_file*), int (*Read)(sqlite3_file*, void*, int, sqlite3_int64),
+          int (*Write)(sqlite3_file*, const void*, int, sqlite3_int64),
+          int (*Truncate)(sqlite3_file*, sqlite3_int64), int (*Sync)(sqlite3_file*, int),
+          int (*FileSize)(sqlite3_file*, sqlite3_int64*),
+          int (*FileControl)(sqlite3_file*, int, void*),
+          int (*ShmLock)(sqlite3_file*, int, int, int),
+          int (*Fetch)(sqlite3_file*, sqlite3_int64, int, void**)>
+constexpr sqlite3_io_methods Methods() {
+  return {
+      3,
+      Close,
+      Read,
+      Write,
+      Truncate,
+      Sync,
+      FileSize,
+      [](sqlite3_file* f, int level) { return Inner(f)->pMethods->xLock(Inner(f), level); },
+      [](sqlite3_file* f, int level) { return Inner(f)->pMethods->xUnlock(Inner(f), level); },
+      [](sqlite3_file* f, int* out) {
+        return Inner(f)->pMethods->xCheckReservedLock(Inner(f), out);
+      },
+      FileControl,
+      [](sqlite3_file* f) { return Inner(f)->pMethods->xSectorSize(Inner(f)); },
+      [](sqlite3_file* f) { return Inner(f)->pMethods->xDeviceCharacteristics(Inner(f)); },
+      [](sqlite3_file* f, int region, int size, int extend, void volatile** p) {
+        return Inner(f)->pMethods->xShmMap(Inner(f), region, size, extend, p);
+      },
+      ShmLock,
+      [](sqlite3_file* f) { Inner(f)->pMethods->xShmBarrier(Inner(f)); },
+      [](sqlite3_file* f, int remove) { return Inner(f)->pMethods->xShmUnmap(Inner(f), remove); },
+      Fetch,
+      [](sqlite3_file* f, sqlite3_int64 offset, void* p) {
+        return Inner(f)->pMethods->xUnfetch(Inner(f), offset, p);
+      },
+  };
+}
+
+int PassRead(sqlite3_file* f, void* data, int n, sqlite3_int64 offset) {
+  return Inner(f)->pMethods->xRead(Inner(f), data, n, offset);
+}
+int PassWrite(sqlite3_file* f, const void* data, int n, sqlite3_int64 offset) {
+  return WriteThrough(f, data, n, offset);
+}
+int PassTruncate(sqlite3_file* f, sqlite3_int64 size) {
+  return Inner(f)->pMethods->xTruncate(Inner(f), size);
+}
+int PassSync(sqlite3_file* f, int flags) { return Inner(f)->pMethods->xSync(Inner(f), flags); }
+int PassFileSize(sqlite3_file* f, sqlite3_int64* size) {
+  return Inner(f)->pMethods->xFileSize(Inner(f), size);
+}
+int PassFileControl(sqlite3_file* f, int op, void* arg) {
+  return Inner(f)->pMethods->xFileControl(Inner(f), op, arg);
+}
+int PassShmLock(sqlite3_file* f, int offset, int n, int flags) {
+  return Inner(f)->pMethods->xShmLock(Inner(f), offset, n, flags);
+}
+int PassFetch(sqlite3_file* f, sqlite3_int64 offset, int n, void** p) {
+  return Inner(f)->pMethods->xFetch(Inner(f), offset, n, p);
+}
+
+constexpr sqlite3_io_methods kWalMethods =
+    Methods<WalClose, WalRead, WalWrite, WalTruncate, WalSync, WalFileSize, WalFileControl,
+            PassShmLock, WalFetch>();
+constexpr sqlite3_io_methods kDbMethods =
+    Methods<DbClose, PassRead, PassWrite, PassTruncate, PassSync, PassFileSize, PassFileControl,
+            DbShmLock, PassFetch>();
+
+// The database file and its WAL are wrapped; other files (a temporary file, the journal of a
+// database not in WAL mode) are opened by the default VFS in place, with its own methods.
 int Open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
-  if ((flags & SQLITE_OPEN_WAL) == 0) return g_default->xOpen(g_default, name, f, flags, out_flags);
+  const bool wal = (flags & SQLITE_OPEN_WAL) != 0;
+  const bool db = (flags & SQLITE_OPEN_MAIN_DB) != 0 && name != nullptr;
+  if (!wal && !db) return g_default->xOpen(g_default, name, f, flags, out_flags);
   f->pMethods = nullptr;
+  File* file = Of(f);
+  file->gathered = nullptr;
+  file->wal_name = nullptr;
+  file->wal = nullptr;
+  try {
+    if (wal) {
+      file->gathered = new Gathered;
+      file->gathered->name = name;
+    } else {
+      file->wal_name = new std::string(std::string(name) + "-wal");
+    }
+  } catch (const std::bad_alloc&) {
+    delete file->gathered;
+    return SQLITE_NOMEM;
+  }
   const int rc = g_default->xOpen(g_default, name, Inner(f), flags, out_flags);
-  if (rc != SQLITE_OK) return rc;
-  reinterpret_cast<WalFile*>(f)->gathered = new Gathered;
-  f->pMethods = &kWalMethods;
+  if (rc != SQLITE_OK) {
+    delete file->gathered;
+    delete file->wal_name;
+    return rc;
+  }
+  f->pMethods = wal ? &kWalMethods : &kDbMethods;
   return SQLITE_OK;
 }
 
 sqlite3_vfs MakeVfs() {
   sqlite3_vfs v{};
   v.iVersion = 3;
-  v.szOsFile = kWalFileBytes + g_default->szOsFile;
+  v.szOsFile = kFileBytes + g_default->szOsFile;
   v.mxPathname = g_default->mxPathname;
   v.zName = "callpost-wal-gather";
   v.xOpen = Open;

@@ -127,40 +127,160 @@ TEST_F(WalGather, TheWalStartedOverHoldsTheNextCommits) {
   }
 }
 
-// A write of what was gathered that fails fails the COMMIT, and changes nothing.
-int failing_writes = 0;  // fail writes of more than a frame while > 0
-sqlite3_syscall_ptr real_pwrite64 = nullptr;
-ssize_t FailingPwrite64(int fd, const void* data, size_t n, off_t offset) {
-  if (failing_writes > 0 && n > 4200) {
-    --failing_writes;
-    errno = ENOSPC;
-    return -1;
+// The default VFS's pwrite64, replaced for a test (xSetSystemCall) by one that counts the
+// writes and fails those to a WAL of a whole frame or more (only gathered frames are) while
+// `fail` > 0.
+struct PwriteHook {
+  static bool IsWal(int fd) {
+    std::error_code ec;
+    const std::string path = fs::read_symlink("/proc/self/fd/" + std::to_string(fd), ec).string();
+    return path.ends_with("-wal");
   }
-  using Fn = ssize_t (*)(int, const void*, size_t, off_t);
-  return reinterpret_cast<Fn>(real_pwrite64)(fd, data, n, offset);
+  static inline int fail = 0;
+  static inline int writes = 0;
+  static inline sqlite3_syscall_ptr real = nullptr;
+  static ssize_t Pwrite(int fd, const void* data, size_t n, off_t offset) {
+    ++writes;
+    if (fail > 0 && n >= 4096 + 24 && IsWal(fd)) {
+      --fail;
+      errno = ENOSPC;
+      return -1;
+    }
+    using Fn = ssize_t (*)(int, const void*, size_t, off_t);
+    return reinterpret_cast<Fn>(real)(fd, data, n, offset);
+  }
+  PwriteHook() {
+    fail = 0;
+    writes = 0;
+    real = unix_->xGetSystemCall(unix_, "pwrite64");
+    EXPECT_NE(real, nullptr);
+    EXPECT_EQ(
+        unix_->xSetSystemCall(unix_, "pwrite64", reinterpret_cast<sqlite3_syscall_ptr>(Pwrite)),
+        SQLITE_OK);
+  }
+  ~PwriteHook() { unix_->xSetSystemCall(unix_, "pwrite64", nullptr); }
+  sqlite3_vfs* unix_ = sqlite3_vfs_find(nullptr);
+};
+
+TEST_F(WalGather, ACommitWritesItsFramesInAFewCalls) {
+  PwriteHook hook;
+  Exec("BEGIN IMMEDIATE");
+  Insert(3000);
+  const auto wal_before = fs::exists(dir_ / "db-wal") ? fs::file_size(dir_ / "db-wal") : 0;
+  PwriteHook::writes = 0;
+  Exec("COMMIT");
+  const auto frames = (fs::file_size(dir_ / "db-wal") - wal_before) / (4096 + 24);
+  EXPECT_GE(frames, 20u);
+  EXPECT_LE(PwriteHook::writes, static_cast<int>(frames * (4096 + 24) / 0x1ffff + 2));
 }
 
+// A write of what was gathered that fails fails the COMMIT, and changes nothing.
 TEST_F(WalGather, AFailedWriteFailsTheCommit) {
-  sqlite3_vfs* unix = sqlite3_vfs_find(nullptr);
-  const char* call = unix->xGetSystemCall(unix, "pwrite64") ? "pwrite64" : "pwrite";
-  real_pwrite64 = unix->xGetSystemCall(unix, call);
-  ASSERT_EQ(
-      unix->xSetSystemCall(unix, call, reinterpret_cast<sqlite3_syscall_ptr>(FailingPwrite64)),
-      SQLITE_OK);
+  PwriteHook hook;
   Exec("BEGIN IMMEDIATE");
   Insert(100);
   Exec("COMMIT");
   Exec("BEGIN IMMEDIATE");
   Insert(100);
-  failing_writes = 1;
+  PwriteHook::fail = 1;
   EXPECT_FALSE(db_->Exec("COMMIT"));
-  EXPECT_EQ(failing_writes, 0);
+  EXPECT_EQ(PwriteHook::fail, 0);
   (void)db_->Exec("ROLLBACK");
   Exec("BEGIN IMMEDIATE");
   Insert(10);
   Exec("COMMIT");
-  unix->xSetSystemCall(unix, call, nullptr);
   EXPECT_EQ(OnDisk(), std::make_pair(int64_t{110}, int64_t{110}));
+}
+
+// Frames gathered in a transaction larger than the cache and written when a statement reads
+// the WAL: a failure there undoes the whole transaction, not just the statement, which would
+// leave frames SQLite believes written missing from the file.
+TEST_F(WalGather, AFailedWriteBeforeAReadUndoesTheTransaction) {
+  PwriteHook hook;
+  Exec("BEGIN IMMEDIATE");
+  Insert(1000);
+  Exec("COMMIT");
+  Exec("PRAGMA cache_size = 10");
+  Exec("BEGIN IMMEDIATE");
+  PwriteHook::fail = 1;
+  // One statement (with a statement journal) that spills frames and reads pages back.
+  EXPECT_FALSE(
+      db_->Exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)"
+                " INSERT INTO t (k, v) SELECT randomblob(64), 1 FROM n"));
+  EXPECT_EQ(PwriteHook::fail, 0);
+  EXPECT_TRUE(sqlite3_get_autocommit(db_->handle())) << "the transaction is still open";
+  (void)db_->Exec("COMMIT");
+  Exec("BEGIN IMMEDIATE");
+  Insert(10);
+  Exec("COMMIT");
+  EXPECT_EQ(OnDisk(), std::make_pair(int64_t{1010}, int64_t{1010}));
+}
+
+// Frames gathered by a transaction that was rolled back are never written: another connection
+// may have committed frames in their place since.
+TEST_F(WalGather, ARolledBackTransactionWritesNothingOverAnotherWritersCommit) {
+  Exec("BEGIN IMMEDIATE");
+  Insert(1000);
+  Exec("COMMIT");
+  Exec("PRAGMA cache_size = 10");
+  Exec("BEGIN IMMEDIATE");
+  Insert(2000);
+  Exec("ROLLBACK");
+  {
+    auto other = Db::Open((dir_ / "db").string(), false);  // the default VFS: another writer
+    ASSERT_TRUE(other);
+    ASSERT_TRUE((*other)->Exec("BEGIN IMMEDIATE; UPDATE t SET v = 2; COMMIT"));
+  }
+  Stmt s = db_->Prepare("SELECT count(*), sum(v) FROM t");  // reads pages from the WAL
+  ASSERT_TRUE(s.Step());
+  EXPECT_EQ(s.Int(1), 2000);
+  s.Run();
+  Exec("BEGIN IMMEDIATE");
+  Insert(10);
+  Exec("COMMIT");
+  EXPECT_EQ(OnDisk(), std::make_pair(int64_t{1010}, int64_t{2010}));
+}
+
+// With synchronous=FULL and no powersafe overwrite, SQLite pads each commit to a sector
+// boundary with copies of its last frame, splitting the frame that crosses it around an fsync:
+// writes that are neither whole frames nor at a frame's start.
+TEST(WalGatherPadding, PaddedCommitsAreWholeForReaders) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("callpost-wal-pad-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string uri = "file:" + (dir / "db").string() + "?psow=0";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(
+      sqlite3_open_v2(uri.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, WalGatherVfs()),
+      SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                         "PRAGMA wal_autocheckpoint = 0;"
+                         "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  auto reader = Db::Open((dir / "db").string(), true);
+  ASSERT_TRUE(reader);
+  int64_t expected = 0;
+  for (int commit = 1; commit <= 600; ++commit) {
+    ASSERT_EQ(
+        sqlite3_exec(db, "INSERT INTO t (v) VALUES (randomblob(100))", nullptr, nullptr, nullptr),
+        SQLITE_OK);
+    Stmt s = (*reader)->Prepare("SELECT count(*), sum(length(v)) FROM t");
+    ASSERT_TRUE(s.Step()) << (*reader)->LastError("reading").message;
+    ASSERT_EQ(s.Int(0), commit);
+    ASSERT_EQ(s.Int(1), 100 * commit);
+  }
+  {
+    Stmt check = (*reader)->Prepare("PRAGMA integrity_check");
+    ASSERT_TRUE(check.Step());
+    EXPECT_EQ(check.Text(0), "ok");
+  }
+  reader->reset();
+  sqlite3_close(db);
+  fs::remove_all(dir);
 }
 
 }  // namespace
