@@ -22,8 +22,8 @@
 #include "store/schema.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_txn.h"
-#include "store/wal_gather.h"
 #include "store/store_base.h"
+#include "store/wal_gather.h"
 
 namespace store {
 
@@ -269,10 +269,18 @@ class SqliteStore final : public Store {
     return true;
   }
 
-  // Runs the units of a group in order. Without savepoints, returns false (and stops) when a
-  // unit fails after changing rows: only a rollback of the whole group can undo that.
-  bool RunUnits(SqliteTxn& txn, std::vector<Item>& batch, std::vector<Result<void>>& results,
-                bool savepoints) {
+  // How the units of a group ran.
+  enum class UnitsRan {
+    kAll,                // every unit ran (some may have failed, undone)
+    kAgainInSavepoints,  // a unit failed after changing rows: only a rollback undoes it
+    kTransactionLost,    // SQLite rolled the whole transaction back (an I/O error, say)
+  };
+
+  // Runs the units of a group in order. Without savepoints, stops when a unit fails after
+  // changing rows. Either way, stops when a failure has ended the transaction: the units after
+  // it would run outside any transaction, each statement committing on its own.
+  UnitsRan RunUnits(SqliteTxn& txn, std::vector<Item>& batch, std::vector<Result<void>>& results,
+                    bool savepoints) {
     Db& db = *writer_db_;
     for (auto& item : batch) {
       if (savepoints) (void)Run(db, "SAVEPOINT unit");
@@ -284,18 +292,22 @@ class SqliteStore final : public Store {
       } catch (const std::exception& e) {
         r = core::Internal(std::string("unit of work failed: ") + e.what());
       }
+      if (sqlite3_get_autocommit(db.handle())) {
+        lost_ = r ? core::Internal("the transaction ended inside a unit of work") : r.error();
+        return UnitsRan::kTransactionLost;
+      }
       if (!r) {
         if (savepoints) {
           (void)Run(db, "ROLLBACK TO unit");
         } else if (sqlite3_total_changes64(db.handle()) != changes_before) {
-          return false;
+          return UnitsRan::kAgainInSavepoints;
         }
         cache_.RollbackUnit();
       }
       if (savepoints) (void)Run(db, "RELEASE unit");
       results.push_back(std::move(r));
     }
-    return true;
+    return UnitsRan::kAll;
   }
 
   // Group commit. The units run without savepoints: a savepoint makes SQLite copy every page a
@@ -305,12 +317,21 @@ class SqliteStore final : public Store {
   void RunBatch(SqliteTxn& txn, std::vector<Item>& batch, std::vector<Result<void>>& results) {
     Db& db = *writer_db_;
     if (!Begin(batch.size(), results)) return;
-    if (!RunUnits(txn, batch, results, false)) {
+    UnitsRan ran = RunUnits(txn, batch, results, false);
+    if (ran == UnitsRan::kAgainInSavepoints) {
       (void)Run(db, "ROLLBACK");
       cache_.Clear();
       results.clear();
       if (!Begin(batch.size(), results)) return;
-      RunUnits(txn, batch, results, true);
+      ran = RunUnits(txn, batch, results, true);
+    }
+    if (ran == UnitsRan::kTransactionLost) {  // nothing of the group stays: every unit fails
+      metrics_.Record(false, 0, 0, batch.size());
+      cache_.Clear();
+      core::Error e = lost_;
+      e.code = core::ErrorCode::kUnavailable;
+      results.assign(batch.size(), e);
+      return;
     }
     const auto commit_start = std::chrono::steady_clock::now();
     auto c = Run(db, "COMMIT");
@@ -337,6 +358,7 @@ class SqliteStore final : public Store {
   int wal_pages_ = 0;              // writer thread only: the WAL's length after the last commit
   CallCache cache_{kCachedCalls};  // the writer thread's
   int64_t data_version_ = -1;      // writer thread only: PRAGMA data_version when cache_ was right
+  core::Error lost_;  // writer thread only: the failure that ended the last transaction
   std::thread thread_;
 
   mutable std::mutex mu_;

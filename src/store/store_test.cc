@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -1066,6 +1067,88 @@ TEST_P(SqliteStore, AmongUnitsQueuedTogetherOnlyTheFailedOnesAreUndone) {
   }
 }
 
+// The default VFS's pread64 replaced (xSetSystemCall) by one that fails, while `armed`, the
+// next read of a file whose name ends in ".db".
+struct FailNextDbRead {
+  static inline std::atomic<bool> armed{false};
+  static inline sqlite3_syscall_ptr real = nullptr;
+  static ssize_t Pread(int fd, void* data, size_t n, off_t offset) {
+    if (armed.load()) {
+      std::error_code ec;
+      const auto path = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
+      if (path.string().ends_with(".db") && armed.exchange(false)) {
+        errno = EBADF;  // not EIO, which SQLite takes for a corrupt file system
+        return -1;
+      }
+    }
+    using Fn = ssize_t (*)(int, void*, size_t, off_t);
+    return reinterpret_cast<Fn>(real)(fd, data, n, offset);
+  }
+  FailNextDbRead() {
+    real = unix_->xGetSystemCall(unix_, "pread64");
+    EXPECT_NE(real, nullptr);
+    EXPECT_EQ(unix_->xSetSystemCall(unix_, "pread64", reinterpret_cast<sqlite3_syscall_ptr>(Pread)),
+              SQLITE_OK);
+  }
+  ~FailNextDbRead() {
+    armed = false;
+    unix_->xSetSystemCall(unix_, "pread64", nullptr);
+  }
+  sqlite3_vfs* unix_ = sqlite3_vfs_find(nullptr);
+};
+
+// A read that fails with an I/O error makes SQLite roll the whole transaction back: the units
+// queued with the failed one must not then run outside any transaction (each statement
+// committing on its own while the group is reported failed). All of them fail, and none leaves
+// a trace.
+TEST_P(SqliteStore, AnIoErrorInAUnitFailsItsWholeGroup) {
+  const Id a = NewAccount();
+  NewCall(a, Uuid(1), 1000);
+  store_.reset();  // a restart: the call is read from the file, not from a cache
+  auto reopened = Open();
+  ASSERT_TRUE(reopened) << reopened.error().message;
+  store_ = std::move(*reopened);
+  FailNextDbRead hook;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool all_queued = false;
+  std::atomic<int> done{0};
+  std::vector<core::Result<void>> results(2, core::Internal("unset"));
+  // The first unit holds the writer until the others are queued, so they queue as one group.
+  s().Write(
+      [&](Writer&) -> core::Result<void> {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return all_queued; });
+        FailNextDbRead::armed = true;
+        return {};
+      },
+      [&](core::Result<void>) { ++done; });
+  s().Write(
+      [&](Writer& w) -> core::Result<void> {
+        auto f = w.FindCall(Uuid(1));
+        if (!f) return std::move(f).error();
+        return {};
+      },
+      [&](core::Result<void> r) { results[0] = std::move(r), ++done; });
+  s().Write([&](Writer& w) -> core::Result<void> { return NewCallIn(w, a, Uuid(2)); },
+            [&](core::Result<void> r) { results[1] = std::move(r), ++done; });
+  {
+    std::lock_guard lock(mu);
+    all_queued = true;
+  }
+  cv.notify_all();
+  while (done < 3) std::this_thread::yield();
+  EXPECT_FALSE(FailNextDbRead::armed) << "no read of the file failed";
+  EXPECT_FALSE(results[0]);
+  const bool saved =
+      Read<std::optional<Call>>([](Reader& r) { return r.FindCall(Uuid(2)); }).has_value();
+  EXPECT_EQ(static_cast<bool>(results[1]), saved);
+  EXPECT_FALSE(saved);
+  // The store goes on.
+  Write([&](Writer& w) { return NewCallIn(w, a, Uuid(3)); });
+  EXPECT_TRUE(Read<std::optional<Call>>([](Reader& r) { return r.FindCall(Uuid(3)); }));
+}
+
 // A unit that saved a call and then failed leaves no trace for the units after it, whether it
 // changed the call's row or only added tags (the SQLite writer caches the calls it saves).
 TEST_P(StoreContract, TheUnitsAfterAFailedUnitSeeTheCallAsItWas) {
@@ -1384,7 +1467,7 @@ TEST_P(SqliteStore, AFailedFsyncOfTheWalStopsTheProcess) {
       {
         SqliteOptions o{path};
         o.sync_wal = [](int) {
-          errno = EIO;
+          errno = EBADF;  // not EIO, which SQLite takes for a corrupt file system
           return -1;
         };
         auto opened = OpenSqlite(o);
