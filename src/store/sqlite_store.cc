@@ -273,7 +273,8 @@ class SqliteStore final : public Store {
   enum class UnitsRan {
     kAll,                // every unit ran (some may have failed, undone)
     kAgainInSavepoints,  // a unit failed after changing rows: only a rollback undoes it
-    kTransactionLost,    // SQLite rolled the whole transaction back (an I/O error, say)
+    kTransactionLost,    // SQLite rolled the whole transaction back (an I/O error, say), or a
+                         // savepoint failed: the group must be rolled back whole
   };
 
   // Runs the units of a group in order. Without savepoints, stops when a unit fails after
@@ -282,8 +283,18 @@ class SqliteStore final : public Store {
   UnitsRan RunUnits(SqliteTxn& txn, std::vector<Item>& batch, std::vector<Result<void>>& results,
                     bool savepoints) {
     Db& db = *writer_db_;
+    // The transaction is gone (lost_ says why): SQLite rolled it back, or a savepoint failed.
+    auto lost = [&](core::Error why) {
+      lost_ = std::move(why);
+      return UnitsRan::kTransactionLost;
+    };
     for (auto& item : batch) {
-      if (savepoints) (void)Run(db, "SAVEPOINT unit");
+      // A savepoint that fails to begin, undo or end leaves the group beyond undoing unit by
+      // unit (and the checks of autocommit keep SAVEPOINT from beginning a transaction of its
+      // own, which RELEASE would commit).
+      if (savepoints) {
+        if (auto sp = Run(db, "SAVEPOINT unit"); !sp) return lost(sp.error());
+      }
       cache_.BeginUnit();
       const sqlite3_int64 changes_before = sqlite3_total_changes64(db.handle());
       Result<void> r = core::Internal("unit of work threw");
@@ -293,18 +304,21 @@ class SqliteStore final : public Store {
         r = core::Internal(std::string("unit of work failed: ") + e.what());
       }
       if (sqlite3_get_autocommit(db.handle())) {
-        lost_ = r ? core::Internal("the transaction ended inside a unit of work") : r.error();
-        return UnitsRan::kTransactionLost;
+        return lost(r ? core::Internal("the transaction ended inside a unit of work") : r.error());
       }
       if (!r) {
         if (savepoints) {
-          (void)Run(db, "ROLLBACK TO unit");
+          // A failed undo leaves the unit's changes in the group, or has ended the transaction.
+          if (auto rb = Run(db, "ROLLBACK TO unit"); !rb) return lost(rb.error());
+          if (sqlite3_get_autocommit(db.handle())) return lost(r.error());
         } else if (sqlite3_total_changes64(db.handle()) != changes_before) {
           return UnitsRan::kAgainInSavepoints;
         }
         cache_.RollbackUnit();
       }
-      if (savepoints) (void)Run(db, "RELEASE unit");
+      if (savepoints) {
+        if (auto rel = Run(db, "RELEASE unit"); !rel) return lost(rel.error());
+      }
       results.push_back(std::move(r));
     }
     return UnitsRan::kAll;
@@ -326,6 +340,7 @@ class SqliteStore final : public Store {
       ran = RunUnits(txn, batch, results, true);
     }
     if (ran == UnitsRan::kTransactionLost) {  // nothing of the group stays: every unit fails
+      if (!sqlite3_get_autocommit(db.handle())) (void)Run(db, "ROLLBACK");
       metrics_.Record(false, 0, 0, batch.size());
       cache_.Clear();
       core::Error e = lost_;

@@ -50,10 +50,17 @@ sqlite3_file* Inner(sqlite3_file* f) {
   return reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(f) + kFileBytes);
 }
 
-// The database files whose connection holds the WAL write lock on this thread (SQLite calls a
-// connection's VFS methods on the thread using the connection): a WAL gathers only while its
-// database file is here.
-thread_local std::vector<File*> t_write_locked;
+// The database files opened through this VFS whose connection holds the WAL's write lock: a WAL
+// gathers only while its database file is here. Taken once a transaction (the lock, its
+// release, the first frame), so one mutex for the process costs nothing.
+struct WriteLocked {
+  std::mutex mu;
+  std::vector<File*> files;  // guarded by mu
+};
+WriteLocked& Locked() {
+  static WriteLocked* locked = new WriteLocked;  // never destroyed: files may close at exit
+  return *locked;
+}
 
 // Writes what is gathered, in order. On a failure the rest is dropped and the error is an
 // SQLITE_IOERR, which makes SQLite roll the whole transaction back (SQLITE_FULL would undo only
@@ -89,18 +96,25 @@ int PageSizeOf(const void* wal_header) {
   return v == 1 ? 65536 : static_cast<int>(v);
 }
 
-// The database file holding the write lock on this thread for this WAL, or nullptr.
-File* WriteLockHolder(File* wal) {
-  for (File* db : t_write_locked) {
-    if (db->wal == wal || (db->wal == nullptr && *db->wal_name == wal->gathered->name)) return db;
+// Whether this WAL's database file holds the write lock (the lock is exclusive: one file at
+// most); links the two until the lock is let go.
+bool UnderWriteLock(File* wal) {
+  WriteLocked& locked = Locked();
+  std::lock_guard lock(locked.mu);
+  for (File* db : locked.files) {
+    if (db->wal == wal) return true;
+    if (db->wal == nullptr && *db->wal_name == wal->gathered->name) {
+      db->wal = wal;
+      return true;
+    }
   }
-  return nullptr;
+  return false;
 }
 
 // Gathered: the frames appended past the high-water mark of this write lock, each from its
 // header on (a header is 24 bytes at a frame's offset). Anything else (the WAL's header when
 // the WAL starts over, a page or checksum SQLite rewrites in place within a transaction, a
-// write with no write lock seen on this thread) is written through, after what is gathered.
+// write while the write lock is not held) is written through, after what is gathered.
 int WalWrite(sqlite3_file* f, const void* data, int n, sqlite3_int64 offset) {
   Gathered& g = *Of(f)->gathered;
   if (!g.bytes.empty() && (offset != g.offset + static_cast<sqlite3_int64>(g.bytes.size()) ||
@@ -109,8 +123,8 @@ int WalWrite(sqlite3_file* f, const void* data, int n, sqlite3_int64 offset) {
   }
   if (offset == 0 && n >= kWalHeaderBytes) g.page_size = PageSizeOf(data);
   if (g.bytes.empty()) {
-    File* db = WriteLockHolder(Of(f));
-    bool starts_frame = db != nullptr && n == kFrameHeaderBytes && offset >= g.high_water;
+    const bool locked = UnderWriteLock(Of(f));
+    bool starts_frame = locked && n == kFrameHeaderBytes && offset >= g.high_water;
     if (starts_frame && g.page_size == 0) {
       unsigned char header[kWalHeaderBytes];
       if (Inner(f)->pMethods->xRead(Inner(f), header, kWalHeaderBytes, 0) == SQLITE_OK) {
@@ -121,10 +135,9 @@ int WalWrite(sqlite3_file* f, const void* data, int n, sqlite3_int64 offset) {
                    (offset - kWalHeaderBytes) % (g.page_size + kFrameHeaderBytes) == 0;
     if (!starts_frame) {
       const int rc = WriteThrough(f, data, n, offset);
-      if (db != nullptr) g.high_water = offset == 0 ? n : std::max(g.high_water, offset + n);
+      if (locked) g.high_water = offset == 0 ? n : std::max(g.high_water, offset + n);
       return rc;
     }
-    db->wal = Of(f);
     g.offset = offset;
   }
   try {
@@ -186,16 +199,14 @@ int WalFetch(sqlite3_file* f, sqlite3_int64 offset, int n, void** p) {
   return Inner(f)->pMethods->xFetch(Inner(f), offset, n, p);
 }
 
-// Unlinks a WAL from the database file it gathered under (on this thread's list, if any).
-void Unlink(File* wal) {
-  for (File* db : t_write_locked) {
-    if (db->wal == wal) db->wal = nullptr;
-  }
-}
-
 int WalClose(sqlite3_file* f) {
-  // A write lock is let go before its WAL closes, so nothing is gathered here.
-  Unlink(Of(f));
+  {  // a write lock is let go before its WAL closes, so nothing is gathered here
+    WriteLocked& locked = Locked();
+    std::lock_guard lock(locked.mu);
+    for (File* db : locked.files) {
+      if (db->wal == Of(f)) db->wal = nullptr;
+    }
+  }
   delete Of(f)->gathered;
   return Inner(f)->pMethods->xClose(Inner(f));
 }
@@ -209,18 +220,30 @@ bool CoversWriteLock(int offset, int n, int flags) {
 int DbShmLock(sqlite3_file* f, int offset, int n, int flags) {
   File* db = Of(f);
   const bool write_lock = CoversWriteLock(offset, n, flags);
+  WriteLocked& locked = Locked();
   if (write_lock && (flags & SQLITE_SHM_UNLOCK) != 0) {
+    std::lock_guard lock(locked.mu);
     if (db->wal != nullptr) DropGathered(db->wal);
     db->wal = nullptr;
-    std::erase(t_write_locked, db);
+    std::erase(locked.files, db);
   }
   const int rc = Inner(f)->pMethods->xShmLock(Inner(f), offset, n, flags);
-  if (write_lock && (flags & SQLITE_SHM_LOCK) != 0 && rc == SQLITE_OK) t_write_locked.push_back(db);
+  if (write_lock && (flags & SQLITE_SHM_LOCK) != 0 && rc == SQLITE_OK) {
+    std::lock_guard lock(locked.mu);
+    try {
+      locked.files.push_back(db);
+    } catch (const std::bad_alloc&) {  // unlisted: its WAL writes everything through
+    }
+  }
   return rc;
 }
 
 int DbClose(sqlite3_file* f) {
-  std::erase(t_write_locked, Of(f));
+  {
+    WriteLocked& locked = Locked();
+    std::lock_guard lock(locked.mu);
+    std::erase(locked.files, Of(f));
+  }
   delete Of(f)->wal_name;
   return Inner(f)->pMethods->xClose(Inner(f));
 }

@@ -20,9 +20,7 @@
 // dropped: written later, it could overwrite frames another connection has committed since.
 //
 // The database file, the WAL index and other files are the default VFS's, passed straight on
-// (the database file's shared-memory locks are watched for the write lock). A write transaction
-// is expected to begin and end on one thread, as the store's writer does; writes on a thread
-// that did not take the lock are written through.
+// (the database file's shared-memory locks are watched for the write lock).
 #pragma once
 
 namespace store {
