@@ -52,6 +52,13 @@ class WalGather : public ::testing::Test {
     }
   }
 
+  // Inserts in a transaction of their own.
+  void Commit(int rows) {
+    Exec("BEGIN IMMEDIATE");
+    Insert(rows);
+    Exec("COMMIT");
+  }
+
   // count(*) and sum(v) of the table in a copy of the files as they are on disk now.
   std::pair<int64_t, int64_t> OnDisk() {
     const fs::path copy = dir_ / "copy" / ("db" + std::to_string(++copies_));
@@ -78,9 +85,7 @@ TEST_F(WalGather, EveryCommitIsInTheFileWhenItsCommitReturns) {
   auto reader = Db::Open((dir_ / "db").string(), true);
   ASSERT_TRUE(reader);
   for (int commit = 1; commit <= 20; ++commit) {
-    Exec("BEGIN IMMEDIATE");
-    Insert(200);
-    Exec("COMMIT");
+    Commit(200);
     EXPECT_EQ(OnDisk(), std::make_pair(int64_t{200} * commit, int64_t{200} * commit));
     // Another connection of the process sees it too.
     Stmt s = (*reader)->Prepare("SELECT count(*) FROM t");
@@ -92,9 +97,7 @@ TEST_F(WalGather, EveryCommitIsInTheFileWhenItsCommitReturns) {
 // A transaction larger than the page cache writes frames before its COMMIT, and writes a page
 // again in place when it changes after that; SQLite then rewrites the frames' checksums.
 TEST_F(WalGather, ATransactionLargerThanTheCacheCommitsWhole) {
-  Exec("BEGIN IMMEDIATE");
-  Insert(3000);
-  Exec("COMMIT");
+  Commit(3000);
   Exec("PRAGMA cache_size = 10");
   Exec("BEGIN IMMEDIATE");
   Insert(2000);
@@ -107,22 +110,16 @@ TEST_F(WalGather, ATransactionLargerThanTheCacheCommitsWhole) {
   Insert(2000);
   Exec("UPDATE t SET v = 0");
   Exec("ROLLBACK");
-  Exec("BEGIN IMMEDIATE");
-  Insert(10);
-  Exec("COMMIT");
+  Commit(10);
   EXPECT_EQ(OnDisk(), std::make_pair(int64_t{5010}, int64_t{15010}));
 }
 
 // Once checkpointed, the WAL starts again from its beginning, its header written first.
 TEST_F(WalGather, TheWalStartedOverHoldsTheNextCommits) {
-  Exec("BEGIN IMMEDIATE");
-  Insert(500);
-  Exec("COMMIT");
+  Commit(500);
   Exec("PRAGMA wal_checkpoint(PASSIVE)");
   for (int commit = 1; commit <= 3; ++commit) {
-    Exec("BEGIN IMMEDIATE");
-    Insert(100);
-    Exec("COMMIT");
+    Commit(100);
     EXPECT_EQ(OnDisk(), std::make_pair(int64_t{500 + 100 * commit}, int64_t{500 + 100 * commit}));
   }
 }
@@ -177,18 +174,14 @@ TEST_F(WalGather, ACommitWritesItsFramesInAFewCalls) {
 // A write of what was gathered that fails fails the COMMIT, and changes nothing.
 TEST_F(WalGather, AFailedWriteFailsTheCommit) {
   PwriteHook hook;
-  Exec("BEGIN IMMEDIATE");
-  Insert(100);
-  Exec("COMMIT");
+  Commit(100);
   Exec("BEGIN IMMEDIATE");
   Insert(100);
   PwriteHook::fail = 1;
   EXPECT_FALSE(db_->Exec("COMMIT"));
   EXPECT_EQ(PwriteHook::fail, 0);
   (void)db_->Exec("ROLLBACK");
-  Exec("BEGIN IMMEDIATE");
-  Insert(10);
-  Exec("COMMIT");
+  Commit(10);
   EXPECT_EQ(OnDisk(), std::make_pair(int64_t{110}, int64_t{110}));
 }
 
@@ -197,9 +190,7 @@ TEST_F(WalGather, AFailedWriteFailsTheCommit) {
 // leave frames SQLite believes written missing from the file.
 TEST_F(WalGather, AFailedWriteBeforeAReadUndoesTheTransaction) {
   PwriteHook hook;
-  Exec("BEGIN IMMEDIATE");
-  Insert(1000);
-  Exec("COMMIT");
+  Commit(1000);
   Exec("PRAGMA cache_size = 10");
   Exec("BEGIN IMMEDIATE");
   PwriteHook::fail = 1;
@@ -210,18 +201,14 @@ TEST_F(WalGather, AFailedWriteBeforeAReadUndoesTheTransaction) {
   EXPECT_EQ(PwriteHook::fail, 0);
   EXPECT_TRUE(sqlite3_get_autocommit(db_->handle())) << "the transaction is still open";
   (void)db_->Exec("COMMIT");
-  Exec("BEGIN IMMEDIATE");
-  Insert(10);
-  Exec("COMMIT");
+  Commit(10);
   EXPECT_EQ(OnDisk(), std::make_pair(int64_t{1010}, int64_t{1010}));
 }
 
 // Frames gathered by a transaction that was rolled back are never written: another connection
 // may have committed frames in their place since.
 TEST_F(WalGather, ARolledBackTransactionWritesNothingOverAnotherWritersCommit) {
-  Exec("BEGIN IMMEDIATE");
-  Insert(1000);
-  Exec("COMMIT");
+  Commit(1000);
   Exec("PRAGMA cache_size = 10");
   Exec("BEGIN IMMEDIATE");
   Insert(2000);
@@ -235,9 +222,7 @@ TEST_F(WalGather, ARolledBackTransactionWritesNothingOverAnotherWritersCommit) {
   ASSERT_TRUE(s.Step());
   EXPECT_EQ(s.Int(1), 2000);
   s.Run();
-  Exec("BEGIN IMMEDIATE");
-  Insert(10);
-  Exec("COMMIT");
+  Commit(10);
   EXPECT_EQ(OnDisk(), std::make_pair(int64_t{1010}, int64_t{2010}));
 }
 
