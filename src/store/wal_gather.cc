@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <string>
@@ -31,16 +32,16 @@ struct Gathered {
                                       // below it, SQLite rewrites its own frames in place
   sqlite3_int64 commit_page_at = -1;  // where the page of a gathered commit frame goes
   int page_size = 0;                  // from the WAL's header; 0 until known
-  std::string name;                   // the WAL's
+  const char* name = nullptr;         // the WAL's (SQLite keeps it until the file closes)
 };
 
 // A file opened through this VFS: the default VFS's file follows in the same allocation. Only
 // the database file and its WAL are wrapped; other files are the default VFS's own.
 struct File {
   sqlite3_file base;
-  Gathered* gathered;     // a WAL file's
-  std::string* wal_name;  // a database file's: the name of its WAL
-  File* wal;              // a database file's: its WAL, while that gathers under its write lock
+  Gathered* gathered;    // a WAL file's
+  const char* wal_name;  // a database file's: the name of its WAL (SQLite's, as long as it is open)
+  File* wal;             // a database file's: its WAL, while that gathers under its write lock
 };
 
 constexpr int kFileBytes = (sizeof(File) + 7) & ~7;
@@ -81,9 +82,24 @@ int WriteGathered(sqlite3_file* f) {
   return rc;
 }
 
-int WriteThrough(sqlite3_file* f, const void* data, int n, sqlite3_int64 offset) {
-  return Inner(f)->pMethods->xWrite(Inner(f), data, n, offset);
-}
+using Io = sqlite3_io_methods;
+
+// A method of the default VFS's file under this one: Pass calls it; AfterGathered writes what
+// is gathered first (for a WAL's methods where the file's content or size matters).
+template <auto Method>
+struct Forward;
+template <typename R, typename... Args, R (*Io::*Method)(sqlite3_file*, Args...)>
+struct Forward<Method> {
+  static R Pass(sqlite3_file* f, Args... args) {
+    return (Inner(f)->pMethods->*Method)(Inner(f), args...);
+  }
+  static R AfterGathered(sqlite3_file* f, Args... args) {
+    if (const int rc = WriteGathered(f); rc != SQLITE_OK) return rc;
+    return Pass(f, args...);
+  }
+};
+
+constexpr auto WriteThrough = Forward<&Io::xWrite>::Pass;
 
 uint32_t BigEndian32(const void* p) {
   const auto* b = static_cast<const unsigned char*>(p);
@@ -103,7 +119,7 @@ bool UnderWriteLock(File* wal) {
   std::lock_guard lock(locked.mu);
   for (File* db : locked.files) {
     if (db->wal == wal) return true;
-    if (db->wal == nullptr && *db->wal_name == wal->gathered->name) {
+    if (db->wal == nullptr && std::strcmp(db->wal_name, wal->gathered->name) == 0) {
       db->wal = wal;
       return true;
     }
@@ -166,39 +182,6 @@ void DropGathered(File* wal) {
   wal->gathered->high_water = 0;
 }
 
-// Every other method of a WAL writes what is gathered first where the file's content or size
-// matters.
-int WalRead(sqlite3_file* f, void* data, int n, sqlite3_int64 offset) {
-  if (const int rc = WriteGathered(f); rc != SQLITE_OK) return rc;
-  return Inner(f)->pMethods->xRead(Inner(f), data, n, offset);
-}
-
-int WalTruncate(sqlite3_file* f, sqlite3_int64 size) {
-  if (const int rc = WriteGathered(f); rc != SQLITE_OK) return rc;
-  return Inner(f)->pMethods->xTruncate(Inner(f), size);
-}
-
-int WalSync(sqlite3_file* f, int flags) {
-  if (const int rc = WriteGathered(f); rc != SQLITE_OK) return rc;
-  return Inner(f)->pMethods->xSync(Inner(f), flags);
-}
-
-int WalFileSize(sqlite3_file* f, sqlite3_int64* size) {
-  if (const int rc = WriteGathered(f); rc != SQLITE_OK) return rc;
-  return Inner(f)->pMethods->xFileSize(Inner(f), size);
-}
-
-int WalFileControl(sqlite3_file* f, int op, void* arg) {
-  if (const int rc = WriteGathered(f); rc != SQLITE_OK) return rc;
-  return Inner(f)->pMethods->xFileControl(Inner(f), op, arg);
-}
-
-int WalFetch(sqlite3_file* f, sqlite3_int64 offset, int n, void** p) {
-  *p = nullptr;
-  if (const int rc = WriteGathered(f); rc != SQLITE_OK) return rc;
-  return Inner(f)->pMethods->xFetch(Inner(f), offset, n, p);
-}
-
 int WalClose(sqlite3_file* f) {
   {  // a write lock is let go before its WAL closes, so nothing is gathered here
     WriteLocked& locked = Locked();
@@ -244,77 +227,51 @@ int DbClose(sqlite3_file* f) {
     std::lock_guard lock(locked.mu);
     std::erase(locked.files, Of(f));
   }
-  delete Of(f)->wal_name;
   return Inner(f)->pMethods->xClose(Inner(f));
 }
 
-// The methods both kinds of file pass straight on.
-template <int (*Close)(sqlite3_file*), int (*Read)(sqlite3_file*, void*, int, sqlite3_int64),
-          int (*Write)(sqlite3_file*, const void*, int, sqlite3_int64),
-          int (*Truncate)(sqlite3_file*, sqlite3_int64), int (*Sync)(sqlite3_file*, int),
-          int (*FileSize)(sqlite3_file*, sqlite3_int64*),
-          int (*FileControl)(sqlite3_file*, int, void*),
-          int (*ShmLock)(sqlite3_file*, int, int, int),
-          int (*Fetch)(sqlite3_file*, sqlite3_int64, int, void**)>
-constexpr sqlite3_io_methods Methods() {
-  return {
-      3,
-      Close,
-      Read,
-      Write,
-      Truncate,
-      Sync,
-      FileSize,
-      [](sqlite3_file* f, int level) { return Inner(f)->pMethods->xLock(Inner(f), level); },
-      [](sqlite3_file* f, int level) { return Inner(f)->pMethods->xUnlock(Inner(f), level); },
-      [](sqlite3_file* f, int* out) {
-        return Inner(f)->pMethods->xCheckReservedLock(Inner(f), out);
-      },
-      FileControl,
-      [](sqlite3_file* f) { return Inner(f)->pMethods->xSectorSize(Inner(f)); },
-      [](sqlite3_file* f) { return Inner(f)->pMethods->xDeviceCharacteristics(Inner(f)); },
-      [](sqlite3_file* f, int region, int size, int extend, void volatile** p) {
-        return Inner(f)->pMethods->xShmMap(Inner(f), region, size, extend, p);
-      },
-      ShmLock,
-      [](sqlite3_file* f) { Inner(f)->pMethods->xShmBarrier(Inner(f)); },
-      [](sqlite3_file* f, int remove) { return Inner(f)->pMethods->xShmUnmap(Inner(f), remove); },
-      Fetch,
-      [](sqlite3_file* f, sqlite3_int64 offset, void* p) {
-        return Inner(f)->pMethods->xUnfetch(Inner(f), offset, p);
-      },
-  };
-}
-
-int PassRead(sqlite3_file* f, void* data, int n, sqlite3_int64 offset) {
-  return Inner(f)->pMethods->xRead(Inner(f), data, n, offset);
-}
-int PassWrite(sqlite3_file* f, const void* data, int n, sqlite3_int64 offset) {
-  return WriteThrough(f, data, n, offset);
-}
-int PassTruncate(sqlite3_file* f, sqlite3_int64 size) {
-  return Inner(f)->pMethods->xTruncate(Inner(f), size);
-}
-int PassSync(sqlite3_file* f, int flags) { return Inner(f)->pMethods->xSync(Inner(f), flags); }
-int PassFileSize(sqlite3_file* f, sqlite3_int64* size) {
-  return Inner(f)->pMethods->xFileSize(Inner(f), size);
-}
-int PassFileControl(sqlite3_file* f, int op, void* arg) {
-  return Inner(f)->pMethods->xFileControl(Inner(f), op, arg);
-}
-int PassShmLock(sqlite3_file* f, int offset, int n, int flags) {
-  return Inner(f)->pMethods->xShmLock(Inner(f), offset, n, flags);
-}
-int PassFetch(sqlite3_file* f, sqlite3_int64 offset, int n, void** p) {
-  return Inner(f)->pMethods->xFetch(Inner(f), offset, n, p);
-}
-
-constexpr sqlite3_io_methods kWalMethods =
-    Methods<WalClose, WalRead, WalWrite, WalTruncate, WalSync, WalFileSize, WalFileControl,
-            PassShmLock, WalFetch>();
-constexpr sqlite3_io_methods kDbMethods =
-    Methods<DbClose, PassRead, PassWrite, PassTruncate, PassSync, PassFileSize, PassFileControl,
-            DbShmLock, PassFetch>();
+constexpr Io kWalMethods = {
+    3,
+    WalClose,
+    Forward<&Io::xRead>::AfterGathered,
+    WalWrite,
+    Forward<&Io::xTruncate>::AfterGathered,
+    Forward<&Io::xSync>::AfterGathered,
+    Forward<&Io::xFileSize>::AfterGathered,
+    Forward<&Io::xLock>::Pass,
+    Forward<&Io::xUnlock>::Pass,
+    Forward<&Io::xCheckReservedLock>::Pass,
+    Forward<&Io::xFileControl>::AfterGathered,
+    Forward<&Io::xSectorSize>::Pass,
+    Forward<&Io::xDeviceCharacteristics>::Pass,
+    Forward<&Io::xShmMap>::Pass,
+    Forward<&Io::xShmLock>::Pass,
+    Forward<&Io::xShmBarrier>::Pass,
+    Forward<&Io::xShmUnmap>::Pass,
+    Forward<&Io::xFetch>::AfterGathered,
+    Forward<&Io::xUnfetch>::Pass,
+};
+constexpr Io kDbMethods = {
+    3,
+    DbClose,
+    Forward<&Io::xRead>::Pass,
+    Forward<&Io::xWrite>::Pass,
+    Forward<&Io::xTruncate>::Pass,
+    Forward<&Io::xSync>::Pass,
+    Forward<&Io::xFileSize>::Pass,
+    Forward<&Io::xLock>::Pass,
+    Forward<&Io::xUnlock>::Pass,
+    Forward<&Io::xCheckReservedLock>::Pass,
+    Forward<&Io::xFileControl>::Pass,
+    Forward<&Io::xSectorSize>::Pass,
+    Forward<&Io::xDeviceCharacteristics>::Pass,
+    Forward<&Io::xShmMap>::Pass,
+    DbShmLock,
+    Forward<&Io::xShmBarrier>::Pass,
+    Forward<&Io::xShmUnmap>::Pass,
+    Forward<&Io::xFetch>::Pass,
+    Forward<&Io::xUnfetch>::Pass,
+};
 
 // The database file and its WAL are wrapped; other files (a temporary file, the journal of a
 // database not in WAL mode) are opened by the default VFS in place, with its own methods.
@@ -327,21 +284,16 @@ int Open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* o
   file->gathered = nullptr;
   file->wal_name = nullptr;
   file->wal = nullptr;
-  try {
-    if (wal) {
-      file->gathered = new Gathered;
-      file->gathered->name = name;
-    } else {
-      file->wal_name = new std::string(std::string(name) + "-wal");
-    }
-  } catch (const std::bad_alloc&) {
-    delete file->gathered;
-    return SQLITE_NOMEM;
+  if (wal) {
+    file->gathered = new (std::nothrow) Gathered;
+    if (file->gathered == nullptr) return SQLITE_NOMEM;
+    file->gathered->name = name;
+  } else {
+    file->wal_name = sqlite3_filename_wal(name);
   }
   const int rc = g_default->xOpen(g_default, name, Inner(f), flags, out_flags);
   if (rc != SQLITE_OK) {
     delete file->gathered;
-    delete file->wal_name;
     return rc;
   }
   f->pMethods = wal ? &kWalMethods : &kDbMethods;
