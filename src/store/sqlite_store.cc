@@ -274,7 +274,7 @@ class SqliteStore final : public Store {
     kAll,                // every unit ran (some may have failed, undone)
     kAgainInSavepoints,  // a unit failed after changing rows: only a rollback undoes it
     kTransactionLost,    // SQLite rolled the whole transaction back (an I/O error, say), or a
-                         // savepoint failed: the group must be rolled back whole
+                         // savepoint failed: every unit fails (results says why)
   };
 
   // Runs the units of a group in order. Without savepoints, stops when a unit fails after
@@ -283,9 +283,10 @@ class SqliteStore final : public Store {
   UnitsRan RunUnits(SqliteTxn& txn, std::vector<Item>& batch, std::vector<Result<void>>& results,
                     bool savepoints) {
     Db& db = *writer_db_;
-    // The transaction is gone (lost_ says why): SQLite rolled it back, or a savepoint failed.
+    // The transaction is gone: SQLite rolled it back, or a savepoint failed.
     auto lost = [&](core::Error why) {
-      lost_ = std::move(why);
+      why.code = core::ErrorCode::kUnavailable;
+      results.assign(batch.size(), why);
       return UnitsRan::kTransactionLost;
     };
     for (auto& item : batch) {
@@ -343,9 +344,6 @@ class SqliteStore final : public Store {
       if (!sqlite3_get_autocommit(db.handle())) (void)Run(db, "ROLLBACK");
       metrics_.Record(false, 0, 0, batch.size());
       cache_.Clear();
-      core::Error e = lost_;
-      e.code = core::ErrorCode::kUnavailable;
-      results.assign(batch.size(), e);
       return;
     }
     const auto commit_start = std::chrono::steady_clock::now();
@@ -373,7 +371,6 @@ class SqliteStore final : public Store {
   int wal_pages_ = 0;              // writer thread only: the WAL's length after the last commit
   CallCache cache_{kCachedCalls};  // the writer thread's
   int64_t data_version_ = -1;      // writer thread only: PRAGMA data_version when cache_ was right
-  core::Error lost_;  // writer thread only: the failure that ended the last transaction
   std::thread thread_;
 
   mutable std::mutex mu_;
