@@ -22,6 +22,7 @@
 #include "store/pg_test_schema.h"
 #include "store/schema.h"
 #include "store/sqlite_db.h"
+#include "store/test_system_calls.h"
 
 namespace store {
 namespace {
@@ -1070,31 +1071,19 @@ TEST_P(SqliteStore, AmongUnitsQueuedTogetherOnlyTheFailedOnesAreUndone) {
 // The default VFS's pread64 replaced (xSetSystemCall) by one that fails, while `armed`, the
 // next read of a file whose name ends in ".db".
 struct FailNextDbRead {
+  using Pread64 = ssize_t(int, void*, size_t, off_t);
   static inline std::atomic<bool> armed{false};
-  static inline sqlite3_syscall_ptr real = nullptr;
+  static inline Pread64* real = nullptr;
   static ssize_t Pread(int fd, void* data, size_t n, off_t offset) {
-    if (armed.load()) {
-      std::error_code ec;
-      const auto path = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
-      if (path.string().ends_with(".db") && armed.exchange(false)) {
-        errno = EBADF;  // not EIO, which SQLite takes for a corrupt file system
-        return -1;
-      }
+    if (armed.load() && PathOfFd(fd).ends_with(".db") && armed.exchange(false)) {
+      errno = EBADF;  // not EIO, which SQLite takes for a corrupt file system
+      return -1;
     }
-    using Fn = ssize_t (*)(int, void*, size_t, off_t);
-    return reinterpret_cast<Fn>(real)(fd, data, n, offset);
+    return real(fd, data, n, offset);
   }
-  FailNextDbRead() {
-    real = unix_->xGetSystemCall(unix_, "pread64");
-    EXPECT_NE(real, nullptr);
-    EXPECT_EQ(unix_->xSetSystemCall(unix_, "pread64", reinterpret_cast<sqlite3_syscall_ptr>(Pread)),
-              SQLITE_OK);
-  }
-  ~FailNextDbRead() {
-    armed = false;
-    unix_->xSetSystemCall(unix_, "pread64", nullptr);
-  }
-  sqlite3_vfs* unix_ = sqlite3_vfs_find(nullptr);
+  FailNextDbRead() { armed = false; }
+  ~FailNextDbRead() { armed = false; }
+  ReplacedSystemCall replaced{"pread64", &Pread, &real};
 };
 
 // A read that fails with an I/O error makes SQLite roll the whole transaction back: the units

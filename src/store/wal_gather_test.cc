@@ -13,6 +13,7 @@
 #include <string>
 
 #include "store/sqlite_db.h"
+#include "store/test_system_calls.h"
 
 namespace store {
 namespace {
@@ -128,35 +129,21 @@ TEST_F(WalGather, TheWalStartedOverHoldsTheNextCommits) {
 // writes and fails those to a WAL of a whole frame or more (only gathered frames are) while
 // `fail` > 0.
 struct PwriteHook {
-  static bool IsWal(int fd) {
-    std::error_code ec;
-    const std::string path = fs::read_symlink("/proc/self/fd/" + std::to_string(fd), ec).string();
-    return path.ends_with("-wal");
-  }
+  using Pwrite64 = ssize_t(int, const void*, size_t, off_t);
   static inline int fail = 0;
   static inline int writes = 0;
-  static inline sqlite3_syscall_ptr real = nullptr;
+  static inline Pwrite64* real = nullptr;
   static ssize_t Pwrite(int fd, const void* data, size_t n, off_t offset) {
     ++writes;
-    if (fail > 0 && n >= 4096 + 24 && IsWal(fd)) {
+    if (fail > 0 && n >= 4096 + 24 && PathOfFd(fd).ends_with("-wal")) {
       --fail;
       errno = ENOSPC;
       return -1;
     }
-    using Fn = ssize_t (*)(int, const void*, size_t, off_t);
-    return reinterpret_cast<Fn>(real)(fd, data, n, offset);
+    return real(fd, data, n, offset);
   }
-  PwriteHook() {
-    fail = 0;
-    writes = 0;
-    real = unix_->xGetSystemCall(unix_, "pwrite64");
-    EXPECT_NE(real, nullptr);
-    EXPECT_EQ(
-        unix_->xSetSystemCall(unix_, "pwrite64", reinterpret_cast<sqlite3_syscall_ptr>(Pwrite)),
-        SQLITE_OK);
-  }
-  ~PwriteHook() { unix_->xSetSystemCall(unix_, "pwrite64", nullptr); }
-  sqlite3_vfs* unix_ = sqlite3_vfs_find(nullptr);
+  PwriteHook() { fail = writes = 0; }
+  ReplacedSystemCall replaced{"pwrite64", &Pwrite, &real};
 };
 
 TEST_F(WalGather, ACommitWritesItsFramesInAFewCalls) {
