@@ -274,7 +274,7 @@ class SqliteStore final : public Store {
     kAll,                // every unit ran (some may have failed, undone)
     kAgainInSavepoints,  // a unit failed after changing rows: only a rollback undoes it
     kTransactionLost,    // SQLite rolled the whole transaction back (an I/O error, say), or a
-                         // savepoint failed: every unit fails (results says why)
+                         // savepoint failed: the group is failed (FailGroup)
   };
 
   // Runs the units of a group in order. Without savepoints, stops when a unit fails after
@@ -285,8 +285,7 @@ class SqliteStore final : public Store {
     Db& db = *writer_db_;
     // The transaction is gone: SQLite rolled it back, or a savepoint failed.
     auto lost = [&](core::Error why) {
-      why.code = core::ErrorCode::kUnavailable;
-      results.assign(batch.size(), why);
+      FailGroup(batch.size(), results, std::move(why));
       return UnitsRan::kTransactionLost;
     };
     for (auto& item : batch) {
@@ -311,7 +310,6 @@ class SqliteStore final : public Store {
         if (savepoints) {
           // A failed undo leaves the unit's changes in the group, or has ended the transaction.
           if (auto rb = Run(db, "ROLLBACK TO unit"); !rb) return lost(rb.error());
-          if (sqlite3_get_autocommit(db.handle())) return lost(r.error());
         } else if (sqlite3_total_changes64(db.handle()) != changes_before) {
           return UnitsRan::kAgainInSavepoints;
         }
@@ -340,12 +338,7 @@ class SqliteStore final : public Store {
       if (!Begin(batch.size(), results)) return;
       ran = RunUnits(txn, batch, results, true);
     }
-    if (ran == UnitsRan::kTransactionLost) {  // nothing of the group stays: every unit fails
-      if (!sqlite3_get_autocommit(db.handle())) (void)Run(db, "ROLLBACK");
-      metrics_.Record(false, 0, 0, batch.size());
-      cache_.Clear();
-      return;
-    }
+    if (ran == UnitsRan::kTransactionLost) return;  // RunUnits failed the group
     const auto commit_start = std::chrono::steady_clock::now();
     auto c = Run(db, "COMMIT");
     const double commit_seconds =
@@ -355,13 +348,19 @@ class SqliteStore final : public Store {
           std::count_if(results.begin(), results.end(), [](const Result<void>& r) { return !r; });
       metrics_.Record(true, commit_seconds, results.size() - failed, failed);
     } else {
-      metrics_.Record(false, 0, 0, batch.size());
-      (void)Run(db, "ROLLBACK");
-      cache_.Clear();
-      core::Error e = c.error();
-      e.code = core::ErrorCode::kUnavailable;
-      results.assign(batch.size(), e);
+      FailGroup(batch.size(), results, c.error());
     }
+  }
+
+  // Nothing of the group stays: its transaction is rolled back (if SQLite has not done so) and
+  // every unit fails with `why`, as unavailable (clients try again).
+  void FailGroup(size_t units, std::vector<Result<void>>& results, core::Error why) {
+    Db& db = *writer_db_;
+    if (!sqlite3_get_autocommit(db.handle())) (void)Run(db, "ROLLBACK");
+    metrics_.Record(false, 0, 0, units);
+    cache_.Clear();
+    why.code = core::ErrorCode::kUnavailable;
+    results.assign(units, why);
   }
 
   const SqliteOptions options_;
