@@ -26,6 +26,10 @@ TEST(Rfc3339, RoundTripsAndRejects) {
       {"2026-11-28T15:39:56.123+01:00", 1795876796123},
       {"2024-02-29T00:00:00.5Z", 1709164800500},
       {"2026-13-01T00:00:00Z", std::nullopt},
+      {"2026-02-29T10:00:00Z", std::nullopt},  // not a leap year: no 29 February
+      {"1900-02-29T00:00:00Z", std::nullopt},  // a century, not a leap year
+      {"2000-02-29T00:00:00Z", 951782400000},  // a leap century
+      {"2026-04-31T00:00:00Z", std::nullopt},
       {"2026-11-28 14:39:56", std::nullopt},
       {"2026-11-28T14:39:56.Z", std::nullopt},
       {"yesterday", std::nullopt},

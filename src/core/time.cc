@@ -70,10 +70,11 @@ std::optional<Millis> ParseRfc3339(std::string_view s) {
       !Digits(s, 17, 2, se)) {
     return std::nullopt;
   }
-  static constexpr int kMonthDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (mo < 1 || mo > 12 || d < 1 || d > kMonthDays[mo - 1] || h > 23 || mi > 59 || se > 60) {
-    return std::nullopt;
-  }
+  // A day the calendar has (29 February only in leap years).
+  const std::chrono::year_month_day date{std::chrono::year{y},
+                                         std::chrono::month{static_cast<unsigned>(mo)},
+                                         std::chrono::day{static_cast<unsigned>(d)}};
+  if (!date.ok() || h > 23 || mi > 59 || se > 60) return std::nullopt;
   size_t pos = 19;
   int64_t ms = 0;
   if (pos < s.size() && s[pos] == '.') {
