@@ -244,7 +244,10 @@ core::Result<Outcome> ApplyEvent(Call& call, const Event& event, const Context& 
       return out;
     case EventType::kEnded:
       if (call.ended_at) return out;
-      call.ended_at = e.at;
+      // Never before the answer or the route already recorded (the edge's clocks disagree):
+      // the call's times stay in order, and the postback wait counts from the end in full.
+      call.ended_at =
+          std::max({e.at, call.routed_at.value_or(e.at), call.answered_at.value_or(e.at)});
       call.hung_up_by = e.hung_up_by;
       if (e.duration_seconds) {
         call.duration_seconds = e.duration_seconds;
