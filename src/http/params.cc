@@ -4,6 +4,7 @@
 #include <boost/url/parse_query.hpp>
 #include <boost/url/pct_string_view.hpp>
 #include <charconv>
+#include <cmath>
 
 #include "core/ids.h"
 
@@ -60,6 +61,11 @@ core::Result<std::string> Scalar(const json::value& v, std::string_view key) {
     case json::kind::uint64:
       return std::to_string(v.get_uint64());
     case json::kind::double_: {
+      // A number past a double's range is read as infinity: refused, never the tag "inf".
+      if (!std::isfinite(v.get_double())) {
+        return core::InvalidArgument(std::string(key) + ": the number is out of range",
+                                     std::string(key));
+      }
       // 12.5 → "12.5": the shortest text that reads back as the same number (printf's "%.15g"
       // dropped digits of 12.345678901234567).
       char buf[32];
@@ -97,6 +103,7 @@ core::Result<engine::Params> ParseFlatJson(std::string_view body) {
     if (kv.value().is_null()) continue;
     if (kv.value().is_array()) {
       for (const auto& e : kv.value().get_array()) {
+        if (e.is_null()) continue;  // skipped, as a null value is
         auto s = Scalar(e, kv.key());
         if (!s) return std::move(s).error();
         out.emplace_back(kv.key(), std::move(*s));
@@ -120,8 +127,11 @@ core::Result<json::object> ParseJsonObject(std::string_view body) {
 core::Result<engine::Params> RequestParams(const Request& request, std::string_view query) {
   auto params = ParseForm(query);
   if (params && request.method == "POST" && !request.body.empty()) {
-    auto body = MediaType(request) == "application/json" ? ParseFlatJson(request.body)
-                                                         : ParseForm(request.body);
+    // A form body may end in a line break (`echo … | curl --data-binary @-` sends one).
+    std::string_view form = request.body;
+    while (!form.empty() && (form.back() == '\n' || form.back() == '\r')) form.remove_suffix(1);
+    auto body =
+        MediaType(request) == "application/json" ? ParseFlatJson(request.body) : ParseForm(form);
     if (!body) return std::move(body).error();
     params->insert(params->end(), body->begin(), body->end());
   }

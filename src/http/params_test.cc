@@ -44,7 +44,7 @@ TEST(ParseForm, StaysWithinTheView) {
 TEST(RequestParams, AppendsAFormOrFlatJsonBody) {
   Request r;
   r.method = "POST";
-  r.body = R"({"value":12.5,"tags":["a","b"],"n":null})";
+  r.body = R"({"value":12.5,"tags":["a",null,"b"],"n":null})";
   r.headers.push_back({"Content-Type", "Application/JSON; charset=utf-8"});
   auto p = RequestParams(r, "key=k");
   ASSERT_TRUE(p.has_value());
@@ -58,9 +58,22 @@ TEST(RequestParams, AppendsAFormOrFlatJsonBody) {
                                           {"e", "1000"}}));
   r.body = R"({"a":{"b":1}})";
   EXPECT_FALSE(RequestParams(r, "").has_value());
+  // A number past a double's range is refused, never the tag "inf".
+  for (
+      const char* body :
+      {R"({"a":1e999})", R"({"a":[-1e999]})",
+       R"({"a":1000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000})"}) {
+    r.body = body;
+    auto bad = RequestParams(r, "");
+    ASSERT_FALSE(bad.has_value()) << body;
+    EXPECT_EQ(bad.error().message, "a: the number is out of range") << body;
+  }
   r.headers.clear();
   r.body = "value=7.25";
   EXPECT_EQ(*RequestParams(r, ""), (Pairs{{"value", "7.25"}}));
+  // A form body may end in a line break, as `echo … | curl --data-binary @-` sends it.
+  r.body = "value=7.25&a=1\r\n";
+  EXPECT_EQ(*RequestParams(r, ""), (Pairs{{"value", "7.25"}, {"a", "1"}}));
 }
 
 TEST(SipParams, ReadsARoute) {
