@@ -287,9 +287,13 @@ core::Result<PostbackResult> ApplyPostback(Call& call, const Params& params, con
   // within moments, or once the server is back after a stop): decided first, as it would have
   // been, so that the postback is late (docs/conversions.md).
   result.outcome = FireDeadline(call, ctx);
-  // A bare parameter ("&sale") signals a keyword; it adds no tag.
-  for (const auto& [k, v] : params) {
-    if (!v.empty()) result.tag_values.emplace_back(k, v);
+  // A bare parameter ("&sale") signals a keyword; it adds no tag. A pair given twice is applied,
+  // and echoed, once.
+  for (const auto& pair : params) {
+    if (!pair.second.empty() && std::find(result.tag_values.begin(), result.tag_values.end(),
+                                          pair) == result.tag_values.end()) {
+      result.tag_values.push_back(pair);
+    }
   }
   if (conversion->kind == PostedConversion::kAlreadyConverted) {
     result.status = "already converted";  // the first conversion wins; nothing changes

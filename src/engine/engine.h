@@ -107,7 +107,7 @@ core::Result<Outcome> ApplyEvent(Call& call, const Event& event, const Context& 
 struct PostbackResult {
   Outcome outcome;
   std::string status;  // "tags applied", "conversion recorded", "already converted"
-  Params tag_values;   // the tags this postback carried
+  Params tag_values;   // the tags this postback carried, each pair once
 };
 
 // Applies a buyer postback: adds its tags, and converts the call when the call's conversion
