@@ -2,6 +2,7 @@
 
 #include <strings.h>
 
+#include <algorithm>
 #include <map>
 
 namespace engine {
@@ -79,11 +80,14 @@ void Convert(Call& call, const PostedConversion& c, core::Millis at, Outcome& ou
   call.conversion.payout = c.payout;
   call.early_postback.reset();
   if (call.conversion.state == ConversionState::kNotConverted) {
-    // After the deadline: converted all the same, flagged late; only `converted` fires.
+    // After the deadline: converted all the same, flagged late; only `converted` fires. Never
+    // decided before the decision it follows (another node may have decided the deadline first,
+    // while this postback, arriving just before it, waited for the call).
+    const core::Millis decided = std::max(at, call.conversion.decided_at.value_or(at));
     call.conversion.state = ConversionState::kConverted;
     call.conversion.late = true;
-    call.conversion.decided_at = at;
-    out.effects.push_back(Effect{"converted", at});
+    call.conversion.decided_at = decided;
+    out.effects.push_back(Effect{"converted", decided});
     out.changed = out.call_changed = true;
     return;
   }

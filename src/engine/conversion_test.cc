@@ -973,6 +973,20 @@ TEST(LateConversionTest, APostbackAfterADeadlineNotYetFiredIsLate) {
   }
 }
 
+// Two nodes: one decided the deadline first (at 600,100), while a postback that came to the other
+// just before the deadline (599,950) waited for the call. It finds the call decided and converts it
+// late, never decided before the decision it follows.
+TEST(LateConversionTest, AConversionDecidedAfterTheDeadlineIsNeverDatedBeforeIt) {
+  World w({ValueGroup(1, "*0.8")});
+  Call call = EndedCall(w);
+  ASSERT_TRUE(FireDeadline(call, w.Ctx(kEnd + 600'100)).changed);
+  core::Result<PostbackResult> r = Post(call, w, {{"value", "10.00"}}, kEnd + 599'950);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status + " " + Conv(call) + " | " + Out(r->outcome),
+            "conversion recorded completed converted group=1 revenue=10.00 payout=8.00 late=1 "
+            "deadline=600000 decided=600100 | converted@600100 timer=keep");
+}
+
 TEST(LateConversionTest, NoTimeoutGroupConvertsLate) {
   World w({ValueGroup(1, "", "", /*timeout_seconds=*/0)});
   Call call = EndedCall(w);
