@@ -65,8 +65,11 @@ struct Call {
   std::optional<int64_t> duration_seconds;
   std::string hung_up_by;
   Conversion conversion;
-  // A converting postback that arrived while the call was live, applied when it ends.
-  std::optional<Params> early_postback;
+  // Converting postbacks that came while the call's group could not be known yet (the call
+  // live, or ended before its buyer was), in the order they came. Each converts in some group of
+  // the campaign where none before it does. The first that converts in the group chosen at the
+  // end (or once the buyer is known) is applied; the rest are dropped then.
+  std::vector<Params> early_postbacks;
   std::vector<Tag> tags;  // in the order added
 
   // Every value of `key`, in the order added.

@@ -75,10 +75,26 @@ void Complete(Call& call, ConversionState state, core::Millis at, Outcome& out) 
   out.changed = out.call_changed = true;
 }
 
+// The first postback kept while the group was not known that converts in `group` (nullopt if
+// none does), as its conversion.
+std::optional<PostedConversion> FirstKeptFor(const Call& call, const ConversionGroup& group) {
+  for (const Params& kept : call.early_postbacks) {
+    auto c = ForGroup(group, kept);
+    if (c && c->kind == PostedConversion::kConvert) return *c;
+  }
+  return std::nullopt;
+}
+
+void DropKept(Call& call, Outcome& out) {
+  if (call.early_postbacks.empty()) return;
+  call.early_postbacks.clear();
+  out.changed = out.call_changed = true;
+}
+
 void Convert(Call& call, const PostedConversion& c, core::Millis at, Outcome& out) {
   call.conversion.revenue = c.revenue;
   call.conversion.payout = c.payout;
-  call.early_postback.reset();
+  call.early_postbacks.clear();
   if (call.conversion.state == ConversionState::kNotConverted) {
     // After the deadline: converted all the same, flagged late; only `converted` fires. Never
     // decided before the decision it follows (another node may have decided the deadline first,
@@ -123,17 +139,30 @@ bool TagIndex::Matches(const core::TagFilter& filter) const {
 
 core::Result<PostedConversion> ReadConversion(const Call& call, const Params& params,
                                               const Context& ctx) {
-  if (call.status < Status::kEnded) {
-    // Live: the group is not known yet. Validate against every postback group of the campaign
-    // and keep the postback if any of them would convert on it.
-    PostedConversion early;
+  // The group is not known yet: the call is live, or it was answered and ended before its buyer
+  // was known, and no group fitted it then (a `routed` still to come chooses one,
+  // ReviseForLateRoute).
+  const bool group_unknown = call.status < Status::kEnded ||
+                             (call.answered_at && !call.routed_at && !call.conversion.group_id &&
+                              call.conversion.state == ConversionState::kNotConverted);
+  if (group_unknown) {
+    // Validate against every postback group of the campaign (a malformed value is refused at
+    // once) and keep the postback if it converts in a group where no postback kept before it
+    // does: the first conversion in the group chosen later wins, whatever the other groups'
+    // keywords or values made of the postbacks before it.
+    bool converts = false;
+    bool first_in_a_group = false;
     for (const ConversionGroup* g : ctx.config.ConversionGroupsOf(call.campaign_id)) {
       auto c = ForGroup(*g, params);
       if (!c) return c;
-      if (c->kind == PostedConversion::kConvert) early.kind = PostedConversion::kEarly;
+      if (c->kind != PostedConversion::kConvert) continue;
+      converts = true;
+      if (!FirstKeptFor(call, *g)) first_in_a_group = true;
     }
-    if (early.kind == PostedConversion::kEarly && call.early_postback) {
-      early.kind = PostedConversion::kAlreadyConverted;
+    PostedConversion early;
+    if (converts) {
+      early.kind =
+          first_in_a_group ? PostedConversion::kEarly : PostedConversion::kAlreadyConverted;
     }
     return early;
   }
@@ -150,7 +179,7 @@ core::Result<PostedConversion> ReadConversion(const Call& call, const Params& pa
 void ApplyConversion(Call& call, const PostedConversion& c, const Params& params,
                      const Context& ctx, Outcome& out) {
   if (c.kind == PostedConversion::kEarly) {
-    call.early_postback = params;
+    call.early_postbacks.push_back(params);
     out.changed = out.call_changed = true;
   } else if (c.kind == PostedConversion::kConvert) {
     Convert(call, c, ctx.now, out);
@@ -171,7 +200,7 @@ const ConversionGroup* MatchingGroup(const Call& call, const Context& ctx) {
 }  // namespace
 
 void DecideFailed(Call& call, const Context& ctx, Outcome& out) {
-  call.early_postback.reset();
+  call.early_postbacks.clear();
   if (const ConversionGroup* group = MatchingGroup(call, ctx)) {
     call.conversion.group_id = group->id;
   }
@@ -225,16 +254,12 @@ void ReviseForLateRoute(Call& call, const Context& ctx, Outcome& out) {
     call.conversion.group_id = group->id;
     out.changed = out.call_changed = true;
     ConvertLateByDuration(call, *group, ctx, out);
-    if (group->IsPostback() && call.early_postback) {
-      auto c = ForGroup(*group, *call.early_postback);
-      if (c && c->kind == PostedConversion::kConvert) Convert(call, *c, ctx.now, out);
+    if (group->IsPostback() && call.conversion.state == ConversionState::kNotConverted) {
+      if (auto c = FirstKeptFor(call, *group)) Convert(call, *c, ctx.now, out);
     }
   }
-  // The buyer is known now: nothing else can take a postback kept from during the call.
-  if (call.early_postback) {
-    call.early_postback.reset();
-    out.changed = out.call_changed = true;
-  }
+  // The buyer is known now: nothing else can take a postback kept while the group was not.
+  DropKept(call, out);
 }
 
 void DecideAtEnd(Call& call, const Context& ctx, Outcome& out) {
@@ -244,7 +269,7 @@ void DecideAtEnd(Call& call, const Context& ctx, Outcome& out) {
   // not known yet: a `routed` still to come may choose a group it fits (ReviseForLateRoute).
   const bool drop_early = call.routed_at.has_value();
   if (drop_early && (group == nullptr || group->type == ConversionType::kDuration)) {
-    call.early_postback.reset();  // nothing in this call can convert by postback
+    call.early_postbacks.clear();  // nothing in this call can convert by postback
   }
   if (group == nullptr) {
     Complete(call, ConversionState::kNotConverted, end, out);
@@ -261,14 +286,11 @@ void DecideAtEnd(Call& call, const Context& ctx, Outcome& out) {
              out);
     return;
   }
-  if (call.early_postback) {
-    auto c = ForGroup(*group, *call.early_postback);
-    if (c && c->kind == PostedConversion::kConvert) {
-      Convert(call, *c, end, out);
-      return;
-    }
-    if (drop_early) call.early_postback.reset();  // it converts nothing in the call's group
+  if (auto c = FirstKeptFor(call, *group)) {
+    Convert(call, *c, end, out);
+    return;
   }
+  if (drop_early) call.early_postbacks.clear();  // none converts in the call's group
   call.conversion.deadline_at = end + group->postback_timeout_seconds * 1000;
   if (*call.conversion.deadline_at <= ctx.now && group->postback_timeout_seconds == 0) {
     Complete(call, ConversionState::kNotConverted, end, out);

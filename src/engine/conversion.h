@@ -13,7 +13,7 @@ struct PostedConversion {
   enum Kind {
     kNone,              // tags only
     kConvert,           // converts the call now
-    kEarly,             // the call is live: keep the postback, apply it at the end
+    kEarly,             // the group is not known yet: keep the postback (Call::early_postbacks)
     kAlreadyConverted,  // a conversion was recorded before
   } kind = kNone;
   Id group_id = 0;

@@ -635,7 +635,7 @@ TEST(PostedValueTest, MalformedValueIsAnErrorAndChangesNothing) {
           Post(call, w, {{"note", "x"}, {"value", value}}, kEnd + 5000);
       EXPECT_TRUE(!r && r.error().code == core::ErrorCode::kInvalidArgument &&
                   r.error().field == "value" && Conv(call) == before && call.tags.size() == tags &&
-                  !call.early_postback)
+                  call.early_postbacks.empty())
           << "case value \"" << value << "\"" << (live ? " (live)" : "") << ": "
           << (r ? r->status : r.error().message) << " " << Conv(call);
     }
@@ -793,20 +793,21 @@ TEST(EarlyPostbackTest, KeptAndAppliedAtTheEnd) {
     ASSERT_TRUE(r) << c.name << ": " << r.error().message;
     EXPECT_TRUE(r->status == "conversion recorded" && r->outcome.changed &&
                 r->outcome.effects.empty() && r->outcome.timer == Outcome::Timer::kKeep &&
-                call.early_postback == c.params && call.status == live_status &&
-                call.conversion.state == ConversionState::kPending && !call.conversion.revenue)
+                call.early_postbacks == std::vector<Params>{c.params} &&
+                call.status == live_status && call.conversion.state == ConversionState::kPending &&
+                !call.conversion.revenue)
         << "case " << c.name << ": " << r->status << " " << Out(r->outcome) << " " << Conv(call);
     // A second converting postback while live: the first one stands.
     core::Result<PostbackResult> again =
         Post(call, w, {{"value", "99.00"}, {"sale", ""}, {"note", "x"}}, kAnswered + 2000);
     EXPECT_TRUE(again && again->status == "already converted" && !again->outcome.changed &&
-                call.early_postback == c.params && !call.HasTag("note", "x"))
+                call.early_postbacks == std::vector<Params>{c.params} && !call.HasTag("note", "x"))
         << "case " << c.name << ": " << (again ? again->status : again.error().message);
 
     const Outcome end = End(call, w);
-    EXPECT_EQ(
-        Conv(call) + " | " + Out(end) + " | early kept: " + (call.early_postback ? "yes" : "no"),
-        c.want_end + " | ended@0,completed@0,converted@0 timer=keep | early kept: no")
+    EXPECT_EQ(Conv(call) + " | " + Out(end) +
+                  " | early kept: " + (call.early_postbacks.empty() ? "no" : "yes"),
+              c.want_end + " | ended@0,completed@0,converted@0 timer=keep | early kept: no")
         << "case " << c.name;
     // And after the end, too.
     core::Result<PostbackResult> after = Post(call, w, c.params, kEnd + 1000);
@@ -821,7 +822,7 @@ TEST(EarlyPostbackTest, TagsWhileLiveAreAppliedAtOnce) {
   core::Result<PostbackResult> r = Post(call, w, {{"note", "hello"}}, kAnswered + 1000);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, "tags applied");
-  EXPECT_FALSE(call.early_postback);
+  EXPECT_TRUE(call.early_postbacks.empty());
   EXPECT_TRUE(call.HasTag("note", "hello"));
 }
 
@@ -837,12 +838,38 @@ TEST(EarlyPostbackTest, NotConvertingInTheCallsGroupIsDropped) {
   EXPECT_EQ(Conv(call) + " | " + Out(end),
             "ended awaiting_postback group=2 revenue=- payout=- late=0 deadline=600000 "
             "decided=- | ended@0 timer=set@600000");
-  EXPECT_FALSE(call.early_postback);
+  EXPECT_TRUE(call.early_postbacks.empty());
   // The keyword still converts it.
   r = Post(call, w, {{"sale", ""}}, kEnd + 1000);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status + " " + Out(r->outcome),
             "conversion recorded completed@1000,converted@1000 timer=clear");
+}
+
+// Two postback groups for two buyers: buyer B's keyword `sale`, buyer A's value. While the call
+// (buyer A's) is live, a tag that happens to be B's keyword is kept, but takes nothing from A's
+// group: the value after it is kept too, and converts the call in A's group at the end. The first
+// conversion wins in the group the call ends in.
+TEST(EarlyPostbackTest, AnotherGroupsKeywordTakesNothingFromTheCallsGroup) {
+  World w({TriggerGroup(1, "sale", "40.00", "30.00", "system_buyer_id:31"),
+           ValueGroup(2, "*0.8", "system_buyer_id:30")});
+  Call call = LiveCall(w, kBuyerA);
+  core::Result<PostbackResult> r = Post(call, w, {{"disposition", "sale"}}, kAnswered + 1000);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, "conversion recorded");
+  r = Post(call, w, {{"value", "50.00"}}, kAnswered + 2000);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, "conversion recorded");
+  r = Post(call, w, {{"value", "60.00"}, {"note", "x"}}, kAnswered + 3000);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, "already converted");  // group 2 has its conversion
+  EXPECT_FALSE(call.HasTag("note", "x"));
+  EXPECT_EQ(call.early_postbacks.size(), 2u);
+  const Outcome end = End(call, w);
+  EXPECT_EQ(Conv(call) + " | " + Out(end),
+            "completed converted group=2 revenue=50.00 payout=40.00 late=0 deadline=- "
+            "decided=0 | ended@0,completed@0,converted@0 timer=keep");
+  EXPECT_TRUE(call.early_postbacks.empty());
 }
 
 TEST(EarlyPostbackTest, DurationOnlyCampaignKeepsNothing) {
@@ -851,7 +878,7 @@ TEST(EarlyPostbackTest, DurationOnlyCampaignKeepsNothing) {
   core::Result<PostbackResult> r = Post(call, w, {{"value", "10.00"}}, kAnswered + 1000);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, "tags applied");
-  EXPECT_FALSE(call.early_postback);
+  EXPECT_TRUE(call.early_postbacks.empty());
 }
 
 // ---- The deadline.
@@ -998,6 +1025,33 @@ TEST(LateConversionTest, NoTimeoutGroupConvertsLate) {
             "decided=1000 | converted@1000 timer=keep");
 }
 
+// Answered and ended before the buyer was known, with no group fitting the call then: a converting
+// postback that comes now is kept, not only tagged, and converts the call (late) once `routed`
+// names the buyer. A call nobody answered keeps nothing.
+TEST(LateRouteTest, APostbackAfterAnEndWithNoBuyerConvertsOnceTheBuyerIsKnown) {
+  for (const bool answered : {true, false}) {
+    World w({ValueGroup(1, "*0.8", "system_buyer_id:31")});
+    Call call = LiveCall(w, std::nullopt, answered);
+    End(call, w);
+    ASSERT_EQ(Conv(call),
+              "completed not_converted group=- revenue=- payout=- late=0 deadline=- decided=0");
+    core::Result<PostbackResult> r = Post(call, w, {{"value", "50.00"}}, kEnd + 2000);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, answered ? "conversion recorded" : "tags applied");
+    Event e = At(EventType::kRouted, kEnd + 5000);
+    e.buyer_id = kBuyerB;
+    core::Result<Outcome> o = ApplyEvent(call, e, w.Ctx(kEnd + 5000));
+    ASSERT_TRUE(o) << o.error().message;
+    EXPECT_EQ(Conv(call) + " | " + Out(*o),
+              answered ? "completed converted group=1 revenue=50.00 payout=40.00 late=1 "
+                         "deadline=- decided=5000 | routed@0,converted@5000 timer=keep"
+                       : "completed not_converted group=1 revenue=- payout=- late=0 deadline=- "
+                         "decided=0 | routed@0 timer=keep")
+        << (answered ? "answered" : "never answered");
+    EXPECT_TRUE(call.early_postbacks.empty());
+  }
+}
+
 // `routed` after `ended` (the edge's retry got through late): the group is chosen again with the
 // buyer's tag while the call can still change.
 TEST(LateRouteTest, ChoosesTheGroupAgainWithTheBuyer) {
@@ -1075,7 +1129,7 @@ TEST(LateRouteTest, ChoosesTheGroupAgainWithTheBuyer) {
     EXPECT_EQ(Conv(call) + " | " + Out(o),
               "completed converted group=1 revenue=40.00 payout=30.00 late=0 deadline=- "
               "decided=0 | routed@0,completed@0,converted@0 timer=clear");
-    EXPECT_FALSE(call.early_postback.has_value());
+    EXPECT_TRUE(call.early_postbacks.empty());
   }
   {
     // The same keyword, and only the buyer's group: not converted at the end for want of a
@@ -1088,7 +1142,7 @@ TEST(LateRouteTest, ChoosesTheGroupAgainWithTheBuyer) {
     EXPECT_EQ(Conv(call) + " | " + Out(o),
               "completed converted group=1 revenue=40.00 payout=30.00 late=1 deadline=- "
               "decided=5000 | routed@0,converted@5000 timer=keep");
-    EXPECT_FALSE(call.early_postback.has_value());
+    EXPECT_TRUE(call.early_postbacks.empty());
   }
   {
     // Decided with no group; the buyer's duration group now, and the call is long enough:

@@ -694,7 +694,7 @@ TEST(ApplyPostbackTest, RefusesBadInputAndChangesNothing) {
         c.want_ok
             ? r && r->status == "tags applied" && call.tags.size() == tags_before + c.params.size()
             : !r && r.error().code == core::ErrorCode::kInvalidArgument &&
-                  call.tags.size() == tags_before && !call.early_postback;
+                  call.tags.size() == tags_before && call.early_postbacks.empty();
     EXPECT_TRUE(ok_as_wanted) << "case " << c.name << ": "
                               << (r ? r->status : "refused: " + r.error().message) << ", "
                               << call.tags.size() - tags_before << " tags added";

@@ -277,8 +277,8 @@ Result<void> PgTxn::SaveCall(engine::Call& c, engine::Outcome& out) {
     p.Add(Cents(c.conversion.revenue)).Add(Cents(c.conversion.payout));
     p.Add(int64_t{c.conversion.late}).Add(c.conversion.deadline_at);
     p.Add(c.conversion.decided_at);
-    if (c.early_postback)
-      p.AddBytes(EncodeParams(*c.early_postback));
+    if (!c.early_postbacks.empty())
+      p.AddBytes(EncodeEarlyPostbacks(c.early_postbacks));
     else
       p.AddNull();
     if (c.edge_call_id.empty())

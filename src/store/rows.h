@@ -7,6 +7,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/call.h"
 #include "store/store.h"
@@ -34,32 +35,47 @@ inline core::Result<void> CheckPrecallRoom(int64_t stored) {
                              std::to_string(stored));
 }
 
-// An early postback's parameters as length-prefixed strings (a blob column).
-inline std::string EncodeParams(const engine::Params& params) {
+// The postbacks a call keeps while its group is not known (a blob column): each one's
+// parameters as length-prefixed strings, the postbacks parted by a length no string has
+// (kNextPostback). A blob of one postback is what the column held before calls kept several.
+constexpr uint32_t kNextPostback = 0xffffffff;
+
+inline std::string EncodeEarlyPostbacks(const std::vector<engine::Params>& postbacks) {
   std::string out;
-  auto put = [&](const std::string& s) {
-    uint32_t n = static_cast<uint32_t>(s.size());
-    out.append(reinterpret_cast<const char*>(&n), 4).append(s);
-  };
-  for (const auto& [k, v] : params) put(k), put(v);
+  auto put_length = [&](uint32_t n) { out.append(reinterpret_cast<const char*>(&n), 4); };
+  for (size_t p = 0; p < postbacks.size(); ++p) {
+    if (p > 0) put_length(kNextPostback);
+    for (const auto& [k, v] : postbacks[p]) {
+      put_length(static_cast<uint32_t>(k.size()));
+      out.append(k);
+      put_length(static_cast<uint32_t>(v.size()));
+      out.append(v);
+    }
+  }
   return out;
 }
 
-inline engine::Params DecodeParams(const std::string& blob) {
-  engine::Params out;
+inline std::vector<engine::Params> DecodeEarlyPostbacks(const std::string& blob) {
+  std::vector<engine::Params> out(1);
   size_t i = 0;
+  // The next string into `s`; false at the end of the blob (or of a cut one).
   auto get = [&](std::string& s) {
     uint32_t n;
-    if (i + 4 > blob.size()) return false;
-    std::memcpy(&n, blob.data() + i, 4);
-    i += 4;
+    while (true) {
+      if (i + 4 > blob.size()) return false;
+      std::memcpy(&n, blob.data() + i, 4);
+      i += 4;
+      if (n != kNextPostback) break;
+      out.emplace_back();
+    }
     if (i + n > blob.size()) return false;
     s.assign(blob, i, n);
     i += n;
     return true;
   };
   std::string k, v;
-  while (get(k) && get(v)) out.emplace_back(k, v);
+  while (get(k) && get(v)) out.back().emplace_back(k, v);
+  std::erase_if(out, [](const engine::Params& p) { return p.empty(); });
   return out;
 }
 
@@ -73,9 +89,9 @@ std::optional<core::Money> OptMoney(const Row& s, int col) {
   return v ? std::optional<core::Money>(core::Money::FromCents(*v)) : std::nullopt;
 }
 
-// A row of kCallColumns; `early_postback` is the decoded blob of column 24 when not null.
+// A row of kCallColumns; `early_postbacks` is the blob of column 24 when not null.
 template <typename Row>
-engine::Call ReadCall(const Row& s, std::optional<std::string> early_postback) {
+engine::Call ReadCall(const Row& s, std::optional<std::string> early_postbacks) {
   engine::Call c;
   c.id = s.Int(0);
   c.uuid = s.Text(1);
@@ -101,7 +117,7 @@ engine::Call ReadCall(const Row& s, std::optional<std::string> early_postback) {
   c.conversion.late = s.Int(21) != 0;
   c.conversion.deadline_at = s.OptInt(22);
   c.conversion.decided_at = s.OptInt(23);
-  if (early_postback) c.early_postback = DecodeParams(*early_postback);
+  if (early_postbacks) c.early_postbacks = DecodeEarlyPostbacks(*early_postbacks);
   c.edge_call_id = s.Text(25);
   return c;
 }

@@ -306,8 +306,8 @@ Result<void> SqliteTxn::SaveCall(engine::Call& c, engine::Outcome& out) {
     s.Bind(19, Cents(c.conversion.revenue)).Bind(20, Cents(c.conversion.payout));
     s.Bind(21, int64_t{c.conversion.late}).Bind(22, c.conversion.deadline_at);
     s.Bind(23, c.conversion.decided_at);
-    if (c.early_postback)
-      s.BindBlob(24, EncodeParams(*c.early_postback));
+    if (!c.early_postbacks.empty())
+      s.BindBlob(24, EncodeEarlyPostbacks(c.early_postbacks));
     else
       s.BindNull(24);
     if (c.id != 0) {

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "store/pg_test_schema.h"
+#include "store/rows.h"
 #include "store/schema.h"
 #include "store/sqlite_db.h"
 #include "store/test_system_calls.h"
@@ -234,8 +235,9 @@ TEST_P(StoreContract, ACallRoundTripsWithEveryField) {
   c.conversion.late = true;
   c.conversion.deadline_at = 661200;
   c.conversion.decided_at = 700000;
-  c.early_postback =
-      engine::Params{{"sale", ""}, {"value", "12.34"}, {"bin", std::string("a\0b", 3)}};
+  c.early_postbacks = {
+      engine::Params{{"sale", ""}, {"value", "12.34"}, {"bin", std::string("a\0b", 3)}},
+      engine::Params{{"value", "50.00"}}};
   c.tags = {engine::Tag{"zip", "10001", engine::TagSource::kEdge, 1000},
             engine::Tag{"lead", "yes", engine::TagSource::kPublisher, 1001, false, 44},
             engine::Tag{"intent", "buy", engine::TagSource::kPostback, 1002, true}};
@@ -267,8 +269,7 @@ TEST_P(StoreContract, ACallRoundTripsWithEveryField) {
   EXPECT_TRUE(f.conversion.late);
   EXPECT_EQ(f.conversion.deadline_at, 661200);
   EXPECT_EQ(f.conversion.decided_at, 700000);
-  ASSERT_TRUE(f.early_postback.has_value());
-  EXPECT_EQ(*f.early_postback, *c.early_postback);
+  EXPECT_EQ(f.early_postbacks, c.early_postbacks);
   ASSERT_EQ(f.tags.size(), 3u);
   EXPECT_EQ(f.tags[1].key, "lead");
   EXPECT_EQ(f.tags[1].source, engine::TagSource::kPublisher);
@@ -299,6 +300,21 @@ TEST_P(StoreContract, ACallRoundTripsWithEveryField) {
   EXPECT_EQ(after->tags[3].key, "note");
   EXPECT_EQ(after->tags[3].value, R"(say "hi" \ {bye}, NULL)");
   EXPECT_EQ(after->conversion.revenue->cents(), 1234);
+}
+
+// The postbacks a call keeps while its group is not known: a blob written when a call kept at
+// most one reads as that one; several read back in their order.
+TEST(EarlyPostbacksBlob, OneWrittenBeforeCallsKeptSeveralReadsAsOne) {
+  std::string blob;
+  for (std::string s : {"value", "12.50", "sale", ""}) {
+    const auto n = static_cast<uint32_t>(s.size());
+    blob.append(reinterpret_cast<const char*>(&n), 4).append(s);
+  }
+  using Kept = std::vector<engine::Params>;
+  EXPECT_EQ(DecodeEarlyPostbacks(blob), (Kept{{{"value", "12.50"}, {"sale", ""}}}));
+  const Kept several = {{{"sale", ""}}, {{"value", "50.00"}, {"note", ""}}, {{"a", "1"}}};
+  EXPECT_EQ(DecodeEarlyPostbacks(EncodeEarlyPostbacks(several)), several);
+  EXPECT_TRUE(DecodeEarlyPostbacks("").empty());
 }
 
 TEST_P(StoreContract, ListsAndLookupsOfCalls) {
