@@ -48,6 +48,36 @@ TEST(SipHooks, RouteAnswersTargetUuidKeyAndHeaders) {
   EXPECT_EQ(s.Api("GET", "/api/v1/calls").json().at("data").as_array().size(), 1u);
 }
 
+// The route lookup passes over buyers reachable only by phone, as it passes over a capped one:
+// a campaign whose first buyer is a phone number still routes SIP calls to its SIP buyer (and
+// never records the phone buyer on a call it could not take).
+TEST(SipHooks, RouteSkipsBuyersWithoutASipAddress) {
+  Server s;
+  SipSetup st = WithPostbackGroup(s);
+  const int64_t phone =
+      s.Create("/api/v1/buyers", json::object{{"name", "Phone"}, {"destination", "+15559876543"}});
+  ASSERT_EQ(
+      s.Api("PATCH", "/api/v1/campaigns/" + std::to_string(st.f.campaign),
+            json::object{
+                {"buyers", json::array{json::object{{"buyer_id", phone}, {"priority", 0}},
+                                       json::object{{"buyer_id", st.f.buyer}, {"priority", 1}}}}})
+          .status,
+      200);
+  for (int i = 0; i < 3; ++i) {
+    HttpResponse r = Hook(s, "/sip/route?from=%2B1555123000" + std::to_string(i) +
+                                 "&to=18005550100&callid=mixed-" + std::to_string(i));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json().at("target"), "sip:b@127.0.0.1:5070");
+    json::value call = s.Api("GET", "/api/v1/calls/" + Str(r.json().at("uuid"))).json();
+    EXPECT_EQ(call.at("buyer_id"), st.f.buyer);
+  }
+  // Through the API, the phone buyer comes first as before.
+  HttpResponse api =
+      s.Api("POST", "/api/v1/calls", json::object{{"number", "+18005550100"}, {"route", true}});
+  ASSERT_EQ(api.status, 201) << api.body;
+  EXPECT_EQ(api.json().at("route").at("buyer_id"), phone);
+}
+
 TEST(SipHooks, RefusalsAndCallsNobodyCanTake) {
   Server s;
   SipSetup st = WithPostbackGroup(s);

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/money.h"
@@ -49,10 +50,18 @@ struct Publisher : Meta {
   std::string external_id;
 };
 
+// A sip:/sips: destination (a buyer's other kind is an E.164 number).
+inline bool IsSipAddress(std::string_view destination) {
+  return destination.starts_with("sip:") || destination.starts_with("sips:");
+}
+
 struct Buyer : Meta {
   std::string name;
   std::string destination;  // E.164 number or sip:/sips: URI
   std::optional<int64_t> concurrency_cap;
+
+  // Whether a SIP edge can hand a call to this buyer (IsSipAddress).
+  bool HasSipAddress() const { return IsSipAddress(destination); }
 };
 
 enum class RepeatRoute { kSameBuyer, kNewBuyer, kAny };

@@ -160,13 +160,13 @@ Call StartCall(std::string uuid, const StartInput& in, const std::optional<Previ
 
 std::optional<Id> ChooseBuyer(const Call& call, const std::optional<PreviousCall>& previous,
                               const std::map<Id, int64_t>& live_calls, uint64_t random,
-                              const Context& ctx) {
+                              const Context& ctx, bool sip_only) {
   const config::Campaign* campaign =
       Snapshot::Find(ctx.config.campaigns, call.account_id, call.campaign_id);
   if (campaign == nullptr) return std::nullopt;
   auto available = [&](Id buyer_id) {
     const config::Buyer* b = Snapshot::Find(ctx.config.buyers, call.account_id, buyer_id);
-    if (b == nullptr) return false;
+    if (b == nullptr || (sip_only && !b->HasSipAddress())) return false;
     auto it = live_calls.find(buyer_id);
     int64_t live = it == live_calls.end() ? 0 : it->second;
     return !b->concurrency_cap || live < *b->concurrency_cap;

@@ -78,10 +78,12 @@ Call StartCall(std::string uuid, const StartInput& in, const std::optional<Previ
 // Chooses a buyer for the call: the campaign's buyers by priority (lower first), then by weight
 // among equal priority (`random` picks), skipping buyers at their concurrency cap
 // (`live_calls` counts each buyer's calls in progress). A repeat call prefers or avoids the
-// previous buyer as the campaign says. nullopt when no buyer can take the call.
+// previous buyer as the campaign says. With `sip_only` (the SIP edge's route lookup, which can
+// hand the call to nothing else), buyers without a sip:/sips: address are passed over as a
+// capped one is. nullopt when no buyer can take the call.
 std::optional<Id> ChooseBuyer(const Call& call, const std::optional<PreviousCall>& previous,
                               const std::map<Id, int64_t>& live_calls, uint64_t random,
-                              const Context& ctx);
+                              const Context& ctx, bool sip_only = false);
 
 // ---- Events from the edge.
 

@@ -60,6 +60,9 @@ class World {
   }
 
   Context Ctx() const { return Context{snapshot_, snapshot_.accounts.at(kAccountId), 0}; }
+  void SetDestination(Id buyer, std::string destination) {
+    snapshot_.buyers[buyer].destination = std::move(destination);
+  }
 
  private:
   config::Snapshot snapshot_;
@@ -304,6 +307,20 @@ TEST(ChooseBuyerTest, RepeatCallers) {
           << "case " << c.name << " (random " << r << ")";
     }
   }
+}
+
+// The SIP edge's lookup (`sip_only`) passes over buyers without a sip:/sips: address as over a
+// capped one; other lookups take them in their turn.
+TEST(ChooseBuyerTest, SipOnlyPassesOverBuyersReachableByPhone) {
+  World w({{kA, 1}, {kB, 2}, {kC, 3}});
+  w.SetDestination(kA, "+15550000001");
+  w.SetDestination(kB, "sips:b@192.0.2.10:5061");
+  w.SetDestination(kC, "sip:c@192.0.2.11");
+  EXPECT_EQ(Name(ChooseBuyer(NewCall(), std::nullopt, {}, 0, w.Ctx())), "A");
+  EXPECT_EQ(Name(ChooseBuyer(NewCall(), std::nullopt, {}, 0, w.Ctx(), true)), "B");
+  w.SetDestination(kB, "+15550000002");
+  w.SetDestination(kC, "+15550000003");
+  EXPECT_EQ(Name(ChooseBuyer(NewCall(), std::nullopt, {}, 0, w.Ctx(), true)), "nobody");
 }
 
 }  // namespace

@@ -30,6 +30,7 @@ void Api::SipRoute(const CtxPtr& ctx, const engine::Params& query) {
   service::StartRequest req;
   req.number = std::move(q->number);
   req.route = true;
+  req.sip_only = true;  // a buyer reachable only by phone cannot take a SIP call
   req.caller_number = std::move(q->caller_number);
   req.edge_call_id = std::move(q->edge_call_id);
   const config::Id account = ctx->account_id;
@@ -40,8 +41,7 @@ void Api::SipRoute(const CtxPtr& ctx, const engine::Params& query) {
         std::string refusal;
         if (!r->buyer) {
           refusal = "no buyer can take the call";
-        } else if (r->buyer->destination.rfind("sip:", 0) != 0 &&
-                   r->buyer->destination.rfind("sips:", 0) != 0) {
+        } else if (!r->buyer->HasSipAddress()) {  // a call started through the API
           refusal = "buyer " + std::to_string(r->buyer->id) + " has no SIP address";
         }
         if (refusal.empty()) {

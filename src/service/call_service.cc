@@ -261,7 +261,7 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
   const uint64_t random = random_();
   auto out = std::make_shared<Slot<Started>>(sink_);
   store_.Write(
-      [this, snap, account, in, now, random, out, route = req.route,
+      [this, snap, account, in, now, random, out, route = req.route, sip_only = req.sip_only,
        edge_call_id](store::Writer& w) -> Result<void> {
         out->handoff.Begin();
         engine::Context ctx{*snap, *account, now};
@@ -316,7 +316,7 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
             if (!counted) return std::move(counted).error();
             live = std::move(*counted);
           }
-          auto buyer = engine::ChooseBuyer(started.call, previous, live, random, ctx);
+          auto buyer = engine::ChooseBuyer(started.call, previous, live, random, ctx, sip_only);
           if (buyer) {
             engine::Event routed{engine::EventType::kRouted, in.at, *buyer, std::nullopt, ""};
             auto r = engine::ApplyEvent(started.call, routed, ctx);

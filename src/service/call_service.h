@@ -50,6 +50,8 @@ struct StartRequest {
   std::optional<Id> publisher_id;
   engine::Params tags;
   bool route = false;
+  // Route only to buyers with a sip:/sips: address (the SIP edge's lookup).
+  bool sip_only = false;
   std::optional<core::Millis> at;
   // The edge's id for the call: a repeated start with the same id answers the call it made
   // (Started::existing) instead of making another.
