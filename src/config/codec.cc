@@ -1,5 +1,6 @@
 #include "config/codec.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "config/field_reader.h"
@@ -136,12 +137,18 @@ core::Result<Buyer> Decode(const json::object& o, Buyer b, const DecodeContext& 
   std::string dest = b.destination;
   r.String("destination", dest, c.creating, 512);
   if (r.ok() && dest != b.destination) {
-    if (dest.rfind("sip:", 0) == 0 || dest.rfind("sips:", 0) == 0) {
-      if (dest.find('@') == std::string::npos && dest.size() < 6) {
-        r.Fail("destination", "must be an E.164 phone number or a sip: URI");
-      }
-      if (dest.find_first_of(" \t\r\n<>\"") != std::string::npos) {
-        r.Fail("destination", "a sip: URI must not contain spaces, quotes or angle brackets");
+    if (IsSipAddress(dest)) {
+      // A host after the scheme and the user part, if any ("sip:@", "sip:b@" have none).
+      const std::string_view rest = std::string_view(dest).substr(dest.find(':') + 1);
+      const std::string_view host =
+          rest.substr(rest.find('@') == std::string_view::npos ? 0 : rest.rfind('@') + 1);
+      const bool control = std::any_of(dest.begin(), dest.end(),
+                                       [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; });
+      if (host.empty() || host.front() == ':' || host.front() == ';') {
+        r.Fail("destination", "a sip: URI needs a host (sip:buyer@host:5060)");
+      } else if (control || dest.find_first_of(" <>\"") != std::string::npos) {
+        r.Fail("destination",
+               "a sip: URI must not contain spaces, quotes, angle brackets or control characters");
       }
       b.destination = dest;
     } else if (auto phone = core::NormalizePhone(dest)) {

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "config/codec.h"
+#include "config/field_reader.h"
 #include "core/crypto.h"
 #include "core/webhook_signature.h"
 
@@ -316,18 +317,11 @@ Result<json::object> ConfigService::UpdateAccount(Id account_id, const json::obj
 }
 
 Result<NewApiKey> ConfigService::CreateApiKey(Id account_id, const json::object& body) {
+  // Read as every configuration name is (no NUL byte, which PostgreSQL would cut the name at).
   std::string name = "api key";
-  if (const auto* v = body.if_contains("name")) {
-    if (!v->is_string() || v->get_string().empty() || v->get_string().size() > 255) {
-      return core::InvalidArgument("name: must be a string of 1-255 bytes", "name");
-    }
-    name = std::string(v->get_string());
-  }
-  for (const auto& kv : body) {
-    if (kv.key() != "name") {
-      return core::InvalidArgument(std::string(kv.key()) + ": unknown field", kv.key());
-    }
-  }
+  config::FieldReader fields(body, {}, config::FieldReader::Nulls::kRefused);
+  fields.String("name", name, false, 255, true);
+  if (auto done = fields.Finish(); !done) return std::move(done).error();
   std::lock_guard lock(write_mu_);
   NewApiKey out;
   out.key = NewKey(account_id, name, clock_.Now(), out.secret);
