@@ -54,24 +54,36 @@ core::TokenTemplate::Lookup LookupFor(const engine::Call& call, const std::strin
 
 }  // namespace
 
+core::Result<RenderedUrl> RenderUrl(const engine::Call& call, const config::WebhookGroup& group,
+                                    int request_index, const std::string& call_key,
+                                    const config::Snapshot& snap) {
+  if (request_index < 0 || static_cast<size_t>(request_index) >= group.requests.size()) {
+    return core::NotFound("webhook group " + std::to_string(group.id) + " has no request " +
+                          std::to_string(request_index));
+  }
+  const core::TokenTemplate& url = group.requests[request_index].url;
+  const std::string redacted_key(kRedactedKey);
+  RenderedUrl out;
+  out.url = url.Render(LookupFor(call, call_key, snap), core::Encoding::kUrl);
+  out.redacted_url =
+      WithoutPassword(url.Render(LookupFor(call, redacted_key, snap), core::Encoding::kUrl));
+  return out;
+}
+
 core::Result<OutgoingRequest> BuildRequest(const engine::Call& call,
                                            const config::WebhookGroup& group, int request_index,
                                            const std::string& call_key,
                                            const std::string& webhook_id, core::Millis now,
                                            const config::Snapshot& snap) {
-  if (request_index < 0 || static_cast<size_t>(request_index) >= group.requests.size()) {
-    return core::NotFound("webhook group " + std::to_string(group.id) + " has no request " +
-                          std::to_string(request_index));
-  }
+  auto url = RenderUrl(call, group, request_index, call_key, snap);
+  if (!url) return std::move(url).error();
   const config::WebhookRequest& spec = group.requests[request_index];
-  const std::string redacted_key(kRedactedKey);
   const auto lookup = LookupFor(call, call_key, snap);
 
   OutgoingRequest out;
   out.method = spec.method;
-  out.url = spec.url.Render(lookup, core::Encoding::kUrl);
-  out.redacted_url =
-      WithoutPassword(spec.url.Render(LookupFor(call, redacted_key, snap), core::Encoding::kUrl));
+  out.url = std::move(url->url);
+  out.redacted_url = std::move(url->redacted_url);
 
   bool has_user_agent = false;
   std::optional<std::string> content_type;

@@ -27,6 +27,17 @@ struct OutgoingRequest {
 inline constexpr std::string_view kUserAgent = "callpost/0.1";
 inline constexpr std::string_view kRedactedKey = "REDACTED";
 
+// The URL of request `request_index` of `group` for `call` as BuildRequest renders it (`url` with
+// `call_key`, `redacted_url`): the dispatcher picks the queue of its host by it before it builds
+// the request. kNotFound when request_index is out of range. Pure; thread-safe.
+struct RenderedUrl {
+  std::string url;
+  std::string redacted_url;
+};
+core::Result<RenderedUrl> RenderUrl(const engine::Call& call, const config::WebhookGroup& group,
+                                    int request_index, const std::string& call_key,
+                                    const config::Snapshot& snap);
+
 // Builds request `request_index` of `group` for `call`:
 //   * the URL with token values percent-encoded (core::Encoding::kUrl);
 //   * configured headers with values as is, CR, LF and NUL removed (no header injection);
