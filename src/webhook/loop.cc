@@ -129,20 +129,21 @@ struct Dispatcher::Loop::ClaimResult {
   std::vector<store::Delivery> claimed;
   std::vector<store::Id> waiting;  // accounts left for want of room
   bool more = false;               // an account could take more than the claim read of it
-  std::unordered_map<std::string, engine::Call> calls;  // by UUID
+  std::unordered_map<std::string, std::shared_ptr<const engine::Call>> calls;  // by UUID
 };
 
 namespace {
 
 // The calls of `claimed` not yet in `calls`, except those of deliveries `skip` says to skip.
 template <typename Skip>
-core::Result<void> LoadCalls(store::Reader& rd, const std::vector<store::Delivery>& claimed,
-                             std::unordered_map<std::string, engine::Call>& calls, Skip skip) {
+core::Result<void> LoadCalls(
+    store::Reader& rd, const std::vector<store::Delivery>& claimed,
+    std::unordered_map<std::string, std::shared_ptr<const engine::Call>>& calls, Skip skip) {
   for (const store::Delivery& delivery : claimed) {
     if (skip(delivery) || calls.count(delivery.call_uuid) != 0) continue;
     auto c = rd.FindCall(delivery.call_uuid);
     if (!c) return std::move(c).error();
-    if (*c) calls.emplace(delivery.call_uuid, std::move(**c));
+    if (*c) calls.emplace(delivery.call_uuid, std::make_shared<const engine::Call>(std::move(**c)));
   }
   return {};
 }
@@ -230,7 +231,7 @@ void Dispatcher::Loop::FinishClaim() {
   core::Result<void> read;
   if (!claim->calls_loaded) {
     read = d_.store_.Read([&](store::Reader& rd) {
-      // A delivery this loop still holds keeps its prepared request: its call is not needed.
+      // A delivery this loop still holds keeps its job, and the call in it: not needed.
       return LoadCalls(rd, claim->claimed, claim->calls,
                        [this](const store::Delivery& d) { return owned_.count(d.id) != 0; });
     });
@@ -239,8 +240,8 @@ void Dispatcher::Loop::FinishClaim() {
   for (store::Delivery& delivery : claim->claimed) {
     if (!read && owned_.count(delivery.id) == 0) continue;
     auto call = claim->calls.find(delivery.call_uuid);
-    Prepare(std::move(delivery), call == claim->calls.end() ? nullptr : &call->second, claim->snap,
-            claim->now, claim->lease_until);
+    Prepare(std::move(delivery), call == claim->calls.end() ? nullptr : call->second, claim->snap,
+            claim->lease_until);
   }
   d_.claiming_.store(false);
   if (!last_claim_full_) {
@@ -260,13 +261,13 @@ void Dispatcher::Loop::TakeHanded() {
   }
   if (handed.empty()) return;
   config::SnapshotPtr snap = d_.config_.snapshot();
-  const core::Millis now = d_.clock_.Now();
   for (Handed& h : handed) {
+    const auto call = std::make_shared<const engine::Call>(std::move(h.call));
     for (store::Delivery& delivery : h.deliveries) {
       const store::Id account_id = delivery.account_id;
       // Stopping: let it go, its lease runs out (a restart of one node frees it at once).
       if (!d_.stop_.load() && snap != nullptr) {
-        Prepare(std::move(delivery), &h.call, snap, now, h.lease_until);
+        Prepare(std::move(delivery), call, snap, h.lease_until);
       }
       // Counted by Take and Reserve; Prepare counted it again if it queued it.
       d_.queued_.fetch_sub(1);
@@ -275,9 +276,25 @@ void Dispatcher::Loop::TakeHanded() {
   }
 }
 
-void Dispatcher::Loop::Prepare(store::Delivery delivery, const engine::Call* call,
-                               config::SnapshotPtr& snap, core::Millis now,
-                               core::Millis lease_until) {
+const config::WebhookGroup* Dispatcher::Loop::GroupOf(const store::Delivery& delivery,
+                                                      const config::Snapshot& snap,
+                                                      std::string& error) {
+  const auto group = snap.webhook_groups.find(delivery.group_id);
+  if (group == snap.webhook_groups.end() || group->second.account_id != delivery.account_id ||
+      delivery.request_index < 0 ||
+      static_cast<size_t>(delivery.request_index) >= group->second.requests.size()) {
+    error = "group_deleted";
+    return nullptr;
+  }
+  if (!group->second.enabled) {
+    error = "group_disabled";
+    return nullptr;
+  }
+  return &group->second;
+}
+
+void Dispatcher::Loop::Prepare(store::Delivery delivery, std::shared_ptr<const engine::Call> call,
+                               config::SnapshotPtr& snap, core::Millis lease_until) {
   Job* on_wire = nullptr;
   if (auto it = owned_.find(delivery.id); it != owned_.end()) {
     // Claimed again while still here: made due again by a resend, or its lease ran out. A queued
@@ -295,42 +312,31 @@ void Dispatcher::Loop::Prepare(store::Delivery delivery, const engine::Call* cal
     on_wire = job;
   }
   if (call == nullptr) return FailUnsent(delivery, lease_until, "call_deleted", delivery.url);
-  auto group = snap->webhook_groups.find(delivery.group_id);
-  if (group == snap->webhook_groups.end()) {
+  if (snap->webhook_groups.count(delivery.group_id) == 0) {
     // Perhaps made on another node after this snapshot: look again before failing.
     if (auto r = d_.config_.ReloadIfChanged(); !r) {
       return StoreError("reloading configuration", r.error());  // claimed again later
     }
     snap = d_.config_.snapshot();
-    group = snap->webhook_groups.find(delivery.group_id);
   }
-  if (group == snap->webhook_groups.end() || group->second.account_id != delivery.account_id ||
-      delivery.request_index < 0 ||
-      static_cast<size_t>(delivery.request_index) >= group->second.requests.size()) {
-    return FailUnsent(delivery, lease_until, "group_deleted", delivery.url);
-  }
-  if (!group->second.enabled) {
-    return FailUnsent(delivery, lease_until, "group_disabled", delivery.url);
-  }
+  // Checked here too, so that a delivery that cannot be sent does not wait for a slot first;
+  // Start looks again, and builds the request, as it sends it.
+  std::string error;
+  const config::WebhookGroup* group = GroupOf(delivery, *snap, error);
+  if (group == nullptr) return FailUnsent(delivery, lease_until, error, delivery.url);
+  // Only the URL for now, for the host whose slots the job waits for.
   std::string call_key = d_.keys_.Derive(call->uuid);
-  auto request = BuildRequest(*call, group->second, delivery.request_index, call_key,
-                              delivery.webhook_id, now, *snap);
-  if (!request) {
-    LogEvent(spdlog::level::warn, "webhook request not built", [&](core::JsonText& j) {
-      j.Key("delivery").Int(delivery.id).Key("error").String(request.error().message);
-    });
-    return FailUnsent(delivery, lease_until, "bad_config", delivery.url);
-  }
-  std::optional<std::string> host = HostKey(request->url);
-  if (!host) return FailUnsent(delivery, lease_until, "bad_url", request->redacted_url);
+  auto url = RenderUrl(*call, *group, delivery.request_index, call_key, *snap);
+  if (!url) return FailUnsent(delivery, lease_until, "group_deleted", delivery.url);  // unreached
+  std::optional<std::string> host = HostKey(url->url);
+  if (!host) return FailUnsent(delivery, lease_until, "bad_url", url->redacted_url);
 
   auto job = std::make_unique<Job>();
   job->delivery = std::move(delivery);
+  job->call = std::move(call);
   job->lease_until = lease_until;
   job->host = std::move(*host);
-  job->redacted_url = request->redacted_url;
   job->call_key = std::move(call_key);
-  job->request = std::move(*request);
   if (on_wire != nullptr) {
     on_wire->next = std::move(job);
     return;
@@ -347,7 +353,8 @@ void Dispatcher::Loop::Queue(std::unique_ptr<Job> job) {
 }
 
 void Dispatcher::Loop::FailUnsent(const store::Delivery& delivery, core::Millis lease_until,
-                                  const std::string& error, const std::string& url) {
+                                  const std::string& error, const std::string& url,
+                                  core::Millis renewing_to) {
   LogEvent(spdlog::level::warn, "webhook delivery failed unsent", [&](core::JsonText& j) {
     j.Key("delivery").Int(delivery.id).Key("error").String(error).Key("url").String(url);
   });
@@ -357,29 +364,38 @@ void Dispatcher::Loop::FailUnsent(const store::Delivery& delivery, core::Millis 
   result.state = store::DeliveryState::kFailed;
   result.url = url;
   result.lease_until = lease_until;
+  result.renewing_to = renewing_to;
   d_.metrics_.RecordAttempt(result.state, std::nullopt);
   d_.Record(delivery.id, std::move(result));
 }
 
 void Dispatcher::Loop::StartQueued() {
-  for (auto it = queues_.begin(); it != queues_.end();) {
-    auto& queue = it->second;
-    while (!queue.empty() && active_per_host_[it->first] < d_.options_.max_per_host) {
-      if (d_.clock_.Now() + d_.options_.attempt_timeout.count() > queue.front()->lease_until) {
-        // Could outlive its lease (R3): never started so. It keeps its place, and the rest of
-        // its host's queue theirs, until FinishRenew renews the lease or lets it go.
-        renew_due_ = true;
-        break;
+  // Again while a job moved to another host's queue (its URL changed), which may have slots
+  // free and have been passed over already.
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (auto it = queues_.begin(); it != queues_.end();) {
+      auto& queue = it->second;
+      while (!queue.empty() && active_per_host_[it->first] < d_.options_.max_per_host) {
+        if (d_.clock_.Now() + d_.options_.attempt_timeout.count() > queue.front()->lease_until) {
+          // Could outlive its lease (R3): never started so. It keeps its place, and the rest of
+          // its host's queue theirs, until FinishRenew renews the lease or lets it go.
+          renew_due_ = true;
+          break;
+        }
+        std::unique_ptr<Job> job = std::move(queue.front());
+        queue.pop_front();
+        if (!Start(std::move(job))) {
+          moved = true;  // still queued, for another host
+          continue;
+        }
+        // Only now: Start() counted the job in flight (or its failure as a pending write), so
+        // WaitIdle never sees a claimed delivery neither queued nor in flight.
+        d_.queued_.fetch_sub(1);
       }
-      std::unique_ptr<Job> job = std::move(queue.front());
-      queue.pop_front();
-      Start(std::move(job));
-      // Only now: Start() counted the job in flight (or its failure as a pending write), so
-      // WaitIdle never sees a claimed delivery neither queued nor in flight.
-      d_.queued_.fetch_sub(1);
+      if (active_per_host_[it->first] == 0) active_per_host_.erase(it->first);
+      it = queue.empty() ? queues_.erase(it) : std::next(it);
     }
-    if (active_per_host_[it->first] == 0) active_per_host_.erase(it->first);
-    it = queue.empty() ? queues_.erase(it) : std::next(it);
   }
 }
 
@@ -455,32 +471,71 @@ void Dispatcher::Loop::FinishRenew() {
   }
 }
 
-void Dispatcher::Loop::Start(std::unique_ptr<Job> job) {
-  job->attempt_at = d_.clock_.Now();
+bool Dispatcher::Loop::Start(std::unique_ptr<Job> job) {
+  // The group as it is now: a job may have waited in its queue for many answers of a slow host
+  // (its lease renewed meanwhile), and a group disabled, deleted or fixed meanwhile is so for
+  // it too; its webhook-timestamp and signature are of this moment, which a receiver's replay
+  // tolerance is counted from.
+  const config::SnapshotPtr snap = d_.config_.snapshot();
+  const core::Millis now = d_.clock_.Now();
+  const store::Delivery& delivery = job->delivery;
+  const auto fail = [&](const std::string& error, const std::string& url) {
+    Disown(delivery);
+    FailUnsent(delivery, job->lease_until, error, url, job->renewing_to);
+    return true;
+  };
+  std::string error;
+  const config::WebhookGroup* group = GroupOf(delivery, *snap, error);
+  if (group == nullptr) return fail(error, delivery.url);
+  auto request = BuildRequest(*job->call, *group, delivery.request_index, job->call_key,
+                              delivery.webhook_id, now, *snap);
+  if (!request) {
+    LogEvent(spdlog::level::warn, "webhook request not built", [&](core::JsonText& j) {
+      j.Key("delivery").Int(delivery.id).Key("error").String(request.error().message);
+    });
+    return fail("bad_config", delivery.url);
+  }
+  std::optional<std::string> host = HostKey(request->url);
+  if (!host) return fail("bad_url", request->redacted_url);
+  if (*host != job->host) {
+    // The URL was changed to another host's while the job waited for a slot of the old one:
+    // it waits for the new host's slots instead, at the back of its queue (still queued and
+    // owned, under its lease), so that no host gets more than its slots. Its request is built
+    // again when its turn comes there.
+    job->host = std::move(*host);
+    auto& queue = queues_[job->host];
+    queue.push_back(std::move(job));
+    return false;
+  }
+  job->attempt_at = now;
+  job->redacted_url = request->redacted_url;
   CURL* reuse = nullptr;
   if (!idle_handles_.empty()) {
     reuse = idle_handles_.back();
     idle_handles_.pop_back();
   }
-  auto transfer = Transfer::Create(std::move(job->request), transfer_options_, reuse);
+  auto transfer = Transfer::Create(std::move(*request), transfer_options_, reuse);
   if (!transfer) {
     LogEvent(spdlog::level::err, "webhook transfer not started", [&](core::JsonText& j) {
       j.Key("delivery").Int(job->delivery.id).Key("error").String(transfer.error().message);
     });
     TransferResult failed;
     failed.error = "transport";
-    return Complete(std::move(job), failed);
+    Complete(std::move(job), failed);
+    return true;
   }
   CURL* easy = (*transfer)->handle();
   job->transfer = std::move(*transfer);
   if (curl_multi_add_handle(multi_, easy) != CURLM_OK) {
     TransferResult failed;
     failed.error = "transport";
-    return Complete(std::move(job), failed);
+    Complete(std::move(job), failed);
+    return true;
   }
   ++active_per_host_[job->host];
   d_.in_flight_.fetch_add(1);
   active_.emplace(easy, std::move(job));
+  return true;
 }
 
 void Dispatcher::Loop::Reap() {

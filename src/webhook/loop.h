@@ -22,15 +22,18 @@
 
 namespace webhook {
 
-// One claimed delivery, from its claim until its attempt is recorded.
+// One claimed delivery, from its claim until its attempt is recorded. Its request is built only
+// as it is sent (Start), from the configuration of that moment.
 struct Dispatcher::Job {
   store::Delivery delivery;
+  // The call it renders from, as read at the claim (or handed over with the delivery); shared
+  // by the deliveries of one call.
+  std::shared_ptr<const engine::Call> call;
   core::Millis lease_until = 0;
-  core::Millis renewing_to = 0;  // the lease the last renewal asked for, until it is known
-  std::string host;              // HostKey of the URL
-  std::string redacted_url;
-  std::string call_key;                // kept to scrub it from the response excerpt
-  OutgoingRequest request;             // until the transfer takes it
+  core::Millis renewing_to = 0;        // the lease the last renewal asked for, until it is known
+  std::string host;                    // HostKey of the URL: of the queue it waits in, then as sent
+  std::string redacted_url;            // of the request sent
+  std::string call_key;                // derived once; kept to scrub it from the response excerpt
   std::unique_ptr<Transfer> transfer;  // while on the wire
   core::Millis attempt_at = 0;
   // The same delivery, claimed again while this attempt was on the wire (an operator's resend):
@@ -93,19 +96,28 @@ class Dispatcher::Loop {
   void FinishRenew();
   // Prepares the deliveries handed over since the last turn.
   void TakeHanded();
-  // Renders one claimed delivery for its call (null: the call is gone) and queues it, or
-  // records why it cannot be sent. May refresh `snap` (a group created on another node).
-  void Prepare(store::Delivery delivery, const engine::Call* call, config::SnapshotPtr& snap,
-               core::Millis now, core::Millis lease_until);
+  // Queues one claimed delivery for its call (null: the call is gone) in the queue of its URL's
+  // host, or records why it cannot be sent. May refresh `snap` (a group created on another
+  // node). Its request is built by Start.
+  void Prepare(store::Delivery delivery, std::shared_ptr<const engine::Call> call,
+               config::SnapshotPtr& snap, core::Millis lease_until);
+  // The group `delivery` renders from in `snap`; null when it cannot be sent, with `error` set
+  // to why (group_deleted, group_disabled).
+  static const config::WebhookGroup* GroupOf(const store::Delivery& delivery,
+                                             const config::Snapshot& snap, std::string& error);
   // Queues a prepared job for its host, as this dispatcher's own.
   void Queue(std::unique_ptr<Job> job);
   // Records a final failure of a delivery that was never sent.
   void FailUnsent(const store::Delivery& delivery, core::Millis lease_until,
-                  const std::string& error, const std::string& url);
+                  const std::string& error, const std::string& url, core::Millis renewing_to = 0);
   // Starts queued jobs while their host has free slots; a job whose lease could end during its
   // attempt is not started but waits, at the front of its queue, for the lease to be renewed.
   void StartQueued();
-  void Start(std::unique_ptr<Job> job);
+  // Builds the request of a job taken off its queue, from its group as the configuration holds
+  // it now and with the time now (webhook-timestamp, signature), and puts it on the wire; or
+  // records why it cannot be sent (the group deleted or disabled meanwhile). False when the
+  // URL now names another host: the job was queued for that host's slots instead.
+  bool Start(std::unique_ptr<Job> job);
   // Takes finished transfers off the multi handle and completes them.
   void Reap();
   // Decides and records the attempt of a job.
