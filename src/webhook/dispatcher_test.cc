@@ -205,6 +205,29 @@ class RawReceiver {
   LoopbackServer server_{[this](int c) { Handle(c); }};
 };
 
+// Holds a receiver's answer (its before_answer) until opened, for at most 10 s.
+struct Gate {
+  void Wait() {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, 10s, [&] { return open; });
+  }
+  void Open() {
+    std::lock_guard lock(mu);
+    open = true;
+    cv.notify_all();
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;  // guarded by mu
+};
+
+// Opens a gate when it goes: declared after the receiver the gate holds, so that the receiver's
+// thread is let go before the receiver waits for it (a test that fails early).
+struct OpenAtExit {
+  ~OpenAtExit() { gate.Open(); }
+  Gate& gate;
+};
+
 // An HTTP/1.1 server that keeps connections alive, each on a thread of its own. It answers 200
 // to every request, but none before `pool` connections are open (so that a client that sent
 // that many requests at once then holds that many kept-alive connections), except the first
@@ -382,23 +405,36 @@ class DispatcherTest : public ::testing::Test {
     return out;
   }
 
-  // A webhook group of one request to `url` (a template); signed.
-  store::Id AddGroup(const std::string& url, const std::string& method = "POST",
-                     store::Id account_id = 0) {
+  // The row of a webhook group of one request to `url` (a template); signed.
+  store::ConfigRow GroupRow(const std::string& url, const std::string& method = "POST",
+                            store::Id account_id = 0, bool enabled = true) {
     if (account_id == 0) account_id = account_;
     boost::json::object request{{"method", method}, {"url", url}};
     if (method == "POST" || method == "PUT")
       request["body"] = R"({"uuid":"[call_uuid]","caller":"[caller_number]"})";
-    boost::json::object doc{{"name", "g"},
-                            {"trigger", "ended"},
-                            {"requests", boost::json::array{request}},
-                            {"sign", true},
-                            {"signing_secret", kSecret}};
-    const store::ConfigRow row{
+    boost::json::object doc{
+        {"name", "g"},        {"trigger", "ended"}, {"requests", boost::json::array{request}},
+        {"enabled", enabled}, {"sign", true},       {"signing_secret", kSecret}};
+    return store::ConfigRow{
         0, account_id, "webhook_group", 1, boost::json::serialize(doc), clock_.Now(), clock_.Now()};
+  }
+
+  store::Id AddGroup(const std::string& url, const std::string& method = "POST",
+                     store::Id account_id = 0) {
+    const store::ConfigRow row = GroupRow(url, method, account_id);
     const store::Id id = Write<store::Id>([&](store::Writer& w) { return w.InsertConfig(row); });
     EXPECT_TRUE(config_->Load());
     return id;
+  }
+
+  // Replaces group `id` (of this account, POST) with one to `url`, enabled or not, as an API
+  // change would, and loads the configuration again.
+  void ChangeGroup(store::Id id, const std::string& url, bool enabled = true) {
+    store::ConfigRow row = GroupRow(url, "POST", 0, enabled);
+    row.id = id;
+    const auto r = store_->WriteSync([&](store::Writer& w) { return w.UpdateConfig(row); });
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_TRUE(config_->Load());
   }
 
   // A new call with one delivery of request 0 of `group_id`, due now.
@@ -450,6 +486,26 @@ class DispatcherTest : public ::testing::Test {
     o.attempt_timeout = 1000ms;
     o.lease = 2000ms;
     return o;
+  }
+
+  // Waits (up to 5 s) until the dispatcher's metrics hold every line of `lines` at once.
+  static bool WaitForMetrics(Dispatcher& d, const std::vector<std::string>& lines) {
+    for (auto until = std::chrono::steady_clock::now() + 5s;;) {
+      std::string metrics;
+      d.RenderMetrics(metrics);
+      if (std::all_of(lines.begin(), lines.end(), [&](const std::string& line) {
+            return metrics.find(line) != std::string::npos;
+          })) {
+        return true;
+      }
+      if (std::chrono::steady_clock::now() > until) return false;
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+
+  // One request to its host at a time; the delivery behind it waits in the host's queue.
+  static std::vector<std::string> OneSentOneQueued() {
+    return {"callpost_webhook_in_flight 1\n", "callpost_webhook_queued 1\n"};
   }
 
   // AnAccountWhoseReceiversHangLeavesPlacesForTheOthers and its one-host variant.
@@ -810,6 +866,139 @@ TEST_F(DispatcherTest, RenewsTheLeasesOfQueuedDeliveriesSoTheyGoOutBackToBack) {
   std::sort(attempts.begin(), attempts.end());
   for (int i = 0; i < kDeliveries; ++i) EXPECT_EQ(attempts[i], kStart + i * kAnswer) << i;
   EXPECT_EQ(clock_.Now(), kStart + kDeliveries * kAnswer);
+}
+
+// A delivery waiting in its host's queue (behind a request that holds the host's one slot)
+// when its group is disabled fails at its turn without a request: the group is looked at as the
+// request is sent, not as the delivery was queued.
+TEST_F(DispatcherTest, ADeliveryQueuedWhenItsGroupIsDisabledFailsUnsent) {
+  Gate gate;
+  RawReceiver receiver({Reply{}}, [&](size_t i) {
+    if (i == 0) gate.Wait();
+  });
+  OpenAtExit open{gate};
+  const std::string url = receiver.url("/x");
+  const store::Id group = AddGroup(url);
+  AddDelivery(group);
+  AddDelivery(group);
+  DispatcherOptions o;
+  o.max_per_host = 1;
+  Dispatcher& d = StartDispatcher(o);
+  ASSERT_TRUE(WaitForMetrics(d, OneSentOneQueued()));
+  ChangeGroup(group, url, /*enabled=*/false);
+  gate.Open();
+  ASSERT_TRUE(d.WaitIdle(10s));
+  dispatcher_.reset();
+
+  const auto got = receiver.received();
+  ASSERT_EQ(got.size(), 1u);
+  const auto deliveries = Deliveries();
+  ASSERT_EQ(deliveries.size(), 2u);
+  for (const store::Delivery& delivery : deliveries) {
+    ASSERT_EQ(delivery.attempts.size(), 1u);
+    if (delivery.webhook_id == got[0].Header("webhook-id")) {
+      EXPECT_EQ(delivery.state, store::DeliveryState::kDelivered);
+      EXPECT_EQ(delivery.attempts[0].http_status, 200);
+    } else {
+      EXPECT_EQ(delivery.state, store::DeliveryState::kFailed);
+      EXPECT_EQ(delivery.attempts[0].http_status, std::nullopt);
+      EXPECT_EQ(delivery.attempts[0].error, "group_disabled");
+    }
+  }
+}
+
+// A URL fixed while a delivery waits in its host's queue is the one it is sent to.
+TEST_F(DispatcherTest, AUrlChangedWhileADeliveryIsQueuedIsUsedForIt) {
+  Gate gate;
+  RawReceiver receiver({Reply{}}, [&](size_t i) {
+    if (i == 0) gate.Wait();
+  });
+  OpenAtExit open{gate};
+  const store::Id group = AddGroup(receiver.url("/old"));
+  AddDelivery(group);
+  AddDelivery(group);
+  DispatcherOptions o;
+  o.max_per_host = 1;
+  Dispatcher& d = StartDispatcher(o);
+  ASSERT_TRUE(WaitForMetrics(d, OneSentOneQueued()));
+  ChangeGroup(group, receiver.url("/new"));
+  gate.Open();
+  ASSERT_TRUE(d.WaitIdle(10s));
+  dispatcher_.reset();
+
+  const auto got = receiver.received();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].target, "/old");
+  EXPECT_EQ(got[1].target, "/new");
+  for (const store::Delivery& delivery : Deliveries()) {
+    EXPECT_EQ(delivery.state, store::DeliveryState::kDelivered);
+    const bool second = delivery.webhook_id == got[1].Header("webhook-id");
+    EXPECT_EQ(delivery.url, receiver.url(second ? "/new" : "/old"));
+  }
+}
+
+// The same when the new URL names another host: the delivery waits for that host's slots
+// instead, and goes there.
+TEST_F(DispatcherTest, ADeliveryQueuedForAHostItsUrlNoLongerNamesGoesToTheNewOne) {
+  Gate gate;
+  RawReceiver old_host({Reply{}}, [&](size_t i) {
+    if (i == 0) gate.Wait();
+  });
+  OpenAtExit open{gate};
+  RawReceiver new_host({Reply{}});
+  const store::Id group = AddGroup(old_host.url("/x"));
+  AddDelivery(group);
+  AddDelivery(group);
+  DispatcherOptions o;
+  o.max_per_host = 1;
+  Dispatcher& d = StartDispatcher(o);
+  ASSERT_TRUE(WaitForMetrics(d, OneSentOneQueued()));
+  ChangeGroup(group, new_host.url("/y"));
+  gate.Open();
+  ASSERT_TRUE(d.WaitIdle(10s));
+  dispatcher_.reset();
+
+  ASSERT_EQ(old_host.received().size(), 1u);
+  const auto got = new_host.received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].target, "/y");
+  EXPECT_NE(got[0].Header("webhook-id"), old_host.received()[0].Header("webhook-id"));
+  for (const store::Delivery& delivery : Deliveries()) {
+    EXPECT_EQ(delivery.state, store::DeliveryState::kDelivered);
+  }
+}
+
+// A delivery that waited in its host's queue (for a receiver that takes 20 s of the clock to
+// answer) carries the time it was sent in webhook-timestamp, and is signed for that time: not
+// the time it was queued, which a receiver's replay tolerance would count against it.
+TEST_F(DispatcherTest, AQueuedDeliveryIsStampedAndSignedWhenItIsSent) {
+  constexpr core::Millis kAnswer = 20'000;
+  RawReceiver receiver({Reply{}}, [this](size_t) { clock_.Advance(kAnswer); });
+  const store::Id group = AddGroup(receiver.url("/x"));
+  AddDelivery(group);
+  AddDelivery(group);
+  DispatcherOptions o;
+  o.max_per_host = 1;
+  Dispatcher& d = StartDispatcher(o);
+  ASSERT_TRUE(d.WaitIdle(10s));
+  dispatcher_.reset();
+
+  const auto got = receiver.received();
+  ASSERT_EQ(got.size(), 2u);
+  const auto secret = core::DecodeWebhookSecret(kSecret);
+  for (size_t i = 0; i < got.size(); ++i) {
+    const int64_t sent = (kStart + static_cast<core::Millis>(i) * kAnswer) / 1000;
+    EXPECT_EQ(got[i].Header("webhook-timestamp"), std::to_string(sent)) << i;
+    EXPECT_TRUE(core::VerifyWebhook(*secret, got[i].Header("webhook-id"), sent, got[i].body,
+                                    got[i].Header("webhook-signature")))
+        << i;
+  }
+  for (const store::Delivery& delivery : Deliveries()) {
+    EXPECT_EQ(delivery.state, store::DeliveryState::kDelivered);
+    ASSERT_EQ(delivery.attempts.size(), 1u);
+    const bool second = delivery.webhook_id == got[1].Header("webhook-id");
+    EXPECT_EQ(delivery.attempts[0].at, kStart + (second ? kAnswer : 0));
+  }
 }
 
 // A unit of work reserves places for the deliveries it makes within its account's share, or
