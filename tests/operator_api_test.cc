@@ -81,6 +81,19 @@ TEST(OperatorApi, ValidationNamesTheField) {
       {"/api/v1/api_keys", {{"name", json::string(std::string_view("a\0b", 3))}}, 400, "name"},
       {"/api/v1/api_keys", {{"name", ""}}, 400, "name"},
       {"/api/v1/api_keys", {{"label", "x"}}, 400, "label"},
+      // A webhook URL whose text fixes its host needs a valid one (every delivery would fail).
+      {"/api/v1/campaigns/" + std::to_string(f.campaign) + "/webhook_groups",
+       {{"name", "w"},
+        {"trigger", "ended"},
+        {"requests", json::array{json::object{{"url", "http://"}}}}},
+       400,
+       "requests[0].url"},
+      {"/api/v1/campaigns/" + std::to_string(f.campaign) + "/webhook_groups",
+       {{"name", "w"},
+        {"trigger", "ended"},
+        {"requests", json::array{json::object{{"url", "https://a b/x?u=[call_uuid]"}}}}},
+       400,
+       "requests[0].url"},
       // A sip: URI needs a host, and no control characters (it becomes the edge's target).
       {"/api/v1/buyers", {{"name", "b"}, {"destination", "sip:@"}}, 400, "destination"},
       {"/api/v1/buyers", {{"name", "b"}, {"destination", "sip:b@"}}, 400, "destination"},
@@ -164,6 +177,27 @@ TEST(OperatorApi, ValidationNamesTheField) {
   EXPECT_EQ(s.ApiWithKey(s.api_key(), "POST", "/api/v1/publishers", "[1]").status, 400);
   // Nothing was created by refused requests.
   EXPECT_EQ(s.Api("GET", "/api/v1/publishers").json().at("data").as_array().size(), 1u);
+}
+
+// A webhook request's body template may be as long as the docs say (65536 bytes), longer than
+// the other templates' 8192.
+TEST(OperatorApi, AWebhookBodyTemplateMayBeLongerThanAUrlTemplate) {
+  Server s;
+  Fixture f = MakeFixture(s);
+  const std::string path = "/api/v1/campaigns/" + std::to_string(f.campaign) + "/webhook_groups";
+  auto group = [](size_t body_bytes) {
+    return json::object{{"name", "w"},
+                        {"trigger", "ended"},
+                        {"requests", json::array{json::object{
+                                         {"method", "POST"},
+                                         {"url", "https://a.example/"},
+                                         {"body", std::string(body_bytes, 'x') + "[call_uuid]"}}}}};
+  };
+  HttpResponse ok = s.Api("POST", path, group(60000));
+  EXPECT_EQ(ok.status, 201) << ok.body;
+  HttpResponse too_long = s.Api("POST", path, group(65536));
+  EXPECT_EQ(too_long.status, 400) << too_long.body;
+  EXPECT_EQ(Field(too_long), "requests[0].body");
 }
 
 // Null on a field that cannot be null is a 400 naming it, on create and on update, for every

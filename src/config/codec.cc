@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <boost/url/parse.hpp>
 
 #include "config/field_reader.h"
 #include "core/ids.h"
@@ -344,8 +345,8 @@ bool ReservedHeader(std::string_view n) {
 }
 
 void ReadTemplate(FieldReader& r, std::string_view name, std::string_view text,
-                  core::TokenTemplate& out) {
-  auto t = core::TokenTemplate::Parse(text);
+                  core::TokenTemplate& out, size_t max_length = core::TokenTemplate::kMaxLength) {
+  auto t = core::TokenTemplate::Parse(text, max_length);
   if (!t) {
     std::string msg = t.error().message;
     if (msg.rfind("template: ", 0) == 0) msg = msg.substr(10);
@@ -396,10 +397,15 @@ std::optional<WebhookRequest> ReadRequest(FieldReader& parent, const json::value
     r.Fail("url", "must start with http:// or https://");
   }
   if (r.ok()) ReadTemplate(r, "url", url, req.url);
+  // The host, when the template's text fixes it, is one every attempt could connect to: a
+  // URL without one ("http://", "http://a b/") would fail every delivery as `bad_url`.
+  const std::optional<std::string> host = r.ok() ? FixedHost(req.url) : std::nullopt;
+  if (host && (host->empty() || !boost::urls::parse_authority(*host))) {
+    r.Fail("url", "has no valid host");
+  }
   if (r.ok() && !allow_private) {
     // Such a host is refused at every attempt: say so now rather than fail for days. A name
     // is checked once resolved, when the dispatcher connects.
-    const std::optional<std::string> host = FixedHost(req.url);
     if (host && core::ClassifyHost(*host) == core::HostKind::kRefused) {
       r.Fail("url", "the host " + *host +
                         " is a private, loopback or other non-public address, which this "
@@ -429,13 +435,13 @@ std::optional<WebhookRequest> ReadRequest(FieldReader& parent, const json::value
     }
   }
   if (const auto* b = r.Raw("body"); b != nullptr && !b->is_null()) {
-    if (!b->is_string() || b->get_string().size() > 65536) {
+    if (!b->is_string() || b->get_string().size() > core::TokenTemplate::kMaxBodyLength) {
       r.Fail("body", "must be a string (a template) of at most 65536 bytes, or null");
     } else if (req.method == "GET" || req.method == "HEAD") {
       r.Fail("body", "GET and HEAD requests carry no body");
     } else {
       core::TokenTemplate t;
-      ReadTemplate(r, "body", b->get_string(), t);
+      ReadTemplate(r, "body", b->get_string(), t, core::TokenTemplate::kMaxBodyLength);
       req.body = std::move(t);
     }
   }

@@ -184,9 +184,9 @@ Encoding EncodingForBody(std::string_view content_type) {
   return Encoding::kNone;
 }
 
-Result<TokenTemplate> TokenTemplate::Parse(std::string_view text) {
-  if (text.size() > kMaxLength) {
-    return ParseError("longer than " + std::to_string(kMaxLength) + " bytes");
+Result<TokenTemplate> TokenTemplate::Parse(std::string_view text, size_t max_length) {
+  if (text.size() > max_length) {
+    return ParseError("longer than " + std::to_string(max_length) + " bytes");
   }
   TokenTemplate result;
   result.text_ = std::string(text);

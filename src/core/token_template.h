@@ -32,8 +32,9 @@ Encoding EncodingForBody(std::string_view content_type);
 // to "").
 class TokenTemplate {
  public:
-  static constexpr size_t kMaxLength = 8192;    // bytes of template text
-  static constexpr size_t kMaxNameLength = 64;  // bytes of a token name
+  static constexpr size_t kMaxLength = 8192;       // bytes of template text, unless Parse is told
+  static constexpr size_t kMaxBodyLength = 65536;  // bytes of a body template
+  static constexpr size_t kMaxNameLength = 64;     // bytes of a token name
 
   // A token's value, or nullopt for an unknown token.
   using Lookup = std::function<std::optional<std::string>(std::string_view token)>;
@@ -49,8 +50,8 @@ class TokenTemplate {
   // ("[]", "[a b]", "[a", "[1:2]", a name longer than kMaxNameLength) is refused. Errors are
   // kInvalidArgument with an empty field (the caller sets it) and a message naming the 1-based
   // byte position of the offending '[', e.g. "template: unclosed or invalid token at position
-  // 12", or "template: longer than 8192 bytes". Empty text is the empty template.
-  static Result<TokenTemplate> Parse(std::string_view text);
+  // 12", or "template: longer than 8192 bytes" (`max_length`). Empty text is the empty template.
+  static Result<TokenTemplate> Parse(std::string_view text, size_t max_length = kMaxLength);
 
   // The text with each token replaced by lookup(name) encoded per `enc`; an unknown token
   // (nullopt) renders as "". lookup is called once per occurrence, in order. With kJson, '"',
