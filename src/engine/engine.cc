@@ -100,6 +100,22 @@ void Emit(Outcome& out, const char* trigger, core::Millis at) {
   out.changed = out.call_changed = true;
 }
 
+// The deliveries of `trigger`, an effect recorded before this step, for the webhook groups that
+// fit the call now and did not fit it `before` (as the call was when the trigger fired).
+void PlanMissedDeliveries(const Call& call, const TagIndex& before, const std::string& trigger,
+                          const Context& ctx, Outcome& out) {
+  const TagIndex now(call);
+  for (const config::WebhookGroup* g : ctx.config.WebhookGroupsOf(call.campaign_id)) {
+    if (!g->enabled || g->trigger != trigger || !now.Matches(g->matches) ||
+        before.Matches(g->matches)) {
+      continue;
+    }
+    for (size_t i = 0; i < g->requests.size(); ++i) {
+      out.deliveries.push_back(PlannedDelivery{g->id, static_cast<int>(i), trigger, ctx.now, {}});
+    }
+  }
+}
+
 void Route(Call& call, Id buyer_id, core::Millis at, Outcome& out) {
   call.buyer_id = buyer_id;
   call.routed_at = at;
@@ -229,10 +245,18 @@ core::Result<Outcome> ApplyEvent(Call& call, const Event& event, const Context& 
                                      "buyer_id");
       }
       if (call.routed_at) return out;  // repeated: acknowledged, nothing changes
-      // After `ended` (its retry got through first): never later than the end, and the
-      // conversion group is chosen again with the buyer's tag.
-      Route(call, *e.buyer_id, call.ended_at ? std::min(e.at, *call.ended_at) : e.at, out);
-      if (call.ended_at) ReviseForLateRoute(call, ctx, out);
+      {
+        // After `answered` or `ended` (their retries got through first): the webhook groups of
+        // those triggers that the buyer's tag makes fit now get their deliveries now, as they
+        // would have in order (the answered ping is how a buyer learns the call key).
+        const TagIndex before(call);
+        // After `ended`: never later than the end, and the conversion group is chosen again
+        // with the buyer's tag.
+        Route(call, *e.buyer_id, call.ended_at ? std::min(e.at, *call.ended_at) : e.at, out);
+        if (call.ended_at) ReviseForLateRoute(call, ctx, out);
+        if (call.answered_at) PlanMissedDeliveries(call, before, "answered", ctx, out);
+        if (call.ended_at) PlanMissedDeliveries(call, before, "ended", ctx, out);
+      }
       return out;
     case EventType::kAnswered:
       if (call.answered_at) return out;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/snapshot.h"
+#include "core/tag_filter.h"
 
 namespace engine {
 namespace {
@@ -65,6 +66,17 @@ class World {
   }
   const config::Campaign* campaign() const { return &snapshot_.campaigns.at(kCampaignId); }
   const config::Number* number() const { return &snapshot_.numbers.at(kNumberId); }
+  // A webhook group of the campaign with one request.
+  void AddWebhookGroup(Id id, std::string trigger, std::string_view matches = "") {
+    config::WebhookGroup& g = snapshot_.webhook_groups[id];
+    g.id = id;
+    g.account_id = kAccountId;
+    g.campaign_id = kCampaignId;
+    g.trigger = std::move(trigger);
+    g.matches = *core::TagFilter::Parse(matches);
+    g.requests.resize(1);
+    snapshot_.Index();
+  }
 
  private:
   void AddBuyer(Id id, Id account_id) {
@@ -583,6 +595,44 @@ TEST(ApplyEventTest, OutOfOrderEventsNeverMoveStatusBackward) {
               c.want_statuses + " | " + c.want_triggers + " | " + c.want_lifecycle)
         << "case " << c.name;
   }
+}
+
+// `routed` after `answered` and `ended` (their retries got through first): the webhook groups of
+// those triggers that only the buyer's tag makes fit get their deliveries now, as they would
+// have in order; a group that fitted already had its own, and gets none again.
+TEST(ApplyEventTest, ALateRouteSendsTheWebhooksTheBuyersTagMakesFit) {
+  World w;
+  w.AddWebhookGroup(60, "answered", "system_buyer_id:31");  // buyer B's answered ping
+  w.AddWebhookGroup(61, "answered");                        // every call's
+  w.AddWebhookGroup(62, "ended", "system_buyer_id:31");
+  w.AddWebhookGroup(63, "answered", "system_buyer_id:30");  // buyer A's: not this call's
+  w.AddWebhookGroup(64, "routed", "system_buyer_id:31");
+  auto planned = [](const Outcome& out) {
+    std::string s;
+    for (const PlannedDelivery& d : out.deliveries) {
+      s += (s.empty() ? "" : ",") + std::to_string(d.group_id) + ":" + d.trigger;
+    }
+    return s;
+  };
+  Call call = Start(w);
+  Outcome answered = Apply(call, w, Answered(kT0 + 2000));
+  PlanDeliveries(call, w.Ctx(), answered);
+  EXPECT_EQ(planned(answered), "61:answered");
+  Outcome routed = Apply(call, w, Routed(kT0 + 1000, kBuyerB));
+  PlanDeliveries(call, w.Ctx(), routed);
+  EXPECT_EQ(planned(routed), "60:answered,64:routed");
+  // After the end as well: the ended group too.
+  Call ended_first = Start(w);
+  Apply(ended_first, w, Answered(kT0 + 2000));
+  Apply(ended_first, w, Ended(kT0 + 9000));
+  Outcome late = Apply(ended_first, w, Routed(kT0 + 1000, kBuyerB));
+  PlanDeliveries(ended_first, w.Ctx(), late);
+  EXPECT_EQ(planned(late), "60:answered,62:ended,64:routed");
+  // A route in order plans only its own trigger's.
+  Call in_order = Start(w);
+  Outcome first = Apply(in_order, w, Routed(kT0 + 1000, kBuyerB));
+  PlanDeliveries(in_order, w.Ctx(), first);
+  EXPECT_EQ(planned(first), "64:routed");
 }
 
 TEST(ApplyEventTest, LateEventsAfterCompletionKeepStatusCompleted) {
