@@ -507,6 +507,17 @@ class DispatcherTest : public ::testing::Test {
   static std::vector<std::string> OneSentOneQueued() {
     return {"callpost_webhook_in_flight 1\n", "callpost_webhook_queued 1\n"};
   }
+  // Two deliveries of `group` for a host with one slot: returns once the first is on the wire
+  // (its receiver holds it) and the second waits in the host's queue.
+  Dispatcher& StartWithOneSentOneQueued(store::Id group) {
+    AddDelivery(group);
+    AddDelivery(group);
+    DispatcherOptions o;
+    o.max_per_host = 1;
+    Dispatcher& d = StartDispatcher(o);
+    EXPECT_TRUE(WaitForMetrics(d, OneSentOneQueued()));
+    return d;
+  }
 
   // AnAccountWhoseReceiversHangLeavesPlacesForTheOthers and its one-host variant.
   void HangingAccountLeavesPlacesForTheOthers(int max_per_host);
@@ -879,12 +890,7 @@ TEST_F(DispatcherTest, ADeliveryQueuedWhenItsGroupIsDisabledFailsUnsent) {
   OpenAtExit open{gate};
   const std::string url = receiver.url("/x");
   const store::Id group = AddGroup(url);
-  AddDelivery(group);
-  AddDelivery(group);
-  DispatcherOptions o;
-  o.max_per_host = 1;
-  Dispatcher& d = StartDispatcher(o);
-  ASSERT_TRUE(WaitForMetrics(d, OneSentOneQueued()));
+  Dispatcher& d = StartWithOneSentOneQueued(group);
   ChangeGroup(group, url, /*enabled=*/false);
   gate.Open();
   ASSERT_TRUE(d.WaitIdle(10s));
@@ -915,12 +921,7 @@ TEST_F(DispatcherTest, AUrlChangedWhileADeliveryIsQueuedIsUsedForIt) {
   });
   OpenAtExit open{gate};
   const store::Id group = AddGroup(receiver.url("/old"));
-  AddDelivery(group);
-  AddDelivery(group);
-  DispatcherOptions o;
-  o.max_per_host = 1;
-  Dispatcher& d = StartDispatcher(o);
-  ASSERT_TRUE(WaitForMetrics(d, OneSentOneQueued()));
+  Dispatcher& d = StartWithOneSentOneQueued(group);
   ChangeGroup(group, receiver.url("/new"));
   gate.Open();
   ASSERT_TRUE(d.WaitIdle(10s));
@@ -947,12 +948,7 @@ TEST_F(DispatcherTest, ADeliveryQueuedForAHostItsUrlNoLongerNamesGoesToTheNewOne
   OpenAtExit open{gate};
   RawReceiver new_host({Reply{}});
   const store::Id group = AddGroup(old_host.url("/x"));
-  AddDelivery(group);
-  AddDelivery(group);
-  DispatcherOptions o;
-  o.max_per_host = 1;
-  Dispatcher& d = StartDispatcher(o);
-  ASSERT_TRUE(WaitForMetrics(d, OneSentOneQueued()));
+  Dispatcher& d = StartWithOneSentOneQueued(group);
   ChangeGroup(group, new_host.url("/y"));
   gate.Open();
   ASSERT_TRUE(d.WaitIdle(10s));
