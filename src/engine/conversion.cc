@@ -228,7 +228,10 @@ void ConvertLateByDuration(Call& call, const ConversionGroup& group, const Conte
 }  // namespace
 
 void ReviseForLateAnswer(Call& call, const Context& ctx, Outcome& out) {
-  if (!call.ended_at || !call.answered_at || call.duration_seconds.value_or(0) != 0) return;
+  if (!call.ended_at || !call.answered_at || call.duration_seconds.value_or(0) != 0 ||
+      call.hung_up_by == kHungUpStale) {
+    return;  // a duration known, or none to know (an assumed end)
+  }
   call.duration_seconds = std::max<int64_t>(0, (*call.ended_at - *call.answered_at) / 1000);
   out.changed = out.call_changed = true;
   if (call.conversion.state != ConversionState::kNotConverted) return;

@@ -432,6 +432,26 @@ TEST(DurationGroupTest, AnAnswerAfterTheEndConvertsLateWhenLongEnough) {
   EXPECT_EQ(call.duration_seconds, 0);
 }
 
+// A call the stale sweep closed (its end never came): its end time is callpost's guess, so its
+// talk time is unknown, 0, and a duration group never converts on it, not even when a late
+// `answered` comes.
+TEST(DurationGroupTest, AStaleCloseNeverConvertsByDuration) {
+  for (const bool answered : {true, false}) {
+    World w({DurationGroup(1, 30, "20.00", "15.50")});
+    Call call = LiveCall(w, kBuyerA, answered);
+    Event e = At(EventType::kEnded, kEnd);
+    e.hung_up_by = std::string(kHungUpStale);
+    ASSERT_TRUE(ApplyEvent(call, e, w.Ctx(kEnd)));
+    EXPECT_EQ(std::to_string(call.duration_seconds.value_or(-1)) + " " + Conv(call),
+              "0 completed not_converted group=1 revenue=- payout=- late=0 deadline=- decided=0")
+        << (answered ? "answered" : "never answered");
+    ASSERT_TRUE(ApplyEvent(call, At(EventType::kAnswered, kAnswered), w.Ctx(kEnd + 5000)));
+    EXPECT_EQ(std::to_string(call.duration_seconds.value_or(-1)) + " " + Conv(call),
+              "0 completed not_converted group=1 revenue=- payout=- late=0 deadline=- decided=0")
+        << (answered ? "answered" : "never answered") << ", then a late answer";
+  }
+}
+
 // A call that never connected is decided at once, in the group that matches it.
 TEST(DurationGroupTest, AFailedCallIsNotConvertedInItsGroup) {
   World w({DurationGroup(1, 0)});

@@ -275,6 +275,8 @@ core::Result<Outcome> ApplyEvent(Call& call, const Event& event, const Context& 
       call.hung_up_by = e.hung_up_by;
       if (e.duration_seconds) {
         call.duration_seconds = e.duration_seconds;
+      } else if (call.hung_up_by == kHungUpStale) {
+        call.duration_seconds = 0;  // the end is assumed: the talk time is not known
       } else {
         call.duration_seconds =
             call.answered_at ? std::max<int64_t>(0, (*call.ended_at - *call.answered_at) / 1000)

@@ -89,6 +89,11 @@ std::optional<Id> ChooseBuyer(const Call& call, const std::optional<PreviousCall
 
 enum class EventType { kRouted, kAnswered, kEnded };
 
+// `hung_up_by` of a call callpost closed because its end never came (--max-call-seconds). Its
+// end time is assumed, so its talk time is unknown: 0, never computed from its times (not even
+// when a late `answered` comes), and no duration group converts on it.
+inline constexpr std::string_view kHungUpStale = "stale";
+
 struct Event {
   EventType type = EventType::kEnded;
   core::Millis at = 0;

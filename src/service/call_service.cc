@@ -772,7 +772,8 @@ Result<int> CallService::CloseStaleCalls(core::Millis now, int64_t max_call_seco
   });
   if (!r) return std::move(r).error();
   return StepEach(open, now, [now](engine::Call& call, const engine::Context& ctx) {
-    engine::Event ended{engine::EventType::kEnded, now, std::nullopt, std::nullopt, "stale"};
+    engine::Event ended{engine::EventType::kEnded, now, std::nullopt, std::nullopt,
+                        std::string(engine::kHungUpStale)};
     return engine::ApplyEvent(call, ended, ctx);
   });
 }
