@@ -161,10 +161,19 @@ Call StartCall(std::string uuid, const StartInput& in, const std::optional<Previ
   for (const auto& t : in.publisher_tags)
     AddPublisherTag(call, t.key, t.value, t.publisher_id, at, out);
   if (previous) {
+    std::vector<const Tag*> carry;
+    std::set<std::pair<std::string_view, std::string_view>> seen;
     for (const auto& t : previous->tags) {
       if (t.source == TagSource::kSystem || t.source == TagSource::kNumber) continue;
       if (t.source == TagSource::kPostback && !ctx.account.carry_over_postback_tags) continue;
-      if (call.HasTag(t.key, t.value)) continue;
+      if (call.HasTag(t.key, t.value) || !seen.emplace(t.key, t.value).second) continue;
+      carry.push_back(&t);
+    }
+    // The most recent ones when they do not all fit, in their order: a call that could not
+    // take its buyer's conversion postback for want of room would lose it.
+    const size_t room = kMaxTagsAfterCarryOver - std::min(call.tags.size(), kMaxTagsAfterCarryOver);
+    for (size_t i = carry.size() - std::min(carry.size(), room); i < carry.size(); ++i) {
+      const Tag& t = *carry[i];
       Tag carried{t.key, t.value, t.source, at, true, t.publisher_id};
       call.tags.push_back(carried);
       out.new_tags.push_back(std::move(carried));

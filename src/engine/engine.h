@@ -25,6 +25,9 @@ struct Context {
 inline constexpr size_t kMaxTagBytes = 255;
 inline constexpr size_t kMaxTagsPerRequest = 100;
 inline constexpr size_t kMaxTagsPerCall = 2000;
+// A repeat call starts with at most this many tags once the previous call's are copied: the
+// rest of kMaxTagsPerCall stays for its own postbacks and data writing.
+inline constexpr size_t kMaxTagsAfterCarryOver = kMaxTagsPerCall / 2;
 
 // Validates one tag from outside (edge, postback, publisher): key 1-255 bytes of printable
 // UTF-8, value at most 255 bytes of UTF-8 without a NUL byte, key not reserved (system_*,

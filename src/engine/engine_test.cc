@@ -437,6 +437,36 @@ TEST(RepeatCallerTest, CarriesTagsOfThePreviousCall) {
   }
 }
 
+// A previous call that holds nearly the most tags a call may: its most recent ones are carried,
+// up to kMaxTagsAfterCarryOver on the new call, so that the new call keeps room for its own
+// postbacks (a conversion among them).
+TEST(RepeatCallerTest, CarriesTheMostRecentTagsWhileTheCallKeepsRoom) {
+  PreviousCall previous;
+  for (int i = 0; i < 1990; ++i) {
+    previous.tags.push_back(
+        Tag{"t", std::to_string(i), TagSource::kPostback, kT0 - 9000 + i, i < 100});
+  }
+  World w(/*carry_over_postback_tags=*/true, /*postback_group=*/true);
+  StartInput in;
+  in.campaign = w.campaign();
+  in.number = w.number();
+  in.caller_number = kCaller;
+  in.at = kT0;
+  Outcome out;
+  Call call = StartCall("u", in, previous, w.Ctx(), out);
+  ASSERT_EQ(call.tags.size(), kMaxTagsAfterCarryOver);
+  std::vector<std::string> carried = call.TagValues("t");
+  ASSERT_FALSE(carried.empty());
+  EXPECT_EQ(carried.front(), std::to_string(1990 - carried.size()));  // the most recent ones,
+  EXPECT_EQ(carried.back(), "1989");                                  // in their order
+  // The buyer's conversion, with its tags, still fits.
+  Params postback{{"value", "25.00"}};
+  for (int i = 0; i < 99; ++i) postback.emplace_back("p", std::to_string(i));
+  core::Result<PostbackResult> r = ApplyPostback(call, postback, w.Ctx(kT0 + 1000));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, "conversion recorded");
+}
+
 TEST(RepeatCallerTest, PreviousCallWithoutTagsStillMakesARepeat) {
   World w;
   StartInput in;
