@@ -121,6 +121,26 @@ TEST(Calls, ReportedTimesAreNeverAheadOfTheClockNorBeforeTheStart) {
   EXPECT_EQ(ended.at("duration_seconds"), 5);
 }
 
+// A start ahead of the clock is taken as now for the repeat-caller window too: a caller's second
+// call within the window is a repeat whatever time the edge's clock gave it, and a start
+// back-dated before a caller's call is no repeat of that later call.
+TEST(Calls, TheRepeatWindowCountsFromTheStartAsTakenNotAsReported) {
+  Server s;
+  MakeFixture(s, {{"repeat_callers", {{"enabled", true}, {"window_seconds", 60}}}});
+  const core::Millis now = s.clock().Now();
+  auto start = [&](core::Millis at) {
+    HttpResponse r = s.Api("POST", "/api/v1/calls",
+                           json::object{{"number", "+18005550100"},
+                                        {"caller_number", "+15551230000"},
+                                        {"at", core::FormatRfc3339(at)}});
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.json();
+  };
+  EXPECT_EQ(start(now).at("repeat"), false);
+  EXPECT_EQ(start(now + 300'000).at("repeat"), true);  // five minutes ahead: taken as now
+  EXPECT_EQ(start(now - 30'000).at("repeat"), false);  // before both: no repeat of either
+}
+
 TEST(Calls, BadInputIsRefusedAndChangesNothing) {
   Server s;
   Fixture f = MakeFixture(s);

@@ -114,6 +114,29 @@ TEST(DataWriting, StoredBeforeTheCallAndAppliedWhenItStarts) {
   EXPECT_FALSE(next.at("tags").as_object().contains("age"));
 }
 
+// A SIP route lookup that finds no buyer closes its call at once: the tags stored for the caller
+// wait for the caller's next call, and that call is no repeat of the closed one.
+TEST(DataWriting, ASipLookupWithNoBuyerLeavesTheStoredTags) {
+  Server s;
+  Keyed k = WithKey(s);
+  ASSERT_EQ(s.Api("PATCH", "/api/v1/campaigns/" + std::to_string(k.f.campaign),
+                  json::object{{"repeat_callers", {{"enabled", true}}}})
+                .status,
+            200);
+  // The campaign's one buyer takes calls by phone only: no SIP buyer.
+  ASSERT_EQ(s.Api("PATCH", "/api/v1/buyers/" + std::to_string(k.f.buyer),
+                  json::object{{"destination", "+15550000001"}})
+                .status,
+            200);
+  ASSERT_EQ(Write(s, k.key, "caller_number=5551230000&age=39").status, 200);
+  HttpResponse lookup = Http("GET", s.url("/sip/route?from=%2B15551230000&to=18005550100&callid=x"),
+                             "", {"Authorization: Bearer " + s.api_key()});
+  ASSERT_EQ(lookup.status, 404) << lookup.body;
+  json::object call = StartCall(s);
+  EXPECT_EQ(call.at("tags").as_object().at("age"), "39") << call;
+  EXPECT_EQ(call.at("repeat"), false) << call;
+}
+
 // Repeating a write does not use up the caller's room: at most 100 tags wait for one caller,
 // counted once each, and a write past them is refused whole.
 TEST(DataWriting, RepeatedWritesStoreOnceAndAHundredTagsMayWait) {

@@ -256,7 +256,9 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
   in.caller_number = req.caller_number;
   in.edge_tags = std::move(req.tags);
   const core::Millis now = clock_.Now();
-  in.at = req.at.value_or(now);  // a time ahead of `now` is taken as `now` (engine::StartCall)
+  // A time ahead of `now` is taken as `now` (as engine::StartCall takes it), here already: the
+  // repeat-caller window counts back from it.
+  in.at = std::min(req.at.value_or(now), now);
   std::string edge_call_id = std::move(req.edge_call_id);
   const uint64_t random = random_();
   auto out = std::make_shared<Slot<Started>>(sink_);
@@ -285,23 +287,14 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
         const auto& repeat = in.campaign->repeat_callers;
         if (repeat.enabled && !in.caller_number.empty()) {
           auto p = w.FindPreviousCall(account->id, in.campaign->id, in.caller_number,
-                                      in.at - repeat.window_seconds * 1000);
+                                      in.at - repeat.window_seconds * 1000, in.at);
           if (!p) return std::move(p).error();
           previous = std::move(*p);
         }
-        // Tags publishers wrote for this caller apply now, before routing, and are used up.
-        engine::StartInput input = in;
-        if (!in.caller_number.empty()) {
-          auto stored = w.TakePrecallTags(account->id, in.caller_number, now);
-          if (!stored) return std::move(stored).error();
-          for (auto& t : *stored) {
-            input.publisher_tags.push_back({t.publisher_id, std::move(t.key), std::move(t.value)});
-          }
-        }
-        engine::Outcome outcome;
-        Started started;
-        started.call = engine::StartCall(core::NewUuidV4(), input, previous, ctx, outcome);
-        started.call.edge_call_id = edge_call_id;
+        // The buyer is chosen before the stored tags are taken (the router reads none of them),
+        // so that a SIP lookup that finds no buyer, whose call is closed at once, leaves them for
+        // the caller's next call.
+        std::optional<Id> buyer;
         if (route) {
           // Live calls are counted only when a buyer of the campaign has a concurrency cap
           // (on a shared store, counting takes the account's routing lock).
@@ -316,15 +309,31 @@ void CallService::Start(Id account_id, StartRequest req, Callback<Started> done)
             if (!counted) return std::move(counted).error();
             live = std::move(*counted);
           }
-          auto buyer = engine::ChooseBuyer(started.call, previous, live, random, ctx, sip_only);
-          if (buyer) {
-            engine::Event routed{engine::EventType::kRouted, in.at, *buyer, std::nullopt, ""};
-            auto r = engine::ApplyEvent(started.call, routed, ctx);
-            if (!r) return std::move(r).error();
-            for (auto& t : r->new_tags) outcome.new_tags.push_back(std::move(t));
-            for (auto& e : r->effects) outcome.effects.push_back(std::move(e));
-            started.buyer = *config::Snapshot::Find(snap->buyers, account->id, *buyer);
+          engine::Call of_campaign;
+          of_campaign.account_id = account->id;
+          of_campaign.campaign_id = in.campaign->id;
+          buyer = engine::ChooseBuyer(of_campaign, previous, live, random, ctx, sip_only);
+        }
+        // Tags publishers wrote for this caller apply now, before routing, and are used up.
+        engine::StartInput input = in;
+        if (!in.caller_number.empty() && (buyer || !sip_only)) {
+          auto stored = w.TakePrecallTags(account->id, in.caller_number, now);
+          if (!stored) return std::move(stored).error();
+          for (auto& t : *stored) {
+            input.publisher_tags.push_back({t.publisher_id, std::move(t.key), std::move(t.value)});
           }
+        }
+        engine::Outcome outcome;
+        Started started;
+        started.call = engine::StartCall(core::NewUuidV4(), input, previous, ctx, outcome);
+        started.call.edge_call_id = edge_call_id;
+        if (buyer) {
+          engine::Event routed{engine::EventType::kRouted, in.at, *buyer, std::nullopt, ""};
+          auto r = engine::ApplyEvent(started.call, routed, ctx);
+          if (!r) return std::move(r).error();
+          for (auto& t : r->new_tags) outcome.new_tags.push_back(std::move(t));
+          for (auto& e : r->effects) outcome.effects.push_back(std::move(e));
+          started.buyer = *config::Snapshot::Find(snap->buyers, account->id, *buyer);
         }
         if (auto s = out->handoff.SaveStep(w, started.call, outcome, ctx); !s) return s;
         out->value = std::move(started);

@@ -120,7 +120,8 @@ constexpr const char* kSelectEffects =
     " WHERE e.call_id = $1 ORDER BY e.id";
 constexpr const char* kPreviousCall =
     "SELECT id, buyer_id FROM calls WHERE account_id = $1 AND campaign_id = $2 AND"
-    " caller_number = $3 AND started_at >= $4 ORDER BY started_at DESC, id DESC LIMIT 1";
+    " caller_number = $3 AND started_at BETWEEN $4 AND $5 AND hung_up_by <> 'no_route'"
+    " ORDER BY started_at DESC, id DESC LIMIT 1";
 // Routing on several nodes: a writer counting an account's live calls first takes the
 // account's routing lock (to the end of its transaction), so two calls routed at once on two
 // nodes cannot both take a buyer's last free line.
@@ -204,13 +205,14 @@ Result<std::vector<EffectRow>> PgTxn::ListEffects(Id call_id) {
 
 Result<std::optional<engine::PreviousCall>> PgTxn::FindPreviousCall(Id account_id, Id campaign_id,
                                                                     std::string_view caller,
-                                                                    core::Millis since) {
+                                                                    core::Millis since,
+                                                                    core::Millis until) {
   if (writing_) {
     auto l = db_.Run(kLockCaller, PgParams().Add(account_id).Add(campaign_id).Add(caller));
     if (!l) return std::move(l).error();
   }
-  auto r =
-      db_.Run(kPreviousCall, PgParams().Add(account_id).Add(campaign_id).Add(caller).Add(since));
+  auto r = db_.Run(kPreviousCall,
+                   PgParams().Add(account_id).Add(campaign_id).Add(caller).Add(since).Add(until));
   if (!r) return std::move(r).error();
   if (r->rows() == 0) return std::optional<engine::PreviousCall>();
   engine::Call prev;

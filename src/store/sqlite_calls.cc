@@ -104,7 +104,8 @@ constexpr const char* kCountPostbacks =
 constexpr const char* kSelectEffects = "SELECT uuid, effects FROM calls WHERE id = ?";
 constexpr const char* kPreviousCall =
     "SELECT id, buyer_id FROM calls WHERE account_id = ? AND campaign_id = ? AND"
-    " caller_number = ? AND started_at >= ? ORDER BY started_at DESC, id DESC LIMIT 1";
+    " caller_number = ? AND started_at BETWEEN ? AND ? AND hung_up_by <> 'no_route'"
+    " ORDER BY started_at DESC, id DESC LIMIT 1";
 constexpr const char* kLiveByBuyer =
     "SELECT buyer_id, count(*) FROM calls WHERE status IN (1, 2) AND buyer_id IS NOT NULL"
     " AND account_id = ? GROUP BY buyer_id";
@@ -230,11 +231,12 @@ Result<std::vector<EffectRow>> SqliteTxn::ListEffects(Id call_id) {
 Result<std::optional<engine::PreviousCall>> SqliteTxn::FindPreviousCall(Id account_id,
                                                                         Id campaign_id,
                                                                         std::string_view caller,
-                                                                        core::Millis since) {
+                                                                        core::Millis since,
+                                                                        core::Millis until) {
   std::optional<engine::Call> prev;
   {
     Stmt s = db_.Prepare(kPreviousCall);
-    s.Bind(1, account_id).Bind(2, campaign_id).Bind(3, caller).Bind(4, since);
+    s.Bind(1, account_id).Bind(2, campaign_id).Bind(3, caller).Bind(4, since).Bind(5, until);
     if (s.Step()) {
       prev.emplace();
       prev->id = s.Int(0);

@@ -28,7 +28,8 @@ class SqliteTxn final : public Writer {
   core::Result<std::vector<EffectRow>> ListEffects(Id call_id) override;
   core::Result<std::optional<engine::PreviousCall>> FindPreviousCall(Id account_id, Id campaign_id,
                                                                      std::string_view caller,
-                                                                     core::Millis since) override;
+                                                                     core::Millis since,
+                                                                     core::Millis until) override;
   core::Result<std::map<Id, int64_t>> LiveCallsByBuyer(Id account_id) override;
   core::Result<std::vector<std::string>> ListOpenCalls(core::Millis started_before,
                                                        int limit) override;

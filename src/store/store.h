@@ -196,9 +196,12 @@ class Reader {
   virtual core::Result<std::vector<PostbackLog>> ListPostbacks(Id call_id, int limit) = 0;
   virtual core::Result<PostbackCounts> CountPostbacks(Id call_id) = 0;
   virtual core::Result<std::vector<EffectRow>> ListEffects(Id call_id) = 0;
-  // The caller's latest call in the campaign started at or after `since`.
+  // The caller's latest call in the campaign started between `since` and `until` (both
+  // included), leaving out calls a SIP route lookup closed for want of a buyer (no_route):
+  // nobody took those.
   virtual core::Result<std::optional<engine::PreviousCall>> FindPreviousCall(
-      Id account_id, Id campaign_id, std::string_view caller_number, core::Millis since) = 0;
+      Id account_id, Id campaign_id, std::string_view caller_number, core::Millis since,
+      core::Millis until) = 0;
   // The account's latest call from this caller that is live or ended at or after
   // `ended_since`.
   virtual core::Result<std::optional<engine::Call>> FindRecentCallByCaller(

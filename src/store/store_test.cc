@@ -377,12 +377,30 @@ TEST_P(StoreContract, ListsAndLookupsOfCalls) {
     return {};
   });
   auto prev = Read<std::optional<engine::PreviousCall>>(
-      [&](Reader& r) { return r.FindPreviousCall(a, 7, "+15550000001", 0); });
+      [&](Reader& r) { return r.FindPreviousCall(a, 7, "+15550000001", 0, 10000); });
   ASSERT_TRUE(prev.has_value());
   EXPECT_EQ(prev->buyer_id, 5);  // call 3: the latest of that caller in campaign 7
   EXPECT_EQ(prev->tags.size(), 2u);
   EXPECT_FALSE(Read<std::optional<engine::PreviousCall>>([&](Reader& r) {
-                 return r.FindPreviousCall(a, 7, "+15550000001", 3500);
+                 return r.FindPreviousCall(a, 7, "+15550000001", 3500, 10000);
+               }).has_value());
+  // Started up to `until` only (a start back-dated before call 3 finds call 1)...
+  auto earlier = Read<std::optional<engine::PreviousCall>>(
+      [&](Reader& r) { return r.FindPreviousCall(a, 7, "+15550000001", 0, 2500); });
+  ASSERT_TRUE(earlier.has_value());
+  EXPECT_EQ(earlier->buyer_id, std::nullopt);
+  // ... and never a call a SIP route lookup closed for want of a buyer.
+  Write([&](Writer& w) -> core::Result<void> {
+    auto f = w.FindCall(Uuid(1));
+    if (!f) return std::move(f).error();
+    Call c = **f;
+    c.hung_up_by = "no_route";
+    Outcome o;
+    o.changed = o.call_changed = true;
+    return w.SaveCall(c, o);
+  });
+  EXPECT_FALSE(Read<std::optional<engine::PreviousCall>>([&](Reader& r) {
+                 return r.FindPreviousCall(a, 7, "+15550000001", 0, 2500);
                }).has_value());
   auto recent = Read<std::optional<Call>>(
       [&](Reader& r) { return r.FindRecentCallByCaller(a, "+15550000001", 0); });
@@ -1263,7 +1281,7 @@ TEST_P(StoreContract, StartsOfOneCallerFromTwoStoresSeeEachOther) {
     Store& target = i % 2 ? **second : s();
     threads.emplace_back([&, i, &target = target] {
       auto r = target.WriteSync([&](Writer& w) -> core::Result<void> {
-        auto prev = w.FindPreviousCall(a, 7, "+15557770000", 0);
+        auto prev = w.FindPreviousCall(a, 7, "+15557770000", 0, 1'000'000);
         if (!prev) return std::move(prev).error();
         // Widen the window in which another node could start the same caller's call.
         std::this_thread::sleep_for(std::chrono::milliseconds(30));
