@@ -79,7 +79,7 @@ TEST(DataWriting, KeysAreManagedAndNeverShownAgain) {
 TEST(DataWriting, StoredBeforeTheCallAndAppliedWhenItStarts) {
   Server s;
   Keyed k = WithKey(s);
-  HttpResponse stored = Write(s, k.key, "caller_number=5551230000&age=39&state=CA");
+  HttpResponse stored = Write(s, k.key, "caller_number=5551230000&age=39&state=CA&age=39");
   ASSERT_EQ(stored.status, 200) << stored.body;
   EXPECT_EQ(stored.json().at("status"), "call not found, tags stored");
   EXPECT_EQ(stored.json().at("caller_number"), "+15551230000");  // national US normalised
@@ -189,9 +189,10 @@ TEST(DataWriting, AppliedToACallInProgressOrJustEnded) {
   Keyed k = WithKey(s);
   json::object call = StartCall(s);
   std::string uuid = Str(call.at("uuid"));
-  HttpResponse live = Write(s, k.key, "caller_number=%2B15551230000&income=high");
+  HttpResponse live = Write(s, k.key, "caller_number=%2B15551230000&income=high&income=high");
   ASSERT_EQ(live.status, 200) << live.body;
   EXPECT_EQ(live.json().at("status"), "call found, tags applied");
+  EXPECT_EQ(live.json().at("tag_values"), (json::object{{"income", "high"}}));  // a pair once
   EXPECT_EQ(Str(live.json().at("call_uuid")), uuid);
   EXPECT_EQ(CallTags(s, uuid).at("income"), "high");
   Event(s, uuid, {{"type", "ended"}});

@@ -69,6 +69,14 @@ size_t CountNewTags(const Call& call, const Params& params) {
   return fresh.size();
 }
 
+Params DistinctPairs(const Params& params) {
+  Params out;
+  for (const auto& pair : params) {
+    if (std::find(out.begin(), out.end(), pair) == out.end()) out.push_back(pair);
+  }
+  return out;
+}
+
 core::Result<void> CheckTagRoom(const Call& call, const Params& params) {
   // Every parameter fits: no need to look at which are new (the usual case, and the cheap one
   // on the writer thread).
@@ -324,11 +332,8 @@ core::Result<PostbackResult> ApplyPostback(Call& call, const Params& params, con
   result.outcome = FireDeadline(call, ctx);
   // A bare parameter ("&sale") signals a keyword; it adds no tag. A pair given twice is applied,
   // and echoed, once.
-  for (const auto& pair : params) {
-    if (!pair.second.empty() && std::find(result.tag_values.begin(), result.tag_values.end(),
-                                          pair) == result.tag_values.end()) {
-      result.tag_values.push_back(pair);
-    }
+  for (auto& pair : DistinctPairs(params)) {
+    if (!pair.second.empty()) result.tag_values.push_back(std::move(pair));
   }
   if (conversion->kind == PostedConversion::kAlreadyConverted) {
     result.status = "already converted";  // the first conversion wins; nothing changes

@@ -39,6 +39,10 @@ core::Result<void> ValidateTag(std::string_view key, std::string_view value);
 // value the call has, and a pair the request repeats add nothing.
 size_t CountNewTags(const Call& call, const Params& params);
 
+// `params` with each key/value pair once, in the order first given: a request applies (and its
+// answer echoes) a pair it repeats once.
+Params DistinctPairs(const Params& params);
+
 // Refuses (kUnprocessable, answered 422) a request whose new tag values (CountNewTags) would
 // take the call past kMaxTagsPerCall; a request that adds nothing new always fits.
 core::Result<void> CheckTagRoom(const Call& call, const Params& params);

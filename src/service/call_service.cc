@@ -706,6 +706,7 @@ void CallService::DataWriting(DataWritingRequest req, Callback<DataWritingAnswer
   for (const auto& [k, v] : req.tags) {
     if (auto ok = engine::ValidateTag(k, v); !ok) return refuse(400, ok.error().message);
   }
+  req.tags = engine::DistinctPairs(req.tags);  // written, and echoed, once each
   const core::Millis now = clock_.Now();
   auto out = std::make_shared<Slot<DataWritingAnswer>>(sink_);
   store_.Write(
