@@ -166,6 +166,31 @@ TEST(Cli, AnAddressInUseFailsBeforeTheDataDirectoryIsMade) {
   EXPECT_FALSE(std::filesystem::exists(data)) << out;
 }
 
+// The data directory's call-key secret is made only where there is none: one that is cut short,
+// or cannot be read as a file, stops the start with an error and stays as it was (every call
+// key in the database was derived from it).
+TEST(Cli, ASecretFileThatCannotBeUsedIsAnErrorAndStaysAsItWas) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/short");
+  std::ofstream(dir.path() + "/short/secret") << "cut-short\n";
+  std::filesystem::create_directories(dir.path() + "/unreadable/secret");  // not a file
+  for (const char* sub : {"short", "unreadable"}) {
+    int status = 0;
+    const std::string out =
+        RunCommand("timeout 20 " + std::string(CALLPOST_BINARY) +
+                       " serve --listen 127.0.0.1:0 --data-dir " + dir.path() + "/" + sub + " 2>&1",
+                   &status);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << sub << ": " << out;
+    EXPECT_NE(out.find("call-key secret " + dir.path() + "/" + sub + "/secret"), std::string::npos)
+        << sub << ": " << out;
+  }
+  std::ifstream in(dir.path() + "/short/secret");
+  std::string kept;
+  std::getline(in, kept);
+  EXPECT_EQ(kept, "cut-short");
+  EXPECT_TRUE(std::filesystem::is_directory(dir.path() + "/unreadable/secret"));
+}
+
 TEST(Cli, ServeStopsGracefullyOnSigterm) {
   TempDir dir;
   int status = 0;

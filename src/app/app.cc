@@ -170,13 +170,28 @@ Result<std::string> LoadSecret(const AppOptions& o) {
     return core::InvalidArgument(
         "--secret is required with a PostgreSQL database (the same on every node)", "secret");
   }
+  // Made only where there is none: a secret file that cannot be read (its owner or mode after a
+  // restore, say) or that is cut short is an error, never replaced, since every call key in the
+  // database was derived from it.
   auto path = std::filesystem::path(o.data_dir) / "secret";
-  std::ifstream in(path);
-  std::string secret;
-  if (in && std::getline(in, secret) && secret.size() >= 32) return secret;
   std::error_code ec;
+  if (std::filesystem::exists(path, ec) || (ec && ec != std::errc::no_such_file_or_directory)) {
+    std::ifstream in(path);
+    std::string secret;
+    if (!in) {
+      return core::MakeError(core::ErrorCode::kUnavailable,
+                             "cannot read the call-key secret " + path.string() + ": " +
+                                 (ec ? ec.message() : std::strerror(errno)));
+    }
+    if (!std::getline(in, secret) || secret.size() < 32) {
+      return core::MakeError(core::ErrorCode::kUnavailable,
+                             "the call-key secret " + path.string() +
+                                 " is shorter than 32 characters: restore it from a backup");
+    }
+    return secret;
+  }
   std::filesystem::create_directories(o.data_dir, ec);
-  secret = core::HexEncode(core::RandomBytes(32));
+  std::string secret = core::HexEncode(core::RandomBytes(32));
   if (auto w = WriteSecretFile(path, secret + "\n"); !w) return std::move(w).error();
   return secret;
 }
@@ -347,8 +362,8 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
     return std::move(free).error();
   }
   Impl* raw = impl.get();
-  auto secret = LoadSecret(options);
-  if (!secret) return std::move(secret).error();
+  // The database option is checked, and the lock taken, before the secret is read (or made):
+  // a second server for a directory, or a bad --database, leaves it as it was.
   auto sqlite = SqlitePath(options);
   if (!sqlite) return std::move(sqlite).error();
   if (!sqlite->empty()) {
@@ -356,6 +371,8 @@ Result<std::unique_ptr<App>> App::Start(const AppOptions& options) {
     if (!lock) return std::move(lock).error();
     impl->lock = std::move(*lock);
   }
+  auto secret = LoadSecret(options);
+  if (!secret) return std::move(secret).error();
   auto store = OpenStore(options, *sqlite);
   if (!store) return std::move(store).error();
   impl->store = std::move(*store);
