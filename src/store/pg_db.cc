@@ -92,11 +92,54 @@ int64_t PgResult::changed() const {
   return n && *n ? std::strtoll(n, nullptr, 10) : 0;
 }
 
+std::string RedactUrlPassword(std::string message, std::string_view url) {
+  // The user information is what comes before the URL's last '@' (a password with '/', ':' or
+  // an unencoded '@' in it makes libpq take part of it for the host, port or database, and
+  // quote that part); the password, what follows its first ':'.
+  const size_t scheme = url.find("://");
+  const size_t at = url.substr(0, url.find('?')).rfind('@');
+  if (scheme == std::string_view::npos || at == std::string_view::npos || at < scheme) {
+    return message;
+  }
+  const std::string_view userinfo = url.substr(scheme + 3, at - scheme - 3);
+  const size_t colon = userinfo.find(':');
+  if (colon == std::string_view::npos) return message;
+  const std::string_view password = userinfo.substr(colon + 1);
+  // The whole password, then each part of it between the characters libpq splits a URL at.
+  std::vector<std::string_view> parts{password};
+  for (size_t begin = 0; begin <= password.size();) {
+    const size_t end = std::min(password.find_first_of("@:/?#", begin), password.size());
+    if (end - begin >= 3) parts.push_back(password.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  for (std::string_view part : parts) {
+    if (part.empty()) continue;
+    for (size_t i = message.find(part); i != std::string::npos; i = message.find(part, i)) {
+      message.replace(i, part.size(), "[redacted]");
+      i += 10;
+    }
+  }
+  return message;
+}
+
 core::Result<std::unique_ptr<PgConn>> PgConn::Open(const std::string& url) {
+  // A URL libpq cannot parse is refused without libpq's message, which quotes the text it could
+  // not read (a password with a '%' that is no escape, say).
+  char* parse_error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(url.c_str(), &parse_error);
+  if (parsed == nullptr) {
+    PQfreemem(parse_error);
+    return core::MakeError(core::ErrorCode::kUnavailable,
+                           "cannot connect to PostgreSQL: the database URL is malformed (a user "
+                           "name or password needs its special characters percent-encoded)");
+  }
+  PQconninfoFree(parsed);
   PGconn* c = PQconnectdb(url.c_str());
   if (PQstatus(c) != CONNECTION_OK) {
-    // libpq's message names the host and the reason, never the password.
-    std::string msg = std::string("cannot connect to PostgreSQL: ") + PQerrorMessage(c);
+    // libpq's message names the host and the reason; any part of the password it quotes (one
+    // it took for the host or port) is redacted.
+    std::string msg =
+        RedactUrlPassword(std::string("cannot connect to PostgreSQL: ") + PQerrorMessage(c), url);
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
     PQfinish(c);
     return core::MakeError(core::ErrorCode::kUnavailable, msg);

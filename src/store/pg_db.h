@@ -96,6 +96,10 @@ class PgResult {
   std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
 };
 
+// `message` (libpq's, about connecting to `url`) with the URL's password, and each part of it
+// libpq may have taken for the host, port or database, replaced by "[redacted]".
+std::string RedactUrlPassword(std::string message, std::string_view url);
+
 // One connection. Not thread-safe: one thread at a time.
 class PgConn {
  public:

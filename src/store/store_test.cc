@@ -302,6 +302,25 @@ TEST_P(StoreContract, ACallRoundTripsWithEveryField) {
   EXPECT_EQ(after->conversion.revenue->cents(), 1234);
 }
 
+// A PostgreSQL URL whose password libpq cannot read, or reads in part as the host or port, never
+// puts the password in the error: libpq's own message quotes what it could not read.
+TEST(PgUrl, ConnectingErrorsNeverCarryThePassword) {
+  for (const char* url : {"postgresql://cp:Tr0ub4dor%&3xyz@127.0.0.1:9/cp",
+                          "postgresql://cp:hunter2/secretpart@127.0.0.1:9/cp",
+                          "postgresql://cp:Pa@ssXYZ@127.0.0.1:9/cp"}) {
+    auto conn = PgConn::Open(url);
+    ASSERT_FALSE(conn.has_value()) << url;
+    const std::string& msg = conn.error().message;
+    EXPECT_EQ(msg.rfind("cannot connect to PostgreSQL: ", 0), 0u) << msg;
+    for (const char* secret : {"Tr0ub4dor", "hunter2", "secretpart", "ssXYZ"}) {
+      EXPECT_EQ(msg.find(secret), std::string::npos) << url << " → " << msg;
+    }
+  }
+  EXPECT_EQ(RedactUrlPassword("host \"ssXYZ@127.0.0.1\"", "postgresql://cp:Pa@ssXYZ@h/cp"),
+            "host \"[redacted]@127.0.0.1\"");
+  EXPECT_EQ(RedactUrlPassword("no password here", "postgresql://cp@h/cp"), "no password here");
+}
+
 // The postbacks a call keeps while its group is not known: a blob written when a call kept at
 // most one reads as that one; several read back in their order.
 TEST(EarlyPostbacksBlob, OneWrittenBeforeCallsKeptSeveralReadsAsOne) {
