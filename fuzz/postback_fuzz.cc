@@ -114,9 +114,9 @@ std::string Describe(const engine::Call& c) {
   s += c.conversion.revenue ? c.conversion.revenue->ToString() : "-";
   s += c.conversion.payout ? c.conversion.payout->ToString() : "-";
   add(c.conversion.late), opt(c.conversion.deadline_at), opt(c.conversion.decided_at);
-  add(c.early_postback.has_value());
-  if (c.early_postback) {
-    for (const auto& [k, v] : *c.early_postback) add(k), add(v);
+  add(c.early_postbacks.size());
+  for (const engine::Params& kept : c.early_postbacks) {
+    for (const auto& [k, v] : kept) add(k), add(v);
   }
   for (const engine::Tag& t : c.tags) {
     add(t.key), add(t.value), add(static_cast<int>(t.source)), add(t.at), add(t.carried);
