@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +22,16 @@
 namespace {
 
 constexpr const char* kVersion = "callpost 0.1.0";
+
+// A finite number. CLI::Range lets "nan" through (every comparison with it is false), and a
+// rate of nan turned its limit off.
+const CLI::Validator kFinite(
+    [](std::string& text) {
+      char* end = nullptr;
+      const double value = std::strtod(text.c_str(), &end);
+      return std::isfinite(value) ? std::string() : std::string("must be a finite number");
+    },
+    "FINITE");
 
 void SetUpLogging() {
   // Batched writes to standard error (app/log_sink.h): an info line reaches it within 100 ms,
@@ -170,24 +181,28 @@ int main(int argc, char** argv) {
       ->add_option("--api-key-rate", options.api_key_rate,
                    "Requests a second allowed per API key or publisher postback key (0 = no limit)")
       ->envname("CALLPOST_API_KEY_RATE")
+      ->check(kFinite)
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
   serve
       ->add_option("--api-key-burst", options.api_key_burst,
                    "Requests one API key may send at once above its rate")
       ->envname("CALLPOST_API_KEY_BURST")
+      ->check(kFinite)
       ->check(CLI::Range(1.0, 1e7))
       ->capture_default_str();
   serve
       ->add_option("--call-key-rate", options.call_key_rate,
                    "Requests a second allowed per call on the buyer routes (0 = no limit)")
       ->envname("CALLPOST_CALL_KEY_RATE")
+      ->check(kFinite)
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
   serve
       ->add_option("--call-key-burst", options.call_key_burst,
                    "Requests one call's key may send at once above its rate")
       ->envname("CALLPOST_CALL_KEY_BURST")
+      ->check(kFinite)
       ->check(CLI::Range(1.0, 1e7))
       ->capture_default_str();
   serve

@@ -130,6 +130,8 @@ TEST(Cli, UsageErrorsAndBrokenConfigFilesStopWithStatus2) {
       {serve + " --listen 127.0.0.1", "--listen: must be host:port"},
       {serve + " --public-url calls.example.com", "--public-url: not an absolute URL"},
       {serve + " --public-url https://calls.example.com/?x=1", "--public-url: the URL may not"},
+      {serve + " --api-key-rate nan", "--api-key-rate: must be a finite number"},
+      {serve + " --call-key-burst inf", "--call-key-burst: must be a finite number"},
   };
   for (const Case& c : cases) {
     int status = 0;
