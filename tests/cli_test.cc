@@ -262,6 +262,17 @@ TEST(Cli, ServeStopsGracefullyOnSigterm) {
                  dir.path() + " 2>/dev/null",
              &status);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << "no account 3";
+  // On a folder with no database (misspelt), they say so and make none.
+  for (const char* command : {" accounts list", " accounts add-key --account 1"}) {
+    out = RunCommand(
+        std::string(CALLPOST_BINARY) + command + " --data-dir " + dir.path() + "/typo 2>&1",
+        &status);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << command << ": " << out;
+    EXPECT_NE(out.find("there is no database " + dir.path() + "/typo/callpost.db"),
+              std::string::npos)
+        << command << ": " << out;
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/typo")) << command;
+  }
   kill(pid, SIGTERM);
   int wstatus = 0;
   waitpid(pid, &wstatus, 0);

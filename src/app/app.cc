@@ -39,7 +39,9 @@ bool IsPostgres(const std::string& database) {
 }
 
 // The SQLite database's path (its directory made), or "" for PostgreSQL.
-Result<std::string> SqlitePath(const AppOptions& o) {
+// The SQLite database file `o` names ("" for PostgreSQL); its folder is made unless `existing`,
+// where the file must be there already.
+Result<std::string> SqlitePath(const AppOptions& o, bool existing = false) {
   if (IsPostgres(o.database)) return std::string();
   std::string path;
   if (o.database.empty()) {
@@ -51,6 +53,13 @@ Result<std::string> SqlitePath(const AppOptions& o) {
   }
   if (path.empty()) return core::InvalidArgument("--database: sqlite: needs a path", "database");
   std::error_code ec;
+  if (existing) {
+    if (std::filesystem::exists(path, ec)) return path;
+    return core::MakeError(core::ErrorCode::kNotFound,
+                           "there is no database " + path +
+                               " (check --data-dir or --database, or the config file's table "
+                               "for this command)");
+  }
   auto dir = std::filesystem::path(path).parent_path();
   if (!dir.empty()) std::filesystem::create_directories(dir, ec);
   if (ec)
@@ -498,10 +507,12 @@ namespace {
 // Runs `work` on the configuration of the store `options` names, opened for this command alone
 // (beside a running server: SQLite takes writers one at a time, and the server sees the change
 // at its next look at the configuration version).
+// Only `accounts create` makes a database; the other commands read one that exists (a misspelt
+// folder would otherwise give an empty list, or "no account", from a database just made).
 template <typename T>
-Result<T> WithConfig(const AppOptions& options,
+Result<T> WithConfig(const AppOptions& options, bool create,
                      const std::function<Result<T>(service::ConfigService&)>& work) {
-  auto sqlite = SqlitePath(options);
+  auto sqlite = SqlitePath(options, !create);
   if (!sqlite) return std::move(sqlite).error();
   auto store = OpenStore(options, *sqlite);
   if (!store) return std::move(store).error();
@@ -521,11 +532,11 @@ Result<service::NewAccount> CreateAccount(const AppOptions& options, const std::
     return std::move(named).error();
   }
   return WithConfig<service::NewAccount>(
-      options, [&](service::ConfigService& config) { return config.CreateAccount(name); });
+      options, true, [&](service::ConfigService& config) { return config.CreateAccount(name); });
 }
 
 Result<json::array> ListAccounts(const AppOptions& options) {
-  return WithConfig<json::array>(options,
+  return WithConfig<json::array>(options, false,
                                  [](service::ConfigService& config) -> Result<json::array> {
                                    json::array out;
                                    for (const auto& [id, account] : config.snapshot()->accounts) {
@@ -540,7 +551,7 @@ Result<json::array> ListAccounts(const AppOptions& options) {
 Result<service::NewApiKey> AddApiKey(const AppOptions& options, int64_t account_id,
                                      const std::string& name) {
   return WithConfig<service::NewApiKey>(
-      options, [&](service::ConfigService& config) -> Result<service::NewApiKey> {
+      options, false, [&](service::ConfigService& config) -> Result<service::NewApiKey> {
         if (config.snapshot()->accounts.count(account_id) == 0) {
           return core::MakeError(core::ErrorCode::kNotFound,
                                  "no account with id " + std::to_string(account_id));

@@ -120,8 +120,18 @@ std::optional<std::string> ConfigSyntaxError(std::string_view text) {
     for (char c : key) {
       if (!IsBareKeyChar(c)) return "a key is letters, digits, '-' and '_'";
     }
-    if (!IsValue(Trim(line.substr(eq + 1)))) {
+    const std::string_view value = Trim(line.substr(eq + 1));
+    if (!IsValue(value)) {
       return "a value is a quoted string (\"…\"), a number or true/false";
+    }
+    // The options' reader cuts a value at '#' and keeps a backslash as it is: such a value
+    // would be read as another one (a secret or a password cut short).
+    if (value.front() == '"' || value.front() == '\'') {
+      const std::string_view inside = value.substr(1, value.find(value.front(), 1) - 1);
+      if (inside.find_first_of("#\\") != std::string_view::npos) {
+        return "a quoted value may not hold '#' or '\\' here (it would be read cut short); "
+               "give it with its flag or environment variable instead";
+      }
     }
     return std::nullopt;
   });

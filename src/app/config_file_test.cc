@@ -14,7 +14,7 @@ public-url = 'https://calls.example.com'
 threads = 2
 api-key-rate = 50.5
 allow-private-webhooks = true
-secret = "with \"quotes\" and a # inside"
+secret = "0123456789abcdef0123456789abcdef"
 
 [accounts.create]
 data-dir = "/var/lib/callpost"
@@ -49,6 +49,12 @@ TEST(ConfigSyntax, ABrokenLineIsNamed) {
       {"[serve..x]", "line 1: a table header is [name] or [name.name]"},
       {"[]", "line 1: a table header is [name] or [name.name]"},
       {"[serve] x", "line 1: a table header is [name] or [name.name]"},
+      {"[serve]\nmetrics-token = \"abcdefghijklmnopqr#stuvwxyz\"",
+       "line 2: a quoted value may not hold '#' or '\\' here (it would be read cut short); give "
+       "it with its flag or environment variable instead"},
+      {"[serve]\nsecret = 'abc\\def'",
+       "line 2: a quoted value may not hold '#' or '\\' here (it would be read cut short); give "
+       "it with its flag or environment variable instead"},
   };
   for (const Case& c : kCases) {
     EXPECT_EQ(ConfigSyntaxError(c.text).value_or("accepted"), c.want) << c.text;
