@@ -184,7 +184,7 @@ Result<std::string> LoadSecret(const AppOptions& o) {
   // database was derived from it.
   auto path = std::filesystem::path(o.data_dir) / "secret";
   std::error_code ec;
-  if (std::filesystem::exists(path, ec) || (ec && ec != std::errc::no_such_file_or_directory)) {
+  if (std::filesystem::exists(path, ec) || ec) {  // ec: no telling, so not made either
     std::ifstream in(path);
     std::string secret;
     if (!in) {

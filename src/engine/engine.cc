@@ -110,16 +110,18 @@ void Emit(Outcome& out, const char* trigger, core::Millis at) {
 
 // The deliveries of `trigger`, an effect recorded before this step, for the webhook groups that
 // fit the call now and did not fit it `before` (as the call was when the trigger fired).
-void PlanMissedDeliveries(const Call& call, const TagIndex& before, const std::string& trigger,
-                          const Context& ctx, Outcome& out) {
-  const TagIndex now(call);
+// One delivery per request of every enabled webhook group of the call's campaign for `trigger`
+// whose filter `tags` fits, leaving out those `fitted_before` fitted too (a late route: they had
+// theirs when the trigger fired).
+void PlanTrigger(const Call& call, const TagIndex& tags, const TagIndex* fitted_before,
+                 const std::string& trigger, core::Millis at, const Context& ctx, Outcome& out) {
   for (const config::WebhookGroup* g : ctx.config.WebhookGroupsOf(call.campaign_id)) {
-    if (!g->enabled || g->trigger != trigger || !now.Matches(g->matches) ||
-        before.Matches(g->matches)) {
+    if (!g->enabled || g->trigger != trigger || !tags.Matches(g->matches) ||
+        (fitted_before != nullptr && fitted_before->Matches(g->matches))) {
       continue;
     }
     for (size_t i = 0; i < g->requests.size(); ++i) {
-      out.deliveries.push_back(PlannedDelivery{g->id, static_cast<int>(i), trigger, ctx.now, {}});
+      out.deliveries.push_back(PlannedDelivery{g->id, static_cast<int>(i), trigger, at, {}});
     }
   }
 }
@@ -265,14 +267,19 @@ core::Result<Outcome> ApplyEvent(Call& call, const Event& event, const Context& 
       {
         // After `answered` or `ended` (their retries got through first): the webhook groups of
         // those triggers that the buyer's tag makes fit now get their deliveries now, as they
-        // would have in order (the answered ping is how a buyer learns the call key).
-        const TagIndex before(call);
+        // would have in order (the answered ping is how a buyer learns the call key). A route in
+        // order (the usual one, on every routed call) indexes no tags for it.
+        std::optional<TagIndex> before;
+        if (call.answered_at || call.ended_at) before.emplace(call);
         // After `ended`: never later than the end, and the conversion group is chosen again
         // with the buyer's tag.
         Route(call, *e.buyer_id, call.ended_at ? std::min(e.at, *call.ended_at) : e.at, out);
         if (call.ended_at) ReviseForLateRoute(call, ctx, out);
-        if (call.answered_at) PlanMissedDeliveries(call, before, "answered", ctx, out);
-        if (call.ended_at) PlanMissedDeliveries(call, before, "ended", ctx, out);
+        if (before) {
+          const TagIndex now(call);
+          if (call.answered_at) PlanTrigger(call, now, &*before, "answered", ctx.now, ctx, out);
+          if (call.ended_at) PlanTrigger(call, now, &*before, "ended", ctx.now, ctx, out);
+        }
       }
       return out;
     case EventType::kAnswered:
@@ -379,14 +386,7 @@ void PlanDeliveries(const Call& call, const Context& ctx, Outcome& out) {
   const auto& groups = ctx.config.WebhookGroupsOf(call.campaign_id);
   if (groups.empty() || out.effects.empty()) return;
   const TagIndex tags(call);
-  for (const Effect& e : out.effects) {
-    for (const config::WebhookGroup* g : groups) {
-      if (!g->enabled || g->trigger != e.trigger || !tags.Matches(g->matches)) continue;
-      for (size_t i = 0; i < g->requests.size(); ++i) {
-        out.deliveries.push_back(PlannedDelivery{g->id, static_cast<int>(i), e.trigger, e.at, {}});
-      }
-    }
-  }
+  for (const Effect& e : out.effects) PlanTrigger(call, tags, nullptr, e.trigger, e.at, ctx, out);
 }
 
 }  // namespace engine
